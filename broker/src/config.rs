@@ -1,0 +1,176 @@
+//! Broker settings: defaults, and the checks that run before any part of the broker sees them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When an Enqueue, Ack, Nack, Revoke or admin change is acknowledged to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After the change is flushed to disk (group commit). `kill -9` loses nothing that was
+    /// acknowledged.
+    #[default]
+    Sync,
+    /// At once; sled flushes in the background every `flush_every`. A crash (of the process or
+    /// the machine) can lose changes acknowledged within the last `flush_every`.
+    Fast,
+}
+
+/// Everything the broker can be told.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Config {
+    /// Where sled keeps its files.
+    pub data_dir: PathBuf,
+    /// When writes are acknowledged.
+    pub durability: Durability,
+    /// How long results of finished tasks are kept (dead letters are kept until handled).
+    #[serde(with = "millis")]
+    pub result_ttl: Duration,
+    /// Largest task payload or result value accepted, bytes.
+    pub max_payload_bytes: usize,
+    /// When set, every RPC but health needs `authorization: Bearer <token>`.
+    #[serde(skip)]
+    pub auth_token: Option<String>,
+    /// PEM certificate chain and key files; when set the broker serves TLS only.
+    pub tls: Option<TlsFiles>,
+    /// How long a graceful shutdown may take before open calls are cut.
+    #[serde(with = "millis")]
+    pub shutdown_timeout: Duration,
+    /// sled's page cache, bytes.
+    pub cache_bytes: u64,
+    /// sled's background flush interval.
+    #[serde(with = "millis")]
+    pub flush_every: Duration,
+}
+
+/// TLS certificate and key files (PEM).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// Default directory for the data, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "stalk-data";
+/// Default results time-to-live: 24 hours.
+pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default payload limit: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Largest payload limit that can be configured: 64 MiB.
+pub const MAX_MAX_PAYLOAD_BYTES: usize = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            durability: Durability::Sync,
+            result_ttl: DEFAULT_RESULT_TTL,
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            auth_token: None,
+            tls: None,
+            shutdown_timeout: Duration::from_secs(10),
+            cache_bytes: 128 << 20,
+            flush_every: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A setting that cannot work, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {field}: {message}")]
+pub struct ConfigError {
+    /// The setting, as its flag name.
+    pub field: &'static str,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
+
+impl Config {
+    /// A config with its data in `data_dir` and every other setting at its default.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first setting that is out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, message: String| Err(ConfigError { field, message });
+        if self.result_ttl < Duration::from_millis(100)
+            || self.result_ttl > Duration::from_secs(365 * 86_400)
+        {
+            return bad(
+                "result-ttl",
+                format!("{:?} is outside 100ms..365d", self.result_ttl),
+            );
+        }
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > MAX_MAX_PAYLOAD_BYTES {
+            return bad(
+                "max-payload-bytes",
+                format!(
+                    "{} is outside 1..={MAX_MAX_PAYLOAD_BYTES}",
+                    self.max_payload_bytes
+                ),
+            );
+        }
+        if self
+            .auth_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return bad(
+                "auth-token",
+                "the token is empty; give a non-empty token or none".into(),
+            );
+        }
+        if self.shutdown_timeout.is_zero() {
+            return bad("shutdown-timeout", "must be more than zero".into());
+        }
+        if self.flush_every.is_zero() || self.flush_every > Duration::from_secs(60) {
+            return bad(
+                "flush-every",
+                format!("{:?} is outside 1ms..60s", self.flush_every),
+            );
+        }
+        Ok(())
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u128(d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn out_of_range_settings_name_their_flag() {
+        let config = Config {
+            max_payload_bytes: 0,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "max-payload-bytes");
+        let config = Config {
+            auth_token: Some("  ".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.validate().unwrap_err().field, "auth-token");
+    }
+}

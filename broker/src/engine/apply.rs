@@ -1,0 +1,554 @@
+//! `Engine::apply`: one handler per command.
+
+use std::sync::Arc;
+
+use super::backoff::retry_delay_ms;
+use super::command::{
+    AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, Write,
+};
+use super::task::{Lease, TaskError, TaskMeta, TaskResult, TaskState};
+use super::{index, unindex, Engine, EngineError};
+
+/// What a transition sets besides the state.
+#[derive(Default)]
+pub(super) struct Change {
+    pub(super) ready_seq: Option<u64>,
+    pub(super) due_ms: Option<u64>,
+    pub(super) result: Option<TaskResult>,
+}
+
+impl Engine {
+    /// Applies one command at the time and sequence number of `ctx`.
+    ///
+    /// # Errors
+    /// [`EngineError::TaskNotFound`] for an unknown id, [`EngineError::StaleLease`] when a lease is
+    /// not current. A refused command changes nothing. Enqueue never fails as a whole: refused
+    /// tasks are reported in its reply.
+    pub fn apply(&mut self, command: Command, ctx: Ctx) -> Result<Outcome, EngineError> {
+        match command {
+            Command::Enqueue(tasks) => Ok(self.enqueue(tasks, ctx)),
+            Command::Lease {
+                queues,
+                max,
+                lease_ms,
+            } => Ok(self.lease(&queues, max, lease_ms, ctx)),
+            Command::Ack {
+                id,
+                lease_id,
+                outcome,
+            } => self.ack(&id, lease_id, outcome, ctx),
+            Command::Nack {
+                id,
+                lease_id,
+                action,
+            } => self.nack(&id, lease_id, action, ctx),
+            Command::Extend {
+                id,
+                lease_id,
+                lease_ms,
+            } => self.extend(&id, lease_id, lease_ms, ctx),
+            Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
+            Command::Purge {
+                queue,
+                dead_letters,
+            } => Ok(self.purge(&queue, dead_letters)),
+            Command::Replay { queue, ids, limit } => Ok(self.replay(&queue, &ids, limit, ctx)),
+            Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
+        }
+    }
+
+    fn enqueue(&mut self, tasks: Vec<NewTask>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Enqueued(Vec::new()));
+        let mut results = Vec::with_capacity(tasks.len());
+        for (i, task) in tasks.into_iter().enumerate() {
+            results.push(self.enqueue_one(task, ctx, i, &mut out));
+        }
+        out.reply = Reply::Enqueued(results);
+        out
+    }
+
+    fn enqueue_one(&mut self, task: NewTask, ctx: Ctx, i: usize, out: &mut Outcome) -> Enqueued {
+        if let Some(existing) = self.get(&task.id) {
+            return Enqueued::Existing {
+                id: existing.id.clone(),
+                state: existing.state,
+            };
+        }
+        let (queue, _) = self.queues.entry(&task.queue);
+        let unique_key: Option<Arc<str>> = task.unique_key.as_deref().map(Arc::from);
+        if let Some(unique) = &unique_key {
+            let live = self
+                .unique
+                .get(&(queue.clone(), unique.clone()))
+                .and_then(|key| self.tasks.get(key));
+            if let Some(live) = live {
+                return Enqueued::Existing {
+                    id: live.id.clone(),
+                    state: live.state,
+                };
+            }
+        }
+        let mut options = task.options;
+        options.expires_at_ms = task.expires.map(|w| w.resolve(ctx.now_ms));
+        if options.expires_at_ms.is_some_and(|at| at <= ctx.now_ms) {
+            return Enqueued::Refused(EngineError::InvalidArgument {
+                field: "expires",
+                message: "the task would expire before it could run; give a time in the future"
+                    .into(),
+            });
+        }
+        let due_ms = task.eta.map_or(0, |w| w.resolve(ctx.now_ms));
+        let (state, due_ms) = if due_ms > ctx.now_ms {
+            (TaskState::Scheduled, due_ms)
+        } else {
+            (TaskState::Ready, 0)
+        };
+        let key = ctx.sub_id(i);
+        let meta = TaskMeta {
+            key,
+            id: task.id,
+            name: self.intern_name(&task.name),
+            queue,
+            priority: task.priority.min(9),
+            state,
+            attempts: 0,
+            retries_used: 0,
+            options,
+            unique_key,
+            ready_seq: key,
+            due_ms,
+            lease: None,
+            last_lease_id: 0,
+            enqueued_ms: ctx.now_ms,
+            started_ms: 0,
+            finished_ms: 0,
+            purge_at_ms: 0,
+            error: None,
+            payload_size: task.body.payload.len() as u64,
+        };
+        if let Some(unique) = &meta.unique_key {
+            self.unique
+                .insert((meta.queue.clone(), unique.clone()), key);
+        }
+        self.ids.insert(meta.id.clone(), key);
+        index(
+            &mut self.queues,
+            &mut self.timers,
+            &meta,
+            &mut out.timers_moved,
+        );
+        out.became_ready |= state == TaskState::Ready;
+        let id = meta.id.clone();
+        out.writes
+            .push(Write::Insert(Box::new((meta.clone(), task.body))));
+        self.tasks.insert(key, meta);
+        Enqueued::Created { id, state }
+    }
+
+    fn lease(&mut self, queues: &[String], max: usize, lease_ms: Option<u64>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Leased(Vec::new()));
+        out.durable = false;
+        let mut granted = Vec::new();
+        for name in queues {
+            while granted.len() < max {
+                let Some(key) = self.pop_ready(name) else {
+                    break;
+                };
+                let expired = self
+                    .tasks
+                    .get(&key)
+                    .is_some_and(|m| m.options.expires_at_ms.is_some_and(|at| at <= ctx.now_ms));
+                if expired {
+                    self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
+                    continue;
+                }
+                let lease_id = ctx.sub_id(granted.len());
+                let Some(meta) = self.tasks.get_mut(&key) else {
+                    continue;
+                };
+                unindex(&mut self.queues, &mut self.timers, meta);
+                let deadline_ms = ctx.now_ms + lease_ms.unwrap_or(meta.options.lease_ms);
+                meta.state = TaskState::Leased;
+                meta.attempts += 1;
+                meta.started_ms = ctx.now_ms;
+                meta.lease = Some(Lease {
+                    id: lease_id,
+                    deadline_ms,
+                });
+                index(
+                    &mut self.queues,
+                    &mut self.timers,
+                    meta,
+                    &mut out.timers_moved,
+                );
+                out.writes
+                    .push(Write::Update(Box::new((meta.clone(), None))));
+                granted.push(Granted {
+                    meta: meta.clone(),
+                    lease_id,
+                    deadline_ms,
+                });
+            }
+        }
+        out.reply = Reply::Leased(granted);
+        out
+    }
+
+    /// Pops the next live READY task of a queue, highest priority first, skipping stale entries.
+    fn pop_ready(&mut self, name: &str) -> Option<u64> {
+        let queue = self.queues.get_mut(name)?;
+        if queue.counts.ready == 0 {
+            return None;
+        }
+        for lane in queue.ready.iter_mut().rev() {
+            while let Some((seq, key)) = lane.pop_front() {
+                let live = self
+                    .tasks
+                    .get(&key)
+                    .is_some_and(|m| m.state == TaskState::Ready && m.ready_seq == seq);
+                if live {
+                    return Some(key);
+                }
+            }
+        }
+        None
+    }
+
+    /// Finds the task an ack, nack or extend names, and checks that its lease is current.
+    /// `Ok(None)` means the same lease already completed the attempt with a compatible outcome.
+    fn fenced(
+        &self,
+        id: &str,
+        lease_id: u64,
+        repeat_ok: impl Fn(TaskState) -> bool,
+    ) -> Result<Option<u64>, EngineError> {
+        let meta = self
+            .get(id)
+            .ok_or_else(|| EngineError::TaskNotFound { id: id.into() })?;
+        if meta.state == TaskState::Leased && meta.lease.is_some_and(|l| l.id == lease_id) {
+            return Ok(Some(meta.key));
+        }
+        if meta.last_lease_id == lease_id && repeat_ok(meta.state) {
+            return Ok(None);
+        }
+        let why = match meta.state {
+            TaskState::Leased => "a newer attempt holds the task".to_string(),
+            TaskState::Revoked => "the task was revoked".to_string(),
+            s if s.is_terminal() => format!("the task already finished as {s:?}"),
+            s => format!("the lease ended and the task is {s:?} again"),
+        };
+        Err(EngineError::StaleLease {
+            id: id.into(),
+            lease_id,
+            why,
+        })
+    }
+
+    fn ack(
+        &mut self,
+        id: &str,
+        lease_id: u64,
+        outcome: AckOutcome,
+        ctx: Ctx,
+    ) -> Result<Outcome, EngineError> {
+        let success = matches!(outcome, AckOutcome::Success(_));
+        let repeat_ok = |state: TaskState| (state == TaskState::Succeeded) == success;
+        let Some(key) = self.fenced(id, lease_id, repeat_ok)? else {
+            let state = self.get(id).map_or(TaskState::Succeeded, |m| m.state);
+            return Ok(Outcome::new(Reply::State(state)));
+        };
+        let mut out = Outcome::new(Reply::State(TaskState::Succeeded));
+        let state = match outcome {
+            AckOutcome::Success(result) => {
+                let change = Change {
+                    result: Some(result),
+                    ..Change::default()
+                };
+                self.transition(key, TaskState::Succeeded, change, ctx, &mut out)
+            }
+            AckOutcome::Failure {
+                error,
+                fatal,
+                retry_in_ms,
+            } => self.fail_attempt(key, error, fatal, retry_in_ms, ctx, &mut out),
+        };
+        if let Some(meta) = self.tasks.get_mut(&key) {
+            meta.last_lease_id = lease_id;
+        }
+        self.rewrite_last(key, &mut out);
+        out.reply = Reply::State(state);
+        Ok(out)
+    }
+
+    fn fail_attempt(
+        &mut self,
+        key: u64,
+        error: TaskError,
+        fatal: bool,
+        retry_in_ms: Option<u64>,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) -> TaskState {
+        let Some(meta) = self.tasks.get_mut(&key) else {
+            return TaskState::Failed;
+        };
+        meta.error = Some(Box::new(error));
+        if fatal || meta.retries_used >= meta.options.max_retries {
+            return self.transition(key, TaskState::Failed, Change::default(), ctx, out);
+        }
+        meta.retries_used += 1;
+        let delay = retry_in_ms.unwrap_or_else(|| {
+            retry_delay_ms(
+                meta.options.retry_backoff_ms,
+                meta.options.retry_backoff_max_ms,
+                meta.retries_used,
+                ctx.seq,
+            )
+        });
+        self.requeue(key, delay, TaskState::Retrying, ctx, out)
+    }
+
+    /// Puts a task back to wait: READY now, or `later` (SCHEDULED or RETRYING) after `delay_ms`.
+    fn requeue(
+        &mut self,
+        key: u64,
+        delay_ms: u64,
+        later: TaskState,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) -> TaskState {
+        let change = if delay_ms == 0 {
+            Change {
+                ready_seq: Some(ctx.sub_id(0)),
+                ..Change::default()
+            }
+        } else {
+            Change {
+                due_ms: Some(ctx.now_ms.saturating_add(delay_ms)),
+                ..Change::default()
+            }
+        };
+        let to = if delay_ms == 0 {
+            TaskState::Ready
+        } else {
+            later
+        };
+        self.transition(key, to, change, ctx, out)
+    }
+
+    fn nack(
+        &mut self,
+        id: &str,
+        lease_id: u64,
+        action: NackAction,
+        ctx: Ctx,
+    ) -> Result<Outcome, EngineError> {
+        let Some(key) = self.fenced(id, lease_id, |s| s != TaskState::Succeeded)? else {
+            let state = self.get(id).map_or(TaskState::Failed, |m| m.state);
+            return Ok(Outcome::new(Reply::State(state)));
+        };
+        let mut out = Outcome::new(Reply::State(TaskState::Ready));
+        let state = match action {
+            NackAction::Requeue { delay_ms } => {
+                self.requeue(key, delay_ms, TaskState::Scheduled, ctx, &mut out)
+            }
+            NackAction::Reject { reason } => {
+                if let Some(meta) = self.tasks.get_mut(&key) {
+                    meta.error = Some(Box::new(TaskError {
+                        kind: "Rejected".into(),
+                        message: reason,
+                    }));
+                }
+                self.transition(key, TaskState::Failed, Change::default(), ctx, &mut out)
+            }
+        };
+        if let Some(meta) = self.tasks.get_mut(&key) {
+            meta.last_lease_id = lease_id;
+        }
+        self.rewrite_last(key, &mut out);
+        out.reply = Reply::State(state);
+        Ok(out)
+    }
+
+    fn extend(
+        &mut self,
+        id: &str,
+        lease_id: u64,
+        lease_ms: u64,
+        ctx: Ctx,
+    ) -> Result<Outcome, EngineError> {
+        let key = self
+            .fenced(id, lease_id, |_| false)?
+            .ok_or_else(|| EngineError::StaleLease {
+                id: id.into(),
+                lease_id,
+                why: "the attempt already completed".into(),
+            })?;
+        let deadline_ms = ctx.now_ms.saturating_add(lease_ms);
+        let mut out = Outcome::new(Reply::Extended { deadline_ms });
+        out.durable = false;
+        if let Some(meta) = self.tasks.get_mut(&key) {
+            unindex(&mut self.queues, &mut self.timers, meta);
+            meta.lease = Some(Lease {
+                id: lease_id,
+                deadline_ms,
+            });
+            index(
+                &mut self.queues,
+                &mut self.timers,
+                meta,
+                &mut out.timers_moved,
+            );
+        }
+        Ok(out)
+    }
+
+    fn revoke(&mut self, ids: Vec<String>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Revoked(Vec::new()));
+        let mut states = Vec::with_capacity(ids.len());
+        for id in ids {
+            let state = match self.get(&id).map(|m| (m.key, m.state)) {
+                None => None,
+                Some((_, state)) if state.is_terminal() => Some(state),
+                Some((key, _)) => {
+                    Some(self.transition(key, TaskState::Revoked, Change::default(), ctx, &mut out))
+                }
+            };
+            states.push((id, state));
+        }
+        out.reply = Reply::Revoked(states);
+        out
+    }
+
+    /// Moves a task to a new state, keeping indexes, counts, unique keys and the store in step.
+    /// Returns the state it ended in (EXPIRED instead of a waiting state when its time is up).
+    pub(super) fn transition(
+        &mut self,
+        key: u64,
+        mut to: TaskState,
+        change: Change,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) -> TaskState {
+        let Some(meta) = self.tasks.get_mut(&key) else {
+            return to;
+        };
+        if to.is_waiting()
+            && meta
+                .options
+                .expires_at_ms
+                .is_some_and(|at| at <= ctx.now_ms)
+        {
+            to = TaskState::Expired;
+        }
+        unindex(&mut self.queues, &mut self.timers, meta);
+        meta.state = to;
+        meta.lease = None;
+        if let Some(seq) = change.ready_seq {
+            meta.ready_seq = seq;
+        }
+        meta.due_ms = if matches!(to, TaskState::Scheduled | TaskState::Retrying) {
+            change.due_ms.unwrap_or(ctx.now_ms)
+        } else {
+            0
+        };
+        if to.is_terminal() {
+            meta.finished_ms = ctx.now_ms;
+            meta.purge_at_ms = if to == TaskState::Failed {
+                0
+            } else {
+                ctx.now_ms.saturating_add(self.config.result_ttl_ms)
+            };
+            if let Some(unique) = &meta.unique_key {
+                let slot = (meta.queue.clone(), unique.clone());
+                if self.unique.get(&slot) == Some(&key) {
+                    self.unique.remove(&slot);
+                }
+            }
+            out.finished.push(meta.id.clone());
+        } else {
+            meta.finished_ms = 0;
+            meta.purge_at_ms = 0;
+        }
+        index(
+            &mut self.queues,
+            &mut self.timers,
+            meta,
+            &mut out.timers_moved,
+        );
+        out.became_ready |= to == TaskState::Ready;
+        out.writes
+            .push(Write::Update(Box::new((meta.clone(), change.result))));
+        to
+    }
+
+    /// Replaces the last write for `key` with the task as it is now (after fields such as
+    /// `last_lease_id` were set following the transition), keeping any result it carries.
+    fn rewrite_last(&self, key: u64, out: &mut Outcome) {
+        let Some(meta) = self.tasks.get(&key) else {
+            return;
+        };
+        if let Some(Write::Update(update)) = out.writes.last_mut() {
+            if update.0.key == key {
+                update.0 = meta.clone();
+            }
+        }
+    }
+
+    pub(super) fn delete(&mut self, key: u64, out: &mut Outcome) {
+        let Some(meta) = self.tasks.remove(&key) else {
+            return;
+        };
+        unindex(&mut self.queues, &mut self.timers, &meta);
+        self.ids.remove(&meta.id);
+        if let Some(unique) = &meta.unique_key {
+            let slot = (meta.queue.clone(), unique.clone());
+            if self.unique.get(&slot) == Some(&key) {
+                self.unique.remove(&slot);
+            }
+        }
+        if !meta.state.is_terminal() {
+            out.finished.push(meta.id.clone());
+        }
+        out.writes.push(Write::Delete(key));
+    }
+
+    fn tick(&mut self, timer: Timer, limit: usize, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Ticked(0));
+        // Every tick can be derived again from the stored state after a crash, so none waits
+        // for a flush.
+        out.durable = false;
+        let due = self.timers.due(timer, ctx.now_ms, limit);
+        for (i, &(_, key)) in due.iter().enumerate() {
+            match timer {
+                Timer::Due => {
+                    let change = Change {
+                        ready_seq: Some(ctx.sub_id(i)),
+                        ..Change::default()
+                    };
+                    self.transition(key, TaskState::Ready, change, ctx, &mut out);
+                }
+                // The task keeps its place in the ready order, as after a broker restart.
+                Timer::Lease => {
+                    self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
+                }
+                Timer::Expiry => {
+                    self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
+                }
+                Timer::Purge => self.delete(key, &mut out),
+            }
+        }
+        if timer == Timer::Expiry {
+            let tasks = &self.tasks;
+            for queue in self.queues.by_name.values_mut() {
+                queue.compact_if_stale(|seq, key| {
+                    tasks
+                        .get(&key)
+                        .is_some_and(|m| m.state == TaskState::Ready && m.ready_seq == seq)
+                });
+            }
+        }
+        out.reply = Reply::Ticked(due.len());
+        out
+    }
+}

@@ -1,0 +1,306 @@
+//! The messages into and out of the engine: every durable state change is a [`Command`], applied
+//! with a [`Ctx`] and answered with an [`Outcome`].
+
+use std::sync::Arc;
+
+use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
+
+/// The most sub-ids (task keys, lease ids, ready positions) one command may take from its
+/// sequence number: ids are `seq << SUB_BITS | index`.
+pub const SUB_BITS: u32 = 20;
+
+/// Time and order, stamped by whoever orders commands (the broker today, a Raft leader later).
+/// `apply` reads neither a clock nor a random source; everything it needs is here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx {
+    /// The command's time, unix ms.
+    pub now_ms: u64,
+    /// The command's sequence number: unique and increasing across restarts.
+    pub seq: u64,
+}
+
+impl Ctx {
+    /// The `index`-th id derived from this command's sequence number.
+    pub(crate) fn sub_id(&self, index: usize) -> u64 {
+        // index < 2^SUB_BITS is guaranteed by the per-command limits.
+        (self.seq << SUB_BITS) | (index as u64 & ((1 << SUB_BITS) - 1))
+    }
+}
+
+/// A point in time given absolutely or relative to the command's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Unix ms.
+    At(u64),
+    /// This many ms after the command's time.
+    In(u64),
+}
+
+impl When {
+    pub(crate) fn resolve(self, now_ms: u64) -> u64 {
+        match self {
+            Self::At(at) => at,
+            Self::In(delay) => now_ms.saturating_add(delay),
+        }
+    }
+}
+
+/// A validated task to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    /// Client-supplied or broker-generated id.
+    pub id: Arc<str>,
+    /// The task type.
+    pub name: String,
+    /// The queue.
+    pub queue: String,
+    /// 0 to 9.
+    pub priority: u8,
+    /// Optional uniqueness key.
+    pub unique_key: Option<String>,
+    /// Options; `expires_at_ms` is filled from `expires`.
+    pub options: TaskOptions,
+    /// When the task expires, if it does.
+    pub expires: Option<When>,
+    /// When the task becomes ready, if not now.
+    pub eta: Option<When>,
+    /// The bytes the engine does not look at.
+    pub body: TaskBody,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The attempt succeeded.
+    Success(TaskResult),
+    /// The attempt failed.
+    Failure {
+        /// What went wrong.
+        error: TaskError,
+        /// Fail now, whatever retries are left.
+        fatal: bool,
+        /// Retry after this long instead of the backoff.
+        retry_in_ms: Option<u64>,
+    },
+}
+
+/// What a nack does with the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NackAction {
+    /// Ready again after this many ms.
+    Requeue {
+        /// Delay in ms.
+        delay_ms: u64,
+    },
+    /// Fail into the dead-letter set.
+    Reject {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A time-driven transition, issued by the broker's drivers when a deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// SCHEDULED and RETRYING tasks whose due time passed become READY.
+    Due,
+    /// Leases past their deadline end; the task is READY again.
+    Lease,
+    /// Waiting tasks past their `expires` become EXPIRED.
+    Expiry,
+    /// Terminal records past their result TTL are deleted.
+    Purge,
+}
+
+impl Timer {
+    /// Every timer, for the broker to start one driver each.
+    pub const ALL: [Timer; 4] = [Timer::Due, Timer::Lease, Timer::Expiry, Timer::Purge];
+
+    pub(crate) fn bit(self) -> u8 {
+        match self {
+            Self::Due => 1,
+            Self::Lease => 2,
+            Self::Expiry => 4,
+            Self::Purge => 8,
+        }
+    }
+}
+
+/// A durable state change, applied by `Engine::apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Create tasks (each accepted or refused on its own).
+    Enqueue(Vec<NewTask>),
+    /// Lease up to `max` ready tasks from `queues`, in order.
+    Lease {
+        /// Queues in the order to try them.
+        queues: Vec<String>,
+        /// Most tasks to lease.
+        max: usize,
+        /// Lease length; each task's own default when `None`.
+        lease_ms: Option<u64>,
+    },
+    /// Complete an attempt.
+    Ack {
+        /// Task id.
+        id: String,
+        /// The lease that fences the attempt.
+        lease_id: u64,
+        /// How it ended.
+        outcome: AckOutcome,
+    },
+    /// Give an attempt back.
+    Nack {
+        /// Task id.
+        id: String,
+        /// The lease that fences the attempt.
+        lease_id: u64,
+        /// Requeue or reject.
+        action: NackAction,
+    },
+    /// Move a lease's deadline.
+    Extend {
+        /// Task id.
+        id: String,
+        /// The lease to extend.
+        lease_id: u64,
+        /// New deadline is now + this.
+        lease_ms: u64,
+    },
+    /// Revoke tasks by id.
+    Revoke(Vec<String>),
+    /// Delete the waiting tasks of a queue, or its dead letters.
+    Purge {
+        /// The queue.
+        queue: String,
+        /// Purge dead letters instead of waiting tasks.
+        dead_letters: bool,
+    },
+    /// Put dead letters back to READY.
+    Replay {
+        /// The queue.
+        queue: String,
+        /// Only these ids; all when empty.
+        ids: Vec<String>,
+        /// At most this many.
+        limit: usize,
+    },
+    /// Run a timer's transitions that are due at the command's time (at most `limit`).
+    Tick {
+        /// Which timer.
+        timer: Timer,
+        /// Most tasks to move in one command, so a backlog does not hold the engine for long.
+        limit: usize,
+    },
+}
+
+impl Command {
+    /// How many sub-ids the command may take from its sequence number.
+    pub fn width(&self) -> usize {
+        match self {
+            Self::Enqueue(tasks) => tasks.len(),
+            Self::Lease { max, .. } => *max,
+            Self::Replay { limit, .. } => *limit,
+            Self::Tick { limit, .. } => *limit,
+            _ => 1,
+        }
+    }
+}
+
+/// What happened to one task of an enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new task was stored.
+    Created {
+        /// Its id.
+        id: Arc<str>,
+        /// Its state (READY or SCHEDULED).
+        state: TaskState,
+    },
+    /// A task with this id or unique key already existed; nothing was stored.
+    Existing {
+        /// The existing task's id.
+        id: Arc<str>,
+        /// Its state.
+        state: TaskState,
+    },
+    /// The task was refused; nothing was stored.
+    Refused(crate::engine::EngineError),
+}
+
+/// A task handed out under a lease (without its body, which the store holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// The task as it is now (LEASED).
+    pub meta: TaskMeta,
+    /// The lease.
+    pub lease_id: u64,
+    /// Its deadline.
+    pub deadline_ms: u64,
+}
+
+/// The command-specific answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// To `Enqueue`: one entry per task, in order.
+    Enqueued(Vec<Enqueued>),
+    /// To `Lease`.
+    Leased(Vec<Granted>),
+    /// To `Ack`, `Nack`: the state after.
+    State(TaskState),
+    /// To `Extend`: the new deadline.
+    Extended {
+        /// Unix ms.
+        deadline_ms: u64,
+    },
+    /// To `Revoke`: per id, the state after (`None`: unknown id).
+    Revoked(Vec<(String, Option<TaskState>)>),
+    /// To `Purge`: how many tasks were deleted.
+    Purged(u64),
+    /// To `Replay`: the ids put back.
+    Replayed(Vec<Arc<str>>),
+    /// To `Tick`: how many tasks moved.
+    Ticked(usize),
+}
+
+/// A change for the store to make durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// A new task: its metadata and body.
+    Insert(Box<(TaskMeta, TaskBody)>),
+    /// A task's metadata changed; `result` is set when it just succeeded.
+    Update(Box<(TaskMeta, Option<TaskResult>)>),
+    /// A task is gone.
+    Delete(u64),
+}
+
+/// The result of applying a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The answer for the caller.
+    pub reply: Reply,
+    /// What the store must write, in order.
+    pub writes: Vec<Write>,
+    /// Whether the writes must be flushed before the caller is answered (lease bookkeeping
+    /// need not be).
+    pub durable: bool,
+    /// Whether tasks became READY (long-polling leasers should look again).
+    pub became_ready: bool,
+    /// Ids of tasks that became terminal (result waiters should look again).
+    pub finished: Vec<Arc<str>>,
+    /// Timers whose earliest deadline moved earlier (bit set of [`Timer::bit`]).
+    pub timers_moved: u8,
+}
+
+impl Outcome {
+    pub(crate) fn new(reply: Reply) -> Self {
+        Self {
+            reply,
+            writes: Vec::new(),
+            durable: true,
+            became_ready: false,
+            finished: Vec::new(),
+            timers_moved: 0,
+        }
+    }
+}

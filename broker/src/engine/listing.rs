@@ -1,0 +1,229 @@
+//! Operator views and bulk changes: paging through a queue, purging it, replaying dead letters.
+
+use std::collections::VecDeque;
+use std::ops::Bound::{Excluded, Unbounded};
+use std::sync::Arc;
+
+use super::apply::Change;
+use super::command::{Ctx, Outcome, Reply, Timer};
+use super::task::{TaskMeta, TaskState};
+use super::{Engine, EngineError};
+
+/// Most tasks one page may scan before it returns, so a sparse listing cannot hold the engine.
+const SCAN_BUDGET: usize = 100_000;
+
+/// Where a listing resumes: two numbers whose meaning depends on the state listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageToken(pub u64, pub u64);
+
+impl PageToken {
+    /// The token as sent to clients.
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.0, self.1)
+    }
+
+    /// Parses a token from `encode`.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidArgument`] when the text is not a token this broker issued.
+    pub fn decode(text: &str) -> Result<Self, EngineError> {
+        let invalid = || EngineError::InvalidArgument {
+            field: "page_token",
+            message: format!("{text:?} is not a page token; pass next_page_token unchanged"),
+        };
+        let (a, b) = text.split_once('.').ok_or_else(invalid)?;
+        Ok(Self(
+            a.parse().map_err(|_| invalid())?,
+            b.parse().map_err(|_| invalid())?,
+        ))
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The tasks, in listing order.
+    pub tasks: Vec<TaskMeta>,
+    /// Where the next page starts; `None` at the end.
+    pub next: Option<PageToken>,
+}
+
+impl Engine {
+    /// A page of the tasks of `queue` in `state`: READY in lease order, SCHEDULED and RETRYING
+    /// by due time, FAILED and every other state in enqueue order.
+    pub fn list(
+        &self,
+        queue: &str,
+        state: TaskState,
+        after: Option<PageToken>,
+        page_size: usize,
+    ) -> Page {
+        let Some(q) = self.queues.get(queue) else {
+            return Page {
+                tasks: Vec::new(),
+                next: None,
+            };
+        };
+        let matches = |m: &&TaskMeta| &*m.queue == queue && m.state == state;
+        match state {
+            TaskState::Ready => {
+                let mut tasks = Vec::new();
+                for (priority, lane) in q.ready.iter().enumerate().rev() {
+                    let priority = priority as u64;
+                    let start = match after {
+                        Some(PageToken(p, _)) if priority > p => continue,
+                        Some(PageToken(p, seq)) if priority == p => {
+                            lane.partition_point(|&(s, _)| s <= seq)
+                        }
+                        _ => 0,
+                    };
+                    for &(seq, key) in lane.range(start..) {
+                        let live = self
+                            .tasks
+                            .get(&key)
+                            .filter(|m| m.state == TaskState::Ready && m.ready_seq == seq);
+                        if let Some(meta) = live {
+                            if tasks.len() == page_size {
+                                let last: &TaskMeta = tasks.last().expect("invariant: page full");
+                                let token = PageToken(u64::from(last.priority), last.ready_seq);
+                                return Page {
+                                    tasks,
+                                    next: Some(token),
+                                };
+                            }
+                            tasks.push(meta.clone());
+                        }
+                    }
+                }
+                Page { tasks, next: None }
+            }
+            TaskState::Scheduled | TaskState::Retrying => {
+                let from = after.map_or((0, 0), |t| (t.0, t.1));
+                let iter = self
+                    .timers
+                    .after(Timer::Due, from)
+                    .filter_map(|&(due, key)| self.tasks.get(&key).map(|m| (due, m)));
+                page_of(iter, matches, page_size, |m| PageToken(m.due_ms, m.key))
+            }
+            TaskState::Failed => {
+                let start = after.map_or(Unbounded, |t| Excluded(t.1));
+                let iter = q
+                    .dead
+                    .range((start, Unbounded))
+                    .filter_map(|key| self.tasks.get(key).map(|m| (*key, m)));
+                page_of(iter, matches, page_size, |m| PageToken(0, m.key))
+            }
+            _ => {
+                let start = after.map_or(Unbounded, |t| Excluded(t.1));
+                let iter = self
+                    .tasks
+                    .range((start, Unbounded))
+                    .map(|(key, m)| (*key, m));
+                page_of(iter, matches, page_size, |m| PageToken(0, m.key))
+            }
+        }
+    }
+
+    pub(super) fn purge(&mut self, queue: &str, dead_letters: bool) -> Outcome {
+        let mut out = Outcome::new(Reply::Purged(0));
+        let Some(q) = self.queues.get_mut(queue) else {
+            return out;
+        };
+        let doomed: Vec<u64> = if dead_letters {
+            q.dead.iter().copied().collect()
+        } else {
+            let mut keys: Vec<u64> = q.ready.iter().flatten().map(|&(_, key)| key).collect();
+            for lane in &mut q.ready {
+                *lane = VecDeque::new();
+            }
+            keys.extend(
+                self.timers
+                    .after(Timer::Due, (0, 0))
+                    .map(|&(_, key)| key)
+                    .filter(|key| self.tasks.get(key).is_some_and(|m| &*m.queue == queue)),
+            );
+            keys.retain(|key| self.tasks.get(key).is_some_and(|m| m.state.is_waiting()));
+            keys.sort_unstable();
+            keys.dedup();
+            keys
+        };
+        for &key in &doomed {
+            self.delete(key, &mut out);
+        }
+        out.reply = Reply::Purged(doomed.len() as u64);
+        out
+    }
+
+    pub(super) fn replay(
+        &mut self,
+        queue: &str,
+        ids: &[String],
+        limit: usize,
+        ctx: Ctx,
+    ) -> Outcome {
+        let mut out = Outcome::new(Reply::Replayed(Vec::new()));
+        let Some(q) = self.queues.get(queue) else {
+            return out;
+        };
+        let keys: Vec<u64> = if ids.is_empty() {
+            q.dead.iter().copied().take(limit).collect()
+        } else {
+            ids.iter()
+                .filter_map(|id| self.ids.get(id.as_str()).copied())
+                .filter(|key| q.dead.contains(key))
+                .take(limit)
+                .collect()
+        };
+        let mut replayed: Vec<Arc<str>> = Vec::with_capacity(keys.len());
+        for (i, &key) in keys.iter().enumerate() {
+            let Some(meta) = self.tasks.get_mut(&key) else {
+                continue;
+            };
+            meta.retries_used = 0;
+            if let Some(unique) = &meta.unique_key {
+                // The key is free again unless another live task took it meanwhile.
+                self.unique
+                    .entry((meta.queue.clone(), unique.clone()))
+                    .or_insert(key);
+            }
+            replayed.push(meta.id.clone());
+            let change = Change {
+                ready_seq: Some(ctx.sub_id(i)),
+                ..Change::default()
+            };
+            self.transition(key, TaskState::Ready, change, ctx, &mut out);
+        }
+        out.reply = Reply::Replayed(replayed);
+        out
+    }
+}
+
+/// Collects up to `page_size` matching tasks and the token after the last one.
+fn page_of<'a, K>(
+    iter: impl Iterator<Item = (K, &'a TaskMeta)>,
+    matches: impl Fn(&&TaskMeta) -> bool,
+    page_size: usize,
+    token: impl Fn(&TaskMeta) -> PageToken,
+) -> Page {
+    let mut tasks = Vec::new();
+    let mut last_seen = None;
+    for (scanned, (_, meta)) in iter.enumerate() {
+        if scanned >= SCAN_BUDGET {
+            return Page {
+                tasks,
+                next: last_seen.map(&token),
+            };
+        }
+        if matches(&meta) {
+            if tasks.len() == page_size {
+                return Page {
+                    next: tasks.last().map(&token),
+                    tasks,
+                };
+            }
+            tasks.push(meta.clone());
+        }
+        last_seen = Some(meta);
+    }
+    Page { tasks, next: None }
+}

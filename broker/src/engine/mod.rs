@@ -1,0 +1,218 @@
+//! The engine: queues, leases, retries, results and their deadlines, as a deterministic state
+//! machine in plain Rust.
+//!
+//! Every durable change is a [`Command`] applied by [`Engine::apply`] with a [`Ctx`] that carries
+//! the time and a sequence number; `apply` reads neither a clock nor a random source, and it
+//! answers with an [`Outcome`] that lists the [`Write`]s the store must make durable. The engine
+//! knows nothing of sled or gRPC, so unit tests drive it by hand, time included.
+//!
+//! It is not thread-safe by itself: the broker holds it behind one mutex and keeps every
+//! critical section short (no I/O waits inside).
+
+mod apply;
+mod backoff;
+mod command;
+mod error;
+mod listing;
+mod queues;
+mod task;
+mod timers;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+pub use command::{
+    AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, When,
+    Write, SUB_BITS,
+};
+pub use error::EngineError;
+pub use listing::{Page, PageToken};
+pub use queues::Counts;
+pub use task::{
+    Lease, TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState, DEFAULT_LEASE_MS,
+    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
+};
+
+use queues::Queues;
+use timers::Timers;
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// How long terminal records (other than dead letters) are kept, in ms.
+    pub result_ttl_ms: u64,
+}
+
+/// The in-memory state of every task, and the indexes over it.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    /// Every known task by key (enqueue order).
+    tasks: BTreeMap<u64, TaskMeta>,
+    ids: HashMap<Arc<str>, u64>,
+    /// Live tasks by (queue, unique key).
+    unique: HashMap<(Arc<str>, Arc<str>), u64>,
+    /// Interned task names, so a million tasks of one type share one string.
+    names: HashSet<Arc<str>>,
+    queues: Queues,
+    timers: Timers,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            tasks: BTreeMap::new(),
+            ids: HashMap::new(),
+            unique: HashMap::new(),
+            names: HashSet::new(),
+            queues: Queues::default(),
+            timers: Timers::default(),
+        }
+    }
+
+    /// Rebuilds the engine from stored tasks (in any order). A task that was LEASED when the
+    /// broker stopped is READY again at its old place in the ready order: its attempt is lost
+    /// and it will be delivered again (at least once).
+    pub fn recover(config: EngineConfig, stored: impl IntoIterator<Item = TaskMeta>) -> Self {
+        let mut engine = Self::new(config);
+        for mut meta in stored {
+            if meta.state == TaskState::Leased {
+                meta.state = TaskState::Ready;
+                meta.lease = None;
+            }
+            meta.name = engine.intern_name(&meta.name);
+            let (queue, _) = engine.queues.entry(&meta.queue);
+            meta.queue = queue;
+            engine.ids.insert(meta.id.clone(), meta.key);
+            if let (Some(unique), false) = (&meta.unique_key, meta.state.is_terminal()) {
+                engine
+                    .unique
+                    .insert((meta.queue.clone(), unique.clone()), meta.key);
+            }
+            let mut moved = 0;
+            index(&mut engine.queues, &mut engine.timers, &meta, &mut moved);
+            engine.tasks.insert(meta.key, meta);
+        }
+        for queue in engine.queues.by_name.values_mut() {
+            for lane in &mut queue.ready {
+                lane.make_contiguous().sort_unstable();
+            }
+        }
+        engine
+    }
+
+    /// The task with this id, if known.
+    pub fn get(&self, id: &str) -> Option<&TaskMeta> {
+        self.ids.get(id).and_then(|key| self.tasks.get(key))
+    }
+
+    /// Counts per queue, sorted by name; queues with nothing in them are left out unless named.
+    pub fn stats(&self, only: &[String]) -> Vec<(Arc<str>, Counts)> {
+        let mut out: Vec<(Arc<str>, Counts)> = if only.is_empty() {
+            self.queues
+                .by_name
+                .iter()
+                .filter(|(_, q)| !q.counts.is_empty())
+                .map(|(name, q)| (name.clone(), q.counts))
+                .collect()
+        } else {
+            only.iter()
+                .map(|name| {
+                    let counts = self.queues.get(name).map(|q| q.counts).unwrap_or_default();
+                    (Arc::from(name.as_str()), counts)
+                })
+                .collect()
+        };
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    /// The earliest deadline of a timer, unix ms.
+    pub fn next_deadline(&self, timer: Timer) -> Option<u64> {
+        self.timers.next(timer)
+    }
+
+    /// How many tasks the engine holds in memory (live and kept results).
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the engine holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn intern_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
+    }
+}
+
+/// Adds a task to the indexes of its current state.
+fn index(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta, moved: &mut u8) {
+    let (_, queue) = queues.entry(&meta.queue);
+    queue.counts.moved(None, Some(meta.state));
+    match meta.state {
+        TaskState::Ready => queue.push_ready(meta.priority, meta.ready_seq, meta.key),
+        TaskState::Scheduled | TaskState::Retrying => {
+            *moved |= timers.insert(Timer::Due, meta.due_ms, meta.key);
+        }
+        TaskState::Leased => {
+            if let Some(lease) = meta.lease {
+                *moved |= timers.insert(Timer::Lease, lease.deadline_ms, meta.key);
+            }
+        }
+        TaskState::Failed => {
+            queue.dead.insert(meta.key);
+        }
+        TaskState::Succeeded | TaskState::Revoked | TaskState::Expired => {}
+    }
+    if meta.state.is_waiting() {
+        if let Some(at) = meta.options.expires_at_ms {
+            *moved |= timers.insert(Timer::Expiry, at, meta.key);
+        }
+    }
+    if meta.state.is_terminal() && meta.purge_at_ms > 0 {
+        *moved |= timers.insert(Timer::Purge, meta.purge_at_ms, meta.key);
+    }
+}
+
+/// Removes a task from the indexes of its current state. READY entries are left in their lane
+/// and skipped later as stale (see `Queue::ready`).
+fn unindex(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta) {
+    if let Some(queue) = queues.get_mut(&meta.queue) {
+        queue.counts.moved(Some(meta.state), None);
+        if meta.state == TaskState::Failed {
+            queue.dead.remove(&meta.key);
+        }
+    }
+    match meta.state {
+        TaskState::Scheduled | TaskState::Retrying => {
+            timers.remove(Timer::Due, meta.due_ms, meta.key);
+        }
+        TaskState::Leased => {
+            if let Some(lease) = meta.lease {
+                timers.remove(Timer::Lease, lease.deadline_ms, meta.key);
+            }
+        }
+        _ => {}
+    }
+    if meta.state.is_waiting() {
+        if let Some(at) = meta.options.expires_at_ms {
+            timers.remove(Timer::Expiry, at, meta.key);
+        }
+    }
+    if meta.state.is_terminal() && meta.purge_at_ms > 0 {
+        timers.remove(Timer::Purge, meta.purge_at_ms, meta.key);
+    }
+}
+
+#[cfg(test)]
+mod tests;

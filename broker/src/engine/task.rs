@@ -1,0 +1,191 @@
+//! The task as the engine sees it: its state, options and the compact record kept in memory.
+//!
+//! Payloads and headers are not here: they live only in the store and are read when a task is
+//! leased, so a million waiting tasks cost memory for their metadata alone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Where a task is in its lifecycle (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Waiting for its ETA; not leasable yet.
+    Scheduled,
+    /// In its queue, leasable now.
+    Ready,
+    /// Held by a worker under a lease.
+    Leased,
+    /// A failed attempt waits out its retry backoff.
+    Retrying,
+    /// Terminal: an attempt succeeded.
+    Succeeded,
+    /// Terminal: no retries left or rejected; kept in the dead-letter set.
+    Failed,
+    /// Terminal: revoked before it completed.
+    Revoked,
+    /// Terminal: its expiry time passed before it completed.
+    Expired,
+}
+
+impl TaskState {
+    /// Whether the task has finished for good.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Revoked | Self::Expired
+        )
+    }
+
+    /// Whether the task waits in the broker (ready, scheduled or retrying).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Ready | Self::Scheduled | Self::Retrying)
+    }
+
+    /// The stable one-byte code used in stored records.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Scheduled => 1,
+            Self::Ready => 2,
+            Self::Leased => 3,
+            Self::Retrying => 4,
+            Self::Succeeded => 5,
+            Self::Failed => 6,
+            Self::Revoked => 7,
+            Self::Expired => 8,
+        }
+    }
+
+    /// The state for a stored code, if the code is known.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => Self::Scheduled,
+            2 => Self::Ready,
+            3 => Self::Leased,
+            4 => Self::Retrying,
+            5 => Self::Succeeded,
+            6 => Self::Failed,
+            7 => Self::Revoked,
+            8 => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// Per-task options, fixed at enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskOptions {
+    /// Failed attempts retried before the task fails.
+    pub max_retries: u32,
+    /// Base of the exponential retry backoff, in ms.
+    pub retry_backoff_ms: u64,
+    /// Cap of the retry backoff, in ms.
+    pub retry_backoff_max_ms: u64,
+    /// Lease length when the lease request does not say, in ms.
+    pub lease_ms: u64,
+    /// The task is not started after this time (unix ms).
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Default retries of a failed task (as Celery's `max_retries`).
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default base of the retry backoff.
+pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 1_000;
+/// Default cap of the retry backoff (10 minutes).
+pub const DEFAULT_RETRY_BACKOFF_MAX_MS: u64 = 600_000;
+/// Default lease length.
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        Self {
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
+            retry_backoff_max_ms: DEFAULT_RETRY_BACKOFF_MAX_MS,
+            lease_ms: DEFAULT_LEASE_MS,
+            expires_at_ms: None,
+        }
+    }
+}
+
+/// The bytes of a task that the engine never looks at; stored once, read at lease time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskBody {
+    /// The opaque arguments.
+    pub payload: Vec<u8>,
+    /// Media type of the payload.
+    pub content_type: String,
+    /// Free-form headers.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Why an attempt failed or a task was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    /// An error type or status name.
+    pub kind: String,
+    /// What went wrong, for humans.
+    pub message: String,
+}
+
+/// A task's return value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskResult {
+    /// The opaque value.
+    pub value: Vec<u8>,
+    /// Media type of the value.
+    pub content_type: String,
+}
+
+/// The lease that fences the current attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Fencing token, unique across restarts.
+    pub id: u64,
+    /// When the lease ends, unix ms.
+    pub deadline_ms: u64,
+}
+
+/// Everything the engine keeps in memory about one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskMeta {
+    /// Internal key: unique, ordered by enqueue; also the store key.
+    pub key: u64,
+    /// The user-visible id.
+    pub id: Arc<str>,
+    /// The task type.
+    pub name: Arc<str>,
+    /// The queue it belongs to.
+    pub queue: Arc<str>,
+    /// 0 (lowest) to 9.
+    pub priority: u8,
+    /// Current state.
+    pub state: TaskState,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Failed attempts that used up a retry.
+    pub retries_used: u32,
+    /// Options fixed at enqueue.
+    pub options: TaskOptions,
+    /// At most one live task per (queue, key).
+    pub unique_key: Option<Arc<str>>,
+    /// Position in the ready order (smaller first within a priority).
+    pub ready_seq: u64,
+    /// When a SCHEDULED or RETRYING task becomes ready, unix ms; 0 otherwise.
+    pub due_ms: u64,
+    /// The current lease, when LEASED.
+    pub lease: Option<Lease>,
+    /// The lease of the attempt that completed the task, for idempotent repeated acks.
+    pub last_lease_id: u64,
+    /// Enqueue time, unix ms.
+    pub enqueued_ms: u64,
+    /// Start of the last attempt, unix ms; 0 if none.
+    pub started_ms: u64,
+    /// When the task became terminal, unix ms; 0 if not.
+    pub finished_ms: u64,
+    /// When a terminal record is deleted, unix ms; 0 if never (dead letters).
+    pub purge_at_ms: u64,
+    /// The last failure.
+    pub error: Option<Box<TaskError>>,
+    /// Size of the payload in bytes.
+    pub payload_size: u64,
+}

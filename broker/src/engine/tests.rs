@@ -1,0 +1,423 @@
+//! Engine unit tests: time and sequence driven by hand, no network, no disk.
+
+use std::sync::Arc;
+
+use super::*;
+
+const TTL: u64 = 60_000;
+
+/// An engine with a hand-driven clock and sequencer.
+struct Harness {
+    engine: Engine,
+    now: u64,
+    seq: u64,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            engine: Engine::new(EngineConfig { result_ttl_ms: TTL }),
+            now: 1_000_000,
+            seq: 1,
+        }
+    }
+
+    fn run(&mut self, command: Command) -> Result<Outcome, EngineError> {
+        let ctx = Ctx {
+            now_ms: self.now,
+            seq: self.seq,
+        };
+        self.seq += 1;
+        self.engine.apply(command, ctx)
+    }
+
+    fn enqueue(&mut self, task: NewTask) -> Enqueued {
+        let outcome = self.run(Command::Enqueue(vec![task])).expect("enqueue");
+        let Reply::Enqueued(mut results) = outcome.reply else {
+            panic!("enqueue answered {:?}", outcome.reply)
+        };
+        results.remove(0)
+    }
+
+    fn lease(&mut self, queue: &str, max: usize) -> Vec<Granted> {
+        let outcome = self
+            .run(Command::Lease {
+                queues: vec![queue.to_string()],
+                max,
+                lease_ms: Some(5_000),
+            })
+            .expect("lease");
+        let Reply::Leased(granted) = outcome.reply else {
+            panic!("lease answered {:?}", outcome.reply)
+        };
+        granted
+    }
+
+    fn ack_ok(&mut self, g: &Granted) -> Result<Outcome, EngineError> {
+        self.run(Command::Ack {
+            id: g.meta.id.to_string(),
+            lease_id: g.lease_id,
+            outcome: AckOutcome::Success(TaskResult::default()),
+        })
+    }
+
+    fn fail(&mut self, g: &Granted, fatal: bool) -> TaskState {
+        let outcome = self
+            .run(Command::Ack {
+                id: g.meta.id.to_string(),
+                lease_id: g.lease_id,
+                outcome: AckOutcome::Failure {
+                    error: TaskError {
+                        kind: "Boom".into(),
+                        message: "it broke".into(),
+                    },
+                    fatal,
+                    retry_in_ms: None,
+                },
+            })
+            .expect("failure ack");
+        let Reply::State(state) = outcome.reply else {
+            panic!("ack answered {:?}", outcome.reply)
+        };
+        state
+    }
+
+    fn tick(&mut self, timer: Timer) -> usize {
+        let outcome = self
+            .run(Command::Tick { timer, limit: 1000 })
+            .expect("tick");
+        let Reply::Ticked(n) = outcome.reply else {
+            panic!("tick answered {:?}", outcome.reply)
+        };
+        n
+    }
+
+    fn state(&self, id: &str) -> Option<TaskState> {
+        self.engine.get(id).map(|m| m.state)
+    }
+}
+
+fn task(id: &str) -> NewTask {
+    NewTask {
+        id: Arc::from(id),
+        name: "test.task".into(),
+        queue: "q".into(),
+        priority: 0,
+        unique_key: None,
+        options: TaskOptions::default(),
+        expires: None,
+        eta: None,
+        body: TaskBody::default(),
+    }
+}
+
+fn ids(granted: &[Granted]) -> Vec<String> {
+    granted.iter().map(|g| g.meta.id.to_string()).collect()
+}
+
+#[test]
+fn higher_priorities_lease_first_and_fifo_within_a_priority() {
+    let mut h = Harness::new();
+    for (id, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 9), ("e", 5)] {
+        h.enqueue(NewTask {
+            priority,
+            ..task(id)
+        });
+    }
+    assert_eq!(ids(&h.lease("q", 10)), ["d", "b", "e", "a", "c"]);
+}
+
+#[test]
+fn an_ack_with_a_lease_that_expired_is_refused_and_the_new_lease_wins() {
+    let mut h = Harness::new();
+    h.enqueue(task("t"));
+    let first = h.lease("q", 1).remove(0);
+    assert_eq!(first.meta.attempts, 1);
+    h.now += 5_001;
+    assert_eq!(h.tick(Timer::Lease), 1, "the expired lease is reaped");
+    let second = h.lease("q", 1).remove(0);
+    assert_eq!(
+        second.meta.attempts, 2,
+        "redelivery counts as a new attempt"
+    );
+    let stale = h.ack_ok(&first).unwrap_err();
+    assert!(
+        matches!(stale, EngineError::StaleLease { .. }),
+        "stale ack: {stale:?}"
+    );
+    h.ack_ok(&second).expect("current lease acks");
+    assert_eq!(h.state("t"), Some(TaskState::Succeeded));
+}
+
+#[test]
+fn a_repeated_ack_answers_ok_and_changes_nothing() {
+    let mut h = Harness::new();
+    h.enqueue(task("t"));
+    let g = h.lease("q", 1).remove(0);
+    h.ack_ok(&g).expect("first ack");
+    let again = h.ack_ok(&g).expect("repeated ack is fine");
+    assert!(again.writes.is_empty(), "a repeat writes nothing");
+    assert_eq!(again.reply, Reply::State(TaskState::Succeeded));
+    let contrary = h.run(Command::Ack {
+        id: "t".into(),
+        lease_id: g.lease_id,
+        outcome: AckOutcome::Failure {
+            error: TaskError {
+                kind: "E".into(),
+                message: "m".into(),
+            },
+            fatal: false,
+            retry_in_ms: None,
+        },
+    });
+    assert!(
+        matches!(contrary, Err(EngineError::StaleLease { .. })),
+        "a failure after success is refused: {contrary:?}"
+    );
+}
+
+#[test]
+fn failures_retry_with_backoff_then_fail_into_the_dead_letter_set() {
+    let mut h = Harness::new();
+    h.enqueue(NewTask {
+        options: TaskOptions {
+            max_retries: 2,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
+            ..TaskOptions::default()
+        },
+        ..task("t")
+    });
+    for attempt in 1..=2 {
+        let g = h.lease("q", 1).remove(0);
+        assert_eq!(g.meta.attempts, attempt);
+        assert_eq!(h.fail(&g, false), TaskState::Retrying);
+        let due = h.engine.get("t").map(|m| m.due_ms).unwrap();
+        assert!(
+            due <= h.now + 100 * (1 << (attempt - 1)),
+            "backoff within its ceiling"
+        );
+        assert!(
+            h.lease("q", 1).is_empty(),
+            "a retrying task is not leasable yet"
+        );
+        h.now = due;
+        h.tick(Timer::Due);
+    }
+    let last = h.lease("q", 1).remove(0);
+    assert_eq!(h.fail(&last, false), TaskState::Failed);
+    assert_eq!(h.engine.stats(&[])[0].1.dead, 1);
+    let outcome = h
+        .run(Command::Replay {
+            queue: "q".into(),
+            ids: vec![],
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(outcome.reply, Reply::Replayed(vec![Arc::from("t")]));
+    let replayed = h.lease("q", 1).remove(0);
+    assert_eq!(
+        replayed.meta.attempts, 4,
+        "attempts count on after a replay"
+    );
+    assert_eq!(
+        h.fail(&replayed, false),
+        TaskState::Retrying,
+        "fresh retry budget"
+    );
+}
+
+#[test]
+fn a_fatal_failure_skips_the_remaining_retries() {
+    let mut h = Harness::new();
+    h.enqueue(task("t"));
+    let g = h.lease("q", 1).remove(0);
+    assert_eq!(h.fail(&g, true), TaskState::Failed);
+}
+
+#[test]
+fn the_same_id_or_unique_key_returns_the_existing_task() {
+    let mut h = Harness::new();
+    assert!(matches!(h.enqueue(task("t")), Enqueued::Created { .. }));
+    assert!(matches!(h.enqueue(task("t")), Enqueued::Existing { .. }));
+    let keyed = |id: &str| NewTask {
+        unique_key: Some("k".into()),
+        ..task(id)
+    };
+    h.enqueue(keyed("u1"));
+    let again = h.enqueue(keyed("u2"));
+    assert!(
+        matches!(&again, Enqueued::Existing { id, .. } if &**id == "u1"),
+        "unique key dedups: {again:?}"
+    );
+    let mut leased = h.lease("q", 10);
+    let u1 = leased.iter().position(|g| &*g.meta.id == "u1").unwrap();
+    let g = leased.remove(u1);
+    h.ack_ok(&g).unwrap();
+    assert!(
+        matches!(h.enqueue(keyed("u3")), Enqueued::Created { .. }),
+        "the key is free once the holder finished"
+    );
+}
+
+#[test]
+fn revoking_a_leased_task_voids_its_lease() {
+    let mut h = Harness::new();
+    h.enqueue(task("waiting"));
+    h.enqueue(task("running"));
+    let running = h
+        .lease("q", 2)
+        .into_iter()
+        .find(|g| &*g.meta.id == "running")
+        .unwrap();
+    h.enqueue(task("later"));
+    let outcome = h
+        .run(Command::Revoke(vec![
+            "running".into(),
+            "later".into(),
+            "nope".into(),
+        ]))
+        .unwrap();
+    assert_eq!(
+        outcome.reply,
+        Reply::Revoked(vec![
+            ("running".into(), Some(TaskState::Revoked)),
+            ("later".into(), Some(TaskState::Revoked)),
+            ("nope".into(), None),
+        ])
+    );
+    assert!(matches!(
+        h.ack_ok(&running),
+        Err(EngineError::StaleLease { .. })
+    ));
+    assert!(h.lease("q", 10).is_empty(), "a revoked task never runs");
+}
+
+#[test]
+fn scheduled_tasks_wait_for_their_eta() {
+    let mut h = Harness::new();
+    h.enqueue(NewTask {
+        eta: Some(When::In(500)),
+        ..task("t")
+    });
+    assert_eq!(h.state("t"), Some(TaskState::Scheduled));
+    assert!(h.lease("q", 1).is_empty());
+    assert_eq!(h.engine.next_deadline(Timer::Due), Some(h.now + 500));
+    h.now += 500;
+    h.tick(Timer::Due);
+    assert_eq!(ids(&h.lease("q", 1)), ["t"]);
+}
+
+#[test]
+fn waiting_tasks_expire_visibly() {
+    let mut h = Harness::new();
+    h.enqueue(NewTask {
+        expires: Some(When::In(100)),
+        ..task("t")
+    });
+    h.now += 100;
+    assert_eq!(h.tick(Timer::Expiry), 1);
+    assert_eq!(h.state("t"), Some(TaskState::Expired));
+    assert!(h.lease("q", 1).is_empty());
+    let refused = h.enqueue(NewTask {
+        expires: Some(When::At(h.now - 1)),
+        ..task("past")
+    });
+    assert!(matches!(
+        refused,
+        Enqueued::Refused(EngineError::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn results_are_purged_after_their_ttl_but_dead_letters_stay() {
+    let mut h = Harness::new();
+    h.enqueue(task("ok"));
+    h.enqueue(NewTask {
+        options: TaskOptions {
+            max_retries: 0,
+            ..TaskOptions::default()
+        },
+        ..task("bad")
+    });
+    for g in h.lease("q", 2) {
+        if &*g.meta.id == "ok" {
+            h.ack_ok(&g).unwrap();
+        } else {
+            h.fail(&g, false);
+        }
+    }
+    h.now += TTL;
+    h.tick(Timer::Purge);
+    assert_eq!(h.state("ok"), None, "the result outlived its TTL");
+    assert_eq!(h.state("bad"), Some(TaskState::Failed), "dead letters stay");
+}
+
+#[test]
+fn recovery_makes_leased_tasks_ready_again_in_their_old_place() {
+    let mut h = Harness::new();
+    for id in ["a", "b", "c"] {
+        h.enqueue(task(id));
+    }
+    let leased = h.lease("q", 2);
+    assert_eq!(ids(&leased), ["a", "b"]);
+    let stored: Vec<TaskMeta> = h.engine.tasks.values().cloned().collect();
+    let mut recovered = Harness {
+        engine: Engine::recover(
+            EngineConfig { result_ttl_ms: TTL },
+            stored.into_iter().rev(),
+        ),
+        now: h.now,
+        seq: h.seq,
+    };
+    assert_eq!(recovered.engine.stats(&[])[0].1.ready, 3);
+    let again = recovered.lease("q", 3);
+    assert_eq!(ids(&again), ["a", "b", "c"]);
+    assert_eq!(again[0].meta.attempts, 2, "the lost attempt counted");
+}
+
+#[test]
+fn listing_ready_tasks_pages_in_lease_order() {
+    let mut h = Harness::new();
+    for (i, priority) in [0u8, 9, 0, 9, 5].into_iter().enumerate() {
+        h.enqueue(NewTask {
+            priority,
+            ..task(&format!("t{i}"))
+        });
+    }
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = h.engine.list("q", TaskState::Ready, token, 2);
+        seen.extend(page.tasks.iter().map(|m| m.id.to_string()));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["t1", "t3", "t4", "t0", "t2"]);
+}
+
+#[test]
+fn purge_deletes_waiting_tasks_but_not_leased_ones() {
+    let mut h = Harness::new();
+    h.enqueue(task("leased"));
+    let _g = h.lease("q", 1);
+    h.enqueue(task("ready"));
+    h.enqueue(NewTask {
+        eta: Some(When::In(10_000)),
+        ..task("scheduled")
+    });
+    let outcome = h
+        .run(Command::Purge {
+            queue: "q".into(),
+            dead_letters: false,
+        })
+        .unwrap();
+    assert_eq!(outcome.reply, Reply::Purged(2));
+    assert_eq!(h.state("ready"), None);
+    assert_eq!(h.state("scheduled"), None);
+    assert_eq!(h.state("leased"), Some(TaskState::Leased));
+    let counts = h.engine.stats(&["q".into()])[0].1;
+    assert_eq!((counts.ready, counts.scheduled, counts.leased), (0, 0, 1));
+}

@@ -1,0 +1,66 @@
+//! stalk-broker: durable task queues in sled, served over gRPC.
+//!
+//! A task flows one way: the gRPC [`service`] layer validates and converts a request; the
+//! [`broker`] core stamps it with time and a sequence number and applies it to the [`engine`], a
+//! deterministic state machine; the [`store`] makes the engine's writes durable (group commit)
+//! before the client is answered. Background [`drivers`] turn passing deadlines (retry due, lease
+//! expired, result TTL) into engine commands.
+//!
+//! It is not a client: programs use `stalk-client`; this crate is the broker library and the
+//! `stalkd` binary.
+//!
+//! # Layout
+//! - [`server`]: [`start`] a broker on a bound listener, [`Server::shutdown`] it in phases.
+//! - [`config`]: settings, defaults and their validation.
+//! - `service`: gRPC services (TaskQueue, Admin, health, reflection), conversions, status codes.
+//! - [`broker`]: the core that orders commands, waits for durability and wakes long polls.
+//! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
+//! - [`store`]: sled keys, versioned records, recovery and group commit.
+//! - `drivers`: one background task per timer.
+//! - [`clock`]: time as an input (system or manual).
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = stalk_broker::start(listener, stalk_broker::Config::with_data_dir("/tmp/stalk")).await?;
+//! println!("serving on {}", server.addr());
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod broker;
+pub mod clock;
+pub mod config;
+mod drivers;
+pub mod engine;
+pub mod server;
+mod service;
+pub mod store;
+mod waiters;
+
+pub use config::{Config, Durability};
+pub use server::{start, start_with_clock, Server, StartError};
+
+/// Serves until `shutdown` resolves, then stops gracefully.
+///
+/// # Errors
+/// [`StartError`] when the broker cannot start or stops serving on its own.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    let mut server = start(listener, config).await?;
+    let stopped = tokio::select! {
+        () = shutdown => None,
+        result = server.stopped() => Some(result),
+    };
+    if let Some(result) = stopped {
+        result?;
+    }
+    server
+        .shutdown()
+        .await
+        .map_err(|e| StartError::Serve(format!("final flush failed: {e}")))
+}

@@ -1,0 +1,227 @@
+//! Starting and stopping a broker: the one seam for I/O. [`start`] takes a bound listener, so
+//! tests bind `127.0.0.1:0` first and never sleep; [`Server::shutdown`] runs the phases of a
+//! graceful stop with a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::server::HealthReporter;
+
+use crate::broker::{Broker, BrokerError};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::engine::{EngineConfig, Timer};
+use crate::service;
+use crate::store::{Store, StoreConfig, StoreError};
+
+/// Why the broker could not start; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be opened.
+    #[error("{0}; check that the directory is writable and that no other stalkd uses it")]
+    Open(#[source] StoreError),
+    /// The stored data cannot be read back.
+    #[error("the data directory cannot be recovered: {0}; restore it from a backup or start with an empty --data-dir")]
+    Recover(#[source] BrokerError),
+    /// The TLS files cannot be read.
+    #[error("cannot read TLS file {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The listener or TLS setup failed.
+    #[error("cannot serve: {0}")]
+    Serve(String),
+}
+
+/// A running broker. Dropping it cancels it; call [`Server::shutdown`] to stop it gracefully.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    broker: Arc<Broker>,
+    token: CancellationToken,
+    tracker: TaskTracker,
+    serve: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    reporter: HealthReporter,
+    shutdown_timeout: Duration,
+}
+
+/// Opens the store, recovers, and serves on `listener` until shut down.
+///
+/// # Errors
+/// [`StartError`] naming what to fix: an invalid setting, a data directory that cannot be opened
+/// or recovered, unreadable TLS files.
+pub async fn start(listener: TcpListener, config: Config) -> Result<Server, StartError> {
+    start_with_clock(listener, config, Arc::new(SystemClock)).await
+}
+
+/// As [`start`], with a custom clock (tests).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Server, StartError> {
+    config.validate()?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Serve(e.to_string()))?;
+    let store = Store::open(&StoreConfig {
+        path: config.data_dir.clone(),
+        cache_bytes: config.cache_bytes,
+        flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
+    })
+    .map_err(StartError::Open)?;
+    let token = CancellationToken::new();
+    let engine_config = EngineConfig {
+        result_ttl_ms: u64::try_from(config.result_ttl.as_millis()).unwrap_or(u64::MAX),
+    };
+    let broker = Broker::open(
+        store,
+        engine_config,
+        config.durability,
+        clock,
+        token.clone(),
+    )
+    .map_err(StartError::Recover)?;
+    let broker = Arc::new(broker);
+
+    let auth = service::BearerAuth::new(config.auth_token.as_deref());
+    let (routes, reporter) = service::routes(&broker, config.max_payload_bytes, auth)
+        .await
+        .map_err(|e| StartError::Serve(e.to_string()))?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        let read = |path: &std::path::PathBuf| {
+            std::fs::read(path).map_err(|source| StartError::TlsFile {
+                path: path.clone(),
+                source,
+            })
+        };
+        let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| StartError::Serve(format!("TLS setup failed: {e}")))?;
+    }
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serve = tokio::spawn(
+        builder
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned()),
+    );
+
+    let tracker = TaskTracker::new();
+    for timer in Timer::ALL {
+        tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
+    }
+    tracker.spawn(mirror_health(
+        broker.clone(),
+        reporter.clone(),
+        token.clone(),
+    ));
+    tracing::info!(%addr, config = %config_for_log(&config), "stalkd serving");
+    Ok(Server {
+        addr,
+        broker,
+        token,
+        tracker,
+        serve: Some(serve),
+        reporter,
+        shutdown_timeout: config.shutdown_timeout,
+    })
+}
+
+fn config_for_log(config: &Config) -> String {
+    serde_json::to_string(config).unwrap_or_default()
+}
+
+/// Turns health NOT_SERVING when the broker fails in the background.
+async fn mirror_health(broker: Arc<Broker>, reporter: HealthReporter, token: CancellationToken) {
+    let mut healthy = broker.health();
+    let failed = tokio::select! {
+        waited = healthy.wait_for(|ok| !ok) => waited.is_ok(),
+        () = token.cancelled() => false,
+    };
+    if failed {
+        service::set_not_serving(&reporter).await;
+    }
+}
+
+impl Server {
+    /// The address the broker listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The broker core, for in-process tests and tools.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Resolves when the server stopped on its own (it should not; a failure to serve does).
+    pub async fn stopped(&mut self) -> Result<(), StartError> {
+        match self.serve.as_mut() {
+            Some(serve) => {
+                let result = serve.await;
+                self.serve = None;
+                match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(StartError::Serve(e.to_string())),
+                    Err(e) => Err(StartError::Serve(e.to_string())),
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops gracefully: health NOT_SERVING; stop accepting; end long polls with UNAVAILABLE;
+    /// drain open calls and background tasks within the shutdown timeout; flush; done.
+    ///
+    /// # Errors
+    /// The final flush's storage failure.
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        service::set_not_serving(&self.reporter).await;
+        self.token.cancel();
+        self.tracker.close();
+        let drain = async {
+            if let Some(serve) = self.serve.take() {
+                if let Ok(Err(err)) = serve.await {
+                    tracing::warn!(cause = %err, "server ended with an error");
+                }
+            }
+            self.tracker.wait().await;
+        };
+        if tokio::time::timeout(self.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?self.shutdown_timeout, "shutdown deadline passed; cutting open calls");
+        }
+        let flushed = self.broker.sync().await;
+        tracing::info!("shutdown complete");
+        flushed
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.token.cancel();
+        if let Some(serve) = self.serve.take() {
+            serve.abort();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The gRPC layer: validates requests, converts them for the broker core, maps errors. Nothing
+//! here touches sled or decides task semantics.
+
+mod admin;
+mod auth;
+mod convert;
+mod status;
+mod tasks;
+
+use std::sync::Arc;
+
+use stalk_proto::v1::admin_server::AdminServer;
+use stalk_proto::v1::task_queue_server::TaskQueueServer;
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Routes;
+use tonic_health::server::HealthReporter;
+
+use crate::broker::Broker;
+
+pub(crate) use auth::BearerAuth;
+
+/// Largest gRPC message accepted: a batch of tasks near the payload limit must fit.
+fn max_message_bytes(max_payload: usize) -> usize {
+    max_payload.saturating_add(64 << 20)
+}
+
+/// Every service the broker serves: TaskQueue and Admin (behind auth when configured),
+/// reflection (behind auth) and health (never behind auth, so probes work without a token).
+pub(crate) async fn routes(
+    broker: &Arc<Broker>,
+    max_payload: usize,
+    auth: BearerAuth,
+) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<TaskQueueServer<tasks::TaskQueueService>>()
+        .await;
+    reporter
+        .set_serving::<AdminServer<admin::AdminService>>()
+        .await;
+    let limit = max_message_bytes(max_payload);
+    let queue = TaskQueueServer::new(tasks::TaskQueueService {
+        broker: broker.clone(),
+        max_payload,
+    })
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let admin = AdminServer::new(admin::AdminService {
+        broker: broker.clone(),
+    })
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let routes = Routes::new(health)
+        .add_service(InterceptedService::new(queue, auth.clone()))
+        .add_service(InterceptedService::new(admin, auth.clone()))
+        .add_service(InterceptedService::new(reflection, auth));
+    Ok((routes, reporter))
+}
+
+/// Marks every service NOT_SERVING (shutdown, or a storage failure).
+pub(crate) async fn set_not_serving(reporter: &HealthReporter) {
+    reporter
+        .set_not_serving::<TaskQueueServer<tasks::TaskQueueService>>()
+        .await;
+    reporter
+        .set_not_serving::<AdminServer<admin::AdminService>>()
+        .await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+}

@@ -1,0 +1,49 @@
+//! The one place broker errors become gRPC statuses.
+
+use tonic::{Code, Status};
+
+use crate::broker::BrokerError;
+use crate::engine::EngineError;
+use crate::store::StoreError;
+
+impl From<BrokerError> for Status {
+    fn from(err: BrokerError) -> Self {
+        let code = match &err {
+            BrokerError::Engine(engine) => match engine {
+                EngineError::TaskNotFound { .. } => Code::NotFound,
+                EngineError::StaleLease { .. } => Code::FailedPrecondition,
+                EngineError::InvalidArgument { .. } => Code::InvalidArgument,
+            },
+            BrokerError::Store(store) => match store {
+                StoreError::Open { .. }
+                | StoreError::Io(_)
+                | StoreError::Poisoned(_)
+                | StoreError::UnknownRecordVersion { .. }
+                | StoreError::Corrupt { .. } => Code::Unavailable,
+            },
+            BrokerError::ShuttingDown | BrokerError::Failed(_) => Code::Unavailable,
+        };
+        Status::new(code, err.to_string())
+    }
+}
+
+/// The status code name of an engine refusal, for per-task errors in a batch reply.
+pub(crate) fn engine_code(err: &EngineError) -> Code {
+    match err {
+        EngineError::TaskNotFound { .. } => Code::NotFound,
+        EngineError::StaleLease { .. } => Code::FailedPrecondition,
+        EngineError::InvalidArgument { .. } => Code::InvalidArgument,
+    }
+}
+
+/// The canonical upper-case name of a code (`INVALID_ARGUMENT`), as used in `Error.kind`.
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::NotFound => "NOT_FOUND",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Unavailable => "UNAVAILABLE",
+        _ => "INTERNAL",
+    }
+}

@@ -1,0 +1,58 @@
+//! Key encodings: one sled tree, a one-byte kind prefix, then big-endian numbers so sled's byte
+//! order is the order we need (tasks by enqueue key).
+#![warn(clippy::indexing_slicing)]
+
+/// A task's metadata, state and result: rewritten on every state change.
+pub(crate) const STATE: u8 = 0x02;
+/// A task's payload and headers: written once at enqueue.
+pub(crate) const BODY: u8 = 0x03;
+
+/// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
+pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";
+
+/// `kind ++ key.to_be_bytes()`.
+pub(crate) fn task_key(kind: u8, key: u64) -> [u8; 9] {
+    let mut out = [0u8; 9];
+    out[0] = kind;
+    out[1..].copy_from_slice(&key.to_be_bytes());
+    out
+}
+
+/// The task key of a `task_key`, if `bytes` is one of `kind`.
+pub(crate) fn decode_task_key(kind: u8, bytes: &[u8]) -> Option<u64> {
+    match bytes {
+        [k, rest @ ..] if *k == kind => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn task_keys_round_trip(key: u64) {
+            prop_assert_eq!(decode_task_key(STATE, &task_key(STATE, key)), Some(key));
+            prop_assert_eq!(decode_task_key(BODY, &task_key(STATE, key)), None);
+        }
+
+        #[test]
+        fn byte_order_is_numeric_order(a: u64, b: u64) {
+            prop_assert_eq!(task_key(STATE, a).cmp(&task_key(STATE, b)), a.cmp(&b));
+        }
+    }
+
+    #[test]
+    fn kinds_do_not_interleave() {
+        assert!(task_key(STATE, u64::MAX) < task_key(BODY, 0));
+        assert!(SEQ_RESERVED < task_key(STATE, 0).as_slice());
+    }
+
+    #[test]
+    fn truncated_keys_are_refused_not_panicked_on() {
+        assert_eq!(decode_task_key(STATE, &[STATE, 1, 2]), None);
+        assert_eq!(decode_task_key(STATE, &[]), None);
+    }
+}

@@ -1,0 +1,200 @@
+//! The store: the durable truth, in one sled tree. It alone knows sled; it turns the engine's
+//! [`Write`]s into records and rebuilds the engine's input on start.
+//!
+//! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
+//! (rewritten on each change), `0x03 key` a task's body (written once). The hot path is one
+//! batch per command: enqueue writes state + body, a lease or ack rewrites the state.
+
+mod commit;
+mod keys;
+mod records;
+mod recovery;
+
+use std::path::PathBuf;
+
+pub use commit::GroupCommit;
+pub use recovery::Recovered;
+
+use crate::engine::{TaskBody, TaskResult, Write};
+
+/// How long `Store::open` waits for a data directory whose lock is held.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn is_lock_busy(err: &sled::Error) -> bool {
+    matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+/// A store failure. Startup turns these into messages that say what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled could not open the data directory.
+    #[error("cannot open the data directory {path}: {source}")]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// sled's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// A read or write failed.
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    /// A record was written by a newer broker.
+    #[error("record {key:?} has version {version}, which this broker cannot read; upgrade stalkd")]
+    UnknownRecordVersion {
+        /// The record's key.
+        key: Vec<u8>,
+        /// The version byte found.
+        version: u8,
+    },
+    /// A record could not be decoded.
+    #[error("record {key:?} is corrupt: {reason}")]
+    Corrupt {
+        /// The record's key.
+        key: Vec<u8>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A flush failed earlier; the store refuses writes from then on.
+    #[error("the store failed to flush to disk and refuses further writes: {0}")]
+    Poisoned(String),
+}
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory.
+    pub path: PathBuf,
+    /// sled's page cache, bytes.
+    pub cache_bytes: u64,
+    /// sled's background flush interval, ms; bounds what the `fast` durability mode can lose.
+    pub flush_every_ms: u64,
+}
+
+/// The sled database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `config.path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when sled cannot open the directory (unwritable, locked by another
+    /// broker, or not a sled database).
+    pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        let sled_config = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_bytes)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .mode(sled::Mode::HighThroughput);
+        // sled's I/O threads may hold the file lock for a moment after a previous owner in this
+        // process was dropped (an in-process restart), so a busy lock is retried briefly.
+        let deadline = std::time::Instant::now() + LOCK_RETRY;
+        loop {
+            match sled_config.open() {
+                Ok(db) => return Ok(Self { db }),
+                Err(err) if is_lock_busy(&err) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: config.path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Applies the writes of one command as one atomic batch (not yet flushed).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when sled fails.
+    pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for write in writes {
+            match write {
+                Write::Insert(insert) => {
+                    let (meta, body) = &**insert;
+                    batch.insert(
+                        &keys::task_key(keys::STATE, meta.key),
+                        records::encode_state(meta, None),
+                    );
+                    batch.insert(
+                        &keys::task_key(keys::BODY, meta.key),
+                        records::encode_body(body),
+                    );
+                }
+                Write::Update(update) => {
+                    let (meta, result) = &**update;
+                    batch.insert(
+                        &keys::task_key(keys::STATE, meta.key),
+                        records::encode_state(meta, result.as_ref()),
+                    );
+                }
+                Write::Delete(key) => {
+                    batch.remove(&keys::task_key(keys::STATE, *key));
+                    batch.remove(&keys::task_key(keys::BODY, *key));
+                }
+            }
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// A task's payload and headers.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`], or a decoding error for a damaged record.
+    pub fn body(&self, key: u64) -> Result<Option<TaskBody>, StoreError> {
+        let k = keys::task_key(keys::BODY, key);
+        self.db
+            .get(k)?
+            .map(|bytes| records::decode_body(&k, &bytes))
+            .transpose()
+    }
+
+    /// A succeeded task's result.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`], or a decoding error for a damaged record.
+    pub fn result(&self, key: u64) -> Result<Option<TaskResult>, StoreError> {
+        let k = keys::task_key(keys::STATE, key);
+        match self.db.get(k)? {
+            Some(bytes) => Ok(records::decode_state(&k, &bytes)?.1),
+            None => Ok(None),
+        }
+    }
+
+    /// Durably records that sequence numbers up to `bound` may be used, and flushes, so a
+    /// restarted broker never reuses a lease id.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the write or flush fails.
+    pub fn reserve_seq(&self, bound: u64) -> Result<(), StoreError> {
+        self.db.insert(keys::SEQ_RESERVED, &bound.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Flushes everything written so far.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the flush fails.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// A group-commit flusher for this store.
+    pub fn group_commit(&self) -> GroupCommit {
+        GroupCommit::start(self.db.clone())
+    }
+}

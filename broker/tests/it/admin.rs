@@ -1,0 +1,109 @@
+//! Admin: queue stats, listings with paging, purge.
+
+use std::time::Duration;
+
+use stalk_client::{Task, TaskState};
+use stalk_testkit::TestBroker;
+
+use crate::support::lease;
+
+#[tokio::test]
+async fn queue_stats_count_every_state() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    for i in 0..4 {
+        client
+            .enqueue(Task::new("t").queue("q").id(format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    client
+        .enqueue(
+            Task::new("t")
+                .queue("q")
+                .countdown(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    let leased = lease(&client, "q", 2).await;
+    client
+        .ack_failure(&leased[0], "E", "boom", true, None)
+        .await
+        .unwrap();
+    let stats = client.queue_stats(&[]).await.unwrap();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    let q = &stats[0];
+    assert_eq!(
+        (
+            q.queue.as_str(),
+            q.ready,
+            q.scheduled,
+            q.leased,
+            q.retrying,
+            q.dead
+        ),
+        ("q", 2, 1, 1, 0, 1)
+    );
+}
+
+#[tokio::test]
+async fn listing_pages_through_a_queue_in_lease_order() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        let id = format!("t{i:02}");
+        let priority = if i % 5 == 0 { 9 } else { 0 };
+        client
+            .enqueue(Task::new("t").queue("q").id(&id).priority(priority))
+            .await
+            .unwrap();
+        expected.push((priority, id));
+    }
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = client
+            .list_tasks("q", TaskState::Ready, 7, token.as_deref())
+            .await
+            .unwrap();
+        assert!(page.len() <= 7);
+        seen.extend(page.into_iter().map(|t| t.id));
+        match next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(seen, expected);
+    let leased = lease(&client, "q", 1).await;
+    assert_eq!(leased[0].id, seen[0], "the listing shows the lease order");
+}
+
+#[tokio::test]
+async fn purge_deletes_waiting_tasks_and_leaves_leased_ones() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("running"))
+        .await
+        .unwrap();
+    let running = lease(&client, "q", 1).await.remove(0);
+    for i in 0..3 {
+        client
+            .enqueue(Task::new("t").queue("q").id(format!("w{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(client.purge_queue("q", false).await.unwrap(), 3);
+    assert!(lease(&client, "q", 10).await.is_empty());
+    assert_eq!(
+        client.result("w0", None).await.unwrap().state,
+        TaskState::Unknown
+    );
+    client
+        .ack_success(&running, Vec::new(), "")
+        .await
+        .expect("the leased task finishes");
+}

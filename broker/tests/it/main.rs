@@ -1,0 +1,36 @@
+//! Integration tests of the broker: a real broker on `127.0.0.1:0` with a temp data dir, driven
+//! through the real client SDK (and, for crash tests, the real `stalkd` binary).
+//!
+//! One binary, one module per behaviour:
+//! - `enqueue`: priorities, FIFO, batches, idempotent ids and unique keys.
+//! - `leases`: long polls, lease expiry and redelivery, fencing, extend.
+//! - `retries`: failure backoff, dead letters and replay, nack.
+//! - `results`: GetResult with wait, TTL, unknown ids.
+//! - `revoke`: revoked tasks never run and cannot be acked.
+//! - `admin`: queue stats, listings, purge.
+//! - `bad_input`: every refusal names the field and loses nothing.
+//! - `auth`: bearer tokens and TLS.
+//! - `recovery`: restart on the same data dir keeps everything.
+//! - `shutdown`: graceful shutdown ends long polls and loses nothing.
+//! - `model`: engine + store against an in-memory model, with restarts (proptest).
+//! - `crash`: `kill -9` of the real `stalkd` under load loses nothing acknowledged.
+//! - `stalkd`: the binary's flags, ready line and startup errors.
+
+// Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
+// reach them.
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod auth;
+mod bad_input;
+mod crash;
+mod enqueue;
+mod leases;
+mod model;
+mod recovery;
+mod results;
+mod retries;
+mod revoke;
+mod shutdown;
+mod stalkd;
+mod support;

@@ -1,0 +1,68 @@
+//! The `stalkd` binary: ready line, graceful exit on SIGTERM, startup errors that say what to fix.
+
+use stalk_client::{Client, Task};
+
+use crate::support::Stalkd;
+
+#[tokio::test]
+async fn stalkd_serves_prints_its_address_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalkd = Stalkd::start(dir.path(), &[]);
+    let client = Client::connect(&stalkd.url()).await.unwrap();
+    let handle = client.enqueue(Task::new("t")).await.unwrap();
+    let status = stalkd.terminate();
+    assert!(status.success(), "exit status {status}");
+
+    let stalkd = Stalkd::start(dir.path(), &[]);
+    let client = Client::connect(&stalkd.url()).await.unwrap();
+    assert!(client.result(&handle.id, None).await.unwrap().state == stalk_client::TaskState::Ready);
+}
+
+#[test]
+fn a_busy_port_is_a_clear_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_data_dir_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot open the data directory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_data_dir_in_use_by_another_broker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Stalkd::start(dir.path(), &[]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no other stalkd"), "{stderr}");
+}

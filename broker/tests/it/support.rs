@@ -1,0 +1,163 @@
+//! Helpers shared by the integration tests: short task builders and the real-binary harness.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stalk_client::{Client, LeaseOptions, LeasedTask, Task};
+
+/// Generous bound for anything that should happen "soon"; a hang fails instead of stalling CI.
+pub(crate) const SOON: Duration = Duration::from_secs(10);
+
+/// Leases up to `max` tasks from `queue` without waiting.
+pub(crate) async fn lease(client: &Client, queue: &str, max: u32) -> Vec<LeasedTask> {
+    client
+        .lease(LeaseOptions {
+            max_tasks: max,
+            ..LeaseOptions::new([queue])
+        })
+        .await
+        .expect("lease")
+}
+
+/// Leases with a custom lease duration.
+pub(crate) async fn lease_for(
+    client: &Client,
+    queue: &str,
+    max: u32,
+    duration: Duration,
+) -> Vec<LeasedTask> {
+    client
+        .lease(LeaseOptions {
+            max_tasks: max,
+            lease_duration: Some(duration),
+            ..LeaseOptions::new([queue])
+        })
+        .await
+        .expect("lease")
+}
+
+/// Enqueues a JSON task `name` on `queue` and returns its id.
+pub(crate) async fn enqueue(client: &Client, queue: &str, name: &str) -> String {
+    let task = Task::new(name)
+        .queue(queue)
+        .json(&serde_json::json!({"n": name}))
+        .expect("json");
+    client.enqueue(task).await.expect("enqueue").id
+}
+
+/// The ids of leased tasks, in order.
+pub(crate) fn ids(tasks: &[LeasedTask]) -> Vec<&str> {
+    tasks.iter().map(|t| t.id.as_str()).collect()
+}
+
+/// A `stalkd` child process. Dropping it sends SIGTERM, then SIGKILL after a grace period.
+pub(crate) struct Stalkd {
+    child: Option<Child>,
+    pub(crate) addr: SocketAddr,
+}
+
+/// How long a starting `stalkd` may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Stalkd {
+    /// Starts `stalkd --listen 127.0.0.1:0 --data-dir <dir> <extra>` and waits for its ready line.
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stalkd"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("STALK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stalkd");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let started = Instant::now();
+        loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+                let ready: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+                let addr = ready["addr"]
+                    .as_str()
+                    .expect("addr in ready line")
+                    .parse()
+                    .expect("addr parses");
+                return Self {
+                    child: Some(child),
+                    addr,
+                };
+            }
+            if let Some(status) = child.try_wait().expect("poll stalkd") {
+                let output = child.wait_with_output().expect("collect output");
+                panic!(
+                    "stalkd exited with {status} before it was ready\nstderr:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "stalkd not ready within {READY_TIMEOUT:?}"
+            );
+        }
+    }
+
+    /// `http://addr`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub(crate) fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(&child, "TERM");
+        wait_with_deadline(&mut child, Duration::from_secs(20)).expect("stalkd exits after SIGTERM")
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status();
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+impl Drop for Stalkd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, "TERM");
+            if wait_with_deadline(&mut child, Duration::from_secs(5)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}

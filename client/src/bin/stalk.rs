@@ -1,0 +1,44 @@
+//! `stalk`: the command-line client. Glue only: parse flags, run the command on a small
+//! runtime, print errors as one line and exit with the code `exit` maps them to.
+
+// A crate root's modules would live beside it in src/bin/, where cargo would take each for
+// a binary of its own; they live in src/bin/stalk/ instead.
+#[path = "stalk/args.rs"]
+mod args;
+#[path = "stalk/commands.rs"]
+mod commands;
+#[path = "stalk/exit.rs"]
+mod exit;
+#[path = "stalk/parse.rs"]
+mod parse;
+#[path = "stalk/render.rs"]
+mod render;
+#[path = "stalk/table.rs"]
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits 2 (exit::USAGE).
+    let cli = args::Cli::parse();
+    // One command is one or two calls: a single-threaded runtime is enough.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("stalk: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(err) => {
+            eprintln!("stalk: {err:#}");
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}

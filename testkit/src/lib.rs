@@ -1,0 +1,156 @@
+//! Test kit for stalk: a real broker on `127.0.0.1:0` with a temporary data dir, restartable on
+//! the same dir, and [`wait_until`] for conditions that become true in time.
+//!
+//! It is not for production use: nothing here is tuned or hardened.
+//!
+//! # Layout
+//! - [`TestBroker`]: start, connect clients, restart, shut down.
+//! - [`wait_until`]: poll a condition with a deadline; on timeout, report what was last seen.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() {
+//! let broker = stalk_testkit::TestBroker::start().await;
+//! let client = broker.client().await;
+//! # let _ = client;
+//! broker.shutdown().await;
+//! # }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stalk_broker::broker::Broker;
+use stalk_broker::{Config, Server};
+use stalk_client::Client;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+/// A broker running in this process on a loopback port, with its data in a temp dir.
+#[derive(Debug)]
+pub struct TestBroker {
+    dir: TempDir,
+    config: Config,
+    server: Option<Server>,
+    addr: SocketAddr,
+}
+
+impl TestBroker {
+    /// Starts a broker with default settings.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a broker after `configure` adjusted its settings (the data dir is the kit's own).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("create a temp data dir");
+        let mut config = Config::with_data_dir(dir.path().join("data"));
+        configure(&mut config);
+        config.data_dir = dir.path().join("data");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let server = stalk_broker::start(listener, config.clone())
+            .await
+            .expect("start the test broker");
+        let addr = server.addr();
+        Self {
+            dir,
+            config,
+            server: Some(server),
+            addr,
+        }
+    }
+
+    /// The address the broker listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The settings the broker runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The broker core, for white-box assertions.
+    pub fn broker(&self) -> &Arc<Broker> {
+        self.server
+            .as_ref()
+            .expect("invariant: a TestBroker always holds a server")
+            .broker()
+    }
+
+    /// A client connected to the broker (with the configured auth token, if any).
+    pub async fn client(&self) -> Client {
+        let mut builder = Client::builder(self.url());
+        if let Some(token) = &self.config.auth_token {
+            builder = builder.auth_token(token.clone());
+        }
+        builder.connect().await.expect("connect to the test broker")
+    }
+
+    /// Shuts the broker down gracefully and starts it again on the same data dir and, when the
+    /// port is still free, the same address.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("graceful shutdown");
+        }
+        let listener = match TcpListener::bind(self.addr).await {
+            Ok(listener) => listener,
+            Err(_) => TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0"),
+        };
+        let server = stalk_broker::start(listener, self.config.clone())
+            .await
+            .expect("restart the test broker");
+        self.addr = server.addr();
+        self.server = Some(server);
+    }
+
+    /// Stops the broker gracefully.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("graceful shutdown");
+        }
+    }
+}
+
+/// Polls `probe` every 10 ms until `done` holds for its value or `timeout` passes.
+///
+/// # Errors
+/// On timeout, the last value seen, so a failing test can say what it observed.
+pub async fn wait_until<T, F, Fut>(
+    timeout: Duration,
+    mut probe: F,
+    done: impl Fn(&T) -> bool,
+) -> Result<T, T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let value = probe().await;
+        if done(&value) {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(value);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
