@@ -180,13 +180,15 @@ impl Broker {
         };
         core.next_seq += 1;
         let outcome = core.engine.apply(command, ctx)?;
-        if outcome.writes.is_empty() {
-            return Ok((outcome, None));
+        if !outcome.writes.is_empty() {
+            // Written under the engine lock so sled sees changes in the order the engine made
+            // them.
+            self.store
+                .apply(&outcome.writes)
+                .map_err(|e| self.fail(e))?;
         }
-        // Written under the engine lock so sled sees changes in the order the engine made them.
-        self.store
-            .apply(&outcome.writes)
-            .map_err(|e| self.fail(e))?;
+        // A durable answer waits for a flush even without writes of its own: a repeated ack must
+        // not answer OK before the first one's write is on disk.
         let ticket =
             (outcome.durable && self.durability == Durability::Sync).then(|| self.commit.ticket());
         Ok((outcome, ticket))

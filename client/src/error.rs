@@ -133,7 +133,8 @@ fn hint(code: tonic::Code) -> &'static str {
             "; the broker is down, shutting down or unreachable: retry later"
         }
         tonic::Code::Unauthenticated => {
-            "; pass the broker's bearer token (auth_token / STALK_TOKEN)"
+            "; pass the broker's bearer token (ClientBuilder::auth_token; \
+             for the CLI --token or STALK_TOKEN)"
         }
         tonic::Code::DeadlineExceeded => "; the call took too long: retry, or raise the timeout",
         tonic::Code::Unimplemented => "; the broker does not offer this call: upgrade stalkd",

@@ -15,11 +15,11 @@
 //! - `enqueue`: [`Client::enqueue`], [`Client::enqueue_many`] and [`TaskHandle`].
 //! - `status`: [`TaskStatus`] and the long-polling [`Client::result`] / [`Client::wait_for`].
 //! - `lease`: [`Client::lease`], acks, nacks and lease extension; [`LeasedTask`], [`LeaseRef`].
+//! - `ack_many`: [`Client::ack_many`], many acks in one call.
 //! - `admin`: [`Client::revoke`], queue stats, task listings, purge, dead-letter replay.
 //! - `state`: [`TaskState`], the lifecycle states.
 //! - `error`: [`ClientError`], every failure with what to do about it.
 //! - `wire`: conversions between Rust times and the wire's millisecond integers.
-//! - `fake_broker` (tests only): a scripted broker on loopback that the unit tests call.
 //!
 //! # Example
 //!
@@ -53,19 +53,19 @@
 //! # }
 //! ```
 
+mod ack_many;
 mod addr;
 mod admin;
 mod client;
 mod enqueue;
 mod error;
-#[cfg(test)]
-mod fake_broker;
 mod lease;
 mod state;
 mod status;
 mod task;
 mod wire;
 
+pub use ack_many::AckOutcome;
 pub use admin::{QueueStats, TaskSummary};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 pub use enqueue::TaskHandle;

@@ -17,6 +17,10 @@ pub const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
 /// The pause before polling again when the broker answered before the asked-for wait.
 const EARLY_ANSWER_PAUSE: Duration = Duration::from_millis(100);
 
+/// The longest wait honoured; longer ones (up to `Duration::MAX`) mean "until it finishes" and
+/// are cut to this, because a deadline past `Instant`'s range would panic.
+const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// A task's return value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
@@ -150,7 +154,7 @@ impl Client {
 
     /// Long-polls GetResult until the task is terminal or unknown, or `wait` has passed.
     async fn poll(&self, id: &str, wait: Duration) -> Result<TaskStatus, ClientError> {
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now() + wait.min(LONGEST_WAIT);
         loop {
             let started = Instant::now();
             let asked = deadline

@@ -120,7 +120,7 @@ impl Task {
     }
 
     /// The task EXPIRES if it has not completed this long after the broker receives it.
-    /// Replaces [`Task::expires_at`].
+    /// Replaces [`Task::expires_at`]. `Duration::ZERO` is the wire's "not set": no expiry.
     pub fn expires_in(mut self, after: Duration) -> Self {
         self.spec.expires_in_ms = duration_ms(after);
         self.spec.expires_at_unix_ms = 0;

@@ -36,7 +36,8 @@ impl Engine {
                 id,
                 lease_id,
                 outcome,
-            } => self.ack(&id, lease_id, outcome, ctx),
+            } => self.ack(&id, lease_id, outcome, ctx, 0),
+            Command::AckMany(acks) => Ok(self.ack_many(acks, ctx)),
             Command::Nack {
                 id,
                 lease_id,
@@ -244,12 +245,14 @@ impl Engine {
         })
     }
 
+    /// Completes one attempt; `slot` picks this ack's sub-id when several share a command.
     fn ack(
         &mut self,
         id: &str,
         lease_id: u64,
         outcome: AckOutcome,
         ctx: Ctx,
+        slot: usize,
     ) -> Result<Outcome, EngineError> {
         let success = matches!(outcome, AckOutcome::Success(_));
         let repeat_ok = |state: TaskState| (state == TaskState::Succeeded) == success;
@@ -270,7 +273,7 @@ impl Engine {
                 error,
                 fatal,
                 retry_in_ms,
-            } => self.fail_attempt(key, error, fatal, retry_in_ms, ctx, &mut out),
+            } => self.fail_attempt(key, error, fatal, retry_in_ms, (ctx, slot), &mut out),
         };
         if let Some(meta) = self.tasks.get_mut(&key) {
             meta.last_lease_id = lease_id;
@@ -280,13 +283,36 @@ impl Engine {
         Ok(out)
     }
 
+    fn ack_many(&mut self, acks: Vec<(String, u64, AckOutcome)>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::AckedMany(Vec::new()));
+        out.durable = false;
+        let mut results = Vec::with_capacity(acks.len());
+        for (slot, (id, lease_id, outcome)) in acks.into_iter().enumerate() {
+            match self.ack(&id, lease_id, outcome, ctx, slot) {
+                Ok(one) => {
+                    if let Reply::State(state) = one.reply {
+                        results.push(Ok(state));
+                    }
+                    out.durable |= one.durable;
+                    out.writes.extend(one.writes);
+                    out.became_ready |= one.became_ready;
+                    out.finished.extend(one.finished);
+                    out.timers_moved |= one.timers_moved;
+                }
+                Err(err) => results.push(Err(err)),
+            }
+        }
+        out.reply = Reply::AckedMany(results);
+        out
+    }
+
     fn fail_attempt(
         &mut self,
         key: u64,
         error: TaskError,
         fatal: bool,
         retry_in_ms: Option<u64>,
-        ctx: Ctx,
+        (ctx, slot): (Ctx, usize),
         out: &mut Outcome,
     ) -> TaskState {
         let Some(meta) = self.tasks.get_mut(&key) else {
@@ -302,10 +328,10 @@ impl Engine {
                 meta.options.retry_backoff_ms,
                 meta.options.retry_backoff_max_ms,
                 meta.retries_used,
-                ctx.seq,
+                ctx.sub_id(slot),
             )
         });
-        self.requeue(key, delay, TaskState::Retrying, ctx, out)
+        self.requeue(key, delay, TaskState::Retrying, (ctx, slot), out)
     }
 
     /// Puts a task back to wait: READY now, or `later` (SCHEDULED or RETRYING) after `delay_ms`.
@@ -314,12 +340,12 @@ impl Engine {
         key: u64,
         delay_ms: u64,
         later: TaskState,
-        ctx: Ctx,
+        (ctx, slot): (Ctx, usize),
         out: &mut Outcome,
     ) -> TaskState {
         let change = if delay_ms == 0 {
             Change {
-                ready_seq: Some(ctx.sub_id(0)),
+                ready_seq: Some(ctx.sub_id(slot)),
                 ..Change::default()
             }
         } else {
@@ -350,7 +376,7 @@ impl Engine {
         let mut out = Outcome::new(Reply::State(TaskState::Ready));
         let state = match action {
             NackAction::Requeue { delay_ms } => {
-                self.requeue(key, delay_ms, TaskState::Scheduled, ctx, &mut out)
+                self.requeue(key, delay_ms, TaskState::Scheduled, (ctx, 0), &mut out)
             }
             NackAction::Reject { reason } => {
                 if let Some(meta) = self.tasks.get_mut(&key) {

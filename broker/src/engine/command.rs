@@ -149,6 +149,8 @@ pub enum Command {
         /// How it ended.
         outcome: AckOutcome,
     },
+    /// Complete many attempts, each as `Ack` would, each accepted or refused on its own.
+    AckMany(Vec<(String, u64, AckOutcome)>),
     /// Give an attempt back.
     Nack {
         /// Task id.
@@ -199,6 +201,7 @@ impl Command {
     pub fn width(&self) -> usize {
         match self {
             Self::Enqueue(tasks) => tasks.len(),
+            Self::AckMany(acks) => acks.len(),
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,
             Self::Tick { limit, .. } => *limit,
@@ -248,6 +251,8 @@ pub enum Reply {
     Leased(Vec<Granted>),
     /// To `Ack`, `Nack`: the state after.
     State(TaskState),
+    /// To `AckMany`: per ack, the state after or why it was refused.
+    AckedMany(Vec<Result<TaskState, crate::engine::EngineError>>),
     /// To `Extend`: the new deadline.
     Extended {
         /// Unix ms.

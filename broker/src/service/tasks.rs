@@ -117,42 +117,56 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        let req = request.into_inner();
-        convert::task_id("task_id", &req.task_id)?;
-        lease_id(req.lease_id)?;
-        let outcome = match req.outcome {
-            Some(pb::ack_request::Outcome::Success(result)) => {
-                convert::result_value(&result.value, &result.content_type, self.max_payload)?;
-                AckOutcome::Success(TaskResult {
-                    value: result.value,
-                    content_type: result.content_type,
-                })
-            }
-            Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
-                error: convert::failure(failure.error)?,
-                fatal: failure.fatal,
-                retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {
-                    0 => None,
-                    n => Some(n),
-                },
-            },
-            None => {
-                return Err(FieldError::invalid(
-                    "outcome",
-                    "give exactly one of success and failure",
-                )
-                .into())
-            }
-        };
+        let (id, lease_id, outcome) = self.ack_item(request.into_inner())?;
         let command = Command::Ack {
-            id: req.task_id,
-            lease_id: req.lease_id,
+            id,
+            lease_id,
             outcome,
         };
         let state = self.state_of(command).await?;
         Ok(Response::new(pb::AckResponse {
             state: convert::state(state).into(),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(acks = request.get_ref().acks.len()))]
+    async fn ack_many(
+        &self,
+        request: Request<pb::AckManyRequest>,
+    ) -> Result<Response<pb::AckManyResponse>, Status> {
+        let acks = request.into_inner().acks;
+        convert::batch("acks", acks.len())?;
+        let items = acks
+            .into_iter()
+            .enumerate()
+            .map(|(i, ack)| {
+                self.ack_item(ack).map_err(|mut err| {
+                    err.field = format!("acks[{i}].{}", err.field);
+                    err
+                })
+            })
+            .collect::<Result<Vec<_>, FieldError>>()?;
+        let outcome = self.broker.execute(Command::AckMany(items)).await?;
+        let Reply::AckedMany(results) = outcome.reply else {
+            return Err(unexpected(&outcome.reply));
+        };
+        let results = results
+            .into_iter()
+            .map(|result| match result {
+                Ok(state) => pb::AckManyResult {
+                    state: convert::state(state).into(),
+                    error: None,
+                },
+                Err(err) => pb::AckManyResult {
+                    state: pb::TaskState::Unspecified.into(),
+                    error: Some(pb::Error {
+                        kind: code_name(engine_code(&err)).into(),
+                        message: err.to_string(),
+                    }),
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::AckManyResponse { results }))
     }
 
     #[tracing::instrument(skip_all, fields(task = %request.get_ref().task_id))]
@@ -282,6 +296,36 @@ impl TaskQueue for TaskQueueService {
 }
 
 impl TaskQueueService {
+    /// Checks and converts one ack.
+    fn ack_item(&self, req: pb::AckRequest) -> Result<(String, u64, AckOutcome), FieldError> {
+        convert::task_id("task_id", &req.task_id)?;
+        lease_id(req.lease_id)?;
+        let outcome = match req.outcome {
+            Some(pb::ack_request::Outcome::Success(result)) => {
+                convert::result_value(&result.value, &result.content_type, self.max_payload)?;
+                AckOutcome::Success(TaskResult {
+                    value: result.value,
+                    content_type: result.content_type,
+                })
+            }
+            Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
+                error: convert::failure(failure.error)?,
+                fatal: failure.fatal,
+                retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {
+                    0 => None,
+                    n => Some(n),
+                },
+            },
+            None => {
+                return Err(FieldError::invalid(
+                    "outcome",
+                    "give exactly one of success and failure",
+                ))
+            }
+        };
+        Ok((req.task_id, req.lease_id, outcome))
+    }
+
     async fn state_of(&self, command: Command) -> Result<TaskState, Status> {
         let outcome = self.broker.execute(command).await?;
         match outcome.reply {

@@ -108,39 +108,42 @@ impl Store {
         }
     }
 
-    /// Applies the writes of one command as one atomic batch (not yet flushed).
+    /// Applies the writes of one command (not yet flushed), in order.
+    ///
+    /// Not one sled batch: sled seals and writes its I/O buffer for every batch, which costs a
+    /// write and a `sync_file_range` per command. Single writes reach the log in order and sled
+    /// recovers a prefix of its log, so each task stays consistent: a body is written before
+    /// its state, and a state is removed before its body (`recover` drops orphan bodies).
     ///
     /// # Errors
     /// [`StoreError::Io`] when sled fails.
     pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for write in writes {
             match write {
                 Write::Insert(insert) => {
                     let (meta, body) = &**insert;
-                    batch.insert(
-                        &keys::task_key(keys::STATE, meta.key),
-                        records::encode_state(meta, None),
-                    );
-                    batch.insert(
-                        &keys::task_key(keys::BODY, meta.key),
+                    self.db.insert(
+                        keys::task_key(keys::BODY, meta.key),
                         records::encode_body(body),
-                    );
+                    )?;
+                    self.db.insert(
+                        keys::task_key(keys::STATE, meta.key),
+                        records::encode_state(meta, None),
+                    )?;
                 }
                 Write::Update(update) => {
                     let (meta, result) = &**update;
-                    batch.insert(
-                        &keys::task_key(keys::STATE, meta.key),
+                    self.db.insert(
+                        keys::task_key(keys::STATE, meta.key),
                         records::encode_state(meta, result.as_ref()),
-                    );
+                    )?;
                 }
                 Write::Delete(key) => {
-                    batch.remove(&keys::task_key(keys::STATE, *key));
-                    batch.remove(&keys::task_key(keys::BODY, *key));
+                    self.db.remove(keys::task_key(keys::STATE, *key))?;
+                    self.db.remove(keys::task_key(keys::BODY, *key))?;
                 }
             }
         }
-        self.db.apply_batch(batch)?;
         Ok(())
     }
 

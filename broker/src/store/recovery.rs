@@ -1,6 +1,8 @@
 //! The rebuild on start: read every state record back into engine tasks.
 
-use super::keys::{self, decode_task_key, SEQ_RESERVED, STATE};
+use std::collections::HashSet;
+
+use super::keys::{self, decode_task_key, BODY, SEQ_RESERVED, STATE};
 use super::records::decode_state;
 use super::{Store, StoreError};
 use crate::engine::TaskMeta;
@@ -51,6 +53,21 @@ impl Store {
             out.next_seq = out.next_seq.max(seq + 1);
             out.tasks.push(meta);
         }
+        self.drop_orphan_bodies(&out.tasks)?;
         Ok(out)
+    }
+
+    /// Removes bodies whose state record is gone: a crash between the two removes of a
+    /// `Write::Delete` leaves one behind.
+    fn drop_orphan_bodies(&self, tasks: &[TaskMeta]) -> Result<(), StoreError> {
+        let live: HashSet<u64> = tasks.iter().map(|t| t.key).collect();
+        for entry in self.db.scan_prefix([BODY]) {
+            let (key, _) = entry?;
+            if decode_task_key(BODY, &key).is_none_or(|k| !live.contains(&k)) {
+                tracing::warn!(key = ?key, "removing a task body without a state record");
+                self.db.remove(key)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -150,3 +150,49 @@ async fn lease_ids_stay_unique_across_restarts() {
         .unwrap_err();
     assert_eq!(stale.code(), Some(Code::FailedPrecondition));
 }
+
+#[tokio::test]
+async fn ack_many_applies_each_ack_on_its_own() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    for _ in 0..3 {
+        enqueue(&client, "q", "t").await;
+    }
+    let leased = lease(&client, "q", 3).await;
+    let success = || stalk_client::AckOutcome::Success {
+        value: b"1".to_vec(),
+        content_type: "application/json".into(),
+    };
+    let failure = stalk_client::AckOutcome::Failure {
+        kind: "E".into(),
+        message: "boom".into(),
+        fatal: true,
+    };
+    let stale = (leased[2].id.as_str(), leased[2].lease_id + 1);
+    let results = client
+        .ack_many([
+            ((leased[0].id.as_str(), leased[0].lease_id), success()),
+            ((leased[1].id.as_str(), leased[1].lease_id), failure),
+            (stale, success()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0].as_ref().ok(), Some(&TaskState::Succeeded));
+    assert_eq!(results[1].as_ref().ok(), Some(&TaskState::Failed));
+    let refused = results[2].as_ref().unwrap_err();
+    assert_eq!(refused.code(), Some(Code::FailedPrecondition), "{refused}");
+    assert_eq!(
+        client.result(&leased[2].id, None).await.unwrap().state,
+        TaskState::Leased,
+        "the refused ack changed nothing"
+    );
+    let repeat = client
+        .ack_many([((leased[0].id.as_str(), leased[0].lease_id), success())])
+        .await
+        .unwrap();
+    assert_eq!(
+        repeat[0].as_ref().ok(),
+        Some(&TaskState::Succeeded),
+        "a repeat is OK"
+    );
+}

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
-            eprintln!("stalk: {err:#}");
+            eprintln!("stalk: {}", exit::error_line(&err));
             ExitCode::from(exit::code_for(&err))
         }
     }

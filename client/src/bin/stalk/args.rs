@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use stalk_client::TaskState;
 
 use crate::exit;
-use crate::parse::{parse_duration, parse_header, parse_json, parse_time};
+use crate::parse::{parse_duration, parse_header, parse_json, parse_positive_duration, parse_time};
 
 const ABOUT: &str = "Command-line client for the stalk task queue: enqueue tasks, read results, \
                      inspect queues, handle dead letters.";
@@ -115,7 +115,7 @@ pub(crate) struct EnqueueArgs {
     pub(crate) eta: Option<SystemTime>,
 
     /// The task EXPIRES if it has not completed this long from now.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub(crate) expires_in: Option<Duration>,
 
     /// Retries after a failed attempt [broker default: 3]; 0 fails on the first error.
@@ -265,6 +265,7 @@ mod tests {
             ],
             &["stalk", "tasks", "--queue", "q", "--state", "unknown"],
             &["stalk", "revoke"],
+            &["stalk", "enqueue", "t", "--expires-in", "0s"],
         ] {
             let err = Cli::try_parse_from(line).expect_err(&line.join(" "));
             assert_eq!(

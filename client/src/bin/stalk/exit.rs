@@ -1,4 +1,5 @@
-//! Exit codes: the one mapping from what went wrong to the status `stalk` exits with.
+//! Exit codes: the one mapping from what went wrong to the status `stalk` exits with, and the
+//! one line that says what went wrong.
 
 use stalk_client::{ClientError, TaskError, TaskState};
 
@@ -70,6 +71,27 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
         }
     }
     REFUSED
+}
+
+/// The error and its causes as one line, `what: why: deeper why`.
+///
+/// A cause whose text repeats the one before is left out: tonic's transport errors show their
+/// source and are followed by it in the chain ("tcp connect error: tcp connect error: …").
+/// Line breaks (a worker's multi-line error message) become spaces, so the error stays one line.
+pub(crate) fn error_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    let line = parts.join(": ");
+    if line.contains(['\n', '\r']) {
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        line
+    }
 }
 
 fn cli_code(err: &CliError) -> u8 {
@@ -179,6 +201,37 @@ mod tests {
             .unwrap_err();
         assert_eq!(code_for(&err), UNAVAILABLE);
         assert_eq!(code_for(&anyhow::anyhow!("anything else")), REFUSED);
+    }
+
+    #[test]
+    fn the_error_line_drops_repeated_causes_and_line_breaks() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("tcp connect error")]
+        struct Inner(#[source] std::io::Error);
+        #[derive(Debug, thiserror::Error)]
+        #[error("tcp connect error")]
+        struct Outer(#[source] Inner);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = anyhow::Error::new(Outer(Inner(refused))).context("127.0.0.1:1");
+        assert_eq!(
+            error_line(&err),
+            format!(
+                "127.0.0.1:1: tcp connect error: {}",
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+            )
+        );
+        let ended = CliError::TaskEnded {
+            id: "t".into(),
+            state: TaskState::Failed,
+            error: Some(TaskError {
+                kind: "ValueError".into(),
+                message: "bad input\n  at line 3".into(),
+            }),
+        };
+        assert_eq!(
+            error_line(&ended.into()),
+            "task t ended FAILED: ValueError: bad input at line 3"
+        );
     }
 
     #[test]

@@ -53,6 +53,17 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parses a duration as [`parse_duration`] does, refusing zero: for a flag where zero would
+/// silently mean "not set" (the wire's 0), such as `--expires-in`.
+pub(crate) fn parse_positive_duration(input: &str) -> Result<Duration, String> {
+    match parse_duration(input)? {
+        Duration::ZERO => Err(format!(
+            "invalid duration '{input}': it must be more than zero; {DURATION_FORMS}"
+        )),
+        positive => Ok(positive),
+    }
+}
+
 /// Parses an RFC 3339 time ("2030-01-02T03:04:05Z", "…+02:00", fractional seconds allowed)
 /// or milliseconds since the Unix epoch ("1893459845000").
 pub(crate) fn parse_time(input: &str) -> Result<SystemTime, String> {
@@ -172,6 +183,16 @@ mod tests {
                 "names the input: {err}"
             );
         }
+    }
+
+    #[test]
+    fn positive_durations_refuse_zero() {
+        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
+        for input in ["0", "0s", "0h0m"] {
+            let err = parse_positive_duration(input).expect_err(input);
+            assert!(err.contains("more than zero"), "{input:?}: {err}");
+        }
+        assert!(parse_positive_duration("soon").is_err());
     }
 
     #[test]

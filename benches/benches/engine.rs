@@ -1,0 +1,2 @@
+//! Engine micro-benchmarks.
+fn main() {}

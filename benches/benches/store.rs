@@ -1,0 +1,2 @@
+//! Store micro-benchmarks.
+fn main() {}

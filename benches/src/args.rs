@@ -1,0 +1,101 @@
+//! Flags and defaults of every scenario, in one file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// End-to-end load generator for stalk (loopback only; bounded by count and time).
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub scenario: Scenario,
+    /// Settings shared by every scenario.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The scenarios.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// One task per Enqueue call, `--concurrency` callers.
+    Enqueue,
+    /// `--batch` tasks per Enqueue call, `--concurrency` callers.
+    EnqueueBatch {
+        /// Tasks per call.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Producers enqueue in batches while `--consumers` lease and ack in batches (no-op work).
+    Roundtrip {
+        /// Tasks per Enqueue call and most tasks per Lease / AckMany call.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Consumers leasing and acking.
+        #[arg(long, default_value_t = 4)]
+        consumers: usize,
+    },
+    /// Fills the broker with `--tasks` ready tasks, then reports its RSS.
+    Fill {
+        /// Tasks per Enqueue call.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+}
+
+impl Scenario {
+    /// The scenario's name as typed on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Enqueue => "enqueue",
+            Self::EnqueueBatch { .. } => "enqueue-batch",
+            Self::Roundtrip { .. } => "roundtrip",
+            Self::Fill { .. } => "fill",
+        }
+    }
+}
+
+/// Durability of a spawned broker.
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Acknowledge after the flush (the default).
+    Sync,
+    /// Acknowledge at once.
+    Fast,
+}
+
+/// Settings shared by every scenario.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Stop after this many tasks.
+    #[arg(long, default_value_t = 200_000, global = true)]
+    pub tasks: u64,
+    /// Stop after this long, whatever the count.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub max_time: Duration,
+    /// Concurrent callers (producers in roundtrip).
+    #[arg(long, default_value_t = 4, global = true)]
+    pub concurrency: usize,
+    /// gRPC connections the callers share, round robin.
+    #[arg(long, default_value_t = 4, global = true)]
+    pub connections: usize,
+    /// Payload bytes per task.
+    #[arg(long, default_value_t = 200, global = true)]
+    pub payload_bytes: usize,
+    /// Load a running broker at this address instead of spawning `stalkd`.
+    #[arg(long, global = true)]
+    pub addr: Option<String>,
+    /// The `stalkd` binary to spawn; default: next to this executable.
+    #[arg(long, global = true)]
+    pub stalkd: Option<PathBuf>,
+    /// Durability mode of the spawned broker.
+    #[arg(long, value_enum, default_value_t = Durability::Sync, global = true)]
+    pub durability: Durability,
+    /// Also write the summary (with a machine line) to this file; `auto` picks
+    /// `benches/results/<date>-<scenario>.json`.
+    #[arg(long, global = true)]
+    pub out: Option<PathBuf>,
+}

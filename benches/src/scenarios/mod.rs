@@ -1,0 +1,138 @@
+//! One module per scenario. Each runs actors (producers, consumers) against a [`Target`] until
+//! the task count or the time limit is reached, and returns a [`RunSummary`].
+
+mod enqueue;
+mod fill;
+mod roundtrip;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use stalk_client::Task;
+
+use crate::analytics::{Latencies, RunSummary};
+use crate::args::{Cli, Scenario};
+use crate::target::Target;
+
+/// How much work is left: actors claim tasks until the count or the time runs out.
+#[derive(Debug)]
+pub struct Budget {
+    total: u64,
+    claimed: AtomicU64,
+    deadline: Instant,
+}
+
+impl Budget {
+    fn new(total: u64, max_time: Duration) -> Self {
+        Self {
+            total,
+            claimed: AtomicU64::new(0),
+            deadline: Instant::now() + max_time,
+        }
+    }
+
+    /// Claims up to `n` tasks; 0 when the budget is spent or the time is up.
+    fn claim(&self, n: u64) -> u64 {
+        if Instant::now() >= self.deadline {
+            return 0;
+        }
+        let start = self.claimed.fetch_add(n, Ordering::Relaxed);
+        self.total.saturating_sub(start).min(n)
+    }
+
+    fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+/// `n` no-op tasks with a payload of `bytes` bytes.
+fn tasks(queue: &str, n: u64, bytes: usize) -> Vec<Task> {
+    (0..n)
+        .map(|_| {
+            Task::new("bench.noop")
+                .queue(queue)
+                .payload(vec![b'x'; bytes], "application/octet-stream")
+        })
+        .collect()
+}
+
+/// Runs the chosen scenario.
+///
+/// # Errors
+/// When the broker cannot be started or refuses the load.
+pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
+    let target = Target::start(&cli.common)?;
+    let c = &cli.common;
+    let (tasks, elapsed, latencies, params) = match &cli.scenario {
+        Scenario::Enqueue => {
+            let (n, t, l) = enqueue::run(&target, c, 1).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"concurrency": c.concurrency, "batch": 1}),
+            )
+        }
+        Scenario::EnqueueBatch { batch } => {
+            let (n, t, l) = enqueue::run(&target, c, *batch).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"concurrency": c.concurrency, "batch": batch}),
+            )
+        }
+        Scenario::Roundtrip { batch, consumers } => {
+            let (n, t, l) = roundtrip::run(&target, c, *batch, *consumers).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"producers": c.concurrency, "consumers": consumers, "batch": batch}),
+            )
+        }
+        Scenario::Fill { batch } => {
+            let (n, t, l) = fill::run(&target, c, *batch).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"concurrency": c.concurrency, "batch": batch}),
+            )
+        }
+    };
+    let mut params = params;
+    params["connections"] = c.connections.into();
+    params["payload_bytes"] = c.payload_bytes.into();
+    params["durability"] = serde_json::to_value(c.durability)?;
+    let (rss, peak) = target.rss_mib();
+    let elapsed_s = elapsed.as_secs_f64();
+    Ok(RunSummary {
+        scenario: cli.scenario.name().into(),
+        params,
+        tasks,
+        elapsed_s,
+        tasks_per_s: if elapsed_s > 0.0 {
+            tasks as f64 / elapsed_s
+        } else {
+            0.0
+        },
+        latency: latencies.summary(),
+        broker_rss_mib: rss,
+        broker_peak_rss_mib: peak,
+    })
+}
+
+/// Joins actor tasks and merges their histograms and counts.
+async fn join(
+    handles: Vec<tokio::task::JoinHandle<anyhow::Result<(u64, Latencies)>>>,
+) -> anyhow::Result<(u64, Latencies)> {
+    let mut total = 0;
+    let mut merged = Latencies::default();
+    for handle in handles {
+        let (n, latencies) = handle.await??;
+        total += n;
+        merged.merge(&latencies);
+    }
+    Ok((total, merged))
+}

@@ -1,0 +1,17 @@
+//! The `stalk` binary, run as a child process against a real broker: what it prints on stdout
+//! and stderr, its `--json` documents, and its exit codes (0 ok, 1 refused or the task did not
+//! succeed, 2 usage, 3 broker unreachable, 4 unknown task, 5 timed out).
+//!
+//! The tests run on a multi-thread runtime so the in-process broker serves while a child runs.
+//!
+//! - `enqueue`: human and JSON output, options that reach the broker, idempotent ids, refusals.
+//! - `result`: finished tasks, `--wait` until a worker acks, failed, unknown and timed out.
+//! - `inspect`: `queues` and `tasks` tables and JSON, lease order and paging.
+//! - `control`: `revoke`, `dead list|replay|purge`, `purge`.
+//! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
+
+mod control;
+mod enqueue;
+mod errors;
+mod inspect;
+mod result;
