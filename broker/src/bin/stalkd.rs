@@ -60,6 +60,9 @@ struct Args {
     /// Longest graceful shutdown before open calls are cut.
     #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
+    /// sled's page cache, MiB.
+    #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 128)]
+    cache_mib: u64,
     /// Background flush interval (bounds what --durability fast can lose).
     #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = humantime::parse_duration)]
     flush_every: Duration,
@@ -106,6 +109,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .map(|(cert, key)| TlsFiles { cert, key }),
         shutdown_timeout: args.shutdown_timeout,
         flush_every: args.flush_every,
+        cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         ..Config::default()
     };
     config.validate()?;

@@ -75,8 +75,8 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
 
 /// The error and its causes as one line, `what: why: deeper why`.
 ///
-/// A cause whose text repeats the one before is left out: tonic's transport errors show their
-/// source and are followed by it in the chain ("tcp connect error: tcp connect error: …").
+/// A cause whose text repeats the one before is left out: a tonic transport error wraps a cause
+/// of the same text, which printed "tcp connect error: tcp connect error: …".
 /// Line breaks (a worker's multi-line error message) become spaces, so the error stays one line.
 pub(crate) fn error_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
