@@ -41,3 +41,36 @@ async fn calls_without_the_token_are_unauthenticated_but_health_is_open() {
         .into_inner();
     assert_eq!(status.status, 1, "SERVING");
 }
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, valid for 100 years (test only).
+const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls-cert.pem");
+const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls-key.pem");
+
+#[tokio::test]
+async fn a_tls_broker_serves_clients_that_trust_its_certificate() {
+    let broker = TestBroker::start_with(|c| {
+        c.tls = Some(stalk_broker::config::TlsFiles {
+            cert: CERT.into(),
+            key: KEY.into(),
+        });
+    })
+    .await;
+    let ca = std::fs::read(CERT).unwrap();
+    let client = Client::builder(format!("https://{}", broker.addr()))
+        .tls_ca_pem(ca)
+        .connect()
+        .await
+        .expect("TLS handshake with the broker's certificate");
+    let handle = client
+        .enqueue(Task::new("t"))
+        .await
+        .expect("enqueue over TLS");
+    assert!(handle.created);
+
+    let plaintext = Client::connect(&broker.url()).await;
+    let refused = match plaintext {
+        Ok(client) => client.queue_stats(&[]).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a plaintext client cannot talk to a TLS broker");
+}

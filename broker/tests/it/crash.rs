@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use stalk_client::{Client, LeaseOptions, Task, TaskState};
+use stalk_client::{AckOutcome, Client, LeaseOptions, Task, TaskState};
 
 use crate::support::Stalkd;
 
@@ -82,15 +82,22 @@ async fn consume(client: Client, ledger: Arc<Mutex<Ledger>>) {
             Ok(leased) => leased,
             Err(_) => return,
         };
-        for task in leased {
-            if ledger.lock().completed.contains(&task.id) {
-                ledger.lock().redelivered_after_ack.push(task.id.clone());
-            }
-            match client.ack_success(&task, Vec::new(), "").await {
-                Ok(_) => {
-                    ledger.lock().completed.insert(task.id.clone());
+        {
+            let mut ledger = ledger.lock();
+            for task in &leased {
+                if ledger.completed.contains(&task.id) {
+                    ledger.redelivered_after_ack.push(task.id.clone());
                 }
-                Err(_) => return,
+            }
+        }
+        let acks = leased.iter().map(|t| (t, success()));
+        let Ok(results) = client.ack_many(acks).await else {
+            return;
+        };
+        let mut ledger = ledger.lock();
+        for (task, result) in leased.iter().zip(results) {
+            if result.is_ok() {
+                ledger.completed.insert(task.id.clone());
             }
         }
     }
@@ -148,13 +155,8 @@ async fn kill_9_loses_nothing_acknowledged() {
         "tasks delivered again after their ack returned OK: {:?}",
         ledger.redelivered_after_ack
     );
-    let mut missing = Vec::new();
-    for id in &ledger.enqueued {
-        let status = client.result(id, None).await.unwrap();
-        if status.state != TaskState::Succeeded {
-            missing.push((id.clone(), status.state));
-        }
-    }
+    let succeeded = succeeded(&client).await;
+    let missing: Vec<&String> = ledger.enqueued.difference(&succeeded).collect();
     assert!(
         missing.is_empty(),
         "acknowledged enqueues lost or not completed: {missing:?}"
@@ -166,7 +168,7 @@ async fn consume_until_empty(client: &Client, ledger: &Arc<Mutex<Ledger>>) {
     loop {
         let leased = client
             .lease(LeaseOptions {
-                max_tasks: 100,
+                max_tasks: 1000,
                 wait: Duration::from_millis(200),
                 ..LeaseOptions::new(["crash"])
             })
@@ -175,12 +177,42 @@ async fn consume_until_empty(client: &Client, ledger: &Arc<Mutex<Ledger>>) {
         if leased.is_empty() {
             return;
         }
-        for task in leased {
-            if ledger.lock().completed.contains(&task.id) {
-                ledger.lock().redelivered_after_ack.push(task.id.clone());
+        {
+            let mut ledger = ledger.lock();
+            for task in &leased {
+                if ledger.completed.contains(&task.id) {
+                    ledger.redelivered_after_ack.push(task.id.clone());
+                }
             }
-            client.ack_success(&task, Vec::new(), "").await.unwrap();
+        }
+        let acks = leased.iter().map(|t| (t, success()));
+        for (task, result) in leased.iter().zip(client.ack_many(acks).await.unwrap()) {
+            result.unwrap();
             ledger.lock().completed.insert(task.id.clone());
+        }
+    }
+}
+
+fn success() -> AckOutcome {
+    AckOutcome::Success {
+        value: Vec::new(),
+        content_type: String::new(),
+    }
+}
+
+/// Every task the broker reports as SUCCEEDED in the crash queue.
+async fn succeeded(client: &Client) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = client
+            .list_tasks("crash", TaskState::Succeeded, 1000, token.as_deref())
+            .await
+            .unwrap();
+        ids.extend(page.into_iter().map(|t| t.id));
+        match next {
+            Some(next) => token = Some(next),
+            None => return ids,
         }
     }
 }
