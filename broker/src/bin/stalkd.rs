@@ -68,6 +68,11 @@ struct Args {
     flush_every: Duration,
 }
 
+// glibc's malloc serializes the broker's threads on its arena locks (a quarter of the CPU under
+// load, measured with perf); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Human,

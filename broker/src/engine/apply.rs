@@ -142,7 +142,7 @@ impl Engine {
         let id = meta.id.clone();
         out.writes
             .push(Write::Insert(Box::new((meta.clone(), task.body))));
-        self.tasks.insert(key, meta);
+        self.tasks.insert(key, Box::new(meta));
         Enqueued::Created { id, state }
     }
 
@@ -183,9 +183,9 @@ impl Engine {
                     &mut out.timers_moved,
                 );
                 out.writes
-                    .push(Write::Update(Box::new((meta.clone(), None))));
+                    .push(Write::Update(Box::new(((**meta).clone(), None))));
                 granted.push(Granted {
-                    meta: meta.clone(),
+                    meta: (**meta).clone(),
                     lease_id,
                     deadline_ms,
                 });
@@ -504,7 +504,7 @@ impl Engine {
         );
         out.became_ready |= to == TaskState::Ready;
         out.writes
-            .push(Write::Update(Box::new((meta.clone(), change.result))));
+            .push(Write::Update(Box::new(((**meta).clone(), change.result))));
         to
     }
 
@@ -516,7 +516,7 @@ impl Engine {
         };
         if let Some(Write::Update(update)) = out.writes.last_mut() {
             if update.0.key == key {
-                update.0 = meta.clone();
+                update.0 = (**meta).clone();
             }
         }
     }

@@ -91,7 +91,7 @@ impl Engine {
                                     next: Some(token),
                                 };
                             }
-                            tasks.push(meta.clone());
+                            tasks.push((**meta).clone());
                         }
                     }
                 }
@@ -102,7 +102,7 @@ impl Engine {
                 let iter = self
                     .timers
                     .after(Timer::Due, from)
-                    .filter_map(|&(due, key)| self.tasks.get(&key).map(|m| (due, m)));
+                    .filter_map(|&(due, key)| self.tasks.get(&key).map(|m| (due, &**m)));
                 page_of(iter, matches, page_size, |m| PageToken(m.due_ms, m.key))
             }
             TaskState::Failed => {
@@ -110,7 +110,7 @@ impl Engine {
                 let iter = q
                     .dead
                     .range((start, Unbounded))
-                    .filter_map(|key| self.tasks.get(key).map(|m| (*key, m)));
+                    .filter_map(|key| self.tasks.get(key).map(|m| (*key, &**m)));
                 page_of(iter, matches, page_size, |m| PageToken(0, m.key))
             }
             _ => {
@@ -118,7 +118,7 @@ impl Engine {
                 let iter = self
                     .tasks
                     .range((start, Unbounded))
-                    .map(|(key, m)| (*key, m));
+                    .map(|(key, m)| (*key, &**m));
                 page_of(iter, matches, page_size, |m| PageToken(0, m.key))
             }
         }

@@ -361,7 +361,7 @@ fn recovery_makes_leased_tasks_ready_again_in_their_old_place() {
     }
     let leased = h.lease("q", 2);
     assert_eq!(ids(&leased), ["a", "b"]);
-    let stored: Vec<TaskMeta> = h.engine.tasks.values().cloned().collect();
+    let stored: Vec<TaskMeta> = h.engine.tasks.values().map(|m| (**m).clone()).collect();
     let mut recovered = Harness {
         engine: Engine::recover(
             EngineConfig { result_ttl_ms: TTL },
