@@ -71,7 +71,7 @@ impl Default for Config {
             auth_token: None,
             tls: None,
             shutdown_timeout: Duration::from_secs(10),
-            cache_bytes: 128 << 20,
+            cache_bytes: 32 << 20,
             flush_every: Duration::from_millis(100),
         }
     }

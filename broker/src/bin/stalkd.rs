@@ -61,7 +61,7 @@ struct Args {
     #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
     /// sled's page cache, MiB.
-    #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 128)]
+    #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     cache_mib: u64,
     /// Background flush interval (bounds what --durability fast can lose).
     #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = humantime::parse_duration)]

@@ -26,7 +26,7 @@ fn unexpected(reply: &Reply) -> Status {
 
 #[tonic::async_trait]
 impl TaskQueue for TaskQueueService {
-    #[tracing::instrument(skip_all, fields(tasks = request.get_ref().tasks.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(tasks = request.get_ref().tasks.len()))]
     async fn enqueue(
         &self,
         request: Request<pb::EnqueueRequest>,
@@ -64,7 +64,7 @@ impl TaskQueue for TaskQueueService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(worker = %request.get_ref().worker_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn lease(
         &self,
         request: Request<pb::LeaseRequest>,
@@ -112,7 +112,7 @@ impl TaskQueue for TaskQueueService {
         Ok(Response::new(pb::LeaseResponse { tasks }))
     }
 
-    #[tracing::instrument(skip_all, fields(task = %request.get_ref().task_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %request.get_ref().task_id))]
     async fn ack(
         &self,
         request: Request<pb::AckRequest>,
@@ -129,7 +129,7 @@ impl TaskQueue for TaskQueueService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(acks = request.get_ref().acks.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(acks = request.get_ref().acks.len()))]
     async fn ack_many(
         &self,
         request: Request<pb::AckManyRequest>,
@@ -169,7 +169,7 @@ impl TaskQueue for TaskQueueService {
         Ok(Response::new(pb::AckManyResponse { results }))
     }
 
-    #[tracing::instrument(skip_all, fields(task = %request.get_ref().task_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %request.get_ref().task_id))]
     async fn nack(
         &self,
         request: Request<pb::NackRequest>,
@@ -204,7 +204,7 @@ impl TaskQueue for TaskQueueService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(task = %request.get_ref().task_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %request.get_ref().task_id))]
     async fn extend_lease(
         &self,
         request: Request<pb::ExtendLeaseRequest>,
@@ -230,7 +230,7 @@ impl TaskQueue for TaskQueueService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(task = %request.get_ref().task_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %request.get_ref().task_id))]
     async fn get_result(
         &self,
         request: Request<pb::GetResultRequest>,
@@ -270,7 +270,7 @@ impl TaskQueue for TaskQueueService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(ids = request.get_ref().task_ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(ids = request.get_ref().task_ids.len()))]
     async fn revoke(
         &self,
         request: Request<pb::RevokeRequest>,
