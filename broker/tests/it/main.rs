@@ -14,6 +14,7 @@
 //! - `shutdown`: graceful shutdown ends long polls and loses nothing.
 //! - `model`: engine + store against an in-memory model, with restarts (proptest).
 //! - `crash`: `kill -9` of the real `stalkd` under load loses nothing acknowledged.
+//! - `reflection`: server reflection lists every service (so grpcurl works).
 //! - `stalkd`: the binary's flags, ready line and startup errors.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
@@ -28,6 +29,7 @@ mod enqueue;
 mod leases;
 mod model;
 mod recovery;
+mod reflection;
 mod results;
 mod retries;
 mod revoke;
