@@ -20,6 +20,9 @@ use crate::engine::{EngineConfig, Timer};
 use crate::service;
 use crate::store::{Store, StoreConfig, StoreError};
 
+/// How long shutdown waits, once no RPC is in flight, for clients to close their connections.
+const CONNECTION_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// Why the broker could not start; each says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -53,6 +56,8 @@ pub struct Server {
     broker: Arc<Broker>,
     token: CancellationToken,
     tracker: TaskTracker,
+    /// Every RPC in flight.
+    rpcs: TaskTracker,
     serve: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     reporter: HealthReporter,
     shutdown_timeout: Duration,
@@ -118,8 +123,10 @@ pub async fn start_with_clock(
             .map_err(|e| StartError::Serve(format!("TLS setup failed: {e}")))?;
     }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let rpcs = TaskTracker::new();
     let serve = tokio::spawn(
         builder
+            .layer(service::InFlightLayer(rpcs.clone()))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned()),
     );
@@ -139,6 +146,7 @@ pub async fn start_with_clock(
         broker,
         token,
         tracker,
+        rpcs,
         serve: Some(serve),
         reporter,
         shutdown_timeout: config.shutdown_timeout,
@@ -189,20 +197,19 @@ impl Server {
     }
 
     /// Stops gracefully: health NOT_SERVING; stop accepting; end long polls with UNAVAILABLE;
-    /// drain open calls and background tasks within the shutdown timeout; flush; done.
+    /// wait for the RPCs in flight and the background tasks within the shutdown timeout; let
+    /// clients close their connections after GOAWAY (briefly: a client that keeps an idle
+    /// connection open is not waited for); flush; done.
     ///
     /// # Errors
     /// The final flush's storage failure.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         service::set_not_serving(&self.reporter).await;
         self.token.cancel();
+        self.rpcs.close();
         self.tracker.close();
         let drain = async {
-            if let Some(serve) = self.serve.take() {
-                if let Ok(Err(err)) = serve.await {
-                    tracing::warn!(cause = %err, "server ended with an error");
-                }
-            }
+            self.rpcs.wait().await;
             self.tracker.wait().await;
         };
         if tokio::time::timeout(self.shutdown_timeout, drain)
@@ -210,6 +217,16 @@ impl Server {
             .is_err()
         {
             tracing::warn!(timeout = ?self.shutdown_timeout, "shutdown deadline passed; cutting open calls");
+        }
+        if let Some(mut serve) = self.serve.take() {
+            match tokio::time::timeout(CONNECTION_CLOSE_GRACE, &mut serve).await {
+                Ok(Ok(Err(err))) => tracing::warn!(cause = %err, "server ended with an error"),
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!("clients kept connections open after GOAWAY; closing them");
+                    serve.abort();
+                }
+            }
         }
         let flushed = self.broker.sync().await;
         tracing::info!("shutdown complete");

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod convert;
+mod inflight;
 mod status;
 mod tasks;
 
@@ -18,6 +19,7 @@ use tonic_health::server::HealthReporter;
 use crate::broker::Broker;
 
 pub(crate) use auth::BearerAuth;
+pub(crate) use inflight::InFlightLayer;
 
 /// Largest gRPC message accepted: a batch of tasks near the payload limit must fit.
 fn max_message_bytes(max_payload: usize) -> usize {

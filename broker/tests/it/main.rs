@@ -3,6 +3,7 @@
 //!
 //! One binary, one module per behaviour:
 //! - `enqueue`: priorities, FIFO, batches, idempotent ids and unique keys.
+//! - `fixtures`: a committed v1 data dir still loads.
 //! - `leases`: long polls, lease expiry and redelivery, fencing, extend.
 //! - `retries`: failure backoff, dead letters and replay, nack.
 //! - `results`: GetResult with wait, TTL, unknown ids.
@@ -26,6 +27,7 @@ mod auth;
 mod bad_input;
 mod crash;
 mod enqueue;
+mod fixtures;
 mod leases;
 mod model;
 mod recovery;

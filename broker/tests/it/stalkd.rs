@@ -4,13 +4,16 @@ use stalk_client::{Client, Task};
 
 use crate::support::Stalkd;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalkd_serves_prints_its_address_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let stalkd = Stalkd::start(dir.path(), &[]);
     let client = Client::connect(&stalkd.url()).await.unwrap();
     let handle = client.enqueue(Task::new("t")).await.unwrap();
-    let status = stalkd.terminate();
+    // The client stays connected: shutdown must not wait for it to hang up.
+    let status = tokio::task::spawn_blocking(move || stalkd.terminate())
+        .await
+        .unwrap();
     assert!(status.success(), "exit status {status}");
 
     let stalkd = Stalkd::start(dir.path(), &[]);
@@ -65,4 +68,26 @@ fn a_data_dir_in_use_by_another_broker_is_refused() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no other stalkd"), "{stderr}");
+}
+
+#[test]
+fn a_data_dir_with_a_record_from_a_newer_broker_is_refused_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let mut key = vec![0x02];
+        key.extend_from_slice(&7u64.to_be_bytes());
+        db.insert(key, vec![99, 1, 2, 3]).unwrap();
+        db.flush().unwrap();
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be recovered"), "{stderr}");
+    assert!(stderr.contains("version 99"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
