@@ -97,7 +97,12 @@ pub fn emit(summary: &RunSummary, out: Option<&Path>) -> anyhow::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         }
-        let record = serde_json::json!({ "machine": Machine::describe(), "run": summary });
+        let record = serde_json::json!({
+            "machine": Machine::describe(),
+            "commit": commit(),
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "run": summary,
+        });
         let mut text = std::fs::read_to_string(&path).unwrap_or_default();
         text.push_str(&serde_json::to_string(&record).context("encode the record")?);
         text.push('\n');
@@ -105,6 +110,18 @@ pub fn emit(summary: &RunSummary, out: Option<&Path>) -> anyhow::Result<()> {
         eprintln!("appended to {}", path.display());
     }
     Ok(())
+}
+
+/// The checked-out commit, when run inside the repository.
+fn commit() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 fn auto_path(scenario: &str) -> PathBuf {

@@ -474,6 +474,46 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, checking it answers Ok or a field error; it never panics.
+        #[test]
+        fn any_task_spec_is_accepted_or_refused_never_panics(
+            name in ".{0,260}",
+            queue in ".{0,260}",
+            task_id in ".{0,140}",
+            priority in proptest::num::u32::ANY,
+            max_retries in proptest::num::u32::ANY,
+            lease in proptest::num::u64::ANY,
+            backoff in proptest::num::u64::ANY,
+            eta in proptest::num::i64::ANY,
+            countdown in proptest::num::u64::ANY,
+            expires_at in proptest::num::i64::ANY,
+            expires_in in proptest::num::u64::ANY,
+            payload_len in 0usize..3000,
+        ) {
+            let spec = pb::TaskSpec {
+                name,
+                queue,
+                task_id,
+                priority,
+                max_retries,
+                lease_duration_ms: lease,
+                retry_backoff_ms: backoff,
+                retry_backoff_max_ms: backoff,
+                eta_unix_ms: eta,
+                countdown_ms: countdown,
+                expires_at_unix_ms: expires_at,
+                expires_in_ms: expires_in,
+                payload: vec![0; payload_len],
+                ..pb::TaskSpec::default()
+            };
+            if let Err(err) = new_task(0, spec, 2048, || "generated".into()) {
+                proptest::prop_assert!(err.field.starts_with("tasks[0]."), "{err:?}");
+                proptest::prop_assert!(!err.message.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn no_retries_overrides_the_default() {
         let mut s = spec("ok");
