@@ -1,0 +1,77 @@
+//! `stalkd`'s flags: each has a `STALK_*` environment twin.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use stalk_broker::config;
+use stalk_broker::Durability;
+
+/// The stalk broker: durable task queues over gRPC.
+#[derive(Debug, Parser)]
+#[command(
+    name = "stalkd",
+    version,
+    after_long_help = "Precedence: built-in defaults < STALK_* environment variables < flags.\n\n\
+Getting started:\n  stalkd                           # serves on 127.0.0.1:7070, data in ./stalk-data\n  \
+stalk enqueue hello --json '{}'  # from another terminal\n  stalk queues"
+)]
+pub(crate) struct Args {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "STALK_LISTEN", default_value = "127.0.0.1:7070")]
+    pub(crate) listen: SocketAddr,
+    /// Directory for the durable data (created if missing).
+    #[arg(long, env = "STALK_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// sync: acknowledge writes after they are flushed to disk; fast: at once (a crash can lose
+    /// the last --flush-every of acknowledged writes).
+    #[arg(long, env = "STALK_DURABILITY", value_enum, default_value_t = Durability::Sync)]
+    pub(crate) durability: Durability,
+    /// How long results of finished tasks are kept (e.g. 24h, 30m).
+    #[arg(long, env = "STALK_RESULT_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub(crate) result_ttl: Duration,
+    /// Largest payload or result accepted, in bytes.
+    #[arg(long, env = "STALK_MAX_PAYLOAD_BYTES", default_value_t = config::DEFAULT_MAX_PAYLOAD_BYTES)]
+    pub(crate) max_payload_bytes: usize,
+    /// Log format.
+    #[arg(long, env = "STALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub(crate) log_format: LogFormat,
+    /// Require `authorization: Bearer <token>` on every RPC but health.
+    #[arg(
+        long,
+        env = "STALK_AUTH_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "auth_token_file"
+    )]
+    pub(crate) auth_token: Option<String>,
+    /// Read the auth token from this file (first line).
+    #[arg(long, env = "STALK_AUTH_TOKEN_FILE")]
+    pub(crate) auth_token_file: Option<PathBuf>,
+    /// PEM certificate chain; with --tls-key, serve TLS only.
+    #[arg(long, env = "STALK_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "STALK_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Longest graceful shutdown before open calls are cut.
+    #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) shutdown_timeout: Duration,
+    /// Async worker threads; default: one fewer than the cores (at least one).
+    #[arg(long, env = "STALK_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) worker_threads: Option<u16>,
+    /// sled's page cache, MiB.
+    #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
+    pub(crate) cache_mib: u64,
+    /// Background flush interval (bounds what --durability fast can lose).
+    #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub(crate) flush_every: Duration,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
