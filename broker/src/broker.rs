@@ -18,7 +18,7 @@ use crate::engine::{
     Reply, TaskBody, TaskMeta, TaskResult, TaskState, Timer, SUB_BITS,
 };
 use crate::store::{GroupCommit, Store, StoreError};
-use crate::waiters::{ReadySignal, ResultWaiters};
+use crate::waiters::{ReadySignals, ResultWaiters};
 
 /// Sequence numbers reserved durably at a time; a restart skips what was left of a block.
 const SEQ_BLOCK: u64 = 1 << 20;
@@ -77,7 +77,7 @@ pub struct Broker {
     commit: GroupCommit,
     clock: Arc<dyn Clock>,
     durability: Durability,
-    ready: ReadySignal,
+    ready: ReadySignals,
     results: ResultWaiters,
     timers: [Notify; 4],
     shutdown: CancellationToken,
@@ -139,7 +139,7 @@ impl Broker {
             commit,
             clock,
             durability,
-            ready: ReadySignal::new(),
+            ready: ReadySignals::default(),
             results: ResultWaiters::default(),
             timers: Default::default(),
             shutdown,
@@ -195,8 +195,8 @@ impl Broker {
     }
 
     fn announce(&self, outcome: &Outcome) {
-        if outcome.became_ready {
-            self.ready.bump();
+        for queue in &outcome.ready_queues {
+            self.ready.ready(queue);
         }
         for id in &outcome.finished {
             self.results.finished(id);
@@ -247,9 +247,9 @@ impl Broker {
         wait: Duration,
     ) -> Result<Vec<LeasedTask>, BrokerError> {
         let deadline = Instant::now() + wait;
-        let mut ready = self.ready.subscribe();
+        // Registered before the first attempt, so a task that arrives in between wakes us.
+        let ready = (!wait.is_zero()).then(|| self.ready.register(&queues));
         loop {
-            ready.borrow_and_update();
             let outcome = self
                 .execute(Command::Lease {
                     queues: queues.clone(),
@@ -260,16 +260,15 @@ impl Broker {
             let Reply::Leased(granted) = outcome.reply else {
                 unreachable!("Lease is answered with Reply::Leased");
             };
-            if !granted.is_empty() || Instant::now() >= deadline {
+            let Some(ready) = ready.as_ref().filter(|_| granted.is_empty()) else {
                 return self.with_bodies(granted);
+            };
+            if Instant::now() >= deadline {
+                return Ok(Vec::new());
             }
             let _polling = Polling::new(&self.long_polls);
             tokio::select! {
-                changed = ready.changed() => {
-                    if changed.is_err() {
-                        return Err(BrokerError::ShuttingDown);
-                    }
-                }
+                () = ready.notified() => {}
                 () = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
                 () = self.shutdown.cancelled() => return Err(BrokerError::ShuttingDown),
             }

@@ -2,26 +2,50 @@
 //! finish. Soft state beside the engine; nothing here is durable.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-/// Bumped whenever any task becomes READY; long-polling leasers look again when it changes.
-#[derive(Debug)]
-pub(crate) struct ReadySignal(watch::Sender<u64>);
+/// Wake-ups for long-polling leasers, per queue: a task becoming READY in one queue wakes only
+/// the leasers waiting on that queue, not every idle worker of the broker.
+#[derive(Debug, Default)]
+pub(crate) struct ReadySignals {
+    // A parking_lot mutex: held for a map operation only, never across an await.
+    by_queue: Mutex<HashMap<Arc<str>, Vec<Weak<Notify>>>>,
+}
 
-impl ReadySignal {
-    pub(crate) fn new() -> Self {
-        Self(watch::channel(0).0)
+impl ReadySignals {
+    /// Registers a waiter on `queues`; it is woken (a permit is stored if it is not waiting
+    /// yet, so a wake-up between registering and waiting is not lost) when one gets a READY task.
+    /// Dropping the returned handle unregisters it.
+    pub(crate) fn register(&self, queues: &[String]) -> Arc<Notify> {
+        let waiter = Arc::new(Notify::new());
+        let mut by_queue = self.by_queue.lock();
+        for queue in queues {
+            let waiters = by_queue.entry(Arc::from(queue.as_str())).or_default();
+            waiters.retain(|w| w.strong_count() > 0);
+            waiters.push(Arc::downgrade(&waiter));
+        }
+        waiter
     }
 
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.0.subscribe()
-    }
-
-    pub(crate) fn bump(&self) {
-        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    /// Wakes the waiters of `queue`.
+    pub(crate) fn ready(&self, queue: &str) {
+        let mut by_queue = self.by_queue.lock();
+        let Some(waiters) = by_queue.get_mut(queue) else {
+            return;
+        };
+        waiters.retain(|w| match w.upgrade() {
+            Some(waiter) => {
+                waiter.notify_one();
+                true
+            }
+            None => false,
+        });
+        if waiters.is_empty() {
+            by_queue.remove(queue);
+        }
     }
 }
 

@@ -138,7 +138,9 @@ impl Engine {
             &meta,
             &mut out.timers_moved,
         );
-        out.became_ready |= state == TaskState::Ready;
+        if state == TaskState::Ready {
+            out.ready_in(&meta.queue);
+        }
         let id = meta.id.clone();
         out.writes
             .push(Write::Insert(Box::new((meta.clone(), task.body))));
@@ -295,7 +297,9 @@ impl Engine {
                     }
                     out.durable |= one.durable;
                     out.writes.extend(one.writes);
-                    out.became_ready |= one.became_ready;
+                    for queue in &one.ready_queues {
+                        out.ready_in(queue);
+                    }
                     out.finished.extend(one.finished);
                     out.timers_moved |= one.timers_moved;
                 }
@@ -502,7 +506,9 @@ impl Engine {
             meta,
             &mut out.timers_moved,
         );
-        out.became_ready |= to == TaskState::Ready;
+        if to == TaskState::Ready {
+            out.ready_in(&meta.queue);
+        }
         out.writes
             .push(Write::Update(Box::new(((**meta).clone(), change.result))));
         to

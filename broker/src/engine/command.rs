@@ -289,8 +289,8 @@ pub struct Outcome {
     /// Whether the writes must be flushed before the caller is answered (lease bookkeeping
     /// need not be).
     pub durable: bool,
-    /// Whether tasks became READY (long-polling leasers should look again).
-    pub became_ready: bool,
+    /// Queues in which tasks became READY (their long-polling leasers should look again).
+    pub ready_queues: Vec<Arc<str>>,
     /// Ids of tasks that became terminal (result waiters should look again).
     pub finished: Vec<Arc<str>>,
     /// Timers whose earliest deadline moved earlier (bit set of [`Timer::bit`]).
@@ -298,12 +298,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Records that a task became READY in `queue`.
+    pub(crate) fn ready_in(&mut self, queue: &Arc<str>) {
+        if !self
+            .ready_queues
+            .iter()
+            .any(|q| Arc::ptr_eq(q, queue) || q == queue)
+        {
+            self.ready_queues.push(queue.clone());
+        }
+    }
+
     pub(crate) fn new(reply: Reply) -> Self {
         Self {
             reply,
             writes: Vec::new(),
             durable: true,
-            became_ready: false,
+            ready_queues: Vec::new(),
             finished: Vec::new(),
             timers_moved: 0,
         }

@@ -196,3 +196,30 @@ async fn ack_many_applies_each_ack_on_its_own() {
         "a repeat is OK"
     );
 }
+
+#[tokio::test]
+async fn a_long_poll_on_several_queues_wakes_for_any_of_them() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let waiter = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .lease(LeaseOptions {
+                    wait: Duration::from_secs(30),
+                    ..LeaseOptions::new(["first", "second"])
+                })
+                .await
+        })
+    };
+    let waiting = wait_until(SOON, || async { broker.broker().long_polls() }, |n| *n == 1).await;
+    assert_eq!(waiting, Ok(1), "the long poll is waiting");
+    enqueue(&client, "elsewhere", "t").await;
+    let id = enqueue(&client, "second", "t").await;
+    let leased = tokio::time::timeout(SOON, waiter)
+        .await
+        .expect("a task on the second queue ends the wait")
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.first().map(|t| t.id.as_str()), Some(id.as_str()));
+}

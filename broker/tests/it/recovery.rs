@@ -86,3 +86,32 @@ async fn a_restart_keeps_every_task_in_its_state() {
     assert_eq!(again[0].attempt, 2, "the interrupted attempt counts");
     assert_eq!(again[1].attempt, 1);
 }
+
+#[tokio::test]
+async fn the_fast_durability_mode_serves_and_recovers_after_a_graceful_restart() {
+    let mut broker =
+        TestBroker::start_with(|c| c.durability = stalk_broker::Durability::Fast).await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("kept"))
+        .await
+        .unwrap();
+    let done = client
+        .enqueue(Task::new("t").queue("q").id("done"))
+        .await
+        .unwrap();
+    let task = lease(&client, "q", 2).await.remove(1);
+    assert_eq!(task.id, done.id);
+    client.ack_success(&task, Vec::new(), "").await.unwrap();
+    broker.restart().await;
+    let client = broker.client().await;
+    assert_eq!(
+        client.result("done", None).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        ids(&lease(&client, "q", 10).await),
+        ["kept"],
+        "the leased task was released"
+    );
+}
