@@ -128,7 +128,7 @@ impl Broker {
         let engine = Engine::recover(engine_config, recovered.tasks);
         let reserved = next_seq + SEQ_BLOCK;
         store.reserve_seq(reserved)?;
-        let commit = store.group_commit();
+        let commit = store.group_commit()?;
         Ok(Self {
             core: Mutex::new(Core {
                 engine,

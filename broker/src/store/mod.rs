@@ -196,8 +196,11 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// A group-commit flusher for this store.
-    pub fn group_commit(&self) -> GroupCommit {
+    /// A group-commit flusher for this store, running on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::Poisoned`] when called outside a tokio runtime.
+    pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
         GroupCommit::start(self.db.clone())
     }
 }

@@ -35,10 +35,10 @@ fn main() {
     }
 }
 
-/// One core fewer than the machine has (at least one): the group-commit flusher and sled's I/O
-/// threads need the rest. On 2 cores, one worker served single-task enqueues 25% faster than
-/// two (34,000/s against 27,000/s with 128 callers), because cross-worker wake-ups cost more
-/// than they parallelise.
+/// One core fewer than the machine has (at least one): sled's I/O threads, which write and
+/// sync every flush, need the rest. On 2 cores, one worker served single-task enqueues faster
+/// than two (35,000-39,000/s against 31,000/s with 128 callers), because cross-worker wake-ups
+/// cost more than they parallelise.
 fn default_worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
