@@ -131,7 +131,7 @@ impl Engine {
             self.unique
                 .insert((meta.queue.clone(), unique.clone()), key);
         }
-        self.ids.insert(meta.id.clone(), key);
+        self.ids.insert(&meta.id, key, &self.tasks);
         index(
             &mut self.queues,
             &mut self.timers,
@@ -532,7 +532,7 @@ impl Engine {
             return;
         };
         unindex(&mut self.queues, &mut self.timers, &meta);
-        self.ids.remove(&meta.id);
+        self.ids.remove(&meta.id, key);
         if let Some(unique) = &meta.unique_key {
             let slot = (meta.queue.clone(), unique.clone());
             if self.unique.get(&slot) == Some(&key) {

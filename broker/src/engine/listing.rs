@@ -169,7 +169,7 @@ impl Engine {
             q.dead.iter().copied().take(limit).collect()
         } else {
             ids.iter()
-                .filter_map(|id| self.ids.get(id.as_str()).copied())
+                .filter_map(|id| self.ids.get(id, &self.tasks))
                 .filter(|key| q.dead.contains(key))
                 .take(limit)
                 .collect()

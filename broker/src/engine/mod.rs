@@ -13,6 +13,7 @@ mod apply;
 mod backoff;
 mod command;
 mod error;
+mod ids;
 mod listing;
 mod queues;
 mod task;
@@ -50,7 +51,7 @@ pub struct Engine {
     /// Every known task by key (enqueue order). Boxed: B-tree nodes filled in key order stay
     /// half empty, which costs a pointer per empty slot here instead of a whole task.
     tasks: BTreeMap<u64, Box<TaskMeta>>,
-    ids: HashMap<Arc<str>, u64>,
+    ids: ids::IdIndex,
     /// Live tasks by (queue, unique key).
     unique: HashMap<(Arc<str>, Arc<str>), u64>,
     /// Interned task names, so a million tasks of one type share one string.
@@ -65,7 +66,7 @@ impl Engine {
         Self {
             config,
             tasks: BTreeMap::new(),
-            ids: HashMap::new(),
+            ids: ids::IdIndex::default(),
             unique: HashMap::new(),
             names: HashSet::new(),
             queues: Queues::default(),
@@ -86,7 +87,7 @@ impl Engine {
             meta.name = engine.intern_name(&meta.name);
             let (queue, _) = engine.queues.entry(&meta.queue);
             meta.queue = queue;
-            engine.ids.insert(meta.id.clone(), meta.key);
+            engine.ids.insert(&meta.id.clone(), meta.key, &engine.tasks);
             if let (Some(unique), false) = (&meta.unique_key, meta.state.is_terminal()) {
                 engine
                     .unique
@@ -107,8 +108,8 @@ impl Engine {
     /// The task with this id, if known.
     pub fn get(&self, id: &str) -> Option<&TaskMeta> {
         self.ids
-            .get(id)
-            .and_then(|key| self.tasks.get(key))
+            .get(id, &self.tasks)
+            .and_then(|key| self.tasks.get(&key))
             .map(|m| &**m)
     }
 
