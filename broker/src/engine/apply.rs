@@ -6,7 +6,7 @@ use super::backoff::retry_delay_ms;
 use super::command::{
     AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, Write,
 };
-use super::task::{Lease, TaskError, TaskMeta, TaskResult, TaskState};
+use super::task::{Lease, TaskCold, TaskError, TaskMeta, TaskResult, TaskState};
 use super::{index, unindex, Engine, EngineError};
 
 /// What a transition sets besides the state.
@@ -89,9 +89,8 @@ impl Engine {
                 };
             }
         }
-        let mut options = task.options;
-        options.expires_at_ms = task.expires.map(|w| w.resolve(ctx.now_ms));
-        if options.expires_at_ms.is_some_and(|at| at <= ctx.now_ms) {
+        let expires_at_ms = task.expires.map(|w| w.resolve(ctx.now_ms));
+        if expires_at_ms.is_some_and(|at| at <= ctx.now_ms) {
             return Enqueued::Refused(EngineError::InvalidArgument {
                 field: "expires",
                 message: "the task would expire before it could run; give a time in the future"
@@ -105,29 +104,31 @@ impl Engine {
             (TaskState::Ready, 0)
         };
         let key = ctx.sub_id(i);
+        let cold = (expires_at_ms.is_some() || unique_key.is_some()).then(|| {
+            Box::new(TaskCold {
+                expires_at_ms,
+                unique_key,
+                ..TaskCold::default()
+            })
+        });
         let meta = TaskMeta {
             key,
             id: task.id,
             name: self.intern_name(&task.name),
             queue,
-            priority: task.priority.min(9),
-            state,
-            attempts: 0,
-            retries_used: 0,
-            options,
-            unique_key,
             ready_seq: key,
             due_ms,
-            lease: None,
-            last_lease_id: 0,
+            lease_id: 0,
             enqueued_ms: ctx.now_ms,
-            started_ms: 0,
-            finished_ms: 0,
-            purge_at_ms: 0,
-            error: None,
-            payload_size: task.body.payload.len() as u64,
+            options: task.options,
+            attempts: 0,
+            // The service bounds payloads far below 4 GiB.
+            payload_size: u32::try_from(task.body.payload.len()).unwrap_or(u32::MAX),
+            priority: task.priority.min(9),
+            state,
+            cold,
         };
-        if let Some(unique) = &meta.unique_key {
+        if let Some(unique) = meta.unique_key() {
             self.unique
                 .insert((meta.queue.clone(), unique.clone()), key);
         }
@@ -160,7 +161,7 @@ impl Engine {
                 let expired = self
                     .tasks
                     .get(&key)
-                    .is_some_and(|m| m.options.expires_at_ms.is_some_and(|at| at <= ctx.now_ms));
+                    .is_some_and(|m| m.expires_at_ms().is_some_and(|at| at <= ctx.now_ms));
                 if expired {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                     continue;
@@ -170,11 +171,11 @@ impl Engine {
                     continue;
                 };
                 unindex(&mut self.queues, &mut self.timers, meta);
-                let deadline_ms = ctx.now_ms + lease_ms.unwrap_or(meta.options.lease_ms);
+                let deadline_ms = ctx.now_ms + lease_ms.unwrap_or(u64::from(meta.options.lease_ms));
                 meta.state = TaskState::Leased;
                 meta.attempts += 1;
-                meta.started_ms = ctx.now_ms;
-                meta.lease = Some(Lease {
+                meta.cold_mut().started_ms = ctx.now_ms;
+                meta.set_lease(Lease {
                     id: lease_id,
                     deadline_ms,
                 });
@@ -228,10 +229,10 @@ impl Engine {
         let meta = self
             .get(id)
             .ok_or_else(|| EngineError::TaskNotFound { id: id.into() })?;
-        if meta.state == TaskState::Leased && meta.lease.is_some_and(|l| l.id == lease_id) {
+        if meta.lease().is_some_and(|l| l.id == lease_id) {
             return Ok(Some(meta.key));
         }
-        if meta.last_lease_id == lease_id && repeat_ok(meta.state) {
+        if meta.cold().last_lease_id == lease_id && repeat_ok(meta.state) {
             return Ok(None);
         }
         let why = match meta.state {
@@ -278,7 +279,7 @@ impl Engine {
             } => self.fail_attempt(key, error, fatal, retry_in_ms, (ctx, slot), &mut out),
         };
         if let Some(meta) = self.tasks.get_mut(&key) {
-            meta.last_lease_id = lease_id;
+            meta.cold_mut().last_lease_id = lease_id;
         }
         self.rewrite_last(key, &mut out);
         out.reply = Reply::State(state);
@@ -322,16 +323,16 @@ impl Engine {
         let Some(meta) = self.tasks.get_mut(&key) else {
             return TaskState::Failed;
         };
-        meta.error = Some(Box::new(error));
-        if fatal || meta.retries_used >= meta.options.max_retries {
+        meta.cold_mut().error = Some(error);
+        if fatal || meta.retries_used() >= meta.options.max_retries {
             return self.transition(key, TaskState::Failed, Change::default(), ctx, out);
         }
-        meta.retries_used += 1;
+        meta.cold_mut().retries_used += 1;
         let delay = retry_in_ms.unwrap_or_else(|| {
             retry_delay_ms(
-                meta.options.retry_backoff_ms,
-                meta.options.retry_backoff_max_ms,
-                meta.retries_used,
+                u64::from(meta.options.retry_backoff_ms),
+                u64::from(meta.options.retry_backoff_max_ms),
+                meta.retries_used(),
                 ctx.sub_id(slot),
             )
         });
@@ -384,16 +385,16 @@ impl Engine {
             }
             NackAction::Reject { reason } => {
                 if let Some(meta) = self.tasks.get_mut(&key) {
-                    meta.error = Some(Box::new(TaskError {
+                    meta.cold_mut().error = Some(TaskError {
                         kind: "Rejected".into(),
                         message: reason,
-                    }));
+                    });
                 }
                 self.transition(key, TaskState::Failed, Change::default(), ctx, &mut out)
             }
         };
         if let Some(meta) = self.tasks.get_mut(&key) {
-            meta.last_lease_id = lease_id;
+            meta.cold_mut().last_lease_id = lease_id;
         }
         self.rewrite_last(key, &mut out);
         out.reply = Reply::State(state);
@@ -419,7 +420,7 @@ impl Engine {
         out.durable = false;
         if let Some(meta) = self.tasks.get_mut(&key) {
             unindex(&mut self.queues, &mut self.timers, meta);
-            meta.lease = Some(Lease {
+            meta.set_lease(Lease {
                 id: lease_id,
                 deadline_ms,
             });
@@ -463,17 +464,12 @@ impl Engine {
         let Some(meta) = self.tasks.get_mut(&key) else {
             return to;
         };
-        if to.is_waiting()
-            && meta
-                .options
-                .expires_at_ms
-                .is_some_and(|at| at <= ctx.now_ms)
-        {
+        if to.is_waiting() && meta.expires_at_ms().is_some_and(|at| at <= ctx.now_ms) {
             to = TaskState::Expired;
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         meta.state = to;
-        meta.lease = None;
+        meta.lease_id = 0;
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
         }
@@ -483,22 +479,24 @@ impl Engine {
             0
         };
         if to.is_terminal() {
-            meta.finished_ms = ctx.now_ms;
-            meta.purge_at_ms = if to == TaskState::Failed {
+            let purge_at_ms = if to == TaskState::Failed {
                 0
             } else {
                 ctx.now_ms.saturating_add(self.config.result_ttl_ms)
             };
-            if let Some(unique) = &meta.unique_key {
+            let cold = meta.cold_mut();
+            cold.finished_ms = ctx.now_ms;
+            cold.purge_at_ms = purge_at_ms;
+            if let Some(unique) = meta.unique_key() {
                 let slot = (meta.queue.clone(), unique.clone());
                 if self.unique.get(&slot) == Some(&key) {
                     self.unique.remove(&slot);
                 }
             }
             out.finished.push(meta.id.clone());
-        } else {
-            meta.finished_ms = 0;
-            meta.purge_at_ms = 0;
+        } else if let Some(cold) = meta.cold.as_deref_mut() {
+            cold.finished_ms = 0;
+            cold.purge_at_ms = 0;
         }
         index(
             &mut self.queues,
@@ -533,7 +531,7 @@ impl Engine {
         };
         unindex(&mut self.queues, &mut self.timers, &meta);
         self.ids.remove(&meta.id, key);
-        if let Some(unique) = &meta.unique_key {
+        if let Some(unique) = meta.unique_key() {
             let slot = (meta.queue.clone(), unique.clone());
             if self.unique.get(&slot) == Some(&key) {
                 self.unique.remove(&slot);

@@ -179,8 +179,10 @@ impl Engine {
             let Some(meta) = self.tasks.get_mut(&key) else {
                 continue;
             };
-            meta.retries_used = 0;
-            if let Some(unique) = &meta.unique_key {
+            if let Some(cold) = meta.cold.as_deref_mut() {
+                cold.retries_used = 0;
+            }
+            if let Some(unique) = meta.unique_key() {
                 // The key is free again unless another live task took it meanwhile.
                 self.unique
                     .entry((meta.queue.clone(), unique.clone()))

@@ -30,8 +30,8 @@ pub use error::EngineError;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;
 pub use task::{
-    Lease, TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
+    Lease, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
+    DEFAULT_LEASE_MS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
 };
 
 use queues::Queues;
@@ -82,13 +82,14 @@ impl Engine {
         for mut meta in stored {
             if meta.state == TaskState::Leased {
                 meta.state = TaskState::Ready;
-                meta.lease = None;
+                meta.due_ms = 0;
+                meta.lease_id = 0;
             }
             meta.name = engine.intern_name(&meta.name);
             let (queue, _) = engine.queues.entry(&meta.queue);
             meta.queue = queue;
             engine.ids.insert(&meta.id.clone(), meta.key, &engine.tasks);
-            if let (Some(unique), false) = (&meta.unique_key, meta.state.is_terminal()) {
+            if let (Some(unique), false) = (meta.unique_key(), meta.state.is_terminal()) {
                 engine
                     .unique
                     .insert((meta.queue.clone(), unique.clone()), meta.key);
@@ -170,7 +171,7 @@ fn index(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta, moved: &mut 
             *moved |= timers.insert(Timer::Due, meta.due_ms, meta.key);
         }
         TaskState::Leased => {
-            if let Some(lease) = meta.lease {
+            if let Some(lease) = meta.lease() {
                 *moved |= timers.insert(Timer::Lease, lease.deadline_ms, meta.key);
             }
         }
@@ -180,12 +181,13 @@ fn index(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta, moved: &mut 
         TaskState::Succeeded | TaskState::Revoked | TaskState::Expired => {}
     }
     if meta.state.is_waiting() {
-        if let Some(at) = meta.options.expires_at_ms {
+        if let Some(at) = meta.expires_at_ms() {
             *moved |= timers.insert(Timer::Expiry, at, meta.key);
         }
     }
-    if meta.state.is_terminal() && meta.purge_at_ms > 0 {
-        *moved |= timers.insert(Timer::Purge, meta.purge_at_ms, meta.key);
+    let purge_at_ms = meta.cold().purge_at_ms;
+    if meta.state.is_terminal() && purge_at_ms > 0 {
+        *moved |= timers.insert(Timer::Purge, purge_at_ms, meta.key);
     }
 }
 
@@ -203,19 +205,20 @@ fn unindex(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta) {
             timers.remove(Timer::Due, meta.due_ms, meta.key);
         }
         TaskState::Leased => {
-            if let Some(lease) = meta.lease {
+            if let Some(lease) = meta.lease() {
                 timers.remove(Timer::Lease, lease.deadline_ms, meta.key);
             }
         }
         _ => {}
     }
     if meta.state.is_waiting() {
-        if let Some(at) = meta.options.expires_at_ms {
+        if let Some(at) = meta.expires_at_ms() {
             timers.remove(Timer::Expiry, at, meta.key);
         }
     }
-    if meta.state.is_terminal() && meta.purge_at_ms > 0 {
-        timers.remove(Timer::Purge, meta.purge_at_ms, meta.key);
+    let purge_at_ms = meta.cold().purge_at_ms;
+    if meta.state.is_terminal() && purge_at_ms > 0 {
+        timers.remove(Timer::Purge, purge_at_ms, meta.key);
     }
 }
 

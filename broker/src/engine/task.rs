@@ -71,29 +71,28 @@ impl TaskState {
     }
 }
 
-/// Per-task options, fixed at enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Per-task options, fixed at enqueue. Milliseconds fit `u32` (the service bounds them to 7
+/// days), which keeps every task's record small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskOptions {
     /// Failed attempts retried before the task fails.
     pub max_retries: u32,
     /// Base of the exponential retry backoff, in ms.
-    pub retry_backoff_ms: u64,
+    pub retry_backoff_ms: u32,
     /// Cap of the retry backoff, in ms.
-    pub retry_backoff_max_ms: u64,
+    pub retry_backoff_max_ms: u32,
     /// Lease length when the lease request does not say, in ms.
-    pub lease_ms: u64,
-    /// The task is not started after this time (unix ms).
-    pub expires_at_ms: Option<u64>,
+    pub lease_ms: u32,
 }
 
 /// Default retries of a failed task (as Celery's `max_retries`).
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 /// Default base of the retry backoff.
-pub const DEFAULT_RETRY_BACKOFF_MS: u64 = 1_000;
+pub const DEFAULT_RETRY_BACKOFF_MS: u32 = 1_000;
 /// Default cap of the retry backoff (10 minutes).
-pub const DEFAULT_RETRY_BACKOFF_MAX_MS: u64 = 600_000;
+pub const DEFAULT_RETRY_BACKOFF_MAX_MS: u32 = 600_000;
 /// Default lease length.
-pub const DEFAULT_LEASE_MS: u64 = 30_000;
+pub const DEFAULT_LEASE_MS: u32 = 30_000;
 
 impl Default for TaskOptions {
     fn default() -> Self {
@@ -102,7 +101,6 @@ impl Default for TaskOptions {
             retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
             retry_backoff_max_ms: DEFAULT_RETRY_BACKOFF_MAX_MS,
             lease_ms: DEFAULT_LEASE_MS,
-            expires_at_ms: None,
         }
     }
 }
@@ -145,7 +143,10 @@ pub struct Lease {
     pub deadline_ms: u64,
 }
 
-/// Everything the engine keeps in memory about one task.
+/// Everything the engine keeps in memory about one task: the fields every waiting task needs,
+/// in 128 bytes, and the rest in [`TaskCold`], allocated only for tasks that have any of it (a
+/// started attempt, an error, an expiry, a unique key). A million ready tasks then cost a
+/// million small records, not a million full ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskMeta {
     /// Internal key: unique, ordered by enqueue; also the store key.
@@ -156,28 +157,41 @@ pub struct TaskMeta {
     pub name: Arc<str>,
     /// The queue it belongs to.
     pub queue: Arc<str>,
+    /// Position in the ready order (smaller first within a priority).
+    pub ready_seq: u64,
+    /// When a SCHEDULED or RETRYING task becomes ready, or when a LEASED task's lease ends,
+    /// unix ms; 0 otherwise.
+    pub due_ms: u64,
+    /// The current lease when LEASED; 0 otherwise.
+    pub lease_id: u64,
+    /// Enqueue time, unix ms.
+    pub enqueued_ms: u64,
+    /// Options fixed at enqueue.
+    pub options: TaskOptions,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Size of the payload in bytes.
+    pub payload_size: u32,
     /// 0 (lowest) to 9.
     pub priority: u8,
     /// Current state.
     pub state: TaskState,
-    /// Attempts started so far.
-    pub attempts: u32,
+    /// Fields most waiting tasks do not have.
+    pub cold: Option<Box<TaskCold>>,
+}
+
+/// The less common part of a task's record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskCold {
     /// Failed attempts that used up a retry.
     pub retries_used: u32,
-    /// Options fixed at enqueue.
-    pub options: TaskOptions,
+    /// The task is not started after this time (unix ms).
+    pub expires_at_ms: Option<u64>,
     /// At most one live task per (queue, key).
     pub unique_key: Option<Arc<str>>,
-    /// Position in the ready order (smaller first within a priority).
-    pub ready_seq: u64,
-    /// When a SCHEDULED or RETRYING task becomes ready, unix ms; 0 otherwise.
-    pub due_ms: u64,
-    /// The current lease, when LEASED.
-    pub lease: Option<Lease>,
-    /// The lease of the attempt that completed the task, for idempotent repeated acks.
+    /// The lease of the attempt that completed last (acked or nacked), so a repeated ack can be
+    /// recognised; 0 if none.
     pub last_lease_id: u64,
-    /// Enqueue time, unix ms.
-    pub enqueued_ms: u64,
     /// Start of the last attempt, unix ms; 0 if none.
     pub started_ms: u64,
     /// When the task became terminal, unix ms; 0 if not.
@@ -185,7 +199,62 @@ pub struct TaskMeta {
     /// When a terminal record is deleted, unix ms; 0 if never (dead letters).
     pub purge_at_ms: u64,
     /// The last failure.
-    pub error: Option<Box<TaskError>>,
-    /// Size of the payload in bytes.
-    pub payload_size: u64,
+    pub error: Option<TaskError>,
+}
+
+static NO_COLD: TaskCold = TaskCold {
+    retries_used: 0,
+    expires_at_ms: None,
+    unique_key: None,
+    last_lease_id: 0,
+    started_ms: 0,
+    finished_ms: 0,
+    purge_at_ms: 0,
+    error: None,
+};
+
+impl TaskMeta {
+    /// The cold part, or an all-default one.
+    pub fn cold(&self) -> &TaskCold {
+        self.cold.as_deref().unwrap_or(&NO_COLD)
+    }
+
+    /// The cold part for writing, allocated on first use.
+    pub fn cold_mut(&mut self) -> &mut TaskCold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// The current lease, when LEASED.
+    pub fn lease(&self) -> Option<Lease> {
+        (self.state == TaskState::Leased && self.lease_id != 0).then_some(Lease {
+            id: self.lease_id,
+            deadline_ms: self.due_ms,
+        })
+    }
+
+    /// Makes `lease` the current lease (the caller sets the LEASED state).
+    pub fn set_lease(&mut self, lease: Lease) {
+        self.lease_id = lease.id;
+        self.due_ms = lease.deadline_ms;
+    }
+
+    /// Failed attempts that used up a retry.
+    pub fn retries_used(&self) -> u32 {
+        self.cold().retries_used
+    }
+
+    /// When the task expires, unix ms.
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        self.cold().expires_at_ms
+    }
+
+    /// The unique key, if any.
+    pub fn unique_key(&self) -> Option<&Arc<str>> {
+        self.cold().unique_key.as_ref()
+    }
+
+    /// The last failure, if any.
+    pub fn error(&self) -> Option<&TaskError> {
+        self.cold().error.as_ref()
+    }
 }

@@ -242,7 +242,11 @@ pub(crate) fn new_task(
         (false, 0) => DEFAULT_MAX_RETRIES,
         (false, n) => n,
     };
-    let or = |value: u64, default: u64| if value == 0 { default } else { value };
+    // In range (checked above), so these fit u32.
+    let or = |value: u64, default: u32| match value {
+        0 => default,
+        v => u32::try_from(v).unwrap_or(u32::MAX),
+    };
     in_range(
         &f("retry_backoff_ms"),
         spec.retry_backoff_ms,
@@ -288,8 +292,7 @@ pub(crate) fn new_task(
             max_retries,
             retry_backoff_ms: or(spec.retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS),
             retry_backoff_max_ms: or(spec.retry_backoff_max_ms, DEFAULT_RETRY_BACKOFF_MAX_MS),
-            lease_ms: lease.unwrap_or(DEFAULT_LEASE_MS),
-            expires_at_ms: None,
+            lease_ms: lease.map_or(DEFAULT_LEASE_MS, |ms| u32::try_from(ms).unwrap_or(u32::MAX)),
         },
         expires,
         eta,
@@ -408,7 +411,7 @@ pub(crate) fn error(error: Option<&TaskError>) -> Option<pb::Error> {
 pub(crate) fn summary(meta: &TaskMeta) -> pb::TaskSummary {
     let due = match meta.state {
         TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
-        TaskState::Leased => meta.lease.map_or(0, |l| l.deadline_ms),
+        TaskState::Leased => meta.lease().map_or(0, |l| l.deadline_ms),
         _ => 0,
     };
     pb::TaskSummary {
@@ -420,8 +423,8 @@ pub(crate) fn summary(meta: &TaskMeta) -> pb::TaskSummary {
         attempts: meta.attempts,
         enqueued_at_unix_ms: ms(meta.enqueued_ms),
         due_at_unix_ms: ms(due),
-        error: error(meta.error.as_deref()),
-        payload_size: meta.payload_size,
+        error: error(meta.error()),
+        payload_size: u64::from(meta.payload_size),
     }
 }
 

@@ -105,7 +105,7 @@ impl TaskQueue for TaskQueueService {
                     .meta
                     .options
                     .max_retries
-                    .saturating_sub(t.meta.retries_used),
+                    .saturating_sub(t.meta.retries_used()),
                 enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
             })
             .collect();
@@ -257,16 +257,19 @@ impl TaskQueue for TaskQueueService {
                 content_type: r.content_type,
             }),
             error: if shows_error {
-                convert::error(meta.error.as_deref())
+                convert::error(meta.error())
             } else {
                 None
             },
             attempts: meta.attempts,
             enqueued_at_unix_ms: convert::ms(meta.enqueued_ms),
-            started_at_unix_ms: convert::ms(meta.started_ms),
-            finished_at_unix_ms: convert::ms(meta.finished_ms),
-            due_at_unix_ms: convert::ms(meta.due_ms),
-            result_expires_at_unix_ms: convert::ms(meta.purge_at_ms),
+            started_at_unix_ms: convert::ms(meta.cold().started_ms),
+            finished_at_unix_ms: convert::ms(meta.cold().finished_ms),
+            due_at_unix_ms: convert::ms(match meta.state {
+                TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
+                _ => 0,
+            }),
+            result_expires_at_unix_ms: convert::ms(meta.cold().purge_at_ms),
         }))
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::StoreError;
-use crate::engine::{Lease, TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
+use crate::engine::{TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
 
 /// The version byte of every record this broker writes.
 pub(crate) const V1: u8 = 1;
@@ -129,6 +129,8 @@ fn corrupt(key: &[u8]) -> impl FnOnce(prost::DecodeError) -> StoreError + '_ {
 
 /// Encodes a task's state record, with its result when it has one.
 pub(crate) fn encode_state(meta: &TaskMeta, result: Option<&TaskResult>) -> Vec<u8> {
+    let cold = meta.cold();
+    let lease = meta.lease();
     let record = StateRecord {
         key: meta.key,
         id: meta.id.to_string(),
@@ -137,21 +139,21 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<&TaskResult>) -> Vec<
         priority: u32::from(meta.priority),
         state: u32::from(meta.state.code()),
         attempts: meta.attempts,
-        retries_used: meta.retries_used,
+        retries_used: cold.retries_used,
         max_retries: meta.options.max_retries,
-        retry_backoff_ms: meta.options.retry_backoff_ms,
-        retry_backoff_max_ms: meta.options.retry_backoff_max_ms,
-        lease_ms: meta.options.lease_ms,
-        expires_at_ms: meta.options.expires_at_ms,
-        unique_key: meta.unique_key.as_deref().map(str::to_string),
+        retry_backoff_ms: u64::from(meta.options.retry_backoff_ms),
+        retry_backoff_max_ms: u64::from(meta.options.retry_backoff_max_ms),
+        lease_ms: u64::from(meta.options.lease_ms),
+        expires_at_ms: cold.expires_at_ms,
+        unique_key: cold.unique_key.as_deref().map(str::to_string),
         ready_seq: meta.ready_seq,
-        due_ms: meta.due_ms,
-        last_lease_id: meta.last_lease_id,
+        due_ms: if lease.is_some() { 0 } else { meta.due_ms },
+        last_lease_id: cold.last_lease_id,
         enqueued_ms: meta.enqueued_ms,
-        started_ms: meta.started_ms,
-        finished_ms: meta.finished_ms,
-        purge_at_ms: meta.purge_at_ms,
-        error: meta.error.as_ref().map(|e| ErrorRecord {
+        started_ms: cold.started_ms,
+        finished_ms: cold.finished_ms,
+        purge_at_ms: cold.purge_at_ms,
+        error: cold.error.as_ref().map(|e| ErrorRecord {
             kind: e.kind.clone(),
             message: e.message.clone(),
         }),
@@ -159,9 +161,9 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<&TaskResult>) -> Vec<
             value: r.value.clone(),
             content_type: r.content_type.clone(),
         }),
-        payload_size: meta.payload_size,
-        lease_id: meta.lease.map_or(0, |l| l.id),
-        lease_deadline_ms: meta.lease.map_or(0, |l| l.deadline_ms),
+        payload_size: u64::from(meta.payload_size),
+        lease_id: lease.map_or(0, |l| l.id),
+        lease_deadline_ms: lease.map_or(0, |l| l.deadline_ms),
     };
     versioned(&record)
 }
@@ -180,41 +182,46 @@ pub(crate) fn decode_state(
             reason: format!("unknown task state code {}", record.state),
         })?;
     let priority = u8::try_from(record.priority.min(9)).unwrap_or(9);
+    // Stored values were bounded by the service when the task was enqueued.
+    let narrow = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
+    let cold = TaskCold {
+        retries_used: record.retries_used,
+        expires_at_ms: record.expires_at_ms,
+        unique_key: record.unique_key.map(Arc::from),
+        last_lease_id: record.last_lease_id,
+        started_ms: record.started_ms,
+        finished_ms: record.finished_ms,
+        purge_at_ms: record.purge_at_ms,
+        error: record.error.map(|e| TaskError {
+            kind: e.kind,
+            message: e.message,
+        }),
+    };
+    let leased = state == TaskState::Leased && record.lease_id != 0;
     let meta = TaskMeta {
         key: record.key,
         id: Arc::from(record.id),
         name: Arc::from(record.name),
         queue: Arc::from(record.queue),
-        priority,
-        state,
-        attempts: record.attempts,
-        retries_used: record.retries_used,
+        ready_seq: record.ready_seq,
+        due_ms: if leased {
+            record.lease_deadline_ms
+        } else {
+            record.due_ms
+        },
+        lease_id: if leased { record.lease_id } else { 0 },
+        enqueued_ms: record.enqueued_ms,
         options: TaskOptions {
             max_retries: record.max_retries,
-            retry_backoff_ms: record.retry_backoff_ms,
-            retry_backoff_max_ms: record.retry_backoff_max_ms,
-            lease_ms: record.lease_ms,
-            expires_at_ms: record.expires_at_ms,
+            retry_backoff_ms: narrow(record.retry_backoff_ms),
+            retry_backoff_max_ms: narrow(record.retry_backoff_max_ms),
+            lease_ms: narrow(record.lease_ms),
         },
-        unique_key: record.unique_key.map(Arc::from),
-        ready_seq: record.ready_seq,
-        due_ms: record.due_ms,
-        lease: (record.lease_id != 0).then_some(Lease {
-            id: record.lease_id,
-            deadline_ms: record.lease_deadline_ms,
-        }),
-        last_lease_id: record.last_lease_id,
-        enqueued_ms: record.enqueued_ms,
-        started_ms: record.started_ms,
-        finished_ms: record.finished_ms,
-        purge_at_ms: record.purge_at_ms,
-        error: record.error.map(|e| {
-            Box::new(TaskError {
-                kind: e.kind,
-                message: e.message,
-            })
-        }),
-        payload_size: record.payload_size,
+        attempts: record.attempts,
+        payload_size: narrow(record.payload_size),
+        priority,
+        state,
+        cold: (cold != TaskCold::default()).then(|| Box::new(cold)),
     };
     let result = record.result.map(|r| TaskResult {
         value: r.value,
@@ -252,28 +259,28 @@ mod tests {
             id: Arc::from("t-1"),
             name: Arc::from("email.send"),
             queue: Arc::from("default"),
-            priority: 5,
-            state: TaskState::Retrying,
-            attempts: 2,
-            retries_used: 1,
-            options: TaskOptions {
-                expires_at_ms: Some(99),
-                ..TaskOptions::default()
-            },
-            unique_key: Some(Arc::from("u")),
             ready_seq: 7,
             due_ms: 1234,
-            lease: None,
-            last_lease_id: 42,
+            lease_id: 0,
             enqueued_ms: 1,
-            started_ms: 2,
-            finished_ms: 0,
-            purge_at_ms: 0,
-            error: Some(Box::new(TaskError {
-                kind: "Boom".into(),
-                message: "it broke".into(),
-            })),
+            options: TaskOptions::default(),
+            attempts: 2,
             payload_size: 3,
+            priority: 5,
+            state: TaskState::Retrying,
+            cold: Some(Box::new(TaskCold {
+                retries_used: 1,
+                expires_at_ms: Some(99),
+                unique_key: Some(Arc::from("u")),
+                last_lease_id: 42,
+                started_ms: 2,
+                finished_ms: 0,
+                purge_at_ms: 0,
+                error: Some(TaskError {
+                    kind: "Boom".into(),
+                    message: "it broke".into(),
+                }),
+            })),
         }
     }
 

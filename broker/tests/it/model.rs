@@ -136,7 +136,7 @@ fn task(id: &str, priority: u8) -> NewTask {
         unique_key: None,
         options: TaskOptions {
             max_retries: 0,
-            lease_ms: LEASE_MS,
+            lease_ms: u32::try_from(LEASE_MS).unwrap(),
             ..TaskOptions::default()
         },
         expires: None,
