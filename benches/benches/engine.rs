@@ -3,18 +3,17 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use stalk_broker::engine::{
-    AckOutcome, Command, Ctx, Engine, EngineConfig, NewTask, Reply, TaskBody, TaskOptions,
+    AckOutcome, Command, Ctx, Engine, EngineConfig, NewTask, Reply, TaskBody, TaskId, TaskOptions,
     TaskResult,
 };
 
 fn tasks(prefix: u64, n: usize) -> Vec<NewTask> {
     (0..n)
         .map(|i| NewTask {
-            id: Arc::from(format!("{prefix}-{i}")),
+            id: TaskId::new(&format!("{prefix}-{i}")),
             name: "bench.noop".into(),
             queue: "bench".into(),
             priority: 0,

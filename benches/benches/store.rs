@@ -7,18 +7,17 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use stalk_broker::engine::{TaskBody, TaskMeta, TaskOptions, TaskState, Write};
+use stalk_broker::engine::{TaskBody, TaskId, TaskMeta, TaskOptions, TaskState, Write};
 use stalk_broker::store::{Store, StoreConfig};
 
 fn meta(key: u64) -> TaskMeta {
     TaskMeta {
         key,
-        id: Arc::from(format!("task-{key}")),
+        id: TaskId::new(&format!("task-{key}")),
         name: Arc::from("bench.noop"),
         queue: Arc::from("bench"),
         ready_seq: key,
         due_ms: 0,
-        lease_id: 0,
         enqueued_ms: 1,
         options: TaskOptions::default(),
         attempts: 0,

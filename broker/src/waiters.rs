@@ -7,6 +7,8 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 
+use crate::engine::TaskId;
+
 /// Wake-ups for long-polling leasers, per queue: a task becoming READY in one queue wakes only
 /// the leasers waiting on that queue, not every idle worker of the broker.
 #[derive(Debug, Default)]
@@ -70,8 +72,13 @@ impl ResultWaiters {
     }
 
     /// Wakes everyone waiting on `id`.
-    pub(crate) fn finished(&self, id: &str) {
-        if let Some(sender) = self.by_id.lock().remove(id) {
+    pub(crate) fn finished(&self, id: &TaskId) {
+        let mut by_id = self.by_id.lock();
+        // Most finishes have no waiter; skip formatting the id then.
+        if by_id.is_empty() {
+            return;
+        }
+        if let Some(sender) = id.with_str(|id| by_id.remove(id)) {
             sender.send_replace(());
         }
     }

@@ -5,10 +5,10 @@
 //! cargo run --release -p stalk-benches --bin engine_memory -- --tasks 1000000
 //! ```
 
-use std::sync::Arc;
-
 use clap::Parser;
-use stalk_broker::engine::{Command, Ctx, Engine, EngineConfig, NewTask, TaskBody, TaskOptions};
+use stalk_broker::engine::{
+    Command, Ctx, Engine, EngineConfig, NewTask, TaskBody, TaskId, TaskOptions,
+};
 
 // The broker runs on mimalloc; measure with the same allocator.
 #[global_allocator]
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         // Ids shaped like the broker's generated UUIDv7 ids (36 characters).
         let tasks = (enqueued..enqueued + n)
             .map(|i| NewTask {
-                id: Arc::from(format!("01a20d3c-0000-7000-8000-{i:012}")),
+                id: TaskId::new(&format!("01a20d3c-0000-7000-8000-{i:012}")),
                 name: "bench.noop".into(),
                 queue: "bench".into(),
                 priority: 0,

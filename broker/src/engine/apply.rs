@@ -69,7 +69,8 @@ impl Engine {
     }
 
     fn enqueue_one(&mut self, task: NewTask, ctx: Ctx, i: usize, out: &mut Outcome) -> Enqueued {
-        if let Some(existing) = self.get(&task.id) {
+        let existing = self.ids.get_id(&task.id, &self.tasks);
+        if let Some(existing) = existing.and_then(|key| self.tasks.get(&key)) {
             return Enqueued::Existing {
                 id: existing.id.clone(),
                 state: existing.state,
@@ -118,7 +119,6 @@ impl Engine {
             queue,
             ready_seq: key,
             due_ms,
-            lease_id: 0,
             enqueued_ms: ctx.now_ms,
             options: task.options,
             attempts: 0,
@@ -469,7 +469,9 @@ impl Engine {
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         meta.state = to;
-        meta.lease_id = 0;
+        if let Some(cold) = meta.cold.as_deref_mut() {
+            cold.lease_id = 0;
+        }
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
         }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
+use super::task_id::TaskId;
 
 /// The most sub-ids (task keys, lease ids, ready positions) one command may take from its
 /// sequence number: ids are `seq << SUB_BITS | index`.
@@ -49,7 +50,7 @@ impl When {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTask {
     /// Client-supplied or broker-generated id.
-    pub id: Arc<str>,
+    pub id: TaskId,
     /// The task type.
     pub name: String,
     /// The queue.
@@ -216,14 +217,14 @@ pub enum Enqueued {
     /// A new task was stored.
     Created {
         /// Its id.
-        id: Arc<str>,
+        id: TaskId,
         /// Its state (READY or SCHEDULED).
         state: TaskState,
     },
     /// A task with this id or unique key already existed; nothing was stored.
     Existing {
         /// The existing task's id.
-        id: Arc<str>,
+        id: TaskId,
         /// Its state.
         state: TaskState,
     },
@@ -263,7 +264,7 @@ pub enum Reply {
     /// To `Purge`: how many tasks were deleted.
     Purged(u64),
     /// To `Replay`: the ids put back.
-    Replayed(Vec<Arc<str>>),
+    Replayed(Vec<TaskId>),
     /// To `Tick`: how many tasks moved.
     Ticked(usize),
 }
@@ -292,7 +293,7 @@ pub struct Outcome {
     /// Queues in which tasks became READY (their long-polling leasers should look again).
     pub ready_queues: Vec<Arc<str>>,
     /// Ids of tasks that became terminal (result waiters should look again).
-    pub finished: Vec<Arc<str>>,
+    pub finished: Vec<TaskId>,
     /// Timers whose earliest deadline moved earlier (bit set of [`Timer::bit`]).
     pub timers_moved: u8,
 }

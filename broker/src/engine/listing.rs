@@ -2,11 +2,11 @@
 
 use std::collections::VecDeque;
 use std::ops::Bound::{Excluded, Unbounded};
-use std::sync::Arc;
 
 use super::apply::Change;
 use super::command::{Ctx, Outcome, Reply, Timer};
 use super::task::{TaskMeta, TaskState};
+use super::task_id::TaskId;
 use super::{Engine, EngineError};
 
 /// Most tasks one page may scan before it returns, so a sparse listing cannot hold the engine.
@@ -174,7 +174,7 @@ impl Engine {
                 .take(limit)
                 .collect()
         };
-        let mut replayed: Vec<Arc<str>> = Vec::with_capacity(keys.len());
+        let mut replayed: Vec<TaskId> = Vec::with_capacity(keys.len());
         for (i, &key) in keys.iter().enumerate() {
             let Some(meta) = self.tasks.get_mut(&key) else {
                 continue;

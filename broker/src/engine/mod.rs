@@ -17,6 +17,7 @@ mod ids;
 mod listing;
 mod queues;
 mod task;
+mod task_id;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,6 +34,7 @@ pub use task::{
     Lease, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
     DEFAULT_LEASE_MS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
 };
+pub use task_id::TaskId;
 
 use queues::Queues;
 use timers::Timers;
@@ -83,12 +85,14 @@ impl Engine {
             if meta.state == TaskState::Leased {
                 meta.state = TaskState::Ready;
                 meta.due_ms = 0;
-                meta.lease_id = 0;
+                if let Some(cold) = meta.cold.as_deref_mut() {
+                    cold.lease_id = 0;
+                }
             }
             meta.name = engine.intern_name(&meta.name);
             let (queue, _) = engine.queues.entry(&meta.queue);
             meta.queue = queue;
-            engine.ids.insert(&meta.id.clone(), meta.key, &engine.tasks);
+            engine.ids.insert(&meta.id, meta.key, &engine.tasks);
             if let (Some(unique), false) = (meta.unique_key(), meta.state.is_terminal()) {
                 engine
                     .unique

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::task_id::TaskId;
+
 /// Where a task is in its lifecycle (DESIGN.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TaskState {
@@ -152,7 +154,7 @@ pub struct TaskMeta {
     /// Internal key: unique, ordered by enqueue; also the store key.
     pub key: u64,
     /// The user-visible id.
-    pub id: Arc<str>,
+    pub id: TaskId,
     /// The task type.
     pub name: Arc<str>,
     /// The queue it belongs to.
@@ -162,8 +164,6 @@ pub struct TaskMeta {
     /// When a SCHEDULED or RETRYING task becomes ready, or when a LEASED task's lease ends,
     /// unix ms; 0 otherwise.
     pub due_ms: u64,
-    /// The current lease when LEASED; 0 otherwise.
-    pub lease_id: u64,
     /// Enqueue time, unix ms.
     pub enqueued_ms: u64,
     /// Options fixed at enqueue.
@@ -189,6 +189,8 @@ pub struct TaskCold {
     pub expires_at_ms: Option<u64>,
     /// At most one live task per (queue, key).
     pub unique_key: Option<Arc<str>>,
+    /// The current lease when LEASED; 0 otherwise.
+    pub lease_id: u64,
     /// The lease of the attempt that completed last (acked or nacked), so a repeated ack can be
     /// recognised; 0 if none.
     pub last_lease_id: u64,
@@ -206,6 +208,7 @@ static NO_COLD: TaskCold = TaskCold {
     retries_used: 0,
     expires_at_ms: None,
     unique_key: None,
+    lease_id: 0,
     last_lease_id: 0,
     started_ms: 0,
     finished_ms: 0,
@@ -226,15 +229,16 @@ impl TaskMeta {
 
     /// The current lease, when LEASED.
     pub fn lease(&self) -> Option<Lease> {
-        (self.state == TaskState::Leased && self.lease_id != 0).then_some(Lease {
-            id: self.lease_id,
+        let lease_id = self.cold().lease_id;
+        (self.state == TaskState::Leased && lease_id != 0).then_some(Lease {
+            id: lease_id,
             deadline_ms: self.due_ms,
         })
     }
 
     /// Makes `lease` the current lease (the caller sets the LEASED state).
     pub fn set_lease(&mut self, lease: Lease) {
-        self.lease_id = lease.id;
+        self.cold_mut().lease_id = lease.id;
         self.due_ms = lease.deadline_ms;
     }
 

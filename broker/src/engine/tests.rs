@@ -1,7 +1,5 @@
 //! Engine unit tests: time and sequence driven by hand, no network, no disk.
 
-use std::sync::Arc;
-
 use super::*;
 
 const TTL: u64 = 60_000;
@@ -99,7 +97,7 @@ impl Harness {
 
 fn task(id: &str) -> NewTask {
     NewTask {
-        id: Arc::from(id),
+        id: TaskId::new(id),
         name: "test.task".into(),
         queue: "q".into(),
         priority: 0,
@@ -214,7 +212,7 @@ fn failures_retry_with_backoff_then_fail_into_the_dead_letter_set() {
             limit: 10,
         })
         .unwrap();
-    assert_eq!(outcome.reply, Reply::Replayed(vec![Arc::from("t")]));
+    assert_eq!(outcome.reply, Reply::Replayed(vec![TaskId::new("t")]));
     let replayed = h.lease("q", 1).remove(0);
     assert_eq!(
         replayed.meta.attempts, 4,
@@ -247,11 +245,11 @@ fn the_same_id_or_unique_key_returns_the_existing_task() {
     h.enqueue(keyed("u1"));
     let again = h.enqueue(keyed("u2"));
     assert!(
-        matches!(&again, Enqueued::Existing { id, .. } if &**id == "u1"),
+        matches!(&again, Enqueued::Existing { id, .. } if id.matches("u1")),
         "unique key dedups: {again:?}"
     );
     let mut leased = h.lease("q", 10);
-    let u1 = leased.iter().position(|g| &*g.meta.id == "u1").unwrap();
+    let u1 = leased.iter().position(|g| g.meta.id.matches("u1")).unwrap();
     let g = leased.remove(u1);
     h.ack_ok(&g).unwrap();
     assert!(
@@ -268,7 +266,7 @@ fn revoking_a_leased_task_voids_its_lease() {
     let running = h
         .lease("q", 2)
         .into_iter()
-        .find(|g| &*g.meta.id == "running")
+        .find(|g| g.meta.id.matches("running"))
         .unwrap();
     h.enqueue(task("later"));
     let outcome = h
@@ -341,7 +339,7 @@ fn results_are_purged_after_their_ttl_but_dead_letters_stay() {
         ..task("bad")
     });
     for g in h.lease("q", 2) {
-        if &*g.meta.id == "ok" {
+        if g.meta.id.matches("ok") {
             h.ack_ok(&g).unwrap();
         } else {
             h.fail(&g, false);

@@ -2,13 +2,12 @@
 //! field, says what was wrong and what is allowed.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use stalk_proto::v1 as pb;
 use tonic::Code;
 
 use crate::engine::{
-    NewTask, TaskBody, TaskError, TaskMeta, TaskOptions, TaskState, When, DEFAULT_LEASE_MS,
+    NewTask, TaskBody, TaskError, TaskId, TaskMeta, TaskOptions, TaskState, When, DEFAULT_LEASE_MS,
     DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
 };
 
@@ -169,7 +168,7 @@ pub(crate) fn new_task(
     i: usize,
     spec: pb::TaskSpec,
     max_payload: usize,
-    generated_id: impl FnOnce() -> String,
+    generated_id: impl FnOnce() -> TaskId,
 ) -> Result<NewTask, FieldError> {
     let f = |name: &str| format!("tasks[{i}].{name}");
     name(&f("name"), &spec.name)?;
@@ -223,7 +222,7 @@ pub(crate) fn new_task(
         generated_id()
     } else {
         task_id(&f("task_id"), &spec.task_id)?;
-        spec.task_id
+        TaskId::new(&spec.task_id)
     };
     let unique_key = if spec.unique_key.is_empty() {
         None
@@ -283,7 +282,7 @@ pub(crate) fn new_task(
         (None, n) => Some(When::In(delay_ms(&f("countdown_ms"), n)?)),
     };
     Ok(NewTask {
-        id: Arc::from(id),
+        id,
         name: spec.name,
         queue,
         priority,
@@ -432,6 +431,10 @@ pub(crate) fn summary(meta: &TaskMeta) -> pb::TaskSummary {
 mod tests {
     use super::*;
 
+    fn gen() -> TaskId {
+        TaskId::new("generated")
+    }
+
     fn spec(name: &str) -> pb::TaskSpec {
         pb::TaskSpec {
             name: name.into(),
@@ -441,38 +444,38 @@ mod tests {
 
     #[test]
     fn defaults_fill_in_queue_retries_and_lease() {
-        let task = new_task(0, spec("email.send"), 1024, || "gen".into()).unwrap();
+        let task = new_task(0, spec("email.send"), 1024, || TaskId::new("gen")).unwrap();
         assert_eq!(task.queue, "default");
-        assert_eq!(&*task.id, "gen");
+        assert_eq!(task.id.to_string(), "gen");
         assert_eq!(task.options.max_retries, DEFAULT_MAX_RETRIES);
         assert_eq!(task.options.lease_ms, DEFAULT_LEASE_MS);
     }
 
     #[test]
     fn refusals_name_the_field() {
-        let err = new_task(3, spec("bad name"), 1024, String::new).unwrap_err();
+        let err = new_task(3, spec("bad name"), 1024, gen).unwrap_err();
         assert_eq!(err.field, "tasks[3].name");
         let mut s = spec("ok");
         s.priority = 10;
         assert_eq!(
-            new_task(0, s, 1024, String::new).unwrap_err().field,
+            new_task(0, s, 1024, gen).unwrap_err().field,
             "tasks[0].priority"
         );
         let mut s = spec("ok");
         s.payload = vec![0; 2048];
-        let err = new_task(0, s, 1024, String::new).unwrap_err();
+        let err = new_task(0, s, 1024, gen).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
         let mut s = spec("ok");
         s.eta_unix_ms = 5;
         s.countdown_ms = 5;
         assert_eq!(
-            new_task(0, s, 1024, String::new).unwrap_err().field,
+            new_task(0, s, 1024, gen).unwrap_err().field,
             "tasks[0].countdown_ms"
         );
         let mut s = spec("ok");
         s.eta_unix_ms = -1;
         assert_eq!(
-            new_task(0, s, 1024, String::new).unwrap_err().field,
+            new_task(0, s, 1024, gen).unwrap_err().field,
             "tasks[0].eta_unix_ms"
         );
     }
@@ -510,7 +513,7 @@ mod tests {
                 payload: vec![0; payload_len],
                 ..pb::TaskSpec::default()
             };
-            if let Err(err) = new_task(0, spec, 2048, || "generated".into()) {
+            if let Err(err) = new_task(0, spec, 2048, || TaskId::new("generated")) {
                 proptest::prop_assert!(err.field.starts_with("tasks[0]."), "{err:?}");
                 proptest::prop_assert!(!err.message.is_empty());
             }
@@ -521,12 +524,6 @@ mod tests {
     fn no_retries_overrides_the_default() {
         let mut s = spec("ok");
         s.no_retries = true;
-        assert_eq!(
-            new_task(0, s, 1024, String::new)
-                .unwrap()
-                .options
-                .max_retries,
-            0
-        );
+        assert_eq!(new_task(0, s, 1024, gen).unwrap().options.max_retries, 0);
     }
 }

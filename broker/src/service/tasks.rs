@@ -9,7 +9,9 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use super::status::{code_name, engine_code};
 use crate::broker::Broker;
-use crate::engine::{AckOutcome, Command, Enqueued, NackAction, Reply, TaskResult, TaskState};
+use crate::engine::{
+    AckOutcome, Command, Enqueued, NackAction, Reply, TaskId, TaskResult, TaskState,
+};
 
 /// Serves `stalk.v1.TaskQueue` over a [`Broker`].
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ impl TaskQueue for TaskQueueService {
         let mut accepted = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
             match convert::new_task(i, spec, self.max_payload, || {
-                uuid::Uuid::now_v7().to_string()
+                TaskId::from_uuid(uuid::Uuid::now_v7())
             }) {
                 Ok(task) => {
                     accepted.push(task);

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::StoreError;
-use crate::engine::{TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
+use crate::engine::{
+    TaskBody, TaskCold, TaskError, TaskId, TaskMeta, TaskOptions, TaskResult, TaskState,
+};
 
 /// The version byte of every record this broker writes.
 pub(crate) const V1: u8 = 1;
@@ -184,10 +186,12 @@ pub(crate) fn decode_state(
     let priority = u8::try_from(record.priority.min(9)).unwrap_or(9);
     // Stored values were bounded by the service when the task was enqueued.
     let narrow = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
+    let leased = state == TaskState::Leased && record.lease_id != 0;
     let cold = TaskCold {
         retries_used: record.retries_used,
         expires_at_ms: record.expires_at_ms,
         unique_key: record.unique_key.map(Arc::from),
+        lease_id: if leased { record.lease_id } else { 0 },
         last_lease_id: record.last_lease_id,
         started_ms: record.started_ms,
         finished_ms: record.finished_ms,
@@ -197,10 +201,9 @@ pub(crate) fn decode_state(
             message: e.message,
         }),
     };
-    let leased = state == TaskState::Leased && record.lease_id != 0;
     let meta = TaskMeta {
         key: record.key,
-        id: Arc::from(record.id),
+        id: TaskId::new(&record.id),
         name: Arc::from(record.name),
         queue: Arc::from(record.queue),
         ready_seq: record.ready_seq,
@@ -209,7 +212,6 @@ pub(crate) fn decode_state(
         } else {
             record.due_ms
         },
-        lease_id: if leased { record.lease_id } else { 0 },
         enqueued_ms: record.enqueued_ms,
         options: TaskOptions {
             max_retries: record.max_retries,
@@ -256,12 +258,11 @@ mod tests {
     fn sample() -> TaskMeta {
         TaskMeta {
             key: 7,
-            id: Arc::from("t-1"),
+            id: TaskId::new("t-1"),
             name: Arc::from("email.send"),
             queue: Arc::from("default"),
             ready_seq: 7,
             due_ms: 1234,
-            lease_id: 0,
             enqueued_ms: 1,
             options: TaskOptions::default(),
             attempts: 2,
@@ -272,6 +273,7 @@ mod tests {
                 retries_used: 1,
                 expires_at_ms: Some(99),
                 unique_key: Some(Arc::from("u")),
+                lease_id: 0,
                 last_lease_id: 42,
                 started_ms: 2,
                 finished_ms: 0,

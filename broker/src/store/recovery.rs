@@ -50,7 +50,7 @@ impl Store {
             // Every id derived from a sequence number lies below (seq + 1) << SUB_BITS.
             let seq = task_key
                 .max(meta.ready_seq)
-                .max(meta.lease_id)
+                .max(meta.cold().lease_id)
                 .max(meta.cold().last_lease_id)
                 >> crate::engine::SUB_BITS;
             out.next_seq = out.next_seq.max(seq + 1);

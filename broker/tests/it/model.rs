@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use stalk_broker::broker::Broker;
 use stalk_broker::clock::ManualClock;
 use stalk_broker::engine::{
-    AckOutcome, Command, EngineConfig, NackAction, NewTask, TaskBody, TaskError, TaskOptions,
-    TaskResult, Timer,
+    AckOutcome, Command, EngineConfig, NackAction, NewTask, TaskBody, TaskError, TaskId,
+    TaskOptions, TaskResult, Timer,
 };
 use stalk_broker::store::{Store, StoreConfig};
 use stalk_broker::Durability;
@@ -129,7 +129,7 @@ impl Real {
 
 fn task(id: &str, priority: u8) -> NewTask {
     NewTask {
-        id: Arc::from(id),
+        id: TaskId::new(id),
         name: "model".into(),
         queue: "q".into(),
         priority,
@@ -205,10 +205,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 for t in &leased {
                     prop_assert_eq!(
                         &t.body.payload,
-                        &t.meta.id.as_bytes().to_vec(),
+                        &t.meta.id.to_string().into_bytes(),
                         "body intact"
                     );
-                    let entry = model.tasks.get_mut(&*t.meta.id).expect("known");
+                    let entry = model.tasks.get_mut(&t.meta.id.to_string()).expect("known");
                     let ModelState::Ready { seq } = entry.1 else {
                         unreachable!()
                     };
