@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use prost::Message;
 
-const PROTOS: &[&str] = &["stalk/v1/tasks.proto", "stalk/v1/admin.proto"];
+const PROTOS: &[&str] = &[
+    "stalk/v1/tasks.proto",
+    "stalk/v1/admin.proto",
+    "stalk/v1/worker.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {

@@ -382,6 +382,11 @@ impl Broker {
         &self.timers[i.min(3)]
     }
 
+    /// Cancelled when the broker begins to shut down; long-lived streams end on it.
+    pub fn shutdown_signal(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     /// The clock commands are stamped with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock

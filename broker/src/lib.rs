@@ -14,6 +14,7 @@
 //! - [`config`]: settings, defaults and their validation.
 //! - `service`: gRPC services (TaskQueue, Admin, health, reflection), conversions, status codes.
 //! - [`broker`]: the core that orders commands, waits for durability and wakes long polls.
+//! - [`session`]: a worker's streaming session: credits, prefetch and running leases.
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer.
@@ -36,6 +37,7 @@ mod drivers;
 pub mod engine;
 pub mod server;
 mod service;
+pub mod session;
 pub mod store;
 mod waiters;
 

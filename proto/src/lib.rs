@@ -7,7 +7,7 @@
 //! It is not a client: Rust programs use `stalk-client`, which wraps these types.
 //!
 //! # Layout
-//! - [`v1`]: messages, the `TaskQueue` and `Admin` service traits, clients and servers.
+//! - [`v1`]: messages, the `TaskQueue`, `Admin` and `Workers` service traits, clients and servers.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection.
 
 /// Generated code for package `stalk.v1`; the proto comments are its documentation.

@@ -49,6 +49,7 @@ impl Engine {
                 lease_ms,
             } => self.extend(&id, lease_id, lease_ms, ctx),
             Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
+            Command::Release(leases) => Ok(self.release(leases, ctx)),
             Command::Purge {
                 queue,
                 dead_letters,
@@ -432,6 +433,33 @@ impl Engine {
             );
         }
         Ok(out)
+    }
+
+    fn release(&mut self, leases: Vec<(String, u64, bool)>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Released(0));
+        // Like a lease expiry, a release can be derived again after a crash (leases are not
+        // durable), so it does not wait for a flush.
+        out.durable = false;
+        let mut released = 0;
+        for (id, lease_id, started) in leases {
+            let Some(key) = self
+                .get(&id)
+                .filter(|m| m.lease().is_some_and(|l| l.id == lease_id))
+                .map(|m| m.key)
+            else {
+                continue;
+            };
+            if !started {
+                if let Some(meta) = self.tasks.get_mut(&key) {
+                    meta.attempts = meta.attempts.saturating_sub(1);
+                }
+            }
+            // The task keeps its place in the ready order, as after a lease expiry.
+            self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
+            released += 1;
+        }
+        out.reply = Reply::Released(released);
+        out
     }
 
     fn revoke(&mut self, ids: Vec<String>, ctx: Ctx) -> Outcome {

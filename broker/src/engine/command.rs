@@ -172,6 +172,10 @@ pub enum Command {
     },
     /// Revoke tasks by id.
     Revoke(Vec<String>),
+    /// Give leases back without completing them (a worker session ended). Each entry is
+    /// (task id, lease id, whether the attempt started); an unstarted one does not count as an
+    /// attempt. Leases that are no longer current are skipped.
+    Release(Vec<(String, u64, bool)>),
     /// Delete the waiting tasks of a queue, or its dead letters.
     Purge {
         /// The queue.
@@ -203,6 +207,7 @@ impl Command {
         match self {
             Self::Enqueue(tasks) => tasks.len(),
             Self::AckMany(acks) => acks.len(),
+            Self::Release(leases) => leases.len(),
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,
             Self::Tick { limit, .. } => *limit,
@@ -261,6 +266,8 @@ pub enum Reply {
     },
     /// To `Revoke`: per id, the state after (`None`: unknown id).
     Revoked(Vec<(String, Option<TaskState>)>),
+    /// To `Release`: how many leases were given back.
+    Released(usize),
     /// To `Purge`: how many tasks were deleted.
     Purged(u64),
     /// To `Replay`: the ids put back.

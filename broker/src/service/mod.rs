@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod convert;
 mod inflight;
+mod session;
 mod status;
 mod tasks;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use stalk_proto::v1::admin_server::AdminServer;
 use stalk_proto::v1::task_queue_server::TaskQueueServer;
+use stalk_proto::v1::workers_server::WorkersServer;
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
@@ -26,7 +28,7 @@ fn max_message_bytes(max_payload: usize) -> usize {
     max_payload.saturating_add(64 << 20)
 }
 
-/// Every service the broker serves: TaskQueue and Admin (behind auth when configured),
+/// Every service the broker serves: TaskQueue, Admin and Workers (behind auth when configured),
 /// reflection (behind auth) and health (never behind auth, so probes work without a token).
 pub(crate) async fn routes(
     broker: &Arc<Broker>,
@@ -40,6 +42,9 @@ pub(crate) async fn routes(
     reporter
         .set_serving::<AdminServer<admin::AdminService>>()
         .await;
+    reporter
+        .set_serving::<WorkersServer<session::WorkersService>>()
+        .await;
     let limit = max_message_bytes(max_payload);
     let queue = TaskQueueServer::new(tasks::TaskQueueService {
         broker: broker.clone(),
@@ -52,6 +57,12 @@ pub(crate) async fn routes(
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
+    let workers = WorkersServer::new(session::WorkersService {
+        broker: broker.clone(),
+        max_payload,
+    })
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -59,6 +70,7 @@ pub(crate) async fn routes(
     let routes = Routes::new(health)
         .add_service(InterceptedService::new(queue, auth.clone()))
         .add_service(InterceptedService::new(admin, auth.clone()))
+        .add_service(InterceptedService::new(workers, auth.clone()))
         .add_service(InterceptedService::new(reflection, auth));
     Ok((routes, reporter))
 }
@@ -70,6 +82,9 @@ pub(crate) async fn set_not_serving(reporter: &HealthReporter) {
         .await;
     reporter
         .set_not_serving::<AdminServer<admin::AdminService>>()
+        .await;
+    reporter
+        .set_not_serving::<WorkersServer<session::WorkersService>>()
         .await;
     reporter
         .set_service_status("", tonic_health::ServingStatus::NotServing)

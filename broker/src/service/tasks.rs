@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, FieldError};
 use super::status::{code_name, engine_code};
-use crate::broker::Broker;
+use crate::broker::{Broker, LeasedTask};
 use crate::engine::{
     AckOutcome, Command, Enqueued, NackAction, Reply, TaskId, TaskResult, TaskState,
 };
@@ -90,27 +90,7 @@ impl TaskQueue for TaskQueueService {
             return Err(FieldError::invalid("worker_id", "is longer than 256 bytes").into());
         }
         let leased = self.broker.lease(req.queues, max, lease_ms, wait).await?;
-        let tasks = leased
-            .into_iter()
-            .map(|t| pb::LeasedTask {
-                task_id: t.meta.id.to_string(),
-                name: t.meta.name.to_string(),
-                queue: t.meta.queue.to_string(),
-                payload: t.body.payload,
-                content_type: t.body.content_type,
-                headers: t.body.headers.into_iter().collect(),
-                priority: u32::from(t.meta.priority),
-                lease_id: t.lease_id,
-                attempt: t.meta.attempts,
-                lease_deadline_unix_ms: convert::ms(t.deadline_ms),
-                retries_left: t
-                    .meta
-                    .options
-                    .max_retries
-                    .saturating_sub(t.meta.retries_used()),
-                enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
-            })
-            .collect();
+        let tasks = leased.into_iter().map(leased_task).collect();
         Ok(Response::new(pb::LeaseResponse { tasks }))
     }
 
@@ -119,7 +99,7 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        let (id, lease_id, outcome) = self.ack_item(request.into_inner())?;
+        let (id, lease_id, outcome) = ack_item(request.into_inner(), self.max_payload)?;
         let command = Command::Ack {
             id,
             lease_id,
@@ -142,7 +122,7 @@ impl TaskQueue for TaskQueueService {
             .into_iter()
             .enumerate()
             .map(|(i, ack)| {
-                self.ack_item(ack).map_err(|mut err| {
+                ack_item(ack, self.max_payload).map_err(|mut err| {
                     err.field = format!("acks[{i}].{}", err.field);
                     err
                 })
@@ -301,36 +281,6 @@ impl TaskQueue for TaskQueueService {
 }
 
 impl TaskQueueService {
-    /// Checks and converts one ack.
-    fn ack_item(&self, req: pb::AckRequest) -> Result<(String, u64, AckOutcome), FieldError> {
-        convert::task_id("task_id", &req.task_id)?;
-        lease_id(req.lease_id)?;
-        let outcome = match req.outcome {
-            Some(pb::ack_request::Outcome::Success(result)) => {
-                convert::result_value(&result.value, &result.content_type, self.max_payload)?;
-                AckOutcome::Success(TaskResult {
-                    value: result.value,
-                    content_type: result.content_type,
-                })
-            }
-            Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
-                error: convert::failure(failure.error)?,
-                fatal: failure.fatal,
-                retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {
-                    0 => None,
-                    n => Some(n),
-                },
-            },
-            None => {
-                return Err(FieldError::invalid(
-                    "outcome",
-                    "give exactly one of success and failure",
-                ))
-            }
-        };
-        Ok((req.task_id, req.lease_id, outcome))
-    }
-
     async fn state_of(&self, command: Command) -> Result<TaskState, Status> {
         let outcome = self.broker.execute(command).await?;
         match outcome.reply {
@@ -376,5 +326,60 @@ fn enqueued(result: Enqueued) -> pb::EnqueueOutcome {
             }),
             ..pb::EnqueueOutcome::default()
         },
+    }
+}
+
+/// Checks and converts one ack.
+pub(crate) fn ack_item(
+    req: pb::AckRequest,
+    max_payload: usize,
+) -> Result<(String, u64, AckOutcome), FieldError> {
+    convert::task_id("task_id", &req.task_id)?;
+    lease_id(req.lease_id)?;
+    let outcome = match req.outcome {
+        Some(pb::ack_request::Outcome::Success(result)) => {
+            convert::result_value(&result.value, &result.content_type, max_payload)?;
+            AckOutcome::Success(TaskResult {
+                value: result.value,
+                content_type: result.content_type,
+            })
+        }
+        Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
+            error: convert::failure(failure.error)?,
+            fatal: failure.fatal,
+            retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {
+                0 => None,
+                n => Some(n),
+            },
+        },
+        None => {
+            return Err(FieldError::invalid(
+                "outcome",
+                "give exactly one of success and failure",
+            ))
+        }
+    };
+    Ok((req.task_id, req.lease_id, outcome))
+}
+
+/// The wire form of a leased task.
+pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
+    pb::LeasedTask {
+        task_id: t.meta.id.to_string(),
+        name: t.meta.name.to_string(),
+        queue: t.meta.queue.to_string(),
+        payload: t.body.payload,
+        content_type: t.body.content_type,
+        headers: t.body.headers.into_iter().collect(),
+        priority: u32::from(t.meta.priority),
+        lease_id: t.lease_id,
+        attempt: t.meta.attempts,
+        lease_deadline_unix_ms: convert::ms(t.deadline_ms),
+        retries_left: t
+            .meta
+            .options
+            .max_retries
+            .saturating_sub(t.meta.retries_used()),
+        enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
     }
 }

@@ -12,6 +12,7 @@
 //! - `bad_input`: every refusal names the field and loses nothing.
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
+//! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
 //! - `shutdown`: graceful shutdown ends long polls and loses nothing.
 //! - `model`: engine + store against an in-memory model, with restarts (proptest).
 //! - `crash`: `kill -9` of the real `stalkd` under load loses nothing acknowledged.
@@ -35,6 +36,7 @@ mod reflection;
 mod results;
 mod retries;
 mod revoke;
+mod session;
 mod shutdown;
 mod stalkd;
 mod support;

@@ -1,0 +1,269 @@
+//! The `Workers.Session` stream: reads worker messages, drives a [`WorkerSession`], writes
+//! broker messages. Validation and conversion only; the session logic is in `crate::session`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stalk_proto::v1 as pb;
+use stalk_proto::v1::workers_server::Workers;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::{self, FieldError};
+use super::status::{code_name, engine_code};
+use super::tasks::{ack_item, leased_task};
+use crate::broker::Broker;
+use crate::engine::NackAction;
+use crate::session::{SessionOptions, WorkerSession, MAX_CREDITS};
+
+/// Default prefetch lease of a pushed task that has not started.
+const PREFETCH_MS: u64 = 10_000;
+/// How long one lease attempt waits for ready tasks before looking again.
+const POLL: Duration = Duration::from_secs(30);
+
+/// Serves `stalk.v1.Workers`.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkersService {
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) max_payload: usize,
+}
+
+type Outbound = mpsc::Sender<Result<pb::BrokerMessage, Status>>;
+
+#[tonic::async_trait]
+impl Workers for WorkersService {
+    type SessionStream = ReceiverStream<Result<pb::BrokerMessage, Status>>;
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn session(
+        &self,
+        request: Request<Streaming<pb::WorkerMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let mut inbound = request.into_inner();
+        let hello = match inbound.message().await? {
+            Some(pb::WorkerMessage {
+                kind: Some(pb::worker_message::Kind::Hello(hello)),
+            }) => hello,
+            _ => {
+                return Err(FieldError::invalid(
+                    "kind",
+                    "the first message of a session must be `hello`",
+                )
+                .into())
+            }
+        };
+        let options = session_options(&hello)?;
+        let session = WorkerSession::new(self.broker.clone(), options);
+        let (tx, rx) = mpsc::channel(64);
+        let session_id = uuid::Uuid::now_v7().to_string();
+        let welcome = pb::broker_message::Kind::Welcome(pb::Welcome {
+            session_id: session_id.clone(),
+        });
+        // The channel is fresh and larger than one message.
+        let _ = tx.try_send(Ok(pb::BrokerMessage {
+            kind: Some(welcome),
+        }));
+        tracing::info!(worker = %hello.worker_id, session = %session_id, "worker session opened");
+        let service = self.clone();
+        tokio::spawn(async move {
+            let worker = hello.worker_id;
+            let released = service.run(session, inbound, tx).await;
+            tracing::info!(%worker, session = %session_id, released, "worker session closed");
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+fn session_options(hello: &pb::Hello) -> Result<SessionOptions, FieldError> {
+    if hello.worker_id.is_empty() || hello.worker_id.len() > 256 {
+        return Err(FieldError::invalid(
+            "hello.worker_id",
+            "is required, at most 256 bytes",
+        ));
+    }
+    convert::lease_queues(&hello.queues)?;
+    Ok(SessionOptions {
+        queues: hello.queues.clone(),
+        run_lease_ms: convert::lease_ms("hello.lease_duration_ms", hello.lease_duration_ms)?,
+        prefetch_ms: convert::lease_ms("hello.prefetch_lease_ms", hello.prefetch_lease_ms)?
+            .unwrap_or(PREFETCH_MS),
+    })
+}
+
+fn message(kind: pb::broker_message::Kind) -> Result<pb::BrokerMessage, Status> {
+    Ok(pb::BrokerMessage { kind: Some(kind) })
+}
+
+fn wire_error(code: tonic::Code, message: String) -> pb::Error {
+    pb::Error {
+        kind: code_name(code).into(),
+        message,
+    }
+}
+
+impl WorkersService {
+    /// Runs the session until the worker or the broker ends it; returns how many leases were
+    /// released at the end.
+    async fn run(
+        &self,
+        mut session: WorkerSession,
+        mut inbound: Streaming<pb::WorkerMessage>,
+        tx: Outbound,
+    ) -> usize {
+        let shutdown = self.broker.shutdown_signal();
+        loop {
+            let more = session.credits() > 0;
+            let next = session.next_tasks(POLL);
+            tokio::select! {
+                received = inbound.message() => match received {
+                    Ok(Some(msg)) => {
+                        if let Err(status) = self.handle(&mut session, msg, &tx).await {
+                            let _ = tx.send(Err(status)).await;
+                            break;
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
+                },
+                leased = next, if more => match leased {
+                    Ok(tasks) if tasks.is_empty() => {}
+                    Ok(tasks) => {
+                        session.pushed(&tasks);
+                        let tasks = tasks.into_iter().map(leased_task).collect();
+                        let push = pb::broker_message::Kind::Tasks(pb::LeaseResponse { tasks });
+                        if tx.send(message(push)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
+                        break;
+                    }
+                },
+                () = shutdown.cancelled() => {
+                    let _ = tx.send(Err(Status::unavailable("broker shutting down"))).await;
+                    break;
+                }
+            }
+        }
+        match session.close().await {
+            Ok(released) => released,
+            Err(err) => {
+                tracing::error!(cause = %err, "releasing a closed session's leases failed");
+                0
+            }
+        }
+    }
+
+    async fn handle(
+        &self,
+        session: &mut WorkerSession,
+        msg: pb::WorkerMessage,
+        tx: &Outbound,
+    ) -> Result<(), Status> {
+        use pb::worker_message::Kind;
+        let reply = match msg.kind {
+            Some(Kind::Hello(_)) | None => {
+                return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
+            }
+            Some(Kind::Credit(credit)) => {
+                if credit.tasks == 0 || credit.tasks > MAX_CREDITS {
+                    return Err(FieldError::invalid(
+                        "credit.tasks",
+                        format!("{} is outside 1..={MAX_CREDITS}", credit.tasks),
+                    )
+                    .into());
+                }
+                session.grant(credit.tasks);
+                return Ok(());
+            }
+            Some(Kind::Started(started)) => {
+                let leases: Vec<u64> = started.tasks.iter().map(|t| t.lease_id).collect();
+                session.started(&leases).await?;
+                return Ok(());
+            }
+            Some(Kind::Acks(acks)) => {
+                convert::batch("acks.acks", acks.acks.len())?;
+                let items = acks
+                    .acks
+                    .into_iter()
+                    .map(|ack| ack_item(ack, self.max_payload))
+                    .collect::<Result<Vec<_>, FieldError>>()?;
+                let results = session.ack(items).await?;
+                let results = results
+                    .into_iter()
+                    .map(|result| match result {
+                        Ok(state) => pb::AckManyResult {
+                            state: convert::state(state).into(),
+                            error: None,
+                        },
+                        Err(err) => pb::AckManyResult {
+                            state: pb::TaskState::Unspecified.into(),
+                            error: Some(wire_error(engine_code(&err), err.to_string())),
+                        },
+                    })
+                    .collect();
+                pb::broker_message::Kind::Acked(pb::AckManyResponse { results })
+            }
+            Some(Kind::Nack(nack)) => {
+                let action = match nack.action {
+                    Some(pb::nack_request::Action::Requeue(r)) => NackAction::Requeue {
+                        delay_ms: convert::delay_ms("nack.requeue.delay_ms", r.delay_ms)?,
+                    },
+                    Some(pb::nack_request::Action::Reject(r)) => {
+                        convert::reason(&r.reason)?;
+                        NackAction::Reject { reason: r.reason }
+                    }
+                    None => return Err(FieldError::invalid("nack.action", "is required").into()),
+                };
+                let task_id = nack.task_id.clone();
+                let outcome = match session.nack(nack.task_id, nack.lease_id, action).await {
+                    Ok(state) => pb::NackOutcome {
+                        task_id,
+                        state: convert::state(state).into(),
+                        error: None,
+                    },
+                    Err(err) => {
+                        let status = Status::from(err);
+                        pb::NackOutcome {
+                            task_id,
+                            state: pb::TaskState::Unspecified.into(),
+                            error: Some(wire_error(status.code(), status.message().into())),
+                        }
+                    }
+                };
+                pb::broker_message::Kind::Nacked(outcome)
+            }
+            Some(Kind::Extend(extend)) => {
+                let lease_ms =
+                    convert::lease_ms("extend.lease_duration_ms", extend.lease_duration_ms)?
+                        .ok_or_else(|| {
+                            FieldError::invalid("extend.lease_duration_ms", "is required")
+                        })?;
+                let task_id = extend.task_id.clone();
+                let outcome = match session
+                    .extend(extend.task_id, extend.lease_id, lease_ms)
+                    .await
+                {
+                    Ok(deadline) => pb::ExtendOutcome {
+                        task_id,
+                        lease_deadline_unix_ms: convert::ms(deadline),
+                        error: None,
+                    },
+                    Err(err) => {
+                        let status = Status::from(err);
+                        pb::ExtendOutcome {
+                            task_id,
+                            lease_deadline_unix_ms: 0,
+                            error: Some(wire_error(status.code(), status.message().into())),
+                        }
+                    }
+                };
+                pb::broker_message::Kind::Extended(outcome)
+            }
+        };
+        tx.send(message(reply))
+            .await
+            .map_err(|_| Status::cancelled("the worker went away"))
+    }
+}
