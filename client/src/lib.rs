@@ -77,8 +77,3 @@ pub use task::{Task, JSON_CONTENT_TYPE};
 
 /// The generated wire types, for callers that need a field this crate does not wrap.
 pub use stalk_proto::v1 as proto;
-
-/// The README's Rust example, compiled as a doctest so the tour cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

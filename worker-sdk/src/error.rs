@@ -1,0 +1,60 @@
+//! What a handler returns when it fails, and what running a worker can fail with.
+
+use std::time::Duration;
+
+/// A handler's failure: retried (with the task's backoff, or after `countdown`) while retries
+/// are left, or fatal (straight to the dead-letter set).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// Worth another attempt.
+    #[error("{kind}: {message}")]
+    Retry {
+        /// The error type, e.g. `IOError`.
+        kind: String,
+        /// What went wrong.
+        message: String,
+        /// Retry after this long instead of the task's backoff.
+        countdown: Option<Duration>,
+    },
+    /// Not worth another attempt.
+    #[error("{kind}: {message}")]
+    Fatal {
+        /// The error type.
+        kind: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl TaskError {
+    /// A retryable error.
+    pub fn retry(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Retry {
+            kind: kind.into(),
+            message: message.into(),
+            countdown: None,
+        }
+    }
+
+    /// A fatal error.
+    pub fn fatal(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Fatal {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The broker could not be reached.
+    #[error("cannot connect to the broker: {0}")]
+    Connect(#[source] stalk_client::ClientError),
+    /// The broker refused or ended the session.
+    #[error("the broker ended the session: {0}")]
+    Session(#[source] tonic::Status),
+    /// The builder was given nothing to run or an invalid setting.
+    #[error("invalid worker setting: {0}")]
+    Config(String),
+}

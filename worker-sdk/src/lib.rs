@@ -1,0 +1,43 @@
+//! stalk-worker: run task handlers written in Rust against a stalk broker.
+//!
+//! A [`Worker`] opens a streaming session (`Workers.Session`), grants the broker as many credits
+//! as it has free slots, runs each pushed task on the tokio runtime, and acknowledges results on
+//! the same stream. Unknown task names go to the dead-letter set with a clear error instead of
+//! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry.
+//!
+//! It is not (yet) the whole Celery worker: thread and prefork pools, time limits, lease keeping
+//! and bootsteps arrive with the rest of issue 4.
+//!
+//! # Layout
+//! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
+//! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
+//! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, acks, warm shutdown.
+//!
+//! # Example
+//! ```no_run
+//! use stalk_worker::{TaskError, Worker};
+//!
+//! # async fn demo() -> Result<(), stalk_worker::WorkerError> {
+//! let worker = Worker::builder("127.0.0.1:7070")
+//!     .queues(["math"])
+//!     .concurrency(8)
+//!     .task("add", |(a, b): (i64, i64)| async move { Ok::<_, TaskError>(a + b) })
+//!     .connect()
+//!     .await?;
+//! worker.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod registry;
+mod worker;
+
+pub use error::{TaskError, WorkerError};
+pub use registry::Registry;
+pub use worker::{Worker, WorkerBuilder, DEFAULT_CONCURRENCY};
+
+/// The README's Rust examples (client and worker), compiled as doctests so the tour cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

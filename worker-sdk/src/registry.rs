@@ -1,0 +1,76 @@
+//! Task names to handlers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::TaskError;
+
+/// A boxed handler: payload bytes in, result bytes (JSON) out.
+pub(crate) type Handler = Arc<
+    dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The handlers a worker can run, by task name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<String, Handler>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.handlers.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("tasks", &names).finish()
+    }
+}
+
+impl Registry {
+    /// Registers an async handler for `name`: its argument is the task's JSON payload, its
+    /// result is sent back as JSON. A payload that does not decode is a fatal error.
+    pub fn task<A, R, F, Fut>(&mut self, name: impl Into<String>, handler: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let boxed: Handler = Arc::new(move |payload: Vec<u8>| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                let args: A = serde_json::from_slice(&payload).map_err(|e| {
+                    TaskError::fatal("PayloadError", format!("cannot decode the arguments: {e}"))
+                })?;
+                let result = handler(args).await?;
+                serde_json::to_vec(&result).map_err(|e| {
+                    TaskError::fatal("ResultError", format!("cannot encode the result: {e}"))
+                })
+            })
+        });
+        self.handlers.insert(name.into(), boxed);
+    }
+
+    /// The handler for `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<Handler> {
+        self.handlers.get(name).cloned()
+    }
+
+    /// Registered task names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.handlers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Whether nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.handlers.is_empty()
+    }
+}

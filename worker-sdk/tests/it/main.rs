@@ -1,0 +1,14 @@
+//! Integration tests of the worker runtime against a real broker on `127.0.0.1:0`.
+//!
+//! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
+//! - `failures`: retryable and fatal errors, panics, unknown task names.
+//! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
+
+// Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
+// reach them.
+#![allow(clippy::unwrap_used)]
+
+mod failures;
+mod runs;
+mod shutdown;
+mod support;

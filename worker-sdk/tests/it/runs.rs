@@ -1,0 +1,68 @@
+//! Tasks run and results arrive; concurrency bounds what runs at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use stalk_client::{Task, TaskState};
+use stalk_testkit::TestBroker;
+use stalk_worker::TaskError;
+
+use crate::support::{spawn, SOON};
+
+#[tokio::test]
+async fn a_registered_task_runs_and_its_result_arrives() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| {
+        w.queues(["math"])
+            .task("add", |(a, b): (i64, i64)| async move {
+                Ok::<_, TaskError>(a + b)
+            })
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("add").queue("math").json(&(2, 3)).unwrap())
+        .await
+        .unwrap();
+    let status = handle.wait(&client, SOON).await.unwrap();
+    assert_eq!(status.state, TaskState::Succeeded);
+    assert_eq!(status.json::<i64>().unwrap(), 5);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_more_tasks_run_at_once_than_the_concurrency() {
+    let broker = TestBroker::start().await;
+    let now = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now_h, most_h) = (now.clone(), most.clone());
+    let worker = spawn(&broker, move |w| {
+        w.concurrency(2).task("slow", move |(): ()| {
+            let (now, most) = (now_h.clone(), most_h.clone());
+            async move {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, TaskError>(())
+            }
+        })
+    })
+    .await;
+    let client = broker.client().await;
+    let tasks: Vec<Task> = (0..8)
+        .map(|_| Task::new("slow").json(&()).unwrap())
+        .collect();
+    let handles = client.enqueue_many(tasks).await.unwrap();
+    for handle in handles {
+        let status = handle.unwrap().wait(&client, SOON).await.unwrap();
+        assert_eq!(status.state, TaskState::Succeeded);
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "two slots, two at most at once"
+    );
+    worker.stop().await.unwrap();
+}

@@ -1,0 +1,50 @@
+//! Warm shutdown: running tasks finish and are acked; nothing is lost.
+
+use stalk_client::{Task, TaskState};
+use stalk_testkit::{wait_until, TestBroker};
+use stalk_worker::TaskError;
+use tokio::sync::Semaphore;
+
+use crate::support::{spawn, SOON};
+
+#[tokio::test]
+async fn warm_shutdown_finishes_the_running_task_and_acks_it() {
+    let broker = TestBroker::start().await;
+    let gate = std::sync::Arc::new(Semaphore::new(0));
+    let open = gate.clone();
+    let mut worker = spawn(&broker, move |w| {
+        w.concurrency(1).task("gated", move |(): ()| {
+            let gate = open.clone();
+            async move {
+                let _permit = gate
+                    .acquire()
+                    .await
+                    .map_err(|e| TaskError::fatal("Gate", e.to_string()))?;
+                Ok::<_, TaskError>("finished")
+            }
+        })
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("gated").json(&()).unwrap())
+        .await
+        .unwrap();
+    let running = wait_until(
+        SOON,
+        || async { client.result(&handle.id, None).await.unwrap().state },
+        |s| *s == TaskState::Leased,
+    )
+    .await;
+    assert_eq!(running, Ok(TaskState::Leased));
+    // The stop is requested while the task is still held at the gate.
+    worker.request_stop();
+    gate.add_permits(1);
+    worker.stop().await.expect("warm shutdown ends cleanly");
+    let status = client.result(&handle.id, None).await.unwrap();
+    assert_eq!(
+        status.state,
+        TaskState::Succeeded,
+        "the running task was finished and acked"
+    );
+}
