@@ -85,6 +85,7 @@ pub struct Broker {
     failure: Mutex<Option<String>>,
     healthy: watch::Sender<bool>,
     long_polls: AtomicUsize,
+    sessions: Arc<crate::session::Orphans>,
 }
 
 /// Counts a long poll while it waits.
@@ -147,6 +148,7 @@ impl Broker {
             failure: Mutex::new(None),
             healthy: watch::channel(true).0,
             long_polls: AtomicUsize::new(0),
+            sessions: Arc::default(),
         })
     }
 
@@ -326,6 +328,11 @@ impl Broker {
                 }
             }
         }
+    }
+
+    /// Worker sessions: how many are open, and the running leases of broken ones.
+    pub fn sessions(&self) -> &Arc<crate::session::Orphans> {
+        &self.sessions
     }
 
     /// How many Lease and GetResult calls are waiting right now.

@@ -16,6 +16,32 @@ pub enum Durability {
     Fast,
 }
 
+/// How long the running leases of a worker whose session broke are kept for it to reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionGrace {
+    /// Released after this long unless the same worker reconnects; zero releases at once.
+    After(#[serde(with = "millis")] Duration),
+    /// Kept until the lease deadlines, as a visibility timeout would.
+    UntilDeadline,
+}
+
+impl std::str::FromStr for SessionGrace {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "deadline" => Ok(Self::UntilDeadline),
+            "0" => Ok(Self::After(Duration::ZERO)),
+            other => humantime::parse_duration(other)
+                .map(Self::After)
+                .map_err(|e| {
+                    format!("{other:?} is not a duration (e.g. 1s, 500ms), 0 or deadline: {e}")
+                }),
+        }
+    }
+}
+
 /// Everything the broker can be told.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Config {
@@ -41,6 +67,8 @@ pub struct Config {
     /// sled's background flush interval.
     #[serde(with = "millis")]
     pub flush_every: Duration,
+    /// Reconnect grace for the running leases of a worker whose session broke.
+    pub session_grace: SessionGrace,
 }
 
 /// TLS certificate and key files (PEM).
@@ -73,6 +101,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             cache_bytes: 32 << 20,
             flush_every: Duration::from_millis(100),
+            session_grace: SessionGrace::After(Duration::from_secs(1)),
         }
     }
 }

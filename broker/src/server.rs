@@ -106,9 +106,14 @@ pub async fn start_with_clock(
     let broker = Arc::new(broker);
 
     let auth = service::BearerAuth::new(config.auth_token.as_deref());
-    let (routes, reporter) = service::routes(&broker, config.max_payload_bytes, auth)
-        .await
-        .map_err(|e| StartError::Serve(e.to_string()))?;
+    let (routes, reporter) = service::routes(
+        &broker,
+        config.max_payload_bytes,
+        config.session_grace,
+        auth,
+    )
+    .await
+    .map_err(|e| StartError::Serve(e.to_string()))?;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &config.tls {
         let read = |path: &std::path::PathBuf| {

@@ -4,24 +4,77 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use crate::broker::{Broker, BrokerError, LeasedTask};
+use crate::config::SessionGrace;
 use crate::engine::{AckOutcome, Command, EngineError, NackAction, Reply, TaskState};
 
 /// Most credits granted and unused at a time.
 pub const MAX_CREDITS: u32 = 10_000;
 
+/// Leases by lease id.
+type HeldLeases = HashMap<u64, Held>;
+
+/// Running leases of workers whose session broke, kept for the reconnect grace so the same
+/// worker can take them back. Soft state: a broker restart makes every task ready anyway.
+#[derive(Debug, Default)]
+pub struct Orphans {
+    /// Per worker id: the generation the leases were kept at, and the leases.
+    by_worker: Mutex<HashMap<String, (u64, HeldLeases)>>,
+    generation: AtomicU64,
+    open: std::sync::atomic::AtomicUsize,
+}
+
+impl Orphans {
+    /// Sessions open right now.
+    pub fn open_sessions(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    fn keep(&self, worker_id: &str, held: HashMap<u64, Held>) -> u64 {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        self.by_worker
+            .lock()
+            .insert(worker_id.to_string(), (generation, held));
+        generation
+    }
+
+    fn adopt(&self, worker_id: &str) -> HashMap<u64, Held> {
+        self.by_worker
+            .lock()
+            .remove(worker_id)
+            .map(|(_, held)| held)
+            .unwrap_or_default()
+    }
+
+    /// The leases kept at `generation`, unless the worker took them back since.
+    fn expire(&self, worker_id: &str, generation: u64) -> Option<HashMap<u64, Held>> {
+        let mut by_worker = self.by_worker.lock();
+        match by_worker.get(worker_id) {
+            Some((kept, _)) if *kept == generation => by_worker.remove(worker_id).map(|(_, h)| h),
+            _ => None,
+        }
+    }
+}
+
 /// How a session leases.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
+    /// The worker, stable across its reconnects.
+    pub worker_id: String,
     /// Queues in the order to try them.
     pub queues: Vec<String>,
     /// The lease of a started task; each task's own when `None`.
     pub run_lease_ms: Option<u64>,
     /// The lease of a pushed task that has not started.
     pub prefetch_ms: u64,
+    /// How long running leases wait for the worker to reconnect after its session broke.
+    pub grace: SessionGrace,
 }
 
 /// A lease the session holds.
@@ -39,16 +92,21 @@ pub struct WorkerSession {
     options: SessionOptions,
     credits: u32,
     held: HashMap<u64, Held>,
+    orphans: Arc<Orphans>,
 }
 
 impl WorkerSession {
-    /// A session with no credits yet.
-    pub fn new(broker: Arc<Broker>, options: SessionOptions) -> Self {
+    /// A session with no credits yet. If the same worker's previous session broke within the
+    /// grace, this session takes back the running leases it left.
+    pub fn new(broker: Arc<Broker>, options: SessionOptions, orphans: Arc<Orphans>) -> Self {
+        let held = orphans.adopt(&options.worker_id);
+        orphans.open.fetch_add(1, Ordering::Relaxed);
         Self {
             broker,
             options,
             credits: 0,
-            held: HashMap::new(),
+            held,
+            orphans,
         }
     }
 
@@ -200,24 +258,60 @@ impl WorkerSession {
         }
     }
 
-    /// Ends the session: every lease it still holds goes back to its queue at once (an unstarted
-    /// one without counting as an attempt). Returns how many were released.
+    /// Ends the session. Unstarted leases go back to their queue at once, without counting as
+    /// an attempt. Running leases do too after a clean close; after a broken stream they wait
+    /// for the reconnect grace (see [`SessionGrace`]). Returns how many leases were released now.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn close(self) -> Result<usize, BrokerError> {
-        if self.held.is_empty() {
-            return Ok(0);
-        }
-        let leases = self
-            .held
-            .into_iter()
-            .map(|(lease_id, held)| (held.task_id, lease_id, held.started))
-            .collect();
-        let outcome = self.broker.execute(Command::Release(leases)).await?;
-        match outcome.reply {
-            Reply::Released(n) => Ok(n),
-            _ => Ok(0),
-        }
+    pub async fn close(self, clean: bool) -> Result<usize, BrokerError> {
+        let (running, unstarted): (HashMap<u64, Held>, HashMap<u64, Held>) =
+            self.held.into_iter().partition(|(_, held)| held.started);
+        let keep = match self.options.grace {
+            _ if clean || running.is_empty() => None,
+            SessionGrace::After(grace) if grace.is_zero() => None,
+            SessionGrace::After(grace) => Some(Some(grace)),
+            SessionGrace::UntilDeadline => Some(None),
+        };
+        let now = match keep {
+            None => unstarted.into_iter().chain(running).collect(),
+            Some(grace) => {
+                if let Some(grace) = grace {
+                    let worker_id = self.options.worker_id.clone();
+                    let generation = self.orphans.keep(&worker_id, running);
+                    let (broker, orphans) = (self.broker.clone(), self.orphans.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(grace).await;
+                        if let Some(held) = orphans.expire(&worker_id, generation) {
+                            if let Err(err) = release(&broker, held).await {
+                                tracing::error!(cause = %err, "releasing orphaned leases failed");
+                            }
+                        }
+                    });
+                }
+                unstarted
+            }
+        };
+        let released = release(&self.broker, now).await;
+        // Counted closed only once its running leases are kept or released, so a worker that
+        // reconnects after this finds them.
+        self.orphans.open.fetch_sub(1, Ordering::Relaxed);
+        released
+    }
+}
+
+/// Gives leases back; returns how many were still current.
+async fn release(broker: &Broker, held: HashMap<u64, Held>) -> Result<usize, BrokerError> {
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let leases = held
+        .into_iter()
+        .map(|(lease_id, held)| (held.task_id, lease_id, held.started))
+        .collect();
+    let outcome = broker.execute(Command::Release(leases)).await?;
+    match outcome.reply {
+        Reply::Released(n) => Ok(n),
+        _ => Ok(0),
     }
 }

@@ -203,8 +203,11 @@ impl Worker {
                 }
             }
         }
-        // Let the broker answer the last acks before the stream closes: the answers are not
-        // needed, but closing first would race them.
+        // A clean close: the broker releases what is left at once. Its answers to the last acks
+        // are drained so the stream ends in order.
+        let _ = to_broker
+            .send(msg(pb::worker_message::Kind::Goodbye(pb::Goodbye {})))
+            .await;
         drop(to_broker);
         while let Ok(Some(_)) = from_broker.message().await {}
         Ok(())

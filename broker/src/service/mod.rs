@@ -33,6 +33,7 @@ fn max_message_bytes(max_payload: usize) -> usize {
 pub(crate) async fn routes(
     broker: &Arc<Broker>,
     max_payload: usize,
+    grace: crate::config::SessionGrace,
     auth: BearerAuth,
 ) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -60,6 +61,8 @@ pub(crate) async fn routes(
     let workers = WorkersServer::new(session::WorkersService {
         broker: broker.clone(),
         max_payload,
+        grace,
+        orphans: broker.sessions().clone(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);

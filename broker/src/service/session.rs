@@ -14,8 +14,9 @@ use super::convert::{self, FieldError};
 use super::status::{code_name, engine_code};
 use super::tasks::{ack_item, leased_task};
 use crate::broker::Broker;
+use crate::config::SessionGrace;
 use crate::engine::NackAction;
-use crate::session::{SessionOptions, WorkerSession, MAX_CREDITS};
+use crate::session::{Orphans, SessionOptions, WorkerSession, MAX_CREDITS};
 
 /// Default prefetch lease of a pushed task that has not started.
 const PREFETCH_MS: u64 = 10_000;
@@ -27,6 +28,8 @@ const POLL: Duration = Duration::from_secs(30);
 pub(crate) struct WorkersService {
     pub(crate) broker: Arc<Broker>,
     pub(crate) max_payload: usize,
+    pub(crate) grace: SessionGrace,
+    pub(crate) orphans: Arc<Orphans>,
 }
 
 type Outbound = mpsc::Sender<Result<pb::BrokerMessage, Status>>;
@@ -53,8 +56,8 @@ impl Workers for WorkersService {
                 .into())
             }
         };
-        let options = session_options(&hello)?;
-        let session = WorkerSession::new(self.broker.clone(), options);
+        let options = session_options(&hello, self.grace)?;
+        let session = WorkerSession::new(self.broker.clone(), options, self.orphans.clone());
         let (tx, rx) = mpsc::channel(64);
         let session_id = uuid::Uuid::now_v7().to_string();
         let welcome = pb::broker_message::Kind::Welcome(pb::Welcome {
@@ -75,7 +78,7 @@ impl Workers for WorkersService {
     }
 }
 
-fn session_options(hello: &pb::Hello) -> Result<SessionOptions, FieldError> {
+fn session_options(hello: &pb::Hello, grace: SessionGrace) -> Result<SessionOptions, FieldError> {
     if hello.worker_id.is_empty() || hello.worker_id.len() > 256 {
         return Err(FieldError::invalid(
             "hello.worker_id",
@@ -84,6 +87,8 @@ fn session_options(hello: &pb::Hello) -> Result<SessionOptions, FieldError> {
     }
     convert::lease_queues(&hello.queues)?;
     Ok(SessionOptions {
+        worker_id: hello.worker_id.clone(),
+        grace,
         queues: hello.queues.clone(),
         run_lease_ms: convert::lease_ms("hello.lease_duration_ms", hello.lease_duration_ms)?,
         prefetch_ms: convert::lease_ms("hello.prefetch_lease_ms", hello.prefetch_lease_ms)?
@@ -112,18 +117,27 @@ impl WorkersService {
         tx: Outbound,
     ) -> usize {
         let shutdown = self.broker.shutdown_signal();
+        // A stream that ends without `goodbye` (a crash, a cut connection) keeps its running
+        // leases for the reconnect grace; one the worker or the broker closed releases them.
+        let mut clean = true;
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
             tokio::select! {
                 received = inbound.message() => match received {
+                    Ok(Some(pb::WorkerMessage {
+                        kind: Some(pb::worker_message::Kind::Goodbye(_)),
+                    })) => break,
                     Ok(Some(msg)) => {
                         if let Err(status) = self.handle(&mut session, msg, &tx).await {
                             let _ = tx.send(Err(status)).await;
                             break;
                         }
                     }
-                    Ok(None) | Err(_) => break,
+                    Ok(None) | Err(_) => {
+                        clean = false;
+                        break;
+                    }
                 },
                 leased = next, if more => match leased {
                     Ok(tasks) if tasks.is_empty() => {}
@@ -146,7 +160,7 @@ impl WorkersService {
                 }
             }
         }
-        match session.close().await {
+        match session.close(clean).await {
             Ok(released) => released,
             Err(err) => {
                 tracing::error!(cause = %err, "releasing a closed session's leases failed");
@@ -163,6 +177,7 @@ impl WorkersService {
     ) -> Result<(), Status> {
         use pb::worker_message::Kind;
         let reply = match msg.kind {
+            Some(Kind::Goodbye(_)) => return Ok(()),
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
             }

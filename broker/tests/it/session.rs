@@ -24,10 +24,14 @@ fn msg(kind: pb::worker_message::Kind) -> pb::WorkerMessage {
 }
 
 async fn open(broker: &TestBroker, queues: &[&str]) -> Session {
+    open_as(broker, "worker-1", queues).await
+}
+
+async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Session {
     let mut client = WorkersClient::connect(broker.url()).await.unwrap();
     let (to_broker, rx) = mpsc::channel(16);
     let hello = pb::Hello {
-        worker_id: "worker-1".into(),
+        worker_id: worker_id.into(),
         queues: queues.iter().map(|q| q.to_string()).collect(),
         ..pb::Hello::default()
     };
@@ -201,7 +205,13 @@ async fn a_closed_session_releases_its_leases_at_once() {
     .await;
     assert!(moved.is_ok(), "started extends the lease: {moved:?}");
 
-    drop(session);
+    // A clean close: the worker ends its side and the broker ends the stream.
+    let Session {
+        to_broker,
+        mut from_broker,
+    } = session;
+    drop(to_broker);
+    while let Ok(Some(_)) = from_broker.message().await {}
     let released = wait_until(SOON, || counts(&broker, "q"), |c| *c == (2, 0)).await;
     assert_eq!(
         released,
@@ -241,4 +251,134 @@ async fn a_session_must_start_with_hello() {
     let err = client.session(ReceiverStream::new(rx)).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("hello"), "{}", err.message());
+}
+
+impl Session {
+    async fn start(&self, task: &pb::LeasedTask) {
+        let started = pb::Started {
+            tasks: vec![pb::StartedTask {
+                task_id: task.task_id.clone(),
+                lease_id: task.lease_id,
+            }],
+        };
+        self.to_broker
+            .send(msg(pb::worker_message::Kind::Started(started)))
+            .await
+            .unwrap();
+    }
+
+    /// Ends the stream without `goodbye`, as a crash or a cut connection would.
+    fn break_off(self) {
+        drop(self.from_broker);
+    }
+}
+
+/// Waits until the broker's own clock has passed `ms`, by watching a task with that countdown.
+async fn let_broker_time_pass(broker: &TestBroker, ms: u64) {
+    let client = broker.client().await;
+    let marker = client
+        .enqueue(
+            Task::new("marker")
+                .queue("clock")
+                .countdown(Duration::from_millis(ms)),
+        )
+        .await
+        .unwrap();
+    let due = wait_until(
+        SOON,
+        || async { client.result(&marker.id, None).await.unwrap().state },
+        |s| *s == TaskState::Ready,
+    )
+    .await;
+    assert_eq!(due, Ok(TaskState::Ready));
+}
+
+#[tokio::test]
+async fn a_worker_that_reconnects_within_the_grace_keeps_its_running_tasks() {
+    let grace = Duration::from_millis(300);
+    let broker = TestBroker::start_with(|c| {
+        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
+    })
+    .await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("long"))
+        .await
+        .unwrap();
+    let mut first = open_as(&broker, "worker-7", &["q"]).await;
+    first.credit(1).await;
+    let task = first.tasks(1).await.remove(0);
+    first.start(&task).await;
+    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
+    assert_eq!(running, Ok((0, 1)));
+    first.break_off();
+    // Reconnecting after the broker noticed the break (a reconnect that races the old stream's
+    // end is not adopted yet: its leases are released after the grace).
+    let closed = wait_until(
+        SOON,
+        || async { broker.broker().sessions().open_sessions() },
+        |n| *n == 0,
+    )
+    .await;
+    assert_eq!(closed, Ok(0));
+
+    let second = open_as(&broker, "worker-7", &["q"]).await;
+    let_broker_time_pass(&broker, 600).await;
+    assert_eq!(
+        counts(&broker, "q").await,
+        (0, 1),
+        "the reconnected worker still holds the task"
+    );
+    let acks = pb::AckManyRequest {
+        acks: vec![pb::AckRequest {
+            task_id: task.task_id.clone(),
+            lease_id: task.lease_id,
+            outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
+        }],
+    };
+    second
+        .to_broker
+        .send(msg(pb::worker_message::Kind::Acks(acks)))
+        .await
+        .unwrap();
+    let done = wait_until(
+        SOON,
+        || async { client.result("long", None).await.unwrap().state },
+        |s| *s == TaskState::Succeeded,
+    )
+    .await;
+    assert_eq!(
+        done,
+        Ok(TaskState::Succeeded),
+        "the old lease was acked through the new session"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_session_releases_its_running_tasks_after_the_grace() {
+    let grace = Duration::from_millis(200);
+    let broker = TestBroker::start_with(|c| {
+        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
+    })
+    .await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("orphan"))
+        .await
+        .unwrap();
+    let mut session = open(&broker, &["q"]).await;
+    session.credit(1).await;
+    let task = session.tasks(1).await.remove(0);
+    session.start(&task).await;
+    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
+    assert_eq!(running, Ok((0, 1)));
+    session.break_off();
+    let released = wait_until(SOON, || counts(&broker, "q"), |c| *c == (1, 0)).await;
+    assert_eq!(
+        released,
+        Ok((1, 0)),
+        "released after the grace, long before the 30 s lease ends"
+    );
+    let again = client.lease(LeaseOptions::new(["q"])).await.unwrap();
+    assert_eq!(again[0].attempt, 2, "the lost run counts as an attempt");
 }

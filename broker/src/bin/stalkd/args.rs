@@ -60,6 +60,10 @@ pub(crate) struct Args {
     /// Async worker threads; default: one fewer than the cores (at least one).
     #[arg(long, env = "STALK_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub(crate) worker_threads: Option<u16>,
+    /// How long the running tasks of a worker whose session broke stay leased for it to
+    /// reconnect: a duration, 0 (release at once) or `deadline` (keep until the lease ends).
+    #[arg(long, env = "STALK_SESSION_GRACE", default_value = "1s")]
+    pub(crate) session_grace: stalk_broker::config::SessionGrace,
     /// sled's page cache, MiB.
     #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     pub(crate) cache_mib: u64,

@@ -71,6 +71,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         shutdown_timeout: args.shutdown_timeout,
         flush_every: args.flush_every,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
+        session_grace: args.session_grace,
     };
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
