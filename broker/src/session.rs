@@ -52,6 +52,14 @@ impl Orphans {
             .unwrap_or_default()
     }
 
+    /// One kept lease of `worker_id`, taken back by a newer session of the same worker.
+    fn adopt_lease(&self, worker_id: &str, lease_id: u64) -> Option<Held> {
+        self.by_worker
+            .lock()
+            .get_mut(worker_id)
+            .and_then(|(_, held)| held.remove(&lease_id))
+    }
+
     /// The leases kept at `generation`, unless the worker took them back since.
     fn expire(&self, worker_id: &str, generation: u64) -> Option<HashMap<u64, Held>> {
         let mut by_worker = self.by_worker.lock();
@@ -157,16 +165,31 @@ impl WorkerSession {
         }
     }
 
-    /// Turns the prefetch leases of tasks the worker began running into running leases. Leases
-    /// that are no longer current are dropped from the session.
+    /// Takes back a running lease this worker left in an earlier session, if it is kept for it:
+    /// a reconnect can race the broker noticing that the old stream broke.
+    fn adopt(&mut self, lease_id: u64) {
+        if !self.held.contains_key(&lease_id) {
+            if let Some(held) = self.orphans.adopt_lease(&self.options.worker_id, lease_id) {
+                self.held.insert(lease_id, held);
+            }
+        }
+    }
+
+    /// Turns the prefetch leases of tasks the worker began running into running leases, and
+    /// takes back running leases of the same worker's broken session. Leases that are no longer
+    /// current are dropped from the session.
     ///
     /// # Errors
     /// Storage failures.
     pub async fn started(&mut self, leases: &[u64]) -> Result<(), BrokerError> {
         for lease_id in leases {
+            self.adopt(*lease_id);
             let Some(held) = self.held.get_mut(lease_id) else {
                 continue;
             };
+            if held.started {
+                continue;
+            }
             held.started = true;
             let command = Command::Extend {
                 id: held.task_id.clone(),
@@ -193,6 +216,9 @@ impl WorkerSession {
         acks: Vec<(String, u64, AckOutcome)>,
     ) -> Result<Vec<Result<TaskState, EngineError>>, BrokerError> {
         let leases: Vec<u64> = acks.iter().map(|(_, lease, _)| *lease).collect();
+        for lease in &leases {
+            self.adopt(*lease);
+        }
         let outcome = self.broker.execute(Command::AckMany(acks)).await?;
         for lease in leases {
             self.held.remove(&lease);
@@ -213,6 +239,7 @@ impl WorkerSession {
         lease_id: u64,
         action: NackAction,
     ) -> Result<TaskState, BrokerError> {
+        self.adopt(lease_id);
         self.held.remove(&lease_id);
         let outcome = self
             .broker
@@ -238,6 +265,7 @@ impl WorkerSession {
         lease_id: u64,
         lease_ms: u64,
     ) -> Result<u64, BrokerError> {
+        self.adopt(lease_id);
         let result = self
             .broker
             .execute(Command::Extend {

@@ -382,3 +382,60 @@ async fn a_broken_session_releases_its_running_tasks_after_the_grace() {
     let again = client.lease(LeaseOptions::new(["q"])).await.unwrap();
     assert_eq!(again[0].attempt, 2, "the lost run counts as an attempt");
 }
+
+#[tokio::test]
+async fn a_reconnect_that_races_the_old_stream_takes_back_the_tasks_it_reports() {
+    let grace = Duration::from_millis(300);
+    let broker = TestBroker::start_with(|c| {
+        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
+    })
+    .await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("raced"))
+        .await
+        .unwrap();
+    let mut first = open_as(&broker, "worker-9", &["q"]).await;
+    first.credit(1).await;
+    let task = first.tasks(1).await.remove(0);
+    first.start(&task).await;
+    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
+    assert_eq!(running, Ok((0, 1)));
+    // The new session opens before the broker has seen the old stream end.
+    let second = open_as(&broker, "worker-9", &["q"]).await;
+    first.break_off();
+    let old_closed = wait_until(
+        SOON,
+        || async { broker.broker().sessions().open_sessions() },
+        |n| *n == 1,
+    )
+    .await;
+    assert_eq!(old_closed, Ok(1));
+    // Reporting the running task on the new session takes its lease back.
+    second.start(&task).await;
+    let_broker_time_pass(&broker, 600).await;
+    assert_eq!(
+        counts(&broker, "q").await,
+        (0, 1),
+        "the task was not released after the grace"
+    );
+    let acks = pb::AckManyRequest {
+        acks: vec![pb::AckRequest {
+            task_id: task.task_id.clone(),
+            lease_id: task.lease_id,
+            outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
+        }],
+    };
+    second
+        .to_broker
+        .send(msg(pb::worker_message::Kind::Acks(acks)))
+        .await
+        .unwrap();
+    let done = wait_until(
+        SOON,
+        || async { client.result("raced", None).await.unwrap().state },
+        |s| *s == TaskState::Succeeded,
+    )
+    .await;
+    assert_eq!(done, Ok(TaskState::Succeeded));
+}
