@@ -1,6 +1,8 @@
 //! The worker: one streaming session, a slot per unit of concurrency, acks on the stream.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -34,6 +36,27 @@ pub struct Worker {
     queues: Vec<String>,
     concurrency: u32,
     registry: Registry,
+}
+
+/// First wait before reconnecting a broken session; doubles up to [`RECONNECT_MAX`].
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between reconnect attempts.
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// How a session ended.
+enum SessionEnd {
+    /// Warm shutdown finished.
+    Done,
+    /// The stream broke; reconnect.
+    Broken,
+}
+
+/// Whether the broker refused the session for a reason a retry cannot fix.
+fn is_refusal(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::InvalidArgument | tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+    )
 }
 
 /// A finished run of one task.
@@ -123,13 +146,124 @@ impl Worker {
     }
 
     /// Runs tasks until `shutdown` resolves, then shuts down warm: takes no new task, lets the
-    /// running ones finish and acknowledges them, and closes the session (the broker puts any
-    /// task pushed but not started back in its queue at once).
+    /// running ones finish and acknowledges them, and closes the session with `goodbye` (the
+    /// broker puts any task pushed but not started back in its queue at once).
+    ///
+    /// When the session breaks (the broker restarted, the network failed), the worker
+    /// reconnects with backoff, keeps its running tasks, reports them on the new session so the
+    /// broker can hand their leases back, and sends the acks it could not send. An ack whose
+    /// lease the broker no longer knows is refused there, so nothing is acked twice; the task
+    /// runs again elsewhere (at least once).
     ///
     /// # Errors
-    /// [`WorkerError::Session`] when the broker refuses or ends the session.
+    /// [`WorkerError::Session`] when the broker refuses the session (a bad setting or token).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
-        let (to_broker, outbound) = mpsc::channel(256);
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut running: HashMap<u64, String> = HashMap::new();
+        let mut unsent: Vec<pb::AckRequest> = Vec::new();
+        let mut stopping = false;
+        let mut backoff = RECONNECT_MIN;
+        tokio::pin!(shutdown);
+        loop {
+            let (to_broker, outbound) = mpsc::channel(256);
+            for message in self.opening(&running, std::mem::take(&mut unsent), stopping) {
+                // The channel is fresh and larger than the opening messages.
+                let _ = to_broker.try_send(message);
+            }
+            let session = WorkersClient::new(self.channel.clone())
+                .session(ReceiverStream::new(outbound))
+                .await;
+            let mut from_broker = match session {
+                Ok(response) => response.into_inner(),
+                Err(status) if is_refusal(&status) => return Err(WorkerError::Session(status)),
+                Err(status) => {
+                    tracing::warn!(cause = %status, retry_in = ?backoff, "cannot open a session; retrying");
+                    unsent.extend(
+                        self.wait_out(
+                            backoff,
+                            &mut done_rx,
+                            &mut running,
+                            &mut shutdown,
+                            &mut stopping,
+                        )
+                        .await,
+                    );
+                    if stopping && running.is_empty() && unsent.is_empty() {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(RECONNECT_MAX);
+                    continue;
+                }
+            };
+            backoff = RECONNECT_MIN;
+            let ended = loop {
+                if stopping && running.is_empty() {
+                    break SessionEnd::Done;
+                }
+                tokio::select! {
+                    received = from_broker.message() => match received {
+                        Ok(Some(message)) => {
+                            if let Some(pb::broker_message::Kind::Tasks(batch)) = message.kind {
+                                for task in batch.tasks {
+                                    if !stopping {
+                                        self.start(task, &to_broker, &done_tx, &mut running).await;
+                                    }
+                                }
+                            }
+                        }
+                        Ok(None) | Err(_) => break SessionEnd::Broken,
+                    },
+                    Some(done) = done_rx.recv() => {
+                        let mut finished = vec![done];
+                        while let Ok(more) = done_rx.try_recv() {
+                            finished.push(more);
+                        }
+                        for done in &finished {
+                            running.remove(&done.lease_id);
+                        }
+                        let count = u32::try_from(finished.len()).unwrap_or(u32::MAX);
+                        let acks: Vec<pb::AckRequest> = finished.into_iter().map(ack).collect();
+                        let send = pb::worker_message::Kind::Acks(pb::AckManyRequest { acks: acks.clone() });
+                        if to_broker.send(msg(send)).await.is_err() {
+                            unsent.extend(acks);
+                            break SessionEnd::Broken;
+                        }
+                        if !stopping {
+                            let credit = pb::Credit { tasks: count };
+                            let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
+                        }
+                    }
+                    () = &mut shutdown, if !stopping => {
+                        tracing::info!(running = running.len(), "warm shutdown: finishing running tasks");
+                        stopping = true;
+                    }
+                }
+            };
+            match ended {
+                SessionEnd::Done => {
+                    // A clean close: the broker releases what is left at once. Its answers to the
+                    // last acks are drained so the stream ends in order.
+                    let goodbye = pb::worker_message::Kind::Goodbye(pb::Goodbye {});
+                    let _ = to_broker.send(msg(goodbye)).await;
+                    drop(to_broker);
+                    while let Ok(Some(_)) = from_broker.message().await {}
+                    return Ok(());
+                }
+                SessionEnd::Broken => {
+                    tracing::warn!(running = running.len(), "session broke; reconnecting");
+                }
+            }
+        }
+    }
+
+    /// The first messages of a session: hello, the running tasks (whose leases the broker
+    /// hands back), acks that could not be sent, and credits for the free slots.
+    fn opening(
+        &self,
+        running: &HashMap<u64, String>,
+        unsent: Vec<pb::AckRequest>,
+        stopping: bool,
+    ) -> Vec<pb::WorkerMessage> {
         let hello = pb::Hello {
             worker_id: self.worker_id.clone(),
             pid: std::process::id(),
@@ -138,89 +272,68 @@ impl Worker {
             sdk_version: concat!("stalk-worker/", env!("CARGO_PKG_VERSION")).into(),
             ..pb::Hello::default()
         };
-        let credit = pb::Credit {
-            tasks: self.concurrency,
-        };
-        // Fresh channel with room for both.
-        let _ = to_broker.try_send(msg(pb::worker_message::Kind::Hello(hello)));
-        let _ = to_broker.try_send(msg(pb::worker_message::Kind::Credit(credit)));
-        let mut from_broker = WorkersClient::new(self.channel.clone())
-            .session(ReceiverStream::new(outbound))
-            .await
-            .map_err(WorkerError::Session)?
-            .into_inner();
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let mut running = 0usize;
-        let mut stopping = false;
-        tokio::pin!(shutdown);
-        loop {
-            if stopping && running == 0 {
-                break;
-            }
-            tokio::select! {
-                received = from_broker.message() => match received {
-                    Ok(Some(message)) => {
-                        if let Some(pb::broker_message::Kind::Tasks(batch)) = message.kind {
-                            for task in batch.tasks {
-                                if stopping {
-                                    continue;
-                                }
-                                if self.start(task, &to_broker, &done_tx).await {
-                                    running += 1;
-                                }
-                            }
-                        }
-                    }
-                    Ok(None) if stopping => break,
-                    Ok(None) => {
-                        return Err(WorkerError::Session(tonic::Status::unavailable(
-                            "the broker closed the session",
-                        )))
-                    }
-                    Err(status) => return Err(WorkerError::Session(status)),
-                },
-                Some(done) = done_rx.recv() => {
-                    let mut finished = vec![done];
-                    while let Ok(more) = done_rx.try_recv() {
-                        finished.push(more);
-                    }
-                    running -= finished.len();
-                    let count = u32::try_from(finished.len()).unwrap_or(u32::MAX);
-                    let acks = pb::AckManyRequest {
-                        acks: finished.into_iter().map(ack).collect(),
-                    };
-                    if to_broker.send(msg(pb::worker_message::Kind::Acks(acks))).await.is_err() {
-                        break;
-                    }
-                    if !stopping {
-                        let credit = pb::Credit { tasks: count };
-                        let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
-                    }
-                }
-                () = &mut shutdown, if !stopping => {
-                    tracing::info!(running, "warm shutdown: finishing running tasks");
-                    stopping = true;
-                }
-            }
+        let mut messages = vec![msg(pb::worker_message::Kind::Hello(hello))];
+        if !running.is_empty() {
+            let tasks = running
+                .iter()
+                .map(|(lease_id, task_id)| pb::StartedTask {
+                    task_id: task_id.clone(),
+                    lease_id: *lease_id,
+                })
+                .collect();
+            messages.push(msg(pb::worker_message::Kind::Started(pb::Started {
+                tasks,
+            })));
         }
-        // A clean close: the broker releases what is left at once. Its answers to the last acks
-        // are drained so the stream ends in order.
-        let _ = to_broker
-            .send(msg(pb::worker_message::Kind::Goodbye(pb::Goodbye {})))
-            .await;
-        drop(to_broker);
-        while let Ok(Some(_)) = from_broker.message().await {}
-        Ok(())
+        if !unsent.is_empty() {
+            let acks = pb::AckManyRequest { acks: unsent };
+            messages.push(msg(pb::worker_message::Kind::Acks(acks)));
+        }
+        let free = usize::try_from(self.concurrency)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(running.len());
+        if !stopping && free > 0 {
+            let credit = pb::Credit {
+                tasks: u32::try_from(free).unwrap_or(u32::MAX),
+            };
+            messages.push(msg(pb::worker_message::Kind::Credit(credit)));
+        }
+        messages
     }
 
-    /// Starts one pushed task; returns whether it runs. A task this worker has no handler for
+    /// Waits out a reconnect backoff while running tasks finish; returns their acks.
+    async fn wait_out(
+        &self,
+        backoff: Duration,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+        running: &mut HashMap<u64, String>,
+        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stopping: &mut bool,
+    ) -> Vec<pb::AckRequest> {
+        let mut acks = Vec::new();
+        let sleep = tokio::time::sleep(backoff);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return acks,
+                Some(done) = done_rx.recv() => {
+                    running.remove(&done.lease_id);
+                    acks.push(ack(done));
+                }
+                () = shutdown.as_mut(), if !*stopping => *stopping = true,
+            }
+        }
+    }
+
+    /// Starts one pushed task and records it as running. A task this worker has no handler for
     /// is rejected to the dead-letter set, and its credit is granted again.
     async fn start(
         &self,
         task: pb::LeasedTask,
         to_broker: &mpsc::Sender<pb::WorkerMessage>,
         done: &mpsc::UnboundedSender<Done>,
-    ) -> bool {
+        running: &mut HashMap<u64, String>,
+    ) {
         let Some(handler) = self.registry.get(&task.name) else {
             let reason = format!(
                 "no handler for task {:?} in worker {} (it runs: {})",
@@ -241,7 +354,7 @@ impl Worker {
             let _ = to_broker
                 .send(msg(pb::worker_message::Kind::Credit(credit)))
                 .await;
-            return false;
+            return;
         };
         let started = pb::Started {
             tasks: vec![pb::StartedTask {
@@ -252,6 +365,7 @@ impl Worker {
         let _ = to_broker
             .send(msg(pb::worker_message::Kind::Started(started)))
             .await;
+        running.insert(task.lease_id, task.task_id.clone());
         let done = done.clone();
         tokio::spawn(async move {
             // The handler runs in its own task so that a panic is reported as a failed attempt
@@ -269,7 +383,6 @@ impl Worker {
                 result,
             });
         });
-        true
     }
 }
 

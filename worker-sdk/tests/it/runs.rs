@@ -66,3 +66,41 @@ async fn no_more_tasks_run_at_once_than_the_concurrency() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reconnects_when_the_broker_restarts() {
+    let mut broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| {
+        w.task(
+            "echo",
+            |text: String| async move { Ok::<_, TaskError>(text) },
+        )
+    })
+    .await;
+    let client = broker.client().await;
+    let before = client
+        .enqueue(Task::new("echo").json("one").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        before.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+
+    let addr = broker.addr();
+    broker.restart().await;
+    assert_eq!(broker.addr(), addr, "the broker came back on its address");
+    let client = broker.client().await;
+    let after = client
+        .enqueue(Task::new("echo").json("two").unwrap())
+        .await
+        .unwrap();
+    let status = after.wait(&client, SOON).await.unwrap();
+    assert_eq!(
+        status.state,
+        TaskState::Succeeded,
+        "the worker reconnected and ran it"
+    );
+    assert_eq!(status.json::<String>().unwrap(), "two");
+    worker.stop().await.unwrap();
+}
