@@ -34,7 +34,7 @@ mod worker;
 
 pub use error::{TaskError, WorkerError};
 pub use registry::Registry;
-pub use worker::{Worker, WorkerBuilder, DEFAULT_CONCURRENCY};
+pub use worker::{Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_LEASE};
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot
 /// drift from the API.

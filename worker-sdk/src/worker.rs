@@ -17,6 +17,8 @@ use crate::registry::Registry;
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
+/// Default lease of a running task (extended while it runs).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// Builds a [`Worker`].
 #[derive(Debug)]
@@ -25,6 +27,7 @@ pub struct WorkerBuilder {
     worker_id: Option<String>,
     queues: Vec<String>,
     concurrency: u32,
+    lease_duration: Duration,
     registry: Registry,
 }
 
@@ -35,6 +38,7 @@ pub struct Worker {
     worker_id: String,
     queues: Vec<String>,
     concurrency: u32,
+    lease_duration: Duration,
     registry: Registry,
 }
 
@@ -42,6 +46,45 @@ pub struct Worker {
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest wait between reconnect attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// A task being run.
+#[derive(Debug)]
+struct Running {
+    task_id: String,
+    abort: tokio::task::AbortHandle,
+}
+
+/// Running tasks by lease id.
+type RunningTasks = HashMap<u64, Running>;
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A running task's lease was refused an extension: the attempt now belongs to someone else
+/// (or the task was revoked), so it is stopped and not acknowledged.
+async fn lost(
+    outcome: &pb::ExtendOutcome,
+    running: &mut RunningTasks,
+    to_broker: &mpsc::Sender<pb::WorkerMessage>,
+    stopping: bool,
+) {
+    let lease = running
+        .iter()
+        .find(|(_, task)| task.task_id == outcome.task_id)
+        .map(|(lease, _)| *lease);
+    let Some(task) = lease.and_then(|lease| running.remove(&lease)) else {
+        return;
+    };
+    task.abort.abort();
+    tracing::warn!(task = %task.task_id, "lease lost; the attempt was stopped and is not acked");
+    if !stopping {
+        let credit = pb::Credit { tasks: 1 };
+        let _ = to_broker
+            .send(msg(pb::worker_message::Kind::Credit(credit)))
+            .await;
+    }
+}
 
 /// How a session ended.
 enum SessionEnd {
@@ -87,6 +130,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// The lease a running task holds; the worker extends it every third of this while the task
+    /// runs, so long tasks are not handed to another worker. 300 ms to 12 hours; default 30 s.
+    pub fn lease_duration(mut self, lease: Duration) -> Self {
+        self.lease_duration = lease;
+        self
+    }
+
     /// A stable id for this worker process. Default: `hostname-pid`.
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -117,6 +167,14 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(WorkerError::Config("concurrency must be at least 1".into()));
         }
+        if self.lease_duration < Duration::from_millis(300)
+            || self.lease_duration > Duration::from_secs(12 * 3600)
+        {
+            return Err(WorkerError::Config(format!(
+                "lease duration {:?} is outside 300ms..12h",
+                self.lease_duration
+            )));
+        }
         let client = stalk_client::Client::connect(&self.addr)
             .await
             .map_err(WorkerError::Connect)?;
@@ -128,6 +186,7 @@ impl WorkerBuilder {
             worker_id,
             queues: self.queues,
             concurrency: self.concurrency,
+            lease_duration: self.lease_duration,
             registry: self.registry,
         })
     }
@@ -141,6 +200,7 @@ impl Worker {
             worker_id: None,
             queues: vec!["default".into()],
             concurrency: DEFAULT_CONCURRENCY,
+            lease_duration: DEFAULT_LEASE,
             registry: Registry::default(),
         }
     }
@@ -159,7 +219,9 @@ impl Worker {
     /// [`WorkerError::Session`] when the broker refuses the session (a bad setting or token).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let mut running: HashMap<u64, String> = HashMap::new();
+        let mut running: RunningTasks = HashMap::new();
+        let mut keeper = tokio::time::interval(self.lease_duration / 3);
+        keeper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unsent: Vec<pb::AckRequest> = Vec::new();
         let mut stopping = false;
         let mut backoff = RECONNECT_MIN;
@@ -202,15 +264,19 @@ impl Worker {
                 }
                 tokio::select! {
                     received = from_broker.message() => match received {
-                        Ok(Some(message)) => {
-                            if let Some(pb::broker_message::Kind::Tasks(batch)) = message.kind {
+                        Ok(Some(message)) => match message.kind {
+                            Some(pb::broker_message::Kind::Tasks(batch)) => {
                                 for task in batch.tasks {
                                     if !stopping {
                                         self.start(task, &to_broker, &done_tx, &mut running).await;
                                     }
                                 }
                             }
-                        }
+                            Some(pb::broker_message::Kind::Extended(outcome)) if outcome.error.is_some() => {
+                                lost(&outcome, &mut running, &to_broker, stopping).await;
+                            }
+                            _ => {}
+                        },
                         Ok(None) | Err(_) => break SessionEnd::Broken,
                     },
                     Some(done) = done_rx.recv() => {
@@ -231,6 +297,11 @@ impl Worker {
                         if !stopping {
                             let credit = pb::Credit { tasks: count };
                             let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
+                        }
+                    }
+                    _ = keeper.tick(), if !running.is_empty() => {
+                        if !self.keep_leases(&running, &to_broker).await {
+                            break SessionEnd::Broken;
                         }
                     }
                     () = &mut shutdown, if !stopping => {
@@ -260,7 +331,7 @@ impl Worker {
     /// hands back), acks that could not be sent, and credits for the free slots.
     fn opening(
         &self,
-        running: &HashMap<u64, String>,
+        running: &RunningTasks,
         unsent: Vec<pb::AckRequest>,
         stopping: bool,
     ) -> Vec<pb::WorkerMessage> {
@@ -270,14 +341,15 @@ impl Worker {
             queues: self.queues.clone(),
             task_names: self.registry.names(),
             sdk_version: concat!("stalk-worker/", env!("CARGO_PKG_VERSION")).into(),
+            lease_duration_ms: millis(self.lease_duration),
             ..pb::Hello::default()
         };
         let mut messages = vec![msg(pb::worker_message::Kind::Hello(hello))];
         if !running.is_empty() {
             let tasks = running
                 .iter()
-                .map(|(lease_id, task_id)| pb::StartedTask {
-                    task_id: task_id.clone(),
+                .map(|(lease_id, task)| pb::StartedTask {
+                    task_id: task.task_id.clone(),
                     lease_id: *lease_id,
                 })
                 .collect();
@@ -301,12 +373,33 @@ impl Worker {
         messages
     }
 
+    /// Extends the lease of every running task by the lease duration; `false` when the session
+    /// is gone.
+    async fn keep_leases(
+        &self,
+        running: &RunningTasks,
+        to_broker: &mpsc::Sender<pb::WorkerMessage>,
+    ) -> bool {
+        for (lease_id, task) in running {
+            let extend = pb::ExtendLeaseRequest {
+                task_id: task.task_id.clone(),
+                lease_id: *lease_id,
+                lease_duration_ms: millis(self.lease_duration),
+            };
+            let message = msg(pb::worker_message::Kind::Extend(extend));
+            if to_broker.send(message).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Waits out a reconnect backoff while running tasks finish; returns their acks.
     async fn wait_out(
         &self,
         backoff: Duration,
         done_rx: &mut mpsc::UnboundedReceiver<Done>,
-        running: &mut HashMap<u64, String>,
+        running: &mut RunningTasks,
         shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
         stopping: &mut bool,
     ) -> Vec<pb::AckRequest> {
@@ -332,7 +425,7 @@ impl Worker {
         task: pb::LeasedTask,
         to_broker: &mpsc::Sender<pb::WorkerMessage>,
         done: &mpsc::UnboundedSender<Done>,
-        running: &mut HashMap<u64, String>,
+        running: &mut RunningTasks,
     ) {
         let Some(handler) = self.registry.get(&task.name) else {
             let reason = format!(
@@ -365,21 +458,31 @@ impl Worker {
         let _ = to_broker
             .send(msg(pb::worker_message::Kind::Started(started)))
             .await;
-        running.insert(task.lease_id, task.task_id.clone());
         let done = done.clone();
+        let lease_id = task.lease_id;
+        let task_id = task.task_id.clone();
+        // The handler runs in its own task: a panic is reported as a failed attempt instead of
+        // losing the slot, and a lost lease aborts it.
+        let run = tokio::spawn(handler(task.payload));
+        running.insert(
+            lease_id,
+            Running {
+                task_id: task_id.clone(),
+                abort: run.abort_handle(),
+            },
+        );
         tokio::spawn(async move {
-            // The handler runs in its own task so that a panic is reported as a failed attempt
-            // instead of losing the slot.
-            let result = match tokio::spawn(handler(task.payload)).await {
+            let result = match run.await {
                 Ok(result) => result,
+                Err(join) if join.is_cancelled() => return,
                 Err(join) => Err(TaskError::retry(
                     "Panic",
                     format!("the handler panicked: {join}"),
                 )),
             };
             let _ = done.send(Done {
-                task_id: task.task_id,
-                lease_id: task.lease_id,
+                task_id,
+                lease_id,
                 result,
             });
         });

@@ -2,6 +2,7 @@
 //!
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
+//! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
@@ -9,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod failures;
+mod leases;
 mod runs;
 mod shutdown;
 mod support;
