@@ -119,6 +119,20 @@ impl Task {
         self
     }
 
+    /// A soft time limit for each attempt: the worker tells the handler, which may clean up.
+    /// Overrides the worker's limits for this task.
+    pub fn soft_time_limit(mut self, limit: Duration) -> Self {
+        self.spec.soft_time_limit_ms = duration_ms(limit);
+        self
+    }
+
+    /// A hard time limit for each attempt: the worker stops the attempt and reports a
+    /// `TimeLimitExceeded` failure. Overrides the worker's limits for this task.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.spec.time_limit_ms = duration_ms(limit);
+        self
+    }
+
     /// The task EXPIRES if it has not completed this long after the broker receives it.
     /// Replaces [`Task::expires_at`]. `Duration::ZERO` is the wire's "not set": no expiry.
     pub fn expires_in(mut self, after: Duration) -> Self {

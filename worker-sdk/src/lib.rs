@@ -5,11 +5,12 @@
 //! the same stream. Unknown task names go to the dead-letter set with a clear error instead of
 //! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry.
 //!
-//! It is not (yet) the whole Celery worker: thread and prefork pools, time limits, lease keeping
-//! and bootsteps arrive with the rest of issue 4.
+//! It is not (yet) the whole Celery worker: thread and prefork pools, worker tracking and
+//! bootsteps arrive with the rest of issue 4.
 //!
 //! # Layout
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
+//! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
 //! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
 //! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, acks, warm shutdown.
 //!
@@ -28,10 +29,12 @@
 //! # Ok(()) }
 //! ```
 
+mod context;
 mod error;
 mod registry;
 mod worker;
 
+pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
 pub use registry::Registry;
 pub use worker::{Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_LEASE};

@@ -4,23 +4,33 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::context::TaskContext;
 use crate::error::TaskError;
 
-/// A boxed handler: payload bytes in, result bytes (JSON) out.
+/// A boxed handler: payload bytes and the attempt's context in, result bytes (JSON) out.
 pub(crate) type Handler = Arc<
-    dyn Fn(Vec<u8>) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
+    dyn Fn(Vec<u8>, TaskContext) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
         + Send
         + Sync,
 >;
+
+/// Time limits of one task type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) soft: Option<Duration>,
+    pub(crate) hard: Option<Duration>,
+}
 
 /// The handlers a worker can run, by task name.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Handler>,
+    limits: HashMap<String, Limits>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -41,20 +51,48 @@ impl Registry {
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
     {
+        self.task_with_context(name, move |args: A, _ctx: TaskContext| handler(args));
+    }
+
+    /// Like [`Registry::task`], for a handler that also takes the attempt's [`TaskContext`]
+    /// (its id, attempt number and soft time limit).
+    pub fn task_with_context<A, R, F, Fut>(&mut self, name: impl Into<String>, handler: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    {
         let handler = Arc::new(handler);
-        let boxed: Handler = Arc::new(move |payload: Vec<u8>| {
+        let boxed: Handler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
             let handler = handler.clone();
             Box::pin(async move {
                 let args: A = serde_json::from_slice(&payload).map_err(|e| {
                     TaskError::fatal("PayloadError", format!("cannot decode the arguments: {e}"))
                 })?;
-                let result = handler(args).await?;
+                let result = handler(args, ctx).await?;
                 serde_json::to_vec(&result).map_err(|e| {
                     TaskError::fatal("ResultError", format!("cannot encode the result: {e}"))
                 })
             })
         });
         self.handlers.insert(name.into(), boxed);
+    }
+
+    /// Sets the time limits of task type `name`; they override the worker's and are overridden
+    /// by a task's own.
+    pub fn time_limits(
+        &mut self,
+        name: impl Into<String>,
+        soft: Option<Duration>,
+        hard: Option<Duration>,
+    ) {
+        self.limits.insert(name.into(), Limits { soft, hard });
+    }
+
+    /// The time limits of task type `name`.
+    pub(crate) fn limits(&self, name: &str) -> Limits {
+        self.limits.get(name).copied().unwrap_or_default()
     }
 
     /// The handler for `name`.

@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
-use crate::registry::Registry;
+use crate::registry::{Limits, Registry};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
@@ -28,6 +29,7 @@ pub struct WorkerBuilder {
     queues: Vec<String>,
     concurrency: u32,
     lease_duration: Duration,
+    limits: Limits,
     registry: Registry,
 }
 
@@ -39,6 +41,7 @@ pub struct Worker {
     queues: Vec<String>,
     concurrency: u32,
     lease_duration: Duration,
+    limits: Limits,
     registry: Registry,
 }
 
@@ -83,6 +86,36 @@ async fn lost(
         let _ = to_broker
             .send(msg(pb::worker_message::Kind::Credit(credit)))
             .await;
+    }
+}
+
+/// Runs a handler under its time limits: at the soft limit its context is told; at the hard
+/// limit the attempt is stopped and reported as `TimeLimitExceeded` (a retryable failure).
+async fn limited(
+    handler: impl Future<Output = Result<Vec<u8>, TaskError>>,
+    limits: Limits,
+    soft_limit: tokio_util::sync::CancellationToken,
+) -> Result<Vec<u8>, TaskError> {
+    let far = Duration::from_secs(100 * 365 * 86_400);
+    let hard = tokio::time::sleep(limits.hard.unwrap_or(far));
+    let soft = tokio::time::sleep(limits.soft.unwrap_or(far));
+    tokio::pin!(handler, hard, soft);
+    let mut soft_passed = false;
+    loop {
+        tokio::select! {
+            result = &mut handler => return result,
+            () = &mut soft, if !soft_passed => {
+                soft_passed = true;
+                soft_limit.cancel();
+            }
+            () = &mut hard => {
+                let limit = limits.hard.unwrap_or(far);
+                return Err(TaskError::retry(
+                    "TimeLimitExceeded",
+                    format!("the attempt ran past its hard time limit of {limit:?} and was stopped"),
+                ));
+            }
+        }
     }
 }
 
@@ -137,6 +170,44 @@ impl WorkerBuilder {
         self
     }
 
+    /// The default soft time limit of every attempt (see [`TaskContext::soft_limit_reached`]).
+    pub fn soft_time_limit(mut self, limit: Duration) -> Self {
+        self.limits.soft = Some(limit);
+        self
+    }
+
+    /// The default hard time limit of every attempt: past it the attempt is stopped and
+    /// reported as a `TimeLimitExceeded` failure.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.limits.hard = Some(limit);
+        self
+    }
+
+    /// Time limits for one task type; they override the worker's and a task's own override
+    /// them.
+    pub fn task_time_limits(
+        mut self,
+        name: impl Into<String>,
+        soft: Option<Duration>,
+        hard: Option<Duration>,
+    ) -> Self {
+        self.registry.time_limits(name, soft, hard);
+        self
+    }
+
+    /// Registers an async handler that also takes the attempt's [`TaskContext`]; see
+    /// [`Registry::task_with_context`].
+    pub fn task_with_context<A, R, F, Fut>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    {
+        self.registry.task_with_context(name, handler);
+        self
+    }
+
     /// A stable id for this worker process. Default: `hostname-pid`.
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -187,6 +258,7 @@ impl WorkerBuilder {
             queues: self.queues,
             concurrency: self.concurrency,
             lease_duration: self.lease_duration,
+            limits: self.limits,
             registry: self.registry,
         })
     }
@@ -201,6 +273,7 @@ impl Worker {
             queues: vec!["default".into()],
             concurrency: DEFAULT_CONCURRENCY,
             lease_duration: DEFAULT_LEASE,
+            limits: Limits::default(),
             registry: Registry::default(),
         }
     }
@@ -373,6 +446,20 @@ impl Worker {
         messages
     }
 
+    /// A task's time limits: its own, else its type's, else the worker's.
+    fn limits_of(&self, task: &pb::LeasedTask) -> Limits {
+        let own = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        let by_type = self.registry.limits(&task.name);
+        Limits {
+            soft: own(task.soft_time_limit_ms)
+                .or(by_type.soft)
+                .or(self.limits.soft),
+            hard: own(task.time_limit_ms)
+                .or(by_type.hard)
+                .or(self.limits.hard),
+        }
+    }
+
     /// Extends the lease of every running task by the lease duration; `false` when the session
     /// is gone.
     async fn keep_leases(
@@ -463,7 +550,14 @@ impl Worker {
         let task_id = task.task_id.clone();
         // The handler runs in its own task: a panic is reported as a failed attempt instead of
         // losing the slot, and a lost lease aborts it.
-        let run = tokio::spawn(handler(task.payload));
+        let limits = self.limits_of(&task);
+        let soft_limit = tokio_util::sync::CancellationToken::new();
+        let ctx = TaskContext {
+            task_id: task_id.clone(),
+            attempt: task.attempt,
+            soft_limit: soft_limit.clone(),
+        };
+        let run = tokio::spawn(limited(handler(task.payload, ctx), limits, soft_limit));
         running.insert(
             lease_id,
             Running {

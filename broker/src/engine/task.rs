@@ -107,7 +107,7 @@ impl Default for TaskOptions {
     }
 }
 
-/// The bytes of a task that the engine never looks at; stored once, read at lease time.
+/// What a task carries that the engine never looks at; stored once, read at lease time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskBody {
     /// The opaque arguments.
@@ -116,6 +116,10 @@ pub struct TaskBody {
     pub content_type: String,
     /// Free-form headers.
     pub headers: BTreeMap<String, String>,
+    /// Soft time limit per attempt, ms, enforced by the worker; 0 = none.
+    pub soft_time_limit_ms: u64,
+    /// Hard time limit per attempt, ms, enforced by the worker; 0 = none.
+    pub time_limit_ms: u64,
 }
 
 /// Why an attempt failed or a task was refused.

@@ -257,6 +257,12 @@ pub(crate) fn new_task(
         (0, MAX_BACKOFF_MS),
     )?;
     let lease = lease_ms(&f("lease_duration_ms"), spec.lease_duration_ms)?;
+    in_range(
+        &f("soft_time_limit_ms"),
+        spec.soft_time_limit_ms,
+        (0, MAX_BACKOFF_MS),
+    )?;
+    in_range(&f("time_limit_ms"), spec.time_limit_ms, (0, MAX_BACKOFF_MS))?;
     let expires_at = unix_ms(&f("expires_at_unix_ms"), spec.expires_at_unix_ms)?;
     let expires = match (expires_at, spec.expires_in_ms) {
         (Some(_), n) if n > 0 => {
@@ -299,6 +305,8 @@ pub(crate) fn new_task(
             payload: spec.payload,
             content_type: spec.content_type,
             headers: spec.headers.into_iter().collect::<BTreeMap<_, _>>(),
+            soft_time_limit_ms: spec.soft_time_limit_ms,
+            time_limit_ms: spec.time_limit_ms,
         },
     })
 }

@@ -381,5 +381,7 @@ pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
             .max_retries
             .saturating_sub(t.meta.retries_used()),
         enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
+        soft_time_limit_ms: t.body.soft_time_limit_ms,
+        time_limit_ms: t.body.time_limit_ms,
     }
 }

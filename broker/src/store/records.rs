@@ -97,6 +97,10 @@ pub(crate) struct BodyRecord {
     content_type: String,
     #[prost(btree_map = "string, string", tag = "3")]
     headers: BTreeMap<String, String>,
+    #[prost(uint64, tag = "4")]
+    soft_time_limit_ms: u64,
+    #[prost(uint64, tag = "5")]
+    time_limit_ms: u64,
 }
 
 fn versioned(message: &impl Message) -> Vec<u8> {
@@ -238,6 +242,8 @@ pub(crate) fn encode_body(body: &TaskBody) -> Vec<u8> {
         payload: body.payload.clone(),
         content_type: body.content_type.clone(),
         headers: body.headers.clone(),
+        soft_time_limit_ms: body.soft_time_limit_ms,
+        time_limit_ms: body.time_limit_ms,
     })
 }
 
@@ -248,6 +254,8 @@ pub(crate) fn decode_body(key: &[u8], bytes: &[u8]) -> Result<TaskBody, StoreErr
         payload: record.payload,
         content_type: record.content_type,
         headers: record.headers,
+        soft_time_limit_ms: record.soft_time_limit_ms,
+        time_limit_ms: record.time_limit_ms,
     })
 }
 

@@ -3,6 +3,7 @@
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
+//! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
@@ -11,6 +12,7 @@
 
 mod failures;
 mod leases;
+mod limits;
 mod runs;
 mod shutdown;
 mod support;
