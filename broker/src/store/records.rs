@@ -319,6 +319,8 @@ mod tests {
             payload: vec![0, 1, 2],
             content_type: "application/octet-stream".into(),
             headers: BTreeMap::from([("tenant".to_string(), "a".to_string())]),
+            soft_time_limit_ms: 1_000,
+            time_limit_ms: 2_000,
         };
         assert_eq!(decode_body(b"k", &encode_body(&body)).unwrap(), body);
     }
