@@ -37,6 +37,13 @@ pub enum Scenario {
         #[arg(long, default_value_t = 4)]
         consumers: usize,
     },
+    /// Enqueues `--tasks` no-op tasks, then drains them with one stalk-worker (async handlers)
+    /// of `--concurrency` slots over a streaming session; times the drain.
+    Drain {
+        /// Tasks per Enqueue call while filling.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Fills the broker with `--tasks` ready tasks, then reports its RSS.
     Fill {
         /// Tasks per Enqueue call.
@@ -53,6 +60,7 @@ impl Scenario {
             Self::EnqueueBatch { .. } => "enqueue-batch",
             Self::Roundtrip { .. } => "roundtrip",
             Self::Fill { .. } => "fill",
+            Self::Drain { .. } => "drain",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per scenario. Each runs actors (producers, consumers) against a [`Target`] until
 //! the task count or the time limit is reached, and returns a [`RunSummary`].
 
+mod drain;
 mod enqueue;
 mod fill;
 mod roundtrip;
@@ -45,13 +46,14 @@ impl Budget {
     }
 }
 
-/// `n` no-op tasks with a payload of `bytes` bytes.
+/// `n` no-op tasks with a payload of `bytes` bytes: a JSON string, so JSON handlers accept it.
 fn tasks(queue: &str, n: u64, bytes: usize) -> Vec<Task> {
+    let payload = format!("\"{}\"", "x".repeat(bytes.saturating_sub(2)));
     (0..n)
         .map(|_| {
             Task::new("bench.noop")
                 .queue(queue)
-                .payload(vec![b'x'; bytes], "application/octet-stream")
+                .payload(payload.clone().into_bytes(), "application/json")
         })
         .collect()
 }
@@ -89,6 +91,15 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                 t,
                 l,
                 serde_json::json!({"producers": c.concurrency, "consumers": consumers, "batch": batch}),
+            )
+        }
+        Scenario::Drain { batch } => {
+            let (n, t, l) = drain::run(&target, c, *batch).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"concurrency": c.concurrency, "pool": "async"}),
             )
         }
         Scenario::Fill { batch } => {
