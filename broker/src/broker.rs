@@ -167,6 +167,33 @@ impl Broker {
         Ok(outcome)
     }
 
+    /// Applies a command now and returns a future that resolves once it is durable, so a caller
+    /// that serves a stream can go on reading while the flush happens (the future borrows
+    /// nothing).
+    ///
+    /// # Errors
+    /// As the engine refuses, or [`BrokerError::Failed`] after a storage failure; the future
+    /// fails if the flush does.
+    pub fn submit(
+        self: &Arc<Self>,
+        command: Command,
+    ) -> Result<
+        impl std::future::Future<Output = Result<Outcome, BrokerError>> + 'static,
+        BrokerError,
+    > {
+        let (outcome, ticket) = self.apply(command)?;
+        let broker = self.clone();
+        Ok(async move {
+            if let Some(ticket) = ticket {
+                if let Err(err) = broker.commit.wait(ticket).await {
+                    return Err(broker.fail(err));
+                }
+            }
+            broker.announce(&outcome);
+            Ok(outcome)
+        })
+    }
+
     fn apply(&self, command: Command) -> Result<(Outcome, Option<u64>), BrokerError> {
         self.check_writable()?;
         debug_assert!(command.width() < (1 << SUB_BITS));

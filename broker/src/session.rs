@@ -14,6 +14,9 @@ use crate::broker::{Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
 use crate::engine::{AckOutcome, Command, EngineError, NackAction, Reply, TaskState};
 
+/// Per ack, the task's state after it or why it was refused.
+pub type AckResults = Vec<Result<TaskState, EngineError>>;
+
 /// Most credits granted and unused at a time.
 pub const MAX_CREDITS: u32 = 10_000;
 
@@ -207,26 +210,30 @@ impl WorkerSession {
         Ok(())
     }
 
-    /// Completes attempts, each fenced on its own.
+    /// Completes attempts, each fenced on its own. The acks are applied at once; the returned
+    /// future resolves with their results once they are durable, and borrows nothing, so the
+    /// session can go on pushing tasks during the flush.
     ///
     /// # Errors
     /// Storage failures; per-ack refusals are in the result.
-    pub async fn ack(
+    pub fn ack(
         &mut self,
         acks: Vec<(String, u64, AckOutcome)>,
-    ) -> Result<Vec<Result<TaskState, EngineError>>, BrokerError> {
+    ) -> Result<impl Future<Output = Result<AckResults, BrokerError>> + 'static, BrokerError> {
         let leases: Vec<u64> = acks.iter().map(|(_, lease, _)| *lease).collect();
         for lease in &leases {
             self.adopt(*lease);
         }
-        let outcome = self.broker.execute(Command::AckMany(acks)).await?;
+        let durable = self.broker.submit(Command::AckMany(acks))?;
         for lease in leases {
             self.held.remove(&lease);
         }
-        match outcome.reply {
-            Reply::AckedMany(results) => Ok(results),
-            _ => Ok(Vec::new()),
-        }
+        Ok(async move {
+            match durable.await?.reply {
+                Reply::AckedMany(results) => Ok(results),
+                _ => Ok(Vec::new()),
+            }
+        })
     }
 
     /// Gives one attempt back.

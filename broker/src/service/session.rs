@@ -100,6 +100,21 @@ fn message(kind: pb::broker_message::Kind) -> Result<pb::BrokerMessage, Status> 
     Ok(pb::BrokerMessage { kind: Some(kind) })
 }
 
+fn ack_result(
+    result: Result<crate::engine::TaskState, crate::engine::EngineError>,
+) -> pb::AckManyResult {
+    match result {
+        Ok(state) => pb::AckManyResult {
+            state: convert::state(state).into(),
+            error: None,
+        },
+        Err(err) => pb::AckManyResult {
+            state: pb::TaskState::Unspecified.into(),
+            error: Some(wire_error(engine_code(&err), err.to_string())),
+        },
+    }
+}
+
 fn wire_error(code: tonic::Code, message: String) -> pb::Error {
     pb::Error {
         kind: code_name(code).into(),
@@ -204,21 +219,22 @@ impl WorkersService {
                     .into_iter()
                     .map(|ack| ack_item(ack, self.max_payload))
                     .collect::<Result<Vec<_>, FieldError>>()?;
-                let results = session.ack(items).await?;
-                let results = results
-                    .into_iter()
-                    .map(|result| match result {
-                        Ok(state) => pb::AckManyResult {
-                            state: convert::state(state).into(),
-                            error: None,
-                        },
-                        Err(err) => pb::AckManyResult {
-                            state: pb::TaskState::Unspecified.into(),
-                            error: Some(wire_error(engine_code(&err), err.to_string())),
-                        },
-                    })
-                    .collect();
-                pb::broker_message::Kind::Acked(pb::AckManyResponse { results })
+                let durable = session.ack(items)?;
+                // The answer goes out once the acks are durable; meanwhile the session keeps
+                // reading and pushing, so one flush does not stall the worker.
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let message = match durable.await {
+                        Ok(results) => {
+                            message(pb::broker_message::Kind::Acked(pb::AckManyResponse {
+                                results: results.into_iter().map(ack_result).collect(),
+                            }))
+                        }
+                        Err(err) => Err(err.into()),
+                    };
+                    let _ = tx.send(message).await;
+                });
+                return Ok(());
             }
             Some(Kind::Nack(nack)) => {
                 let action = match nack.action {
