@@ -25,6 +25,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct WorkerBuilder {
     addr: String,
+    auth_token: Option<String>,
     worker_id: Option<String>,
     queues: Vec<String>,
     concurrency: u32,
@@ -37,6 +38,8 @@ pub struct WorkerBuilder {
 #[derive(Debug)]
 pub struct Worker {
     channel: Channel,
+    /// `Bearer <token>`, sent on the session when the broker needs it.
+    authorization: Option<tonic::metadata::AsciiMetadataValue>,
     worker_id: String,
     queues: Vec<String>,
     concurrency: u32,
@@ -208,6 +211,12 @@ impl WorkerBuilder {
         self
     }
 
+    /// The broker's auth token (see `stalkd --auth-token`).
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(token.into());
+        self
+    }
+
     /// A stable id for this worker process. Default: `hostname-pid`.
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -246,6 +255,12 @@ impl WorkerBuilder {
                 self.lease_duration
             )));
         }
+        let authorization = match &self.auth_token {
+            Some(token) => Some(format!("Bearer {}", token.trim()).parse().map_err(|_| {
+                WorkerError::Config("the auth token must be printable ASCII".into())
+            })?),
+            None => None,
+        };
         let client = stalk_client::Client::connect(&self.addr)
             .await
             .map_err(WorkerError::Connect)?;
@@ -254,6 +269,7 @@ impl WorkerBuilder {
             .unwrap_or_else(|| format!("worker-{}", std::process::id()));
         Ok(Worker {
             channel: client.channel(),
+            authorization,
             worker_id,
             queues: self.queues,
             concurrency: self.concurrency,
@@ -269,6 +285,7 @@ impl Worker {
     pub fn builder(addr: impl Into<String>) -> WorkerBuilder {
         WorkerBuilder {
             addr: addr.into(),
+            auth_token: None,
             worker_id: None,
             queues: vec!["default".into()],
             concurrency: DEFAULT_CONCURRENCY,
@@ -305,8 +322,14 @@ impl Worker {
                 // The channel is fresh and larger than the opening messages.
                 let _ = to_broker.try_send(message);
             }
+            let mut request = tonic::Request::new(ReceiverStream::new(outbound));
+            if let Some(authorization) = &self.authorization {
+                request
+                    .metadata_mut()
+                    .insert("authorization", authorization.clone());
+            }
             let session = WorkersClient::new(self.channel.clone())
-                .session(ReceiverStream::new(outbound))
+                .session(request)
                 .await;
             let mut from_broker = match session {
                 Ok(response) => response.into_inner(),

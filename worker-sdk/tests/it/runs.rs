@@ -104,3 +104,41 @@ async fn the_worker_reconnects_when_the_broker_restarts() {
     assert_eq!(status.json::<String>().unwrap(), "two");
     worker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_worker_with_the_token_serves_a_broker_that_needs_one() {
+    let broker = TestBroker::start_with(|c| c.auth_token = Some("s3cret".into())).await;
+    let worker = spawn(&broker, |w| {
+        w.auth_token("s3cret").task(
+            "echo",
+            |text: String| async move { Ok::<_, TaskError>(text) },
+        )
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("echo").json("hi").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        handle.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    worker.stop().await.unwrap();
+
+    let refused = stalk_worker::Worker::builder(broker.url())
+        .task(
+            "echo",
+            |text: String| async move { Ok::<_, TaskError>(text) },
+        )
+        .connect()
+        .await
+        .unwrap()
+        .run(std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("token") || refused.to_string().contains("authorization"),
+        "{refused}"
+    );
+}
