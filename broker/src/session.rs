@@ -31,9 +31,63 @@ pub struct Orphans {
     by_worker: Mutex<HashMap<String, (u64, HeldLeases)>>,
     generation: AtomicU64,
     open: std::sync::atomic::AtomicUsize,
+    /// Open sessions by session number, for listing workers.
+    live: Mutex<HashMap<u64, Live>>,
+}
+
+/// An open session, as listed.
+#[derive(Debug)]
+struct Live {
+    info: WorkerInfo,
+    held: Arc<Mutex<HeldLeases>>,
+}
+
+/// A connected worker session, as the broker shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// The worker's id.
+    pub worker_id: String,
+    /// Its host.
+    pub hostname: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Queues it takes tasks from.
+    pub queues: Vec<String>,
+    /// Task names it runs.
+    pub task_names: Vec<String>,
+    /// Its SDK.
+    pub sdk_version: String,
+    /// When the session opened, unix ms.
+    pub connected_ms: u64,
+    /// When the worker last sent anything, unix ms.
+    pub last_seen_ms: u64,
+    /// (task id, lease id, started) of the tasks it holds.
+    pub tasks: Vec<(String, u64, bool)>,
 }
 
 impl Orphans {
+    /// The workers connected now, sorted by worker id, with the tasks each holds.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        let live = self.live.lock();
+        let mut workers: Vec<WorkerInfo> = live
+            .values()
+            .map(|session| {
+                let mut info = session.info.clone();
+                let mut tasks: Vec<(String, u64, bool)> = session
+                    .held
+                    .lock()
+                    .iter()
+                    .map(|(lease, held)| (held.task_id.clone(), *lease, held.started))
+                    .collect();
+                tasks.sort();
+                info.tasks = tasks;
+                info
+            })
+            .collect();
+        workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
+        workers
+    }
+
     /// Sessions open right now.
     pub fn open_sessions(&self) -> usize {
         self.open.load(Ordering::Relaxed)
@@ -78,6 +132,14 @@ impl Orphans {
 pub struct SessionOptions {
     /// The worker, stable across its reconnects.
     pub worker_id: String,
+    /// Its host, for listings.
+    pub hostname: String,
+    /// Its process id, for listings.
+    pub pid: u32,
+    /// Task names it runs, for listings.
+    pub task_names: Vec<String>,
+    /// Its SDK, for listings.
+    pub sdk_version: String,
     /// Queues in the order to try them.
     pub queues: Vec<String>,
     /// The lease of a started task; each task's own when `None`.
@@ -102,22 +164,53 @@ pub struct WorkerSession {
     broker: Arc<Broker>,
     options: SessionOptions,
     credits: u32,
-    held: HashMap<u64, Held>,
+    // A parking_lot mutex, shared with the listing; never held across an await.
+    held: Arc<Mutex<HeldLeases>>,
     orphans: Arc<Orphans>,
+    session_no: u64,
 }
 
 impl WorkerSession {
     /// A session with no credits yet. If the same worker's previous session broke within the
     /// grace, this session takes back the running leases it left.
     pub fn new(broker: Arc<Broker>, options: SessionOptions, orphans: Arc<Orphans>) -> Self {
-        let held = orphans.adopt(&options.worker_id);
+        let held = Arc::new(Mutex::new(orphans.adopt(&options.worker_id)));
         orphans.open.fetch_add(1, Ordering::Relaxed);
+        let session_no = orphans.generation.fetch_add(1, Ordering::Relaxed);
+        let now = broker.clock().now_ms();
+        let info = WorkerInfo {
+            worker_id: options.worker_id.clone(),
+            hostname: options.hostname.clone(),
+            pid: options.pid,
+            queues: options.queues.clone(),
+            task_names: options.task_names.clone(),
+            sdk_version: options.sdk_version.clone(),
+            connected_ms: now,
+            last_seen_ms: now,
+            tasks: Vec::new(),
+        };
+        orphans.live.lock().insert(
+            session_no,
+            Live {
+                info,
+                held: held.clone(),
+            },
+        );
         Self {
             broker,
             options,
             credits: 0,
             held,
             orphans,
+            session_no,
+        }
+    }
+
+    /// Records that the worker sent something.
+    pub fn seen(&self) {
+        let now = self.broker.clock().now_ms();
+        if let Some(live) = self.orphans.live.lock().get_mut(&self.session_no) {
+            live.info.last_seen_ms = now;
         }
     }
 
@@ -133,7 +226,7 @@ impl WorkerSession {
 
     /// Leases held: pushed and not yet completed or released.
     pub fn held(&self) -> usize {
-        self.held.len()
+        self.held.lock().len()
     }
 
     /// Leases up to the unused credits, waiting up to `wait` for a task to become ready. The
@@ -157,7 +250,7 @@ impl WorkerSession {
                 .options
                 .run_lease_ms
                 .unwrap_or_else(|| u64::from(task.meta.options.lease_ms));
-            self.held.insert(
+            self.held.lock().insert(
                 task.lease_id,
                 Held {
                     task_id: task.meta.id.to_string(),
@@ -171,10 +264,11 @@ impl WorkerSession {
     /// Takes back a running lease this worker left in an earlier session, if it is kept for it:
     /// a reconnect can race the broker noticing that the old stream broke.
     fn adopt(&mut self, lease_id: u64) {
-        if !self.held.contains_key(&lease_id) {
-            if let Some(held) = self.orphans.adopt_lease(&self.options.worker_id, lease_id) {
-                self.held.insert(lease_id, held);
-            }
+        if self.held.lock().contains_key(&lease_id) {
+            return;
+        }
+        if let Some(held) = self.orphans.adopt_lease(&self.options.worker_id, lease_id) {
+            self.held.lock().insert(lease_id, held);
         }
     }
 
@@ -187,22 +281,22 @@ impl WorkerSession {
     pub async fn started(&mut self, leases: &[u64]) -> Result<(), BrokerError> {
         for lease_id in leases {
             self.adopt(*lease_id);
-            let Some(held) = self.held.get_mut(lease_id) else {
-                continue;
-            };
-            if held.started {
-                continue;
-            }
-            held.started = true;
-            let command = Command::Extend {
-                id: held.task_id.clone(),
-                lease_id: *lease_id,
-                lease_ms: held.run_lease_ms,
+            let command = {
+                let mut held = self.held.lock();
+                let Some(held) = held.get_mut(lease_id).filter(|h| !h.started) else {
+                    continue;
+                };
+                held.started = true;
+                Command::Extend {
+                    id: held.task_id.clone(),
+                    lease_id: *lease_id,
+                    lease_ms: held.run_lease_ms,
+                }
             };
             match self.broker.execute(command).await {
                 Ok(_) => {}
                 Err(BrokerError::Engine(_)) => {
-                    self.held.remove(lease_id);
+                    self.held.lock().remove(lease_id);
                 }
                 Err(err) => return Err(err),
             }
@@ -225,9 +319,11 @@ impl WorkerSession {
             self.adopt(*lease);
         }
         let durable = self.broker.submit(Command::AckMany(acks))?;
+        let mut held = self.held.lock();
         for lease in leases {
-            self.held.remove(&lease);
+            held.remove(&lease);
         }
+        drop(held);
         Ok(async move {
             match durable.await?.reply {
                 Reply::AckedMany(results) => Ok(results),
@@ -247,7 +343,7 @@ impl WorkerSession {
         action: NackAction,
     ) -> Result<TaskState, BrokerError> {
         self.adopt(lease_id);
-        self.held.remove(&lease_id);
+        self.held.lock().remove(&lease_id);
         let outcome = self
             .broker
             .execute(Command::Nack {
@@ -287,7 +383,7 @@ impl WorkerSession {
                 _ => Ok(0),
             },
             Err(err) => {
-                self.held.remove(&lease_id);
+                self.held.lock().remove(&lease_id);
                 Err(err)
             }
         }
@@ -300,8 +396,10 @@ impl WorkerSession {
     /// # Errors
     /// Storage failures.
     pub async fn close(self, clean: bool) -> Result<usize, BrokerError> {
-        let (running, unstarted): (HashMap<u64, Held>, HashMap<u64, Held>) =
-            self.held.into_iter().partition(|(_, held)| held.started);
+        self.orphans.live.lock().remove(&self.session_no);
+        let held = std::mem::take(&mut *self.held.lock());
+        let (running, unstarted): (HeldLeases, HeldLeases) =
+            held.into_iter().partition(|(_, held)| held.started);
         let keep = match self.options.grace {
             _ if clean || running.is_empty() => None,
             SessionGrace::After(grace) if grace.is_zero() => None,

@@ -96,6 +96,38 @@ impl Admin for AdminService {
         Ok(Response::new(pb::PurgeQueueResponse { purged }))
     }
 
+    async fn list_workers(
+        &self,
+        _request: Request<pb::ListWorkersRequest>,
+    ) -> Result<Response<pb::ListWorkersResponse>, Status> {
+        let workers = self
+            .broker
+            .sessions()
+            .workers()
+            .into_iter()
+            .map(|w| pb::WorkerInfo {
+                worker_id: w.worker_id,
+                hostname: w.hostname,
+                pid: w.pid,
+                queues: w.queues,
+                task_names: w.task_names,
+                sdk_version: w.sdk_version,
+                connected_at_unix_ms: convert::ms(w.connected_ms),
+                last_seen_unix_ms: convert::ms(w.last_seen_ms),
+                tasks: w
+                    .tasks
+                    .into_iter()
+                    .map(|(task_id, lease_id, started)| pb::WorkerTask {
+                        task_id,
+                        lease_id,
+                        started,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListWorkersResponse { workers }))
+    }
+
     async fn replay_dead_letters(
         &self,
         request: Request<pb::ReplayDeadLettersRequest>,

@@ -86,8 +86,29 @@ fn session_options(hello: &pb::Hello, grace: SessionGrace) -> Result<SessionOpti
         ));
     }
     convert::lease_queues(&hello.queues)?;
+    let at_most = |field: &str, value: &str, max: usize| {
+        if value.len() > max {
+            return Err(FieldError::invalid(
+                field,
+                format!("is longer than {max} bytes"),
+            ));
+        }
+        Ok(())
+    };
+    at_most("hello.hostname", &hello.hostname, 256)?;
+    at_most("hello.sdk_version", &hello.sdk_version, 128)?;
+    if hello.task_names.len() > 1000 {
+        return Err(FieldError::invalid(
+            "hello.task_names",
+            "names more than 1000 tasks",
+        ));
+    }
     Ok(SessionOptions {
         worker_id: hello.worker_id.clone(),
+        hostname: hello.hostname.clone(),
+        pid: hello.pid,
+        task_names: hello.task_names.clone(),
+        sdk_version: hello.sdk_version.clone(),
         grace,
         queues: hello.queues.clone(),
         run_lease_ms: convert::lease_ms("hello.lease_duration_ms", hello.lease_duration_ms)?,
@@ -144,6 +165,7 @@ impl WorkersService {
                         kind: Some(pb::worker_message::Kind::Goodbye(_)),
                     })) => break,
                     Ok(Some(msg)) => {
+                        session.seen();
                         if let Err(status) = self.handle(&mut session, msg, &tx).await {
                             let _ = tx.send(Err(status)).await;
                             break;

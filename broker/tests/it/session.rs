@@ -439,3 +439,56 @@ async fn a_reconnect_that_races_the_old_stream_takes_back_the_tasks_it_reports()
     .await;
     assert_eq!(done, Ok(TaskState::Succeeded));
 }
+
+async fn workers(broker: &TestBroker) -> Vec<pb::WorkerInfo> {
+    let mut admin = stalk_proto::v1::admin_client::AdminClient::connect(broker.url())
+        .await
+        .unwrap();
+    admin
+        .list_workers(pb::ListWorkersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .workers
+}
+
+#[tokio::test]
+async fn connected_workers_are_listed_with_what_they_run() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("busy"))
+        .await
+        .unwrap();
+    let mut session = open_as(&broker, "lister", &["q"]).await;
+    session.credit(1).await;
+    let task = session.tasks(1).await.remove(0);
+    session.start(&task).await;
+    let listed = wait_until(
+        SOON,
+        || workers(&broker),
+        |w| w.len() == 1 && w[0].tasks.first().is_some_and(|t| t.started),
+    )
+    .await
+    .expect("the worker is listed with its running task");
+    let worker = &listed[0];
+    assert_eq!(worker.worker_id, "lister");
+    assert_eq!(worker.queues, ["q"]);
+    assert_eq!(worker.tasks[0].task_id, "busy");
+    assert!(worker.last_seen_unix_ms >= worker.connected_at_unix_ms);
+
+    let Session {
+        to_broker,
+        mut from_broker,
+    } = session;
+    to_broker
+        .send(msg(pb::worker_message::Kind::Goodbye(pb::Goodbye {})))
+        .await
+        .unwrap();
+    while let Ok(Some(_)) = from_broker.message().await {}
+    let gone = wait_until(SOON, || workers(&broker), |w| w.is_empty()).await;
+    assert!(
+        gone.is_ok(),
+        "a closed session is no longer listed: {gone:?}"
+    );
+}
