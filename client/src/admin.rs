@@ -224,3 +224,66 @@ mod tests {
         );
     }
 }
+
+/// A worker connected to the broker (one open session), as [`Client::list_workers`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// The worker's id, stable across its reconnects.
+    pub worker_id: String,
+    /// Its host.
+    pub hostname: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Queues it takes tasks from, in order.
+    pub queues: Vec<String>,
+    /// Task names it runs.
+    pub task_names: Vec<String>,
+    /// Its SDK and version.
+    pub sdk_version: String,
+    /// When its session opened.
+    pub connected_at: Option<std::time::SystemTime>,
+    /// When it last sent anything.
+    pub last_seen: Option<std::time::SystemTime>,
+    /// Tasks it runs now: (task id, lease id).
+    pub running: Vec<(String, u64)>,
+    /// Tasks pushed to it that have not started.
+    pub prefetched: Vec<(String, u64)>,
+}
+
+impl Client {
+    /// The workers connected now, sorted by worker id, with what each runs.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`] if the broker refuses the call.
+    pub async fn list_workers(&self) -> Result<Vec<WorkerInfo>, ClientError> {
+        let response = self
+            .admin()
+            .list_workers(v1::ListWorkersRequest {})
+            .await?
+            .into_inner();
+        Ok(response
+            .workers
+            .into_iter()
+            .map(|w| {
+                let (running, prefetched): (Vec<_>, Vec<_>) =
+                    w.tasks.into_iter().partition(|t| t.started);
+                let pairs = |tasks: Vec<v1::WorkerTask>| {
+                    tasks.into_iter().map(|t| (t.task_id, t.lease_id)).collect()
+                };
+                WorkerInfo {
+                    worker_id: w.worker_id,
+                    hostname: w.hostname,
+                    pid: w.pid,
+                    queues: w.queues,
+                    task_names: w.task_names,
+                    sdk_version: w.sdk_version,
+                    connected_at: crate::wire::time_from_unix_ms(w.connected_at_unix_ms),
+                    last_seen: crate::wire::time_from_unix_ms(w.last_seen_unix_ms),
+                    running: pairs(running),
+                    prefetched: pairs(prefetched),
+                }
+            })
+            .collect())
+    }
+}

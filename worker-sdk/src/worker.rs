@@ -63,6 +63,15 @@ struct Running {
 /// Running tasks by lease id.
 type RunningTasks = HashMap<u64, Running>;
 
+/// This machine's name, for the broker's listing; empty if it cannot be read.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -266,7 +275,7 @@ impl WorkerBuilder {
             .map_err(WorkerError::Connect)?;
         let worker_id = self
             .worker_id
-            .unwrap_or_else(|| format!("worker-{}", std::process::id()));
+            .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
         Ok(Worker {
             channel: client.channel(),
             authorization,
@@ -433,6 +442,7 @@ impl Worker {
     ) -> Vec<pb::WorkerMessage> {
         let hello = pb::Hello {
             worker_id: self.worker_id.clone(),
+            hostname: hostname(),
             pid: std::process::id(),
             queues: self.queues.clone(),
             task_names: self.registry.names(),

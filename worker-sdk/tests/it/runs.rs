@@ -142,3 +142,47 @@ async fn a_worker_with_the_token_serves_a_broker_that_needs_one() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_running_worker_is_listed_with_its_queues_and_tasks() {
+    let broker = TestBroker::start().await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let open = gate.clone();
+    let worker = spawn(&broker, move |w| {
+        w.queues(["listed"])
+            .concurrency(1)
+            .task("wait", move |(): ()| {
+                let gate = open.clone();
+                async move {
+                    let _permit = gate
+                        .acquire()
+                        .await
+                        .map_err(|e| TaskError::fatal("Gate", e.to_string()))?;
+                    Ok::<_, TaskError>(())
+                }
+            })
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("wait").queue("listed").json(&()).unwrap())
+        .await
+        .unwrap();
+    let listed = stalk_testkit::wait_until(
+        SOON,
+        || async { client.list_workers().await.unwrap() },
+        |w| w.len() == 1 && w[0].running.len() == 1,
+    )
+    .await
+    .expect("the worker is listed running its task");
+    assert_eq!(listed[0].worker_id, "test-worker");
+    assert_eq!(listed[0].queues, ["listed"]);
+    assert_eq!(listed[0].task_names, ["wait"]);
+    assert_eq!(listed[0].running[0].0, handle.id);
+    gate.add_permits(1);
+    assert_eq!(
+        handle.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    worker.stop().await.unwrap();
+}

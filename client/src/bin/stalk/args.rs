@@ -62,6 +62,8 @@ pub(crate) enum Command {
     Result(ResultArgs),
     /// Show task counts per queue.
     Queues,
+    /// List the connected workers and what they run.
+    Workers,
     /// List the tasks of a queue in one state.
     Tasks(TasksArgs),
     /// Revoke tasks: waiting ones never run, running ones lose their lease.

@@ -28,6 +28,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Result(args) => result(&connect(&conn).await?, args, json).await,
         Command::Queues => queues(&connect(&conn).await?, json).await,
+        Command::Workers => workers(&connect(&conn).await?, json).await,
         Command::Tasks(args) => tasks(&connect(&conn).await?, args, json).await,
         Command::Revoke { ids } => revoke(&connect(&conn).await?, &ids, json).await,
         Command::Dead(DeadCommand::List { queue, limit }) => {
@@ -160,6 +161,51 @@ async fn queues(client: &Client, json: bool) -> anyhow::Result<()> {
     } else {
         emit(&render::stats_table(&stats))
     }
+}
+
+async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {
+    let workers = client.list_workers().await?;
+    if json {
+        let list: Vec<Value> = workers
+            .iter()
+            .map(|w| {
+                json!({
+                    "worker_id": w.worker_id,
+                    "hostname": w.hostname,
+                    "pid": w.pid,
+                    "queues": w.queues,
+                    "task_names": w.task_names,
+                    "sdk_version": w.sdk_version,
+                    "connected_at": render::time_text(w.connected_at),
+                    "last_seen": render::time_text(w.last_seen),
+                    "running": w.running.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                    "prefetched": w.prefetched.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return emit_json(&Value::Array(list));
+    }
+    let mut table = crate::table::Table::new(&[
+        "WORKER",
+        "HOST",
+        "PID",
+        "QUEUES",
+        "RUNNING",
+        "PREFETCHED",
+        "LAST SEEN",
+    ]);
+    for w in &workers {
+        table.row(vec![
+            w.worker_id.clone(),
+            w.hostname.clone(),
+            w.pid.to_string(),
+            w.queues.join(","),
+            w.running.len().to_string(),
+            w.prefetched.len().to_string(),
+            render::time_text(w.last_seen),
+        ]);
+    }
+    emit(&table.render())
 }
 
 async fn tasks(client: &Client, args: TasksArgs, json: bool) -> anyhow::Result<()> {
