@@ -69,6 +69,9 @@ pub struct Config {
     pub flush_every: Duration,
     /// Reconnect grace for the running leases of a worker whose session broke.
     pub session_grace: SessionGrace,
+    /// A worker session that sends nothing for this long is treated as broken.
+    #[serde(with = "millis")]
+    pub worker_silence: Duration,
 }
 
 /// TLS certificate and key files (PEM).
@@ -102,6 +105,7 @@ impl Default for Config {
             cache_bytes: 32 << 20,
             flush_every: Duration::from_millis(100),
             session_grace: SessionGrace::After(Duration::from_secs(1)),
+            worker_silence: Duration::from_secs(30),
         }
     }
 }
@@ -160,6 +164,12 @@ impl Config {
         }
         if self.shutdown_timeout.is_zero() {
             return bad("shutdown-timeout", "must be more than zero".into());
+        }
+        if self.worker_silence < Duration::from_millis(100) {
+            return bad(
+                "worker-silence",
+                format!("{:?} is shorter than 100ms", self.worker_silence),
+            );
         }
         if self.flush_every.is_zero() || self.flush_every > Duration::from_secs(60) {
             return bad(

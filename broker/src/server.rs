@@ -110,6 +110,7 @@ pub async fn start_with_clock(
         &broker,
         config.max_payload_bytes,
         config.session_grace,
+        config.worker_silence,
         auth,
     )
     .await

@@ -18,6 +18,8 @@ use crate::registry::{Limits, Registry};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
+/// Default heartbeat interval: well within the broker's default 30 s silence limit.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
 /// Default lease of a running task (extended while it runs).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -30,6 +32,7 @@ pub struct WorkerBuilder {
     queues: Vec<String>,
     concurrency: u32,
     lease_duration: Duration,
+    heartbeat: Duration,
     limits: Limits,
     registry: Registry,
 }
@@ -44,6 +47,7 @@ pub struct Worker {
     queues: Vec<String>,
     concurrency: u32,
     lease_duration: Duration,
+    heartbeat: Duration,
     limits: Limits,
     registry: Registry,
 }
@@ -220,6 +224,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// How often an idle worker tells the broker it is alive; keep it well under the broker's
+    /// `--worker-silence`. Default 10 s.
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
     /// The broker's auth token (see `stalkd --auth-token`).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
@@ -283,6 +294,7 @@ impl WorkerBuilder {
             queues: self.queues,
             concurrency: self.concurrency,
             lease_duration: self.lease_duration,
+            heartbeat: self.heartbeat,
             limits: self.limits,
             registry: self.registry,
         })
@@ -299,6 +311,7 @@ impl Worker {
             queues: vec!["default".into()],
             concurrency: DEFAULT_CONCURRENCY,
             lease_duration: DEFAULT_LEASE,
+            heartbeat: DEFAULT_HEARTBEAT,
             limits: Limits::default(),
             registry: Registry::default(),
         }
@@ -320,6 +333,8 @@ impl Worker {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut running: RunningTasks = HashMap::new();
         let mut keeper = tokio::time::interval(self.lease_duration / 3);
+        let mut heartbeat = tokio::time::interval(self.heartbeat.max(Duration::from_millis(10)));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keeper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unsent: Vec<pb::AckRequest> = Vec::new();
         let mut stopping = false;
@@ -402,6 +417,12 @@ impl Worker {
                         if !stopping {
                             let credit = pb::Credit { tasks: count };
                             let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
+                        }
+                    }
+                    _ = heartbeat.tick() => {
+                        let beat = msg(pb::worker_message::Kind::Heartbeat(pb::Heartbeat {}));
+                        if to_broker.send(beat).await.is_err() {
+                            break SessionEnd::Broken;
                         }
                     }
                     _ = keeper.tick(), if !running.is_empty() => {

@@ -34,6 +34,7 @@ pub(crate) async fn routes(
     broker: &Arc<Broker>,
     max_payload: usize,
     grace: crate::config::SessionGrace,
+    silence: std::time::Duration,
     auth: BearerAuth,
 ) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -62,6 +63,7 @@ pub(crate) async fn routes(
         broker: broker.clone(),
         max_payload,
         grace,
+        silence,
         orphans: broker.sessions().clone(),
     })
     .max_decoding_message_size(limit)

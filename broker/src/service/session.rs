@@ -29,6 +29,7 @@ pub(crate) struct WorkersService {
     pub(crate) broker: Arc<Broker>,
     pub(crate) max_payload: usize,
     pub(crate) grace: SessionGrace,
+    pub(crate) silence: Duration,
     pub(crate) orphans: Arc<Orphans>,
 }
 
@@ -156,6 +157,8 @@ impl WorkersService {
         // A stream that ends without `goodbye` (a crash, a cut connection) keeps its running
         // leases for the reconnect grace; one the worker or the broker closed releases them.
         let mut clean = true;
+        let silent = tokio::time::sleep(self.silence);
+        tokio::pin!(silent);
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
@@ -166,6 +169,7 @@ impl WorkersService {
                     })) => break,
                     Ok(Some(msg)) => {
                         session.seen();
+                        silent.as_mut().reset(tokio::time::Instant::now() + self.silence);
                         if let Err(status) = self.handle(&mut session, msg, &tx).await {
                             let _ = tx.send(Err(status)).await;
                             break;
@@ -191,6 +195,15 @@ impl WorkersService {
                         break;
                     }
                 },
+                () = &mut silent => {
+                    tracing::warn!(silence = ?self.silence, "worker went silent; ending its session");
+                    let status = Status::deadline_exceeded(format!(
+                        "no message for {:?}; send heartbeats more often", self.silence
+                    ));
+                    let _ = tx.send(Err(status)).await;
+                    clean = false;
+                    break;
+                }
                 () = shutdown.cancelled() => {
                     let _ = tx.send(Err(Status::unavailable("broker shutting down"))).await;
                     break;
@@ -214,7 +227,7 @@ impl WorkersService {
     ) -> Result<(), Status> {
         use pb::worker_message::Kind;
         let reply = match msg.kind {
-            Some(Kind::Goodbye(_)) => return Ok(()),
+            Some(Kind::Goodbye(_) | Kind::Heartbeat(_)) => return Ok(()),
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
             }

@@ -492,3 +492,29 @@ async fn connected_workers_are_listed_with_what_they_run() {
         "a closed session is no longer listed: {gone:?}"
     );
 }
+
+#[tokio::test]
+async fn a_silent_session_is_ended_and_its_running_tasks_released() {
+    let broker = TestBroker::start_with(|c| {
+        c.worker_silence = Duration::from_millis(300);
+        c.session_grace = stalk_broker::config::SessionGrace::After(Duration::ZERO);
+    })
+    .await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("quiet"))
+        .await
+        .unwrap();
+    let mut session = open(&broker, &["q"]).await;
+    session.credit(1).await;
+    let task = session.tasks(1).await.remove(0);
+    session.start(&task).await;
+    // The worker now says nothing: the broker ends the session and releases the task.
+    let released = wait_until(SOON, || counts(&broker, "q"), |c| *c == (1, 0)).await;
+    assert_eq!(released, Ok((1, 0)));
+    let end = tokio::time::timeout(SOON, session.from_broker.message())
+        .await
+        .expect("the stream ends");
+    let status = end.expect_err("the broker ends the stream with an error");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+}

@@ -186,3 +186,56 @@ async fn a_running_worker_is_listed_with_its_queues_and_tasks() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn heartbeats_keep_an_idle_worker_connected() {
+    let broker = TestBroker::start_with(|c| c.worker_silence = Duration::from_millis(300)).await;
+    let worker = spawn(&broker, |w| {
+        w.heartbeat(Duration::from_millis(50))
+            .task(
+                "echo",
+                |text: String| async move { Ok::<_, TaskError>(text) },
+            )
+    })
+    .await;
+    let client = broker.client().await;
+    let connected = stalk_testkit::wait_until(
+        SOON,
+        || async { client.list_workers().await.unwrap() },
+        |w| w.len() == 1,
+    )
+    .await
+    .expect("the worker connects")[0]
+        .connected_at;
+    // Well past the silence limit, by the broker's own clock: a task with a countdown becomes due.
+    let marker = client
+        .enqueue(
+            Task::new("marker")
+                .queue("clock")
+                .countdown(Duration::from_millis(900)),
+        )
+        .await
+        .unwrap();
+    let due = stalk_testkit::wait_until(
+        SOON,
+        || async { client.result(&marker.id, None).await.unwrap().state },
+        |s| *s == TaskState::Ready,
+    )
+    .await;
+    assert_eq!(due, Ok(TaskState::Ready));
+    let workers = client.list_workers().await.unwrap();
+    assert_eq!(workers.len(), 1, "still connected: {workers:?}");
+    assert_eq!(
+        workers[0].connected_at, connected,
+        "the same session, never dropped and reopened"
+    );
+    let handle = client
+        .enqueue(Task::new("echo").json("still here").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        handle.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    worker.stop().await.unwrap();
+}

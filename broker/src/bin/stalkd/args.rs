@@ -64,6 +64,9 @@ pub(crate) struct Args {
     /// reconnect: a duration, 0 (release at once) or `deadline` (keep until the lease ends).
     #[arg(long, env = "STALK_SESSION_GRACE", default_value = "1s")]
     pub(crate) session_grace: stalk_broker::config::SessionGrace,
+    /// A worker session that sends nothing for this long (no heartbeat) is treated as broken.
+    #[arg(long, env = "STALK_WORKER_SILENCE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) worker_silence: Duration,
     /// sled's page cache, MiB.
     #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     pub(crate) cache_mib: u64,

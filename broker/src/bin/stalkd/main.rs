@@ -72,6 +72,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         flush_every: args.flush_every,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
+        worker_silence: args.worker_silence,
     };
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
