@@ -37,7 +37,10 @@ mod worker;
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
 pub use registry::Registry;
-pub use worker::{Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE};
+pub use worker::{
+    Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+};
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot
 /// drift from the API.

@@ -18,6 +18,8 @@ use crate::registry::{Limits, Registry};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
+/// Default time running tasks get to finish after a warm shutdown begins.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default heartbeat interval: well within the broker's default 30 s silence limit.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
 /// Default lease of a running task (extended while it runs).
@@ -33,6 +35,7 @@ pub struct WorkerBuilder {
     concurrency: u32,
     lease_duration: Duration,
     heartbeat: Duration,
+    shutdown_timeout: Duration,
     limits: Limits,
     registry: Registry,
 }
@@ -48,6 +51,7 @@ pub struct Worker {
     concurrency: u32,
     lease_duration: Duration,
     heartbeat: Duration,
+    shutdown_timeout: Duration,
     limits: Limits,
     registry: Registry,
 }
@@ -224,6 +228,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long running tasks may take to finish once a warm shutdown begins; past it they are
+    /// stopped (cold) and the broker puts them back at once, never acked. Default 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// How often an idle worker tells the broker it is alive; keep it well under the broker's
     /// `--worker-silence`. Default 10 s.
     pub fn heartbeat(mut self, every: Duration) -> Self {
@@ -295,6 +306,7 @@ impl WorkerBuilder {
             concurrency: self.concurrency,
             lease_duration: self.lease_duration,
             heartbeat: self.heartbeat,
+            shutdown_timeout: self.shutdown_timeout,
             limits: self.limits,
             registry: self.registry,
         })
@@ -312,6 +324,7 @@ impl Worker {
             concurrency: DEFAULT_CONCURRENCY,
             lease_duration: DEFAULT_LEASE,
             heartbeat: DEFAULT_HEARTBEAT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             limits: Limits::default(),
             registry: Registry::default(),
         }
@@ -332,6 +345,9 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut running: RunningTasks = HashMap::new();
+        // Armed when warm shutdown begins.
+        let cold_at = tokio::time::sleep(Duration::MAX / 4);
+        tokio::pin!(cold_at);
         let mut keeper = tokio::time::interval(self.lease_duration / 3);
         let mut heartbeat = tokio::time::interval(self.heartbeat.max(Duration::from_millis(10)));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -433,6 +449,15 @@ impl Worker {
                     () = &mut shutdown, if !stopping => {
                         tracing::info!(running = running.len(), "warm shutdown: finishing running tasks");
                         stopping = true;
+                        cold_at.as_mut().reset(tokio::time::Instant::now() + self.shutdown_timeout);
+                    }
+                    () = &mut cold_at, if stopping => {
+                        // Cold: the attempts still running are stopped and never acked; the
+                        // goodbye below has the broker put them back at once.
+                        tracing::warn!(running = running.len(), "shutdown deadline passed; stopping running tasks");
+                        for (_, task) in running.drain() {
+                            task.abort.abort();
+                        }
                     }
                 }
             };

@@ -48,3 +48,40 @@ async fn warm_shutdown_finishes_the_running_task_and_acks_it() {
         "the running task was finished and acked"
     );
 }
+
+#[tokio::test]
+async fn past_the_shutdown_timeout_running_tasks_are_stopped_and_given_back() {
+    let broker = TestBroker::start().await;
+    let mut worker = spawn(&broker, |w| {
+        w.shutdown_timeout(std::time::Duration::from_millis(200))
+            .task("stuck", |(): ()| async move {
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                Ok::<_, TaskError>(())
+            })
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("stuck").json(&()).unwrap())
+        .await
+        .unwrap();
+    let running = wait_until(
+        SOON,
+        || async { client.result(&handle.id, None).await.unwrap().state },
+        |s| *s == TaskState::Leased,
+    )
+    .await;
+    assert_eq!(running, Ok(TaskState::Leased));
+    worker.request_stop();
+    worker
+        .stop()
+        .await
+        .expect("the worker stops at its deadline");
+    let status = client.result(&handle.id, None).await.unwrap();
+    assert_eq!(
+        status.state,
+        TaskState::Ready,
+        "given back at once, never acked"
+    );
+    assert_eq!(status.attempts, 1);
+}
