@@ -11,6 +11,7 @@
 //! # Layout
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
 //! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
+//! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
 //! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, acks, warm shutdown.
 //!
@@ -31,11 +32,13 @@
 
 mod context;
 mod error;
+mod policy;
 mod registry;
 mod worker;
 
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
+pub use policy::RetryPolicy;
 pub use registry::Registry;
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
+use crate::policy::RetryPolicy;
 
 /// A boxed handler: payload bytes and the attempt's context in, result bytes (JSON) out.
 pub(crate) type Handler = Arc<
@@ -31,6 +32,7 @@ pub(crate) struct Limits {
 pub struct Registry {
     handlers: HashMap<String, Handler>,
     limits: HashMap<String, Limits>,
+    policies: HashMap<String, RetryPolicy>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -93,6 +95,16 @@ impl Registry {
     /// The time limits of task type `name`.
     pub(crate) fn limits(&self, name: &str) -> Limits {
         self.limits.get(name).copied().unwrap_or_default()
+    }
+
+    /// Sets the retry policy of task type `name`; it replaces the worker's for that type.
+    pub fn retry_policy(&mut self, name: impl Into<String>, policy: RetryPolicy) {
+        self.policies.insert(name.into(), policy);
+    }
+
+    /// The retry policy of task type `name`, if it has its own.
+    pub(crate) fn policy(&self, name: &str) -> Option<&RetryPolicy> {
+        self.policies.get(name)
     }
 
     /// The handler for `name`.

@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
+use crate::policy::RetryPolicy;
 use crate::registry::{Limits, Registry};
 
 /// Default concurrency: tasks run at once.
@@ -37,6 +38,7 @@ pub struct WorkerBuilder {
     heartbeat: Duration,
     shutdown_timeout: Duration,
     limits: Limits,
+    policy: RetryPolicy,
     registry: Registry,
 }
 
@@ -53,6 +55,7 @@ pub struct Worker {
     heartbeat: Duration,
     shutdown_timeout: Duration,
     limits: Limits,
+    policy: RetryPolicy,
     registry: Registry,
 }
 
@@ -228,6 +231,19 @@ impl WorkerBuilder {
         self
     }
 
+    /// Which failures retry, for every task type without its own policy. Default: every
+    /// retryable error.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The retry policy of one task type, replacing the worker's for it.
+    pub fn task_retry_policy(mut self, name: impl Into<String>, policy: RetryPolicy) -> Self {
+        self.registry.retry_policy(name, policy);
+        self
+    }
+
     /// How long running tasks may take to finish once a warm shutdown begins; past it they are
     /// stopped (cold) and the broker puts them back at once, never acked. Default 30 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -308,6 +324,7 @@ impl WorkerBuilder {
             heartbeat: self.heartbeat,
             shutdown_timeout: self.shutdown_timeout,
             limits: self.limits,
+            policy: self.policy,
             registry: self.registry,
         })
     }
@@ -326,6 +343,7 @@ impl Worker {
             heartbeat: DEFAULT_HEARTBEAT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             limits: Limits::default(),
+            policy: RetryPolicy::default(),
             registry: Registry::default(),
         }
     }
@@ -636,7 +654,13 @@ impl Worker {
             attempt: task.attempt,
             soft_limit: soft_limit.clone(),
         };
-        let run = tokio::spawn(limited(handler(task.payload, ctx), limits, soft_limit));
+        let policy = self
+            .registry
+            .policy(&task.name)
+            .unwrap_or(&self.policy)
+            .clone();
+        let attempt = limited(handler(task.payload, ctx), limits, soft_limit);
+        let run = tokio::spawn(async move { attempt.await.map_err(|e| policy.apply(e)) });
         running.insert(
             lease_id,
             Running {

@@ -128,3 +128,24 @@ async fn a_panicking_handler_is_a_failed_attempt_not_a_lost_slot() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_retry_policy_decides_which_kinds_retry() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| {
+        w.retry_policy(stalk_worker::RetryPolicy::default().never(["ValueError"]))
+            .task("bad", |(): ()| async move {
+                Err::<(), _>(TaskError::retry("ValueError", "retrying will not help"))
+            })
+    })
+    .await;
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("bad").json(&()).unwrap().max_retries(5))
+        .await
+        .unwrap();
+    let status = handle.wait(&client, SOON).await.unwrap();
+    assert_eq!(status.state, TaskState::Failed);
+    assert_eq!(status.attempts, 1, "the policy made the error fatal");
+    worker.stop().await.unwrap();
+}
