@@ -1,27 +1,26 @@
-//! The smallest worker: greets whoever a `hello` task names, until ctrl-c.
+//! The smallest worker: greets whoever a `hello` task names. Settings come from flags or
+//! `STALK_*` variables (`--help` lists them); SIGTERM or ctrl-c stops it warm, a second one
+//! cold.
 //!
 //! ```sh
 //! cargo run --release --bin stalkd                                   # terminal 1
-//! cargo run -p stalk-worker --example hello                          # terminal 2
+//! cargo run -p stalk-worker --example hello -- --concurrency 4       # terminal 2
 //! cargo run --bin stalk -- enqueue hello --json '"Ada"'              # terminal 3
 //! cargo run --bin stalk -- result <id> --wait 5s
 //! ```
 
-use stalk_worker::{TaskError, Worker};
+use clap::Parser;
+use stalk_worker::{TaskError, WorkerArgs};
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    let addr = std::env::var("STALK_ADDR").unwrap_or_else(|_| "127.0.0.1:7070".into());
-    Worker::builder(addr)
-        .queues(["default"])
-        .concurrency(4)
+    WorkerArgs::parse()
+        .builder()
         .task("hello", |name: String| async move {
             Ok::<_, TaskError>(format!("hello, {name}"))
         })
         .connect()
         .await?
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run_until_signal()
         .await
 }

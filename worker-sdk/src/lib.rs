@@ -10,6 +10,7 @@
 //!
 //! # Layout
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
+//! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
 //! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
@@ -30,12 +31,14 @@
 //! # Ok(()) }
 //! ```
 
+mod cli;
 mod context;
 mod error;
 mod policy;
 mod registry;
 mod worker;
 
+pub use cli::WorkerArgs;
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
 pub use policy::RetryPolicy;

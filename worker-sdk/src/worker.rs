@@ -74,6 +74,21 @@ struct Running {
 /// Running tasks by lease id.
 type RunningTasks = HashMap<u64, Running>;
 
+/// The first SIGTERM or ctrl-c.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = tokio::signal::ctrl_c() => return,
+            }
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// This machine's name, for the broker's listing; empty if it cannot be read.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -348,6 +363,27 @@ impl Worker {
         }
     }
 
+    /// Runs until SIGTERM or ctrl-c, then shuts down warm; a second signal stops the running
+    /// tasks at once (cold: never acked, put back by the broker at once).
+    ///
+    /// # Errors
+    /// As [`Worker::run`].
+    pub async fn run_until_signal(self) -> Result<(), WorkerError> {
+        let (cold_tx, cold_rx) = tokio::sync::oneshot::channel::<()>();
+        let warm = async move {
+            signal().await;
+            tracing::info!("signal: warm shutdown (a second signal stops running tasks)");
+            tokio::spawn(async move {
+                signal().await;
+                let _ = cold_tx.send(());
+            });
+        };
+        self.run_with_cold(warm, async move {
+            let _ = cold_rx.await;
+        })
+        .await
+    }
+
     /// Runs tasks until `shutdown` resolves, then shuts down warm: takes no new task, lets the
     /// running ones finish and acknowledges them, and closes the session with `goodbye` (the
     /// broker puts any task pushed but not started back in its queue at once).
@@ -361,6 +397,19 @@ impl Worker {
     /// # Errors
     /// [`WorkerError::Session`] when the broker refuses the session (a bad setting or token).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
+        self.run_with_cold(shutdown, std::future::pending()).await
+    }
+
+    /// As [`Worker::run`]; once stopping, `cold` resolving stops the running tasks at once.
+    ///
+    /// # Errors
+    /// As [`Worker::run`].
+    pub async fn run_with_cold(
+        self,
+        shutdown: impl Future<Output = ()>,
+        cold: impl Future<Output = ()>,
+    ) -> Result<(), WorkerError> {
+        tokio::pin!(cold);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut running: RunningTasks = HashMap::new();
         // Armed when warm shutdown begins.
@@ -468,6 +517,12 @@ impl Worker {
                         tracing::info!(running = running.len(), "warm shutdown: finishing running tasks");
                         stopping = true;
                         cold_at.as_mut().reset(tokio::time::Instant::now() + self.shutdown_timeout);
+                    }
+                    () = &mut cold, if stopping => {
+                        tracing::warn!(running = running.len(), "cold shutdown: stopping running tasks");
+                        for (_, task) in running.drain() {
+                            task.abort.abort();
+                        }
                     }
                     () = &mut cold_at, if stopping => {
                         // Cold: the attempts still running are stopped and never acked; the
