@@ -44,6 +44,13 @@ pub enum Scenario {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// Sends tasks one per call at a fixed `--rate` to one stalk-worker; measures send→start
+    /// latency (the producer's send time to the handler's start, durable enqueue included).
+    Latency {
+        /// Tasks per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+    },
     /// Fills the broker with `--tasks` ready tasks, then reports its RSS.
     Fill {
         /// Tasks per Enqueue call.
@@ -61,6 +68,7 @@ impl Scenario {
             Self::Roundtrip { .. } => "roundtrip",
             Self::Fill { .. } => "fill",
             Self::Drain { .. } => "drain",
+            Self::Latency { .. } => "latency",
         }
     }
 }

@@ -4,6 +4,7 @@
 mod drain;
 mod enqueue;
 mod fill;
+mod latency;
 mod roundtrip;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,6 +101,15 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                 t,
                 l,
                 serde_json::json!({"concurrency": c.concurrency, "pool": "async"}),
+            )
+        }
+        Scenario::Latency { rate } => {
+            let (n, t, l) = latency::run(&target, c, *rate).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"rate": rate, "concurrency": c.concurrency, "pool": "async"}),
             )
         }
         Scenario::Fill { batch } => {
