@@ -158,6 +158,7 @@ impl Broker {
     /// As the engine refuses, or [`BrokerError::Failed`] after a storage failure.
     pub async fn execute(&self, command: Command) -> Result<Outcome, BrokerError> {
         let (outcome, ticket) = self.apply(command)?;
+        self.announce_ready(&outcome);
         if let Some(ticket) = ticket {
             if let Err(err) = self.commit.wait(ticket).await {
                 return Err(self.fail(err));
@@ -182,6 +183,7 @@ impl Broker {
         BrokerError,
     > {
         let (outcome, ticket) = self.apply(command)?;
+        self.announce_ready(&outcome);
         let broker = self.clone();
         Ok(async move {
             if let Some(ticket) = ticket {
@@ -223,10 +225,18 @@ impl Broker {
         Ok((outcome, ticket))
     }
 
-    fn announce(&self, outcome: &Outcome) {
+    /// Wakes the leasers of queues that got READY tasks. Done as soon as the change is applied,
+    /// before its flush: leasing a task whose enqueue is not yet durable is safe under
+    /// at-least-once (the worker's ack is flushed after the enqueue it follows in the log), and it
+    /// takes the flush off the send-to-start path.
+    fn announce_ready(&self, outcome: &Outcome) {
         for queue in &outcome.ready_queues {
             self.ready.ready(queue);
         }
+    }
+
+    /// Wakes result waiters and the timer drivers, once the change is durable.
+    fn announce(&self, outcome: &Outcome) {
         for id in &outcome.finished {
             self.results.finished(id);
         }
