@@ -281,24 +281,29 @@ impl WorkerSession {
     pub async fn started(&mut self, leases: &[u64]) -> Result<(), BrokerError> {
         for lease_id in leases {
             self.adopt(*lease_id);
-            let command = {
-                let mut held = self.held.lock();
-                let Some(held) = held.get_mut(lease_id).filter(|h| !h.started) else {
-                    continue;
-                };
-                held.started = true;
-                Command::Extend {
-                    id: held.task_id.clone(),
-                    lease_id: *lease_id,
-                    lease_ms: held.run_lease_ms,
+        }
+        let extends: Vec<(String, u64, u64)> = {
+            let mut held = self.held.lock();
+            leases
+                .iter()
+                .filter_map(|lease_id| {
+                    let held = held.get_mut(lease_id).filter(|h| !h.started)?;
+                    held.started = true;
+                    Some((held.task_id.clone(), *lease_id, held.run_lease_ms))
+                })
+                .collect()
+        };
+        if extends.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<u64> = extends.iter().map(|(_, lease, _)| *lease).collect();
+        let outcome = self.broker.execute(Command::ExtendMany(extends)).await?;
+        if let Reply::ExtendedMany(results) = outcome.reply {
+            let mut held = self.held.lock();
+            for (lease_id, result) in ids.into_iter().zip(results) {
+                if result.is_err() {
+                    held.remove(&lease_id);
                 }
-            };
-            match self.broker.execute(command).await {
-                Ok(_) => {}
-                Err(BrokerError::Engine(_)) => {
-                    self.held.lock().remove(lease_id);
-                }
-                Err(err) => return Err(err),
             }
         }
         Ok(())

@@ -469,10 +469,16 @@ impl Worker {
                     received = from_broker.message() => match received {
                         Ok(Some(message)) => match message.kind {
                             Some(pb::broker_message::Kind::Tasks(batch)) => {
+                                let mut started = Vec::new();
                                 for task in batch.tasks {
                                     if !stopping {
-                                        self.start(task, &to_broker, &done_tx, &mut running).await;
+                                        started.extend(self.start(task, &to_broker, &done_tx, &mut running).await);
                                     }
+                                }
+                                // One `started` for the whole batch: one lease change at the broker.
+                                if !started.is_empty() {
+                                    let started = pb::Started { tasks: started };
+                                    let _ = to_broker.send(msg(pb::worker_message::Kind::Started(started))).await;
                                 }
                             }
                             Some(pb::broker_message::Kind::Extended(outcome)) if outcome.error.is_some() => {
@@ -657,15 +663,16 @@ impl Worker {
         }
     }
 
-    /// Starts one pushed task and records it as running. A task this worker has no handler for
-    /// is rejected to the dead-letter set, and its credit is granted again.
+    /// Starts one pushed task, records it as running and returns it for the batch's `started`.
+    /// A task this worker has no handler for is rejected to the dead-letter set, and its credit
+    /// is granted again.
     async fn start(
         &self,
         task: pb::LeasedTask,
         to_broker: &mpsc::Sender<pb::WorkerMessage>,
         done: &mpsc::UnboundedSender<Done>,
         running: &mut RunningTasks,
-    ) {
+    ) -> Option<pb::StartedTask> {
         let Some(handler) = self.registry.get(&task.name) else {
             let reason = format!(
                 "no handler for task {:?} in worker {} (it runs: {})",
@@ -686,17 +693,12 @@ impl Worker {
             let _ = to_broker
                 .send(msg(pb::worker_message::Kind::Credit(credit)))
                 .await;
-            return;
+            return None;
         };
-        let started = pb::Started {
-            tasks: vec![pb::StartedTask {
-                task_id: task.task_id.clone(),
-                lease_id: task.lease_id,
-            }],
+        let started = pb::StartedTask {
+            task_id: task.task_id.clone(),
+            lease_id: task.lease_id,
         };
-        let _ = to_broker
-            .send(msg(pb::worker_message::Kind::Started(started)))
-            .await;
         let done = done.clone();
         let lease_id = task.lease_id;
         let task_id = task.task_id.clone();
@@ -738,6 +740,7 @@ impl Worker {
                 result,
             });
         });
+        Some(started)
     }
 }
 

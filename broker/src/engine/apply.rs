@@ -50,6 +50,23 @@ impl Engine {
             } => self.extend(&id, lease_id, lease_ms, ctx),
             Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
             Command::Release(leases) => Ok(self.release(leases, ctx)),
+            Command::ExtendMany(leases) => {
+                let mut out = Outcome::new(Reply::ExtendedMany(Vec::new()));
+                out.durable = false;
+                let results = leases
+                    .into_iter()
+                    .map(|(id, lease_id, lease_ms)| {
+                        let one = self.extend(&id, lease_id, lease_ms, ctx)?;
+                        out.timers_moved |= one.timers_moved;
+                        match one.reply {
+                            Reply::Extended { deadline_ms } => Ok(deadline_ms),
+                            _ => Ok(0),
+                        }
+                    })
+                    .collect();
+                out.reply = Reply::ExtendedMany(results);
+                Ok(out)
+            }
             Command::Purge {
                 queue,
                 dead_letters,

@@ -152,6 +152,8 @@ pub enum Command {
     },
     /// Complete many attempts, each as `Ack` would, each accepted or refused on its own.
     AckMany(Vec<(String, u64, AckOutcome)>),
+    /// Move many leases' deadlines at once: (task id, lease id, new lease length in ms).
+    ExtendMany(Vec<(String, u64, u64)>),
     /// Give an attempt back.
     Nack {
         /// Task id.
@@ -208,6 +210,7 @@ impl Command {
             Self::Enqueue(tasks) => tasks.len(),
             Self::AckMany(acks) => acks.len(),
             Self::Release(leases) => leases.len(),
+            Self::ExtendMany(leases) => leases.len(),
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,
             Self::Tick { limit, .. } => *limit,
@@ -266,6 +269,8 @@ pub enum Reply {
     },
     /// To `Revoke`: per id, the state after (`None`: unknown id).
     Revoked(Vec<(String, Option<TaskState>)>),
+    /// To `ExtendMany`: per lease, the new deadline or why it was refused.
+    ExtendedMany(Vec<Result<u64, crate::engine::EngineError>>),
     /// To `Release`: how many leases were given back.
     Released(usize),
     /// To `Purge`: how many tasks were deleted.
