@@ -85,7 +85,7 @@ pub struct Broker {
     failure: Mutex<Option<String>>,
     healthy: watch::Sender<bool>,
     long_polls: AtomicUsize,
-    sessions: Arc<crate::session::Orphans>,
+    sessions: Arc<crate::session::SessionRegistry>,
 }
 
 /// Counts a long poll while it waits.
@@ -368,7 +368,7 @@ impl Broker {
     }
 
     /// Worker sessions: how many are open, and the running leases of broken ones.
-    pub fn sessions(&self) -> &Arc<crate::session::Orphans> {
+    pub fn sessions(&self) -> &Arc<crate::session::SessionRegistry> {
         &self.sessions
     }
 
@@ -391,14 +391,6 @@ impl Broker {
         page_size: usize,
     ) -> Page {
         self.core.lock().engine.list(queue, state, after, page_size)
-    }
-
-    /// A task's body, for listings that show payload sizes or admin reads.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub fn body(&self, key: u64) -> Result<Option<TaskBody>, BrokerError> {
-        Ok(self.store.body(key)?)
     }
 
     /// Runs one timer's due transitions; returns its next deadline (unix ms).

@@ -23,10 +23,11 @@ pub const MAX_CREDITS: u32 = 10_000;
 /// Leases by lease id.
 type HeldLeases = HashMap<u64, Held>;
 
-/// Running leases of workers whose session broke, kept for the reconnect grace so the same
-/// worker can take them back. Soft state: a broker restart makes every task ready anyway.
+/// The broker's worker sessions: the open ones (for listing), and the running leases of
+/// workers whose session broke, kept for the reconnect grace so the same worker can take them
+/// back. Soft state: a broker restart makes every task ready anyway.
 #[derive(Debug, Default)]
-pub struct Orphans {
+pub struct SessionRegistry {
     /// Per worker id: the generation the leases were kept at, and the leases.
     by_worker: Mutex<HashMap<String, (u64, HeldLeases)>>,
     generation: AtomicU64,
@@ -65,7 +66,7 @@ pub struct WorkerInfo {
     pub tasks: Vec<(String, u64, bool)>,
 }
 
-impl Orphans {
+impl SessionRegistry {
     /// The workers connected now, sorted by worker id, with the tasks each holds.
     pub fn workers(&self) -> Vec<WorkerInfo> {
         let live = self.live.lock();
@@ -166,17 +167,21 @@ pub struct WorkerSession {
     credits: u32,
     // A parking_lot mutex, shared with the listing; never held across an await.
     held: Arc<Mutex<HeldLeases>>,
-    orphans: Arc<Orphans>,
+    registry: Arc<SessionRegistry>,
     session_no: u64,
 }
 
 impl WorkerSession {
     /// A session with no credits yet. If the same worker's previous session broke within the
     /// grace, this session takes back the running leases it left.
-    pub fn new(broker: Arc<Broker>, options: SessionOptions, orphans: Arc<Orphans>) -> Self {
-        let held = Arc::new(Mutex::new(orphans.adopt(&options.worker_id)));
-        orphans.open.fetch_add(1, Ordering::Relaxed);
-        let session_no = orphans.generation.fetch_add(1, Ordering::Relaxed);
+    pub fn new(
+        broker: Arc<Broker>,
+        options: SessionOptions,
+        registry: Arc<SessionRegistry>,
+    ) -> Self {
+        let held = Arc::new(Mutex::new(registry.adopt(&options.worker_id)));
+        registry.open.fetch_add(1, Ordering::Relaxed);
+        let session_no = registry.generation.fetch_add(1, Ordering::Relaxed);
         let now = broker.clock().now_ms();
         let info = WorkerInfo {
             worker_id: options.worker_id.clone(),
@@ -189,7 +194,7 @@ impl WorkerSession {
             last_seen_ms: now,
             tasks: Vec::new(),
         };
-        orphans.live.lock().insert(
+        registry.live.lock().insert(
             session_no,
             Live {
                 info,
@@ -201,7 +206,7 @@ impl WorkerSession {
             options,
             credits: 0,
             held,
-            orphans,
+            registry,
             session_no,
         }
     }
@@ -209,7 +214,7 @@ impl WorkerSession {
     /// Records that the worker sent something.
     pub fn seen(&self) {
         let now = self.broker.clock().now_ms();
-        if let Some(live) = self.orphans.live.lock().get_mut(&self.session_no) {
+        if let Some(live) = self.registry.live.lock().get_mut(&self.session_no) {
             live.info.last_seen_ms = now;
         }
     }
@@ -222,11 +227,6 @@ impl WorkerSession {
     /// Credits granted and not yet used.
     pub fn credits(&self) -> u32 {
         self.credits
-    }
-
-    /// Leases held: pushed and not yet completed or released.
-    pub fn held(&self) -> usize {
-        self.held.lock().len()
     }
 
     /// Leases up to the unused credits, waiting up to `wait` for a task to become ready. The
@@ -267,7 +267,7 @@ impl WorkerSession {
         if self.held.lock().contains_key(&lease_id) {
             return;
         }
-        if let Some(held) = self.orphans.adopt_lease(&self.options.worker_id, lease_id) {
+        if let Some(held) = self.registry.adopt_lease(&self.options.worker_id, lease_id) {
             self.held.lock().insert(lease_id, held);
         }
     }
@@ -401,7 +401,7 @@ impl WorkerSession {
     /// # Errors
     /// Storage failures.
     pub async fn close(self, clean: bool) -> Result<usize, BrokerError> {
-        self.orphans.live.lock().remove(&self.session_no);
+        self.registry.live.lock().remove(&self.session_no);
         let held = std::mem::take(&mut *self.held.lock());
         let (running, unstarted): (HeldLeases, HeldLeases) =
             held.into_iter().partition(|(_, held)| held.started);
@@ -416,11 +416,11 @@ impl WorkerSession {
             Some(grace) => {
                 if let Some(grace) = grace {
                     let worker_id = self.options.worker_id.clone();
-                    let generation = self.orphans.keep(&worker_id, running);
-                    let (broker, orphans) = (self.broker.clone(), self.orphans.clone());
+                    let generation = self.registry.keep(&worker_id, running);
+                    let (broker, registry) = (self.broker.clone(), self.registry.clone());
                     tokio::spawn(async move {
                         tokio::time::sleep(grace).await;
-                        if let Some(held) = orphans.expire(&worker_id, generation) {
+                        if let Some(held) = registry.expire(&worker_id, generation) {
                             if let Err(err) = release(&broker, held).await {
                                 tracing::error!(cause = %err, "releasing orphaned leases failed");
                             }
@@ -433,7 +433,7 @@ impl WorkerSession {
         let released = release(&self.broker, now).await;
         // Counted closed only once its running leases are kept or released, so a worker that
         // reconnects after this finds them.
-        self.orphans.open.fetch_sub(1, Ordering::Relaxed);
+        self.registry.open.fetch_sub(1, Ordering::Relaxed);
         released
     }
 }

@@ -50,23 +50,7 @@ impl Engine {
             } => self.extend(&id, lease_id, lease_ms, ctx),
             Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
             Command::Release(leases) => Ok(self.release(leases, ctx)),
-            Command::ExtendMany(leases) => {
-                let mut out = Outcome::new(Reply::ExtendedMany(Vec::new()));
-                out.durable = false;
-                let results = leases
-                    .into_iter()
-                    .map(|(id, lease_id, lease_ms)| {
-                        let one = self.extend(&id, lease_id, lease_ms, ctx)?;
-                        out.timers_moved |= one.timers_moved;
-                        match one.reply {
-                            Reply::Extended { deadline_ms } => Ok(deadline_ms),
-                            _ => Ok(0),
-                        }
-                    })
-                    .collect();
-                out.reply = Reply::ExtendedMany(results);
-                Ok(out)
-            }
+            Command::ExtendMany(leases) => Ok(self.extend_many(leases, ctx)),
             Command::Purge {
                 queue,
                 dead_letters,
@@ -281,6 +265,10 @@ impl Engine {
             let state = self.get(id).map_or(TaskState::Succeeded, |m| m.state);
             return Ok(Outcome::new(Reply::State(state)));
         };
+        // Recorded before the transition, which writes the task as it then is.
+        if let Some(meta) = self.tasks.get_mut(&key) {
+            meta.cold_mut().last_lease_id = lease_id;
+        }
         let mut out = Outcome::new(Reply::State(TaskState::Succeeded));
         let state = match outcome {
             AckOutcome::Success(result) => {
@@ -296,10 +284,6 @@ impl Engine {
                 retry_in_ms,
             } => self.fail_attempt(key, error, fatal, retry_in_ms, (ctx, slot), &mut out),
         };
-        if let Some(meta) = self.tasks.get_mut(&key) {
-            meta.cold_mut().last_lease_id = lease_id;
-        }
-        self.rewrite_last(key, &mut out);
         out.reply = Reply::State(state);
         Ok(out)
     }
@@ -396,6 +380,10 @@ impl Engine {
             let state = self.get(id).map_or(TaskState::Failed, |m| m.state);
             return Ok(Outcome::new(Reply::State(state)));
         };
+        // Recorded before the transition, which writes the task as it then is.
+        if let Some(meta) = self.tasks.get_mut(&key) {
+            meta.cold_mut().last_lease_id = lease_id;
+        }
         let mut out = Outcome::new(Reply::State(TaskState::Ready));
         let state = match action {
             NackAction::Requeue { delay_ms } => {
@@ -411,10 +399,6 @@ impl Engine {
                 self.transition(key, TaskState::Failed, Change::default(), ctx, &mut out)
             }
         };
-        if let Some(meta) = self.tasks.get_mut(&key) {
-            meta.cold_mut().last_lease_id = lease_id;
-        }
-        self.rewrite_last(key, &mut out);
         out.reply = Reply::State(state);
         Ok(out)
     }
@@ -476,6 +460,24 @@ impl Engine {
             released += 1;
         }
         out.reply = Reply::Released(released);
+        out
+    }
+
+    fn extend_many(&mut self, leases: Vec<(String, u64, u64)>, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::ExtendedMany(Vec::new()));
+        out.durable = false;
+        let results = leases
+            .into_iter()
+            .map(|(id, lease_id, lease_ms)| {
+                let one = self.extend(&id, lease_id, lease_ms, ctx)?;
+                out.timers_moved |= one.timers_moved;
+                match one.reply {
+                    Reply::Extended { deadline_ms } => Ok(deadline_ms),
+                    _ => Ok(0),
+                }
+            })
+            .collect();
+        out.reply = Reply::ExtendedMany(results);
         out
     }
 
@@ -557,19 +559,6 @@ impl Engine {
         out.writes
             .push(Write::Update(Box::new(((**meta).clone(), change.result))));
         to
-    }
-
-    /// Replaces the last write for `key` with the task as it is now (after fields such as
-    /// `last_lease_id` were set following the transition), keeping any result it carries.
-    fn rewrite_last(&self, key: u64, out: &mut Outcome) {
-        let Some(meta) = self.tasks.get(&key) else {
-            return;
-        };
-        if let Some(Write::Update(update)) = out.writes.last_mut() {
-            if update.0.key == key {
-                update.0 = (**meta).clone();
-            }
-        }
     }
 
     pub(super) fn delete(&mut self, key: u64, out: &mut Outcome) {

@@ -64,7 +64,7 @@ pub(crate) async fn routes(
         max_payload,
         grace,
         silence,
-        orphans: broker.sessions().clone(),
+        registry: broker.sessions().clone(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);

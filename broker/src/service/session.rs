@@ -11,12 +11,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::{self, FieldError};
-use super::status::{code_name, engine_code};
-use super::tasks::{ack_item, leased_task};
+use super::status::wire_error;
+use super::tasks::{ack_item, ack_result, leased_task};
 use crate::broker::Broker;
 use crate::config::SessionGrace;
 use crate::engine::NackAction;
-use crate::session::{Orphans, SessionOptions, WorkerSession, MAX_CREDITS};
+use crate::session::{SessionOptions, SessionRegistry, WorkerSession, MAX_CREDITS};
 
 /// Default prefetch lease of a pushed task that has not started.
 const PREFETCH_MS: u64 = 10_000;
@@ -30,7 +30,7 @@ pub(crate) struct WorkersService {
     pub(crate) max_payload: usize,
     pub(crate) grace: SessionGrace,
     pub(crate) silence: Duration,
-    pub(crate) orphans: Arc<Orphans>,
+    pub(crate) registry: Arc<SessionRegistry>,
 }
 
 type Outbound = mpsc::Sender<Result<pb::BrokerMessage, Status>>;
@@ -58,7 +58,7 @@ impl Workers for WorkersService {
             }
         };
         let options = session_options(&hello, self.grace)?;
-        let session = WorkerSession::new(self.broker.clone(), options, self.orphans.clone());
+        let session = WorkerSession::new(self.broker.clone(), options, self.registry.clone());
         let (tx, rx) = mpsc::channel(64);
         let session_id = uuid::Uuid::now_v7().to_string();
         let welcome = pb::broker_message::Kind::Welcome(pb::Welcome {
@@ -120,28 +120,6 @@ fn session_options(hello: &pb::Hello, grace: SessionGrace) -> Result<SessionOpti
 
 fn message(kind: pb::broker_message::Kind) -> Result<pb::BrokerMessage, Status> {
     Ok(pb::BrokerMessage { kind: Some(kind) })
-}
-
-fn ack_result(
-    result: Result<crate::engine::TaskState, crate::engine::EngineError>,
-) -> pb::AckManyResult {
-    match result {
-        Ok(state) => pb::AckManyResult {
-            state: convert::state(state).into(),
-            error: None,
-        },
-        Err(err) => pb::AckManyResult {
-            state: pb::TaskState::Unspecified.into(),
-            error: Some(wire_error(engine_code(&err), err.to_string())),
-        },
-    }
-}
-
-fn wire_error(code: tonic::Code, message: String) -> pb::Error {
-    pb::Error {
-        kind: code_name(code).into(),
-        message,
-    }
 }
 
 impl WorkersService {

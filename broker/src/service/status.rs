@@ -37,7 +37,7 @@ pub(crate) fn engine_code(err: &EngineError) -> Code {
 }
 
 /// The canonical upper-case name of a code (`INVALID_ARGUMENT`), as used in `Error.kind`.
-pub(crate) fn code_name(code: Code) -> &'static str {
+fn code_name(code: Code) -> &'static str {
     match code {
         Code::InvalidArgument => "INVALID_ARGUMENT",
         Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
@@ -45,5 +45,13 @@ pub(crate) fn code_name(code: Code) -> &'static str {
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::Unavailable => "UNAVAILABLE",
         _ => "INTERNAL",
+    }
+}
+
+/// An error as carried inside a reply (per task or per ack): the code's name and the message.
+pub(crate) fn wire_error(code: Code, message: String) -> stalk_proto::v1::Error {
+    stalk_proto::v1::Error {
+        kind: code_name(code).into(),
+        message,
     }
 }

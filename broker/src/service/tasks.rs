@@ -7,10 +7,10 @@ use stalk_proto::v1::task_queue_server::TaskQueue;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, FieldError};
-use super::status::{code_name, engine_code};
+use super::status::{engine_code, wire_error};
 use crate::broker::{Broker, LeasedTask};
 use crate::engine::{
-    AckOutcome, Command, Enqueued, NackAction, Reply, TaskId, TaskResult, TaskState,
+    AckOutcome, Command, EngineError, Enqueued, NackAction, Reply, TaskId, TaskResult, TaskState,
 };
 
 /// Serves `stalk.v1.TaskQueue` over a [`Broker`].
@@ -132,22 +132,7 @@ impl TaskQueue for TaskQueueService {
         let Reply::AckedMany(results) = outcome.reply else {
             return Err(unexpected(&outcome.reply));
         };
-        let results = results
-            .into_iter()
-            .map(|result| match result {
-                Ok(state) => pb::AckManyResult {
-                    state: convert::state(state).into(),
-                    error: None,
-                },
-                Err(err) => pb::AckManyResult {
-                    state: pb::TaskState::Unspecified.into(),
-                    error: Some(pb::Error {
-                        kind: code_name(engine_code(&err)).into(),
-                        message: err.to_string(),
-                    }),
-                },
-            })
-            .collect();
+        let results = results.into_iter().map(ack_result).collect();
         Ok(Response::new(pb::AckManyResponse { results }))
     }
 
@@ -302,10 +287,10 @@ fn lease_id(value: u64) -> Result<(), FieldError> {
 
 fn refused(err: &FieldError) -> pb::EnqueueOutcome {
     pb::EnqueueOutcome {
-        error: Some(pb::Error {
-            kind: code_name(err.code).into(),
-            message: format!("{}: {}", err.field, err.message),
-        }),
+        error: Some(wire_error(
+            err.code,
+            format!("{}: {}", err.field, err.message),
+        )),
         ..pb::EnqueueOutcome::default()
     }
 }
@@ -320,10 +305,7 @@ fn enqueued(result: Enqueued) -> pb::EnqueueOutcome {
             error: None,
         },
         Enqueued::Refused(err) => pb::EnqueueOutcome {
-            error: Some(pb::Error {
-                kind: code_name(engine_code(&err)).into(),
-                message: err.to_string(),
-            }),
+            error: Some(wire_error(engine_code(&err), err.to_string())),
             ..pb::EnqueueOutcome::default()
         },
     }
@@ -383,5 +365,19 @@ pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
         enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
         soft_time_limit_ms: t.body.soft_time_limit_ms,
         time_limit_ms: t.body.time_limit_ms,
+    }
+}
+
+/// The wire form of one ack's result.
+pub(crate) fn ack_result(result: Result<TaskState, EngineError>) -> pb::AckManyResult {
+    match result {
+        Ok(state) => pb::AckManyResult {
+            state: convert::state(state).into(),
+            error: None,
+        },
+        Err(err) => pb::AckManyResult {
+            state: pb::TaskState::Unspecified.into(),
+            error: Some(wire_error(engine_code(&err), err.to_string())),
+        },
     }
 }

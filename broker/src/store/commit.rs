@@ -119,11 +119,6 @@ impl GroupCommit {
     pub async fn sync(&self) -> Result<(), StoreError> {
         self.wait(self.ticket()).await
     }
-
-    /// Whether a flush has failed.
-    pub fn is_poisoned(&self) -> bool {
-        self.shared.failed.load(Ordering::Acquire)
-    }
 }
 
 impl Shared {

@@ -56,6 +56,24 @@ async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Sessi
 }
 
 impl Session {
+    /// Acks `tasks` as succeeded, in one message.
+    async fn ack(&self, tasks: &[pb::LeasedTask]) {
+        let acks = pb::AckManyRequest {
+            acks: tasks
+                .iter()
+                .map(|t| pb::AckRequest {
+                    task_id: t.task_id.clone(),
+                    lease_id: t.lease_id,
+                    outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
+                })
+                .collect(),
+        };
+        self.to_broker
+            .send(msg(pb::worker_message::Kind::Acks(acks)))
+            .await
+            .unwrap();
+    }
+
     async fn credit(&self, tasks: u32) {
         let credit = pb::worker_message::Kind::Credit(pb::Credit { tasks });
         self.to_broker.send(msg(credit)).await.unwrap();
@@ -114,21 +132,7 @@ async fn the_broker_pushes_no_more_tasks_than_the_credits_granted() {
         "two pushed under lease, three still ready"
     );
 
-    let acks = pb::AckManyRequest {
-        acks: pushed
-            .iter()
-            .map(|t| pb::AckRequest {
-                task_id: t.task_id.clone(),
-                lease_id: t.lease_id,
-                outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
-            })
-            .collect(),
-    };
-    session
-        .to_broker
-        .send(msg(pb::worker_message::Kind::Acks(acks)))
-        .await
-        .unwrap();
+    session.ack(&pushed).await;
     let Some(pb::broker_message::Kind::Acked(acked)) = session.next().await.kind else {
         panic!("expected the ack results");
     };
@@ -329,18 +333,7 @@ async fn a_worker_that_reconnects_within_the_grace_keeps_its_running_tasks() {
         (0, 1),
         "the reconnected worker still holds the task"
     );
-    let acks = pb::AckManyRequest {
-        acks: vec![pb::AckRequest {
-            task_id: task.task_id.clone(),
-            lease_id: task.lease_id,
-            outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
-        }],
-    };
-    second
-        .to_broker
-        .send(msg(pb::worker_message::Kind::Acks(acks)))
-        .await
-        .unwrap();
+    second.ack(std::slice::from_ref(&task)).await;
     let done = wait_until(
         SOON,
         || async { client.result("long", None).await.unwrap().state },
@@ -419,18 +412,7 @@ async fn a_reconnect_that_races_the_old_stream_takes_back_the_tasks_it_reports()
         (0, 1),
         "the task was not released after the grace"
     );
-    let acks = pb::AckManyRequest {
-        acks: vec![pb::AckRequest {
-            task_id: task.task_id.clone(),
-            lease_id: task.lease_id,
-            outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
-        }],
-    };
-    second
-        .to_broker
-        .send(msg(pb::worker_message::Kind::Acks(acks)))
-        .await
-        .unwrap();
+    second.ack(std::slice::from_ref(&task)).await;
     let done = wait_until(
         SOON,
         || async { client.result("raced", None).await.unwrap().state },
