@@ -59,7 +59,7 @@ fn inserts(c: &mut Criterion) {
                         })
                         .collect::<Vec<_>>()
                 },
-                |writes| store.apply(black_box(&writes)).expect("apply"),
+                |writes| store.apply(black_box(writes)).expect("apply"),
                 BatchSize::SmallInput,
             );
             let last = store.body(next).expect("read back");
@@ -78,7 +78,7 @@ fn flush(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             let write = Write::Update(Box::new((meta(next), None)));
-            store.apply(std::slice::from_ref(&write)).expect("apply");
+            store.apply(vec![write]).expect("apply");
             store.flush().expect("flush");
         });
     });

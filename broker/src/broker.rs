@@ -210,13 +210,12 @@ impl Broker {
             seq: core.next_seq,
         };
         core.next_seq += 1;
-        let outcome = core.engine.apply(command, ctx)?;
+        let mut outcome = core.engine.apply(command, ctx)?;
         if !outcome.writes.is_empty() {
             // Written under the engine lock so sled sees changes in the order the engine made
             // them.
-            self.store
-                .apply(&outcome.writes)
-                .map_err(|e| self.fail(e))?;
+            let writes = std::mem::take(&mut outcome.writes);
+            self.store.apply(writes).map_err(|e| self.fail(e))?;
         }
         // A durable answer waits for a flush even without writes of its own: a repeated ack must
         // not answer OK before the first one's write is on disk.

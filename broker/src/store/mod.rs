@@ -115,32 +115,34 @@ impl Store {
     /// recovers a prefix of its log, so each task stays consistent: a body is written before
     /// its state, and a state is removed before its body (`recover` drops orphan bodies).
     ///
+    /// Takes the writes by value so payloads and results move into their records uncopied.
+    ///
     /// # Errors
     /// [`StoreError::Io`] when sled fails.
-    pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+    pub fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in writes {
             match write {
                 Write::Insert(insert) => {
-                    let (meta, body) = &**insert;
+                    let (meta, body) = *insert;
                     self.db.insert(
                         keys::task_key(keys::BODY, meta.key),
                         records::encode_body(body),
                     )?;
                     self.db.insert(
                         keys::task_key(keys::STATE, meta.key),
-                        records::encode_state(meta, None),
+                        records::encode_state(&meta, None),
                     )?;
                 }
                 Write::Update(update) => {
-                    let (meta, result) = &**update;
+                    let (meta, result) = *update;
                     self.db.insert(
                         keys::task_key(keys::STATE, meta.key),
-                        records::encode_state(meta, result.as_ref()),
+                        records::encode_state(&meta, result),
                     )?;
                 }
                 Write::Delete(key) => {
-                    self.db.remove(keys::task_key(keys::STATE, *key))?;
-                    self.db.remove(keys::task_key(keys::BODY, *key))?;
+                    self.db.remove(keys::task_key(keys::STATE, key))?;
+                    self.db.remove(keys::task_key(keys::BODY, key))?;
                 }
             }
         }

@@ -134,7 +134,7 @@ fn corrupt(key: &[u8]) -> impl FnOnce(prost::DecodeError) -> StoreError + '_ {
 }
 
 /// Encodes a task's state record, with its result when it has one.
-pub(crate) fn encode_state(meta: &TaskMeta, result: Option<&TaskResult>) -> Vec<u8> {
+pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u8> {
     let cold = meta.cold();
     let lease = meta.lease();
     let record = StateRecord {
@@ -164,8 +164,8 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<&TaskResult>) -> Vec<
             message: e.message.clone(),
         }),
         result: result.map(|r| ResultRecord {
-            value: r.value.clone(),
-            content_type: r.content_type.clone(),
+            value: r.value,
+            content_type: r.content_type,
         }),
         payload_size: u64::from(meta.payload_size),
         lease_id: lease.map_or(0, |l| l.id),
@@ -237,11 +237,11 @@ pub(crate) fn decode_state(
 }
 
 /// Encodes a task's body.
-pub(crate) fn encode_body(body: &TaskBody) -> Vec<u8> {
+pub(crate) fn encode_body(body: TaskBody) -> Vec<u8> {
     versioned(&BodyRecord {
-        payload: body.payload.clone(),
-        content_type: body.content_type.clone(),
-        headers: body.headers.clone(),
+        payload: body.payload,
+        content_type: body.content_type,
+        headers: body.headers,
         soft_time_limit_ms: body.soft_time_limit_ms,
         time_limit_ms: body.time_limit_ms,
     })
@@ -301,7 +301,7 @@ mod tests {
             value: b"42".to_vec(),
             content_type: "application/json".into(),
         };
-        let bytes = encode_state(&meta, Some(&result));
+        let bytes = encode_state(&meta, Some(result.clone()));
         assert_eq!(bytes.first(), Some(&V1), "records lead with their version");
         assert_eq!(
             decode_state(b"k", &bytes).unwrap(),
@@ -322,7 +322,7 @@ mod tests {
             soft_time_limit_ms: 1_000,
             time_limit_ms: 2_000,
         };
-        assert_eq!(decode_body(b"k", &encode_body(&body)).unwrap(), body);
+        assert_eq!(decode_body(b"k", &encode_body(body.clone())).unwrap(), body);
     }
 
     #[test]
