@@ -421,7 +421,11 @@ impl WorkerSession {
                     tokio::spawn(async move {
                         tokio::time::sleep(grace).await;
                         if let Some(held) = registry.expire(&worker_id, generation) {
-                            if let Err(err) = release(&broker, held).await {
+                            let cause = format!(
+                                "worker {worker_id:?} was cut off while the attempt ran and did not \
+                                 reconnect within the {grace:?} grace"
+                            );
+                            if let Err(err) = release(&broker, held, cause).await {
                                 tracing::error!(cause = %err, "releasing orphaned leases failed");
                             }
                         }
@@ -430,7 +434,13 @@ impl WorkerSession {
                 unstarted
             }
         };
-        let released = release(&self.broker, now).await;
+        let worker_id = &self.options.worker_id;
+        let cause = if clean {
+            format!("worker {worker_id:?} shut down cold while the attempt ran")
+        } else {
+            format!("worker {worker_id:?} was cut off while the attempt ran")
+        };
+        let released = release(&self.broker, now, cause).await;
         // Counted closed only once its running leases are kept or released, so a worker that
         // reconnects after this finds them.
         self.registry.open.fetch_sub(1, Ordering::Relaxed);
@@ -439,7 +449,11 @@ impl WorkerSession {
 }
 
 /// Gives leases back; returns how many were still current.
-async fn release(broker: &Broker, held: HashMap<u64, Held>) -> Result<usize, BrokerError> {
+async fn release(
+    broker: &Broker,
+    held: HashMap<u64, Held>,
+    cause: String,
+) -> Result<usize, BrokerError> {
     if held.is_empty() {
         return Ok(0);
     }
@@ -447,7 +461,7 @@ async fn release(broker: &Broker, held: HashMap<u64, Held>) -> Result<usize, Bro
         .into_iter()
         .map(|(lease_id, held)| (held.task_id, lease_id, held.started))
         .collect();
-    let outcome = broker.execute(Command::Release(leases)).await?;
+    let outcome = broker.execute(Command::Release { leases, cause }).await?;
     match outcome.reply {
         Reply::Released(n) => Ok(n),
         _ => Ok(0),

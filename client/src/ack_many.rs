@@ -67,6 +67,7 @@ impl Client {
                             error: Some(v1::Error { kind, message }),
                             fatal,
                             retry_in_ms: 0,
+                            lost: false,
                         }),
                     }),
                 }

@@ -234,6 +234,7 @@ impl Client {
             }),
             fatal,
             retry_in_ms: retry_in.map_or(0, duration_ms),
+            lost: false,
         });
         self.ack(lease.into(), outcome).await
     }

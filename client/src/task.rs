@@ -101,6 +101,14 @@ impl Task {
         self
     }
 
+    /// How many attempts may be lost (the worker or its child process died, or the lease ran out
+    /// without an ack) before the task fails with the cause; lost attempts do not use retries.
+    /// 1 to 100; the broker's default is 3.
+    pub fn max_lost_attempts(mut self, attempts: u32) -> Self {
+        self.spec.max_lost_attempts = attempts;
+        self
+    }
+
     /// The base of the exponential retry backoff (default 1 s).
     pub fn retry_backoff(mut self, base: Duration) -> Self {
         self.spec.retry_backoff_ms = duration_ms(base);

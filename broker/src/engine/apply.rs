@@ -49,7 +49,7 @@ impl Engine {
                 lease_ms,
             } => self.extend(&id, lease_id, lease_ms, ctx),
             Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
-            Command::Release(leases) => Ok(self.release(leases, ctx)),
+            Command::Release { leases, cause } => Ok(self.release(leases, &cause, ctx)),
             Command::ExtendMany(leases) => Ok(self.extend_many(leases, ctx)),
             Command::Purge {
                 queue,
@@ -278,10 +278,14 @@ impl Engine {
                 };
                 self.transition(key, TaskState::Succeeded, change, ctx, &mut out)
             }
+            AckOutcome::Failure { error, lost, .. } if lost => {
+                self.lose_attempt(key, error, ctx, &mut out)
+            }
             AckOutcome::Failure {
                 error,
                 fatal,
                 retry_in_ms,
+                ..
             } => self.fail_attempt(key, error, fatal, retry_in_ms, (ctx, slot), &mut out),
         };
         out.reply = Reply::State(state);
@@ -339,6 +343,37 @@ impl Engine {
             )
         });
         self.requeue(key, delay, TaskState::Retrying, (ctx, slot), out)
+    }
+
+    /// An attempt was lost (its worker or process died, or its lease ran out): the task is READY
+    /// again at its old place in the ready order, or FAILED with `cause` once its lost attempts
+    /// pass `max_lost_attempts`, so a task that kills its workers cannot loop forever.
+    fn lose_attempt(
+        &mut self,
+        key: u64,
+        mut cause: TaskError,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) -> TaskState {
+        let Some(meta) = self.tasks.get_mut(&key) else {
+            return TaskState::Failed;
+        };
+        let budget = meta.options.max_lost_attempts;
+        let cold = meta.cold_mut();
+        cold.lost_attempts += 1;
+        let lost = cold.lost_attempts;
+        let to = if lost > budget {
+            cause.message = format!(
+                "{} (lost attempt {lost}; max_lost_attempts is {budget}, so the task failed)",
+                cause.message
+            );
+            TaskState::Failed
+        } else {
+            cause.message = format!("{} (lost attempt {lost} of {budget})", cause.message);
+            TaskState::Ready
+        };
+        cold.error = Some(cause);
+        self.transition(key, to, Change::default(), ctx, out)
     }
 
     /// Puts a task back to wait: READY now, or `later` (SCHEDULED or RETRYING) after `delay_ms`.
@@ -436,7 +471,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn release(&mut self, leases: Vec<(String, u64, bool)>, ctx: Ctx) -> Outcome {
+    fn release(&mut self, leases: Vec<(String, u64, bool)>, cause: &str, ctx: Ctx) -> Outcome {
         let mut out = Outcome::new(Reply::Released(0));
         // Like a lease expiry, a release can be derived again after a crash (leases are not
         // durable), so it does not wait for a flush.
@@ -450,13 +485,19 @@ impl Engine {
             else {
                 continue;
             };
-            if !started {
+            if started {
+                let cause = TaskError {
+                    kind: "WorkerLost".into(),
+                    message: cause.to_string(),
+                };
+                self.lose_attempt(key, cause, ctx, &mut out);
+            } else {
                 if let Some(meta) = self.tasks.get_mut(&key) {
                     meta.attempts = meta.attempts.saturating_sub(1);
                 }
+                // The task keeps its place in the ready order, as after a lease expiry.
+                self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
             }
-            // The task keeps its place in the ready order, as after a lease expiry.
-            self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
             released += 1;
         }
         out.reply = Reply::Released(released);
@@ -594,9 +635,14 @@ impl Engine {
                     };
                     self.transition(key, TaskState::Ready, change, ctx, &mut out);
                 }
-                // The task keeps its place in the ready order, as after a broker restart.
                 Timer::Lease => {
-                    self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
+                    let cause = TaskError {
+                        kind: "LeaseExpired".into(),
+                        message: "the lease ran out with no ack or extension: the worker died, \
+                                  was cut off or stalled"
+                            .into(),
+                    };
+                    self.lose_attempt(key, cause, ctx, &mut out);
                 }
                 Timer::Expiry => {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);

@@ -82,6 +82,9 @@ pub enum AckOutcome {
         fatal: bool,
         /// Retry after this long instead of the backoff.
         retry_in_ms: Option<u64>,
+        /// The attempt was lost (its process died), not failed by the task: it counts against
+        /// the lost-attempt budget instead of the retries.
+        lost: bool,
     },
 }
 
@@ -176,8 +179,14 @@ pub enum Command {
     Revoke(Vec<String>),
     /// Give leases back without completing them (a worker session ended). Each entry is
     /// (task id, lease id, whether the attempt started); an unstarted one does not count as an
-    /// attempt. Leases that are no longer current are skipped.
-    Release(Vec<(String, u64, bool)>),
+    /// attempt, a started one is a lost attempt with `cause`. Leases that are no longer current
+    /// are skipped.
+    Release {
+        /// The leases.
+        leases: Vec<(String, u64, bool)>,
+        /// Why started attempts were lost, for the task's error.
+        cause: String,
+    },
     /// Delete the waiting tasks of a queue, or its dead letters.
     Purge {
         /// The queue.
@@ -209,7 +218,7 @@ impl Command {
         match self {
             Self::Enqueue(tasks) => tasks.len(),
             Self::AckMany(acks) => acks.len(),
-            Self::Release(leases) => leases.len(),
+            Self::Release { leases, .. } => leases.len(),
             Self::ExtendMany(leases) => leases.len(),
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,

@@ -32,7 +32,8 @@ pub use listing::{Page, PageToken};
 pub use queues::Counts;
 pub use task::{
     Lease, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
-    DEFAULT_LEASE_MS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
+    DEFAULT_LEASE_MS, DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
+    DEFAULT_RETRY_BACKOFF_MS,
 };
 pub use task_id::TaskId;
 

@@ -85,6 +85,8 @@ pub struct TaskOptions {
     pub retry_backoff_max_ms: u32,
     /// Lease length when the lease request does not say, in ms.
     pub lease_ms: u32,
+    /// Lost attempts retried before the task fails.
+    pub max_lost_attempts: u32,
 }
 
 /// Default retries of a failed task (as Celery's `max_retries`).
@@ -95,6 +97,8 @@ pub const DEFAULT_RETRY_BACKOFF_MS: u32 = 1_000;
 pub const DEFAULT_RETRY_BACKOFF_MAX_MS: u32 = 600_000;
 /// Default lease length.
 pub const DEFAULT_LEASE_MS: u32 = 30_000;
+/// Default lost attempts retried before a task fails.
+pub const DEFAULT_MAX_LOST_ATTEMPTS: u32 = 3;
 
 impl Default for TaskOptions {
     fn default() -> Self {
@@ -103,6 +107,7 @@ impl Default for TaskOptions {
             retry_backoff_ms: DEFAULT_RETRY_BACKOFF_MS,
             retry_backoff_max_ms: DEFAULT_RETRY_BACKOFF_MAX_MS,
             lease_ms: DEFAULT_LEASE_MS,
+            max_lost_attempts: DEFAULT_MAX_LOST_ATTEMPTS,
         }
     }
 }
@@ -189,6 +194,8 @@ pub struct TaskMeta {
 pub struct TaskCold {
     /// Failed attempts that used up a retry.
     pub retries_used: u32,
+    /// Attempts lost to a dead worker, a killed process or a lease that ran out.
+    pub lost_attempts: u32,
     /// The task is not started after this time (unix ms).
     pub expires_at_ms: Option<u64>,
     /// At most one live task per (queue, key).
@@ -210,6 +217,7 @@ pub struct TaskCold {
 
 static NO_COLD: TaskCold = TaskCold {
     retries_used: 0,
+    lost_attempts: 0,
     expires_at_ms: None,
     unique_key: None,
     lease_id: 0,

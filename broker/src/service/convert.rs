@@ -8,7 +8,8 @@ use tonic::Code;
 
 use crate::engine::{
     NewTask, TaskBody, TaskError, TaskId, TaskMeta, TaskOptions, TaskState, When, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS, DEFAULT_RETRY_BACKOFF_MS,
+    DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
+    DEFAULT_RETRY_BACKOFF_MS,
 };
 
 /// Longest task or queue name.
@@ -25,6 +26,7 @@ pub(crate) const MAX_WAIT_MS: u64 = 60_000;
 pub(crate) const MAX_DELAY_MS: u64 = 366 * 86_400_000;
 const MAX_BACKOFF_MS: u64 = 7 * 86_400_000;
 const MAX_RETRIES: u32 = 1000;
+const MAX_LOST_ATTEMPTS: u32 = 100;
 const MAX_HEADERS: usize = 64;
 const MAX_HEADER_VALUE: usize = 4096;
 const MAX_CONTENT_TYPE: usize = 128;
@@ -241,6 +243,15 @@ pub(crate) fn new_task(
         (false, 0) => DEFAULT_MAX_RETRIES,
         (false, n) => n,
     };
+    if spec.max_lost_attempts > MAX_LOST_ATTEMPTS {
+        return Err(FieldError::invalid(
+            f("max_lost_attempts"),
+            format!(
+                "{} is more than {MAX_LOST_ATTEMPTS}",
+                spec.max_lost_attempts
+            ),
+        ));
+    }
     // In range (checked above), so these fit u32.
     let or = |value: u64, default: u32| match value {
         0 => default,
@@ -298,6 +309,10 @@ pub(crate) fn new_task(
             retry_backoff_ms: or(spec.retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS),
             retry_backoff_max_ms: or(spec.retry_backoff_max_ms, DEFAULT_RETRY_BACKOFF_MAX_MS),
             lease_ms: lease.map_or(DEFAULT_LEASE_MS, |ms| u32::try_from(ms).unwrap_or(u32::MAX)),
+            max_lost_attempts: match spec.max_lost_attempts {
+                0 => DEFAULT_MAX_LOST_ATTEMPTS,
+                n => n,
+            },
         },
         expires,
         eta,

@@ -327,6 +327,15 @@ pub(crate) fn ack_item(
             })
         }
         Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
+            lost: match failure.lost {
+                true if failure.fatal || failure.retry_in_ms > 0 => {
+                    return Err(FieldError::invalid(
+                        "failure.lost",
+                        "a lost attempt is retried at once: leave fatal and retry_in_ms unset",
+                    ))
+                }
+                lost => lost,
+            },
             error: convert::failure(failure.error)?,
             fatal: failure.fatal,
             retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {

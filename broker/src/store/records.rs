@@ -10,6 +10,7 @@ use prost::Message;
 use super::StoreError;
 use crate::engine::{
     TaskBody, TaskCold, TaskError, TaskId, TaskMeta, TaskOptions, TaskResult, TaskState,
+    DEFAULT_MAX_LOST_ATTEMPTS,
 };
 
 /// The version byte of every record this broker writes.
@@ -70,6 +71,11 @@ pub(crate) struct StateRecord {
     lease_id: u64,
     #[prost(uint64, tag = "26")]
     lease_deadline_ms: u64,
+    #[prost(uint32, tag = "27")]
+    lost_attempts: u32,
+    /// 0 in records written before the option existed: the default.
+    #[prost(uint32, tag = "28")]
+    max_lost_attempts: u32,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -146,7 +152,9 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
         state: u32::from(meta.state.code()),
         attempts: meta.attempts,
         retries_used: cold.retries_used,
+        lost_attempts: cold.lost_attempts,
         max_retries: meta.options.max_retries,
+        max_lost_attempts: meta.options.max_lost_attempts,
         retry_backoff_ms: u64::from(meta.options.retry_backoff_ms),
         retry_backoff_max_ms: u64::from(meta.options.retry_backoff_max_ms),
         lease_ms: u64::from(meta.options.lease_ms),
@@ -193,6 +201,7 @@ pub(crate) fn decode_state(
     let leased = state == TaskState::Leased && record.lease_id != 0;
     let cold = TaskCold {
         retries_used: record.retries_used,
+        lost_attempts: record.lost_attempts,
         expires_at_ms: record.expires_at_ms,
         unique_key: record.unique_key.map(Arc::from),
         lease_id: if leased { record.lease_id } else { 0 },
@@ -222,6 +231,10 @@ pub(crate) fn decode_state(
             retry_backoff_ms: narrow(record.retry_backoff_ms),
             retry_backoff_max_ms: narrow(record.retry_backoff_max_ms),
             lease_ms: narrow(record.lease_ms),
+            max_lost_attempts: match record.max_lost_attempts {
+                0 => DEFAULT_MAX_LOST_ATTEMPTS,
+                n => n,
+            },
         },
         attempts: record.attempts,
         payload_size: narrow(record.payload_size),
@@ -279,6 +292,7 @@ mod tests {
             state: TaskState::Retrying,
             cold: Some(Box::new(TaskCold {
                 retries_used: 1,
+                lost_attempts: 2,
                 expires_at_ms: Some(99),
                 unique_key: Some(Arc::from("u")),
                 lease_id: 0,

@@ -89,6 +89,14 @@ async fn bad_tasks_are_refused_with_the_field_named() {
         ),
         (
             pb::TaskSpec {
+                max_lost_attempts: 101,
+                ..spec("t")
+            },
+            "INVALID_ARGUMENT",
+            "tasks[0].max_lost_attempts",
+        ),
+        (
+            pb::TaskSpec {
                 eta_unix_ms: -5,
                 ..spec("t")
             },
@@ -185,6 +193,27 @@ async fn malformed_calls_get_invalid_argument() {
         empty_failure.message().contains("failure.error"),
         "{}",
         empty_failure.message()
+    );
+    let lost_and_fatal = raw
+        .ack(pb::AckRequest {
+            task_id: "t".into(),
+            lease_id: 1,
+            outcome: Some(pb::ack_request::Outcome::Failure(pb::Failure {
+                error: Some(pb::Error {
+                    kind: "WorkerLost".into(),
+                    message: "killed".into(),
+                }),
+                fatal: true,
+                lost: true,
+                retry_in_ms: 0,
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        lost_and_fatal.message().contains("failure.lost"),
+        "{}",
+        lost_and_fatal.message()
     );
     let bad_id = raw
         .get_result(pb::GetResultRequest {

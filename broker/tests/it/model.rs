@@ -53,8 +53,13 @@ enum ModelState {
 #[derive(Debug, Default)]
 struct Model {
     tasks: BTreeMap<String, (u8, ModelState)>,
+    /// Attempts each task lost to an expired lease.
+    lost: BTreeMap<String, u32>,
     next_seq: u64,
 }
+
+/// Each model task's `max_lost_attempts`: small, so some tasks run out of it.
+const LOST_BUDGET: u32 = 2;
 
 impl Model {
     fn ready_order(&self) -> Vec<String> {
@@ -84,11 +89,20 @@ impl Model {
         (ready as u64, leased as u64)
     }
 
+    /// Expired leases (or all, at a restart) make their tasks ready again; an expiry is a lost
+    /// attempt, and the one past the budget fails the task. A restart loses nothing.
     fn release_all_leases(&mut self, expired_by: Option<u64>) {
-        for (_, state) in self.tasks.values_mut() {
+        for (id, (_, state)) in &mut self.tasks {
             if let ModelState::Leased { seq, deadline, .. } = *state {
                 if expired_by.is_none_or(|now| deadline <= now) {
                     *state = ModelState::Ready { seq };
+                    if expired_by.is_some() {
+                        let lost = self.lost.entry(id.clone()).or_default();
+                        *lost += 1;
+                        if *lost > LOST_BUDGET {
+                            *state = ModelState::Done;
+                        }
+                    }
                 }
             }
         }
@@ -137,6 +151,7 @@ fn task(id: &str, priority: u8) -> NewTask {
         options: TaskOptions {
             max_retries: 0,
             lease_ms: u32::try_from(LEASE_MS).unwrap(),
+            max_lost_attempts: LOST_BUDGET,
             ..TaskOptions::default()
         },
         expires: None,
@@ -233,6 +248,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         },
                         fatal: false,
                         retry_in_ms: None,
+                        lost: false,
                     }
                 };
                 let result = real
