@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use crate::pool::PoolKind;
 use crate::worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
@@ -61,6 +62,42 @@ pub struct WorkerArgs {
     /// How often an idle worker tells the broker it is alive.
     #[arg(long, env = "STALK_HEARTBEAT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
+    /// Where tasks run: tokio tasks, blocking threads, or child processes.
+    #[arg(long, env = "STALK_POOL", value_enum, default_value_t = PoolKind::Async)]
+    pub pool: PoolKind,
+    /// Prefork: replace a child after it ran this many tasks.
+    #[arg(long, env = "STALK_MAX_TASKS_PER_CHILD", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tasks_per_child: Option<u32>,
+    /// Prefork: replace a child after its task once its memory (RSS) passes this, e.g. `200MiB`.
+    #[arg(long, env = "STALK_MAX_MEMORY_PER_CHILD", value_parser = bytes)]
+    pub max_memory_per_child: Option<u64>,
+    /// Prefork: kill a child at once when its memory (RSS) passes this; its task is lost.
+    #[arg(long, env = "STALK_MAX_MEMORY_PER_CHILD_HARD", value_parser = bytes)]
+    pub max_memory_per_child_hard: Option<u64>,
+    /// Prefork: replace a child after its task once it is this old, e.g. `1h`.
+    #[arg(long, env = "STALK_MAX_CHILD_AGE", value_parser = humantime::parse_duration)]
+    pub max_child_age: Option<Duration>,
+}
+
+/// Logs to stderr, filtered by `STALK_LOG` (default `info`; e.g. `STALK_LOG=stalk_worker=debug`).
+/// Pool events such as child recycles (with their reason) and lost attempts are logged here.
+/// Does nothing if the program has set a logger already.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STALK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A size such as `200MiB`, `1.5GB` or `1048576`.
+fn bytes(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    match size.as_u64() {
+        0 => Err("a memory limit must be more than 0".into()),
+        n => Ok(n),
+    }
 }
 
 impl WorkerArgs {
@@ -71,7 +108,8 @@ impl WorkerArgs {
             .concurrency(self.concurrency)
             .lease_duration(self.lease)
             .shutdown_timeout(self.shutdown_timeout)
-            .heartbeat(self.heartbeat);
+            .heartbeat(self.heartbeat)
+            .pool(self.pool);
         if let Some(id) = self.worker_id {
             builder = builder.worker_id(id);
         }
@@ -83,6 +121,18 @@ impl WorkerArgs {
         }
         if let Some(limit) = self.time_limit {
             builder = builder.time_limit(limit);
+        }
+        if let Some(tasks) = self.max_tasks_per_child {
+            builder = builder.max_tasks_per_child(tasks);
+        }
+        if let Some(bytes) = self.max_memory_per_child {
+            builder = builder.max_memory_per_child(bytes);
+        }
+        if let Some(bytes) = self.max_memory_per_child_hard {
+            builder = builder.max_memory_per_child_hard(bytes);
+        }
+        if let Some(age) = self.max_child_age {
+            builder = builder.max_child_age(age);
         }
         builder
     }
@@ -111,8 +161,17 @@ mod tests {
             "3",
             "--time-limit",
             "90s",
+            "--pool",
+            "prefork",
+            "--max-tasks-per-child",
+            "100",
+            "--max-memory-per-child",
+            "200MiB",
         ])
         .expect("valid flags");
+        assert_eq!(args.pool, PoolKind::Prefork);
+        assert_eq!(args.max_tasks_per_child, Some(100));
+        assert_eq!(args.max_memory_per_child, Some(200 << 20));
         assert_eq!(args.queues, ["high", "low"]);
         assert_eq!(args.concurrency, 3);
         assert_eq!(args.time_limit, Some(Duration::from_secs(90)));
@@ -123,5 +182,18 @@ mod tests {
     fn a_bad_duration_is_a_usage_error() {
         let err = WorkerArgs::try_parse_from(["worker", "--lease", "soon"]).unwrap_err();
         assert!(err.to_string().contains("--lease"), "{err}");
+    }
+
+    #[test]
+    fn bad_pool_settings_are_usage_errors_naming_the_flag() {
+        for (flag, value) in [
+            ("--pool", "fork"),
+            ("--max-memory-per-child", "200MB/s"),
+            ("--max-memory-per-child", "0"),
+            ("--max-tasks-per-child", "0"),
+        ] {
+            let err = WorkerArgs::try_parse_from(["worker", flag, value]).unwrap_err();
+            assert!(err.to_string().contains(flag), "{flag} {value}: {err}");
+        }
     }
 }

@@ -57,4 +57,10 @@ pub enum WorkerError {
     /// The builder was given nothing to run or an invalid setting.
     #[error("invalid worker setting: {0}")]
     Config(String),
+    /// The pool could not start (a prefork child could not be started).
+    #[error("the worker pool cannot start: {0}")]
+    Pool(String),
+    /// A prefork child lost its parent's socket.
+    #[error("this prefork child cannot serve its parent at {0}")]
+    Child(String),
 }

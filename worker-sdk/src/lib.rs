@@ -35,13 +35,15 @@ mod cli;
 mod context;
 mod error;
 mod policy;
+mod pool;
 mod registry;
 mod worker;
 
-pub use cli::WorkerArgs;
+pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
 pub use policy::RetryPolicy;
+pub use pool::{ChildLimits, PoolKind};
 pub use registry::Registry;
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,

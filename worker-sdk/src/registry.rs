@@ -13,12 +13,37 @@ use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::policy::RetryPolicy;
 
-/// A boxed handler: payload bytes and the attempt's context in, result bytes (JSON) out.
-pub(crate) type Handler = Arc<
+/// An async handler, boxed: payload bytes and the attempt's context in, result bytes (JSON) out.
+pub(crate) type AsyncHandler = Arc<
     dyn Fn(Vec<u8>, TaskContext) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
         + Send
         + Sync,
 >;
+
+/// A blocking handler, boxed: it runs on a thread of its own, never on the async runtime.
+pub(crate) type BlockingHandler =
+    Arc<dyn Fn(Vec<u8>, TaskContext) -> Result<Vec<u8>, TaskError> + Send + Sync>;
+
+/// A registered handler.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// Runs as a future.
+    Async(AsyncHandler),
+    /// Runs on a blocking thread.
+    Blocking(BlockingHandler),
+}
+
+/// Decodes a task's JSON arguments; a payload that does not decode is a fatal error.
+fn decode<A: DeserializeOwned>(payload: &[u8]) -> Result<A, TaskError> {
+    serde_json::from_slice(payload)
+        .map_err(|e| TaskError::fatal("PayloadError", format!("cannot decode the arguments: {e}")))
+}
+
+/// Encodes a handler's result as JSON.
+fn encode<R: Serialize>(result: &R) -> Result<Vec<u8>, TaskError> {
+    serde_json::to_vec(result)
+        .map_err(|e| TaskError::fatal("ResultError", format!("cannot encode the result: {e}")))
+}
 
 /// Time limits of one task type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,19 +91,41 @@ impl Registry {
         Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let boxed: Handler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
+        let boxed: AsyncHandler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
             let handler = handler.clone();
             Box::pin(async move {
-                let args: A = serde_json::from_slice(&payload).map_err(|e| {
-                    TaskError::fatal("PayloadError", format!("cannot decode the arguments: {e}"))
-                })?;
-                let result = handler(args, ctx).await?;
-                serde_json::to_vec(&result).map_err(|e| {
-                    TaskError::fatal("ResultError", format!("cannot encode the result: {e}"))
-                })
+                let args: A = decode(&payload)?;
+                encode(&handler(args, ctx).await?)
             })
         });
-        self.handlers.insert(name.into(), boxed);
+        self.handlers.insert(name.into(), Handler::Async(boxed));
+    }
+
+    /// Registers a blocking handler for `name` (JSON arguments and result): it runs on a
+    /// thread, so it may do blocking I/O or long computations without stalling the worker.
+    /// At the hard time limit the attempt is reported as timed out, but a thread cannot be
+    /// stopped from outside: use the prefork pool for handlers that must be killed.
+    pub fn task_blocking<A, R, F>(&mut self, name: impl Into<String>, handler: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A) -> Result<R, TaskError> + Send + Sync + 'static,
+    {
+        self.task_blocking_with_context(name, move |args: A, _ctx: TaskContext| handler(args));
+    }
+
+    /// Like [`Registry::task_blocking`], for a handler that also takes the attempt's
+    /// [`TaskContext`].
+    pub fn task_blocking_with_context<A, R, F>(&mut self, name: impl Into<String>, handler: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A, TaskContext) -> Result<R, TaskError> + Send + Sync + 'static,
+    {
+        let boxed: BlockingHandler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
+            encode(&handler(decode(&payload)?, ctx)?)
+        });
+        self.handlers.insert(name.into(), Handler::Blocking(boxed));
     }
 
     /// Sets the time limits of task type `name`; they override the worker's and are overridden
@@ -110,6 +157,11 @@ impl Registry {
     /// The handler for `name`.
     pub(crate) fn get(&self, name: &str) -> Option<Handler> {
         self.handlers.get(name).cloned()
+    }
+
+    /// Whether `name` has a handler.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.handlers.contains_key(name)
     }
 
     /// Registered task names, sorted.

@@ -12,9 +12,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
 use crate::policy::RetryPolicy;
+use crate::pool::{child_socket, serve_parent, ChildLimits, Done, Ending, Job, Pool, PoolKind};
 use crate::registry::{Limits, Registry};
 
 /// Default concurrency: tasks run at once.
@@ -40,12 +43,23 @@ pub struct WorkerBuilder {
     limits: Limits,
     policy: RetryPolicy,
     registry: Registry,
+    pool: PoolKind,
+    child_limits: ChildLimits,
+}
+
+/// What a worker process talks to.
+#[derive(Debug)]
+enum Link {
+    /// The broker: this is the worker.
+    Broker(Channel),
+    /// A prefork parent's socket: this is one of its children.
+    Child(std::path::PathBuf),
 }
 
 /// A connected worker, ready to [`run`](Worker::run).
 #[derive(Debug)]
 pub struct Worker {
-    channel: Channel,
+    link: Link,
     /// `Bearer <token>`, sent on the session when the broker needs it.
     authorization: Option<tonic::metadata::AsciiMetadataValue>,
     worker_id: String,
@@ -57,6 +71,8 @@ pub struct Worker {
     limits: Limits,
     policy: RetryPolicy,
     registry: Registry,
+    pool: PoolKind,
+    child_limits: ChildLimits,
 }
 
 /// First wait before reconnecting a broken session; doubles up to [`RECONNECT_MAX`].
@@ -68,7 +84,8 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Running {
     task_id: String,
-    abort: tokio::task::AbortHandle,
+    /// Stops the attempt in its pool.
+    stop: CancellationToken,
 }
 
 /// Running tasks by lease id.
@@ -117,43 +134,13 @@ async fn lost(
     let Some(task) = lease.and_then(|lease| running.remove(&lease)) else {
         return;
     };
-    task.abort.abort();
+    task.stop.cancel();
     tracing::warn!(task = %task.task_id, "lease lost; the attempt was stopped and is not acked");
     if !stopping {
         let credit = pb::Credit { tasks: 1 };
         let _ = to_broker
             .send(msg(pb::worker_message::Kind::Credit(credit)))
             .await;
-    }
-}
-
-/// Runs a handler under its time limits: at the soft limit its context is told; at the hard
-/// limit the attempt is stopped and reported as `TimeLimitExceeded` (a retryable failure).
-async fn limited(
-    handler: impl Future<Output = Result<Vec<u8>, TaskError>>,
-    limits: Limits,
-    soft_limit: tokio_util::sync::CancellationToken,
-) -> Result<Vec<u8>, TaskError> {
-    let far = Duration::from_secs(100 * 365 * 86_400);
-    let hard = tokio::time::sleep(limits.hard.unwrap_or(far));
-    let soft = tokio::time::sleep(limits.soft.unwrap_or(far));
-    tokio::pin!(handler, hard, soft);
-    let mut soft_passed = false;
-    loop {
-        tokio::select! {
-            result = &mut handler => return result,
-            () = &mut soft, if !soft_passed => {
-                soft_passed = true;
-                soft_limit.cancel();
-            }
-            () = &mut hard => {
-                let limit = limits.hard.unwrap_or(far);
-                return Err(TaskError::retry(
-                    "TimeLimitExceeded",
-                    format!("the attempt ran past its hard time limit of {limit:?} and was stopped"),
-                ));
-            }
-        }
     }
 }
 
@@ -171,13 +158,6 @@ fn is_refusal(status: &tonic::Status) -> bool {
         status.code(),
         tonic::Code::InvalidArgument | tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
     )
-}
-
-/// A finished run of one task.
-struct Done {
-    task_id: String,
-    lease_id: u64,
-    result: Result<Vec<u8>, TaskError>,
 }
 
 fn msg(kind: pb::worker_message::Kind) -> pb::WorkerMessage {
@@ -273,6 +253,69 @@ impl WorkerBuilder {
         self
     }
 
+    /// Where attempts run (default [`PoolKind::Async`]). With [`PoolKind::Prefork`] the worker
+    /// starts one child process per unit of concurrency by running its own binary again with
+    /// the same arguments: the binary must build the same worker (it then serves its parent
+    /// instead of connecting to the broker).
+    pub fn pool(mut self, kind: PoolKind) -> Self {
+        self.pool = kind;
+        self
+    }
+
+    /// Prefork: replace a child after it ran this many tasks (Celery's
+    /// `--max-tasks-per-child`).
+    pub fn max_tasks_per_child(mut self, tasks: u32) -> Self {
+        self.child_limits.max_tasks = Some(tasks);
+        self
+    }
+
+    /// Prefork: replace a child after its current task once its resident memory passes this
+    /// many bytes (Celery's `--max-memory-per-child`).
+    pub fn max_memory_per_child(mut self, bytes: u64) -> Self {
+        self.child_limits.max_memory = Some(bytes);
+        self
+    }
+
+    /// Prefork: kill a child at once when its resident memory passes this many bytes; its
+    /// attempt is reported as lost with the cause.
+    pub fn max_memory_per_child_hard(mut self, bytes: u64) -> Self {
+        self.child_limits.max_memory_hard = Some(bytes);
+        self
+    }
+
+    /// Prefork: replace a child after its current task once it is this old.
+    pub fn max_child_age(mut self, age: Duration) -> Self {
+        self.child_limits.max_age = Some(age);
+        self
+    }
+
+    /// Registers a blocking handler; see [`Registry::task_blocking`].
+    pub fn task_blocking<A, R, F>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A) -> Result<R, TaskError> + Send + Sync + 'static,
+    {
+        self.registry.task_blocking(name, handler);
+        self
+    }
+
+    /// Registers a blocking handler that also takes the attempt's [`TaskContext`]; see
+    /// [`Registry::task_blocking_with_context`].
+    pub fn task_blocking_with_context<A, R, F>(
+        mut self,
+        name: impl Into<String>,
+        handler: F,
+    ) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A, TaskContext) -> Result<R, TaskError> + Send + Sync + 'static,
+    {
+        self.registry.task_blocking_with_context(name, handler);
+        self
+    }
+
     /// The broker's auth token (see `stalkd --auth-token`).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
@@ -297,10 +340,11 @@ impl WorkerBuilder {
         self
     }
 
-    /// Connects to the broker.
+    /// Connects to the broker. In a prefork child (started by its parent worker) it connects
+    /// to the parent instead, when run.
     ///
     /// # Errors
-    /// [`WorkerError::Config`] when no task is registered or the concurrency is 0;
+    /// [`WorkerError::Config`] when no task is registered or a setting is out of range;
     /// [`WorkerError::Connect`] when the broker cannot be reached.
     pub async fn connect(self) -> Result<Worker, WorkerError> {
         if self.registry.is_empty() {
@@ -317,20 +361,42 @@ impl WorkerBuilder {
                 self.lease_duration
             )));
         }
+        if let (Some(soft), Some(hard)) = (
+            self.child_limits.max_memory,
+            self.child_limits.max_memory_hard,
+        ) {
+            if hard < soft {
+                return Err(WorkerError::Config(format!(
+                    "max-memory-per-child-hard ({hard} bytes) is below max-memory-per-child \
+                     ({soft} bytes)"
+                )));
+            }
+        }
+        if self.child_limits.max_tasks == Some(0) {
+            return Err(WorkerError::Config(
+                "max-tasks-per-child must be at least 1".into(),
+            ));
+        }
         let authorization = match &self.auth_token {
             Some(token) => Some(format!("Bearer {}", token.trim()).parse().map_err(|_| {
                 WorkerError::Config("the auth token must be printable ASCII".into())
             })?),
             None => None,
         };
-        let client = stalk_client::Client::connect(&self.addr)
-            .await
-            .map_err(WorkerError::Connect)?;
+        let link = match child_socket() {
+            Some(path) => Link::Child(path),
+            None => Link::Broker(
+                stalk_client::Client::connect(&self.addr)
+                    .await
+                    .map_err(WorkerError::Connect)?
+                    .channel(),
+            ),
+        };
         let worker_id = self
             .worker_id
             .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
         Ok(Worker {
-            channel: client.channel(),
+            link,
             authorization,
             worker_id,
             queues: self.queues,
@@ -341,6 +407,8 @@ impl WorkerBuilder {
             limits: self.limits,
             policy: self.policy,
             registry: self.registry,
+            pool: self.pool,
+            child_limits: self.child_limits,
         })
     }
 }
@@ -360,6 +428,8 @@ impl Worker {
             limits: Limits::default(),
             policy: RetryPolicy::default(),
             registry: Registry::default(),
+            pool: PoolKind::default(),
+            child_limits: ChildLimits::default(),
         }
     }
 
@@ -409,8 +479,35 @@ impl Worker {
         shutdown: impl Future<Output = ()>,
         cold: impl Future<Output = ()>,
     ) -> Result<(), WorkerError> {
+        let channel = match &self.link {
+            Link::Child(path) => return serve_parent(path, &self.registry).await,
+            Link::Broker(channel) => channel.clone(),
+        };
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+        let pool = Pool::start(
+            self.pool,
+            self.concurrency,
+            self.child_limits,
+            &self.registry,
+            done_tx,
+        )
+        .await?;
+        let result = self.serve(channel, &pool, done_rx, shutdown, cold).await;
+        pool.close().await;
+        result
+    }
+
+    /// The session loop: opens sessions (again, after a break) and runs what they push until
+    /// shutdown.
+    async fn serve(
+        &self,
+        channel: Channel,
+        pool: &Pool,
+        mut done_rx: mpsc::UnboundedReceiver<Done>,
+        shutdown: impl Future<Output = ()>,
+        cold: impl Future<Output = ()>,
+    ) -> Result<(), WorkerError> {
         tokio::pin!(cold);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut running: RunningTasks = HashMap::new();
         // Armed when warm shutdown begins.
         let cold_at = tokio::time::sleep(Duration::MAX / 4);
@@ -435,9 +532,7 @@ impl Worker {
                     .metadata_mut()
                     .insert("authorization", authorization.clone());
             }
-            let session = WorkersClient::new(self.channel.clone())
-                .session(request)
-                .await;
+            let session = WorkersClient::new(channel.clone()).session(request).await;
             let mut from_broker = match session {
                 Ok(response) => response.into_inner(),
                 Err(status) if is_refusal(&status) => return Err(WorkerError::Session(status)),
@@ -472,7 +567,7 @@ impl Worker {
                                 let mut started = Vec::new();
                                 for task in batch.tasks {
                                     if !stopping {
-                                        started.extend(self.start(task, &to_broker, &done_tx, &mut running).await);
+                                        started.extend(self.start(task, &to_broker, pool, &mut running).await);
                                     }
                                 }
                                 // One `started` for the whole batch: one lease change at the broker.
@@ -527,7 +622,7 @@ impl Worker {
                     () = &mut cold, if stopping => {
                         tracing::warn!(running = running.len(), "cold shutdown: stopping running tasks");
                         for (_, task) in running.drain() {
-                            task.abort.abort();
+                            task.stop.cancel();
                         }
                     }
                     () = &mut cold_at, if stopping => {
@@ -535,7 +630,7 @@ impl Worker {
                         // goodbye below has the broker put them back at once.
                         tracing::warn!(running = running.len(), "shutdown deadline passed; stopping running tasks");
                         for (_, task) in running.drain() {
-                            task.abort.abort();
+                            task.stop.cancel();
                         }
                     }
                 }
@@ -670,10 +765,10 @@ impl Worker {
         &self,
         task: pb::LeasedTask,
         to_broker: &mpsc::Sender<pb::WorkerMessage>,
-        done: &mpsc::UnboundedSender<Done>,
+        pool: &Pool,
         running: &mut RunningTasks,
     ) -> Option<pb::StartedTask> {
-        let Some(handler) = self.registry.get(&task.name) else {
+        if !self.registry.contains(&task.name) {
             let reason = format!(
                 "no handler for task {:?} in worker {} (it runs: {})",
                 task.name,
@@ -694,59 +789,58 @@ impl Worker {
                 .send(msg(pb::worker_message::Kind::Credit(credit)))
                 .await;
             return None;
-        };
+        }
         let started = pb::StartedTask {
             task_id: task.task_id.clone(),
             lease_id: task.lease_id,
         };
-        let done = done.clone();
-        let lease_id = task.lease_id;
-        let task_id = task.task_id.clone();
-        // The handler runs in its own task: a panic is reported as a failed attempt instead of
-        // losing the slot, and a lost lease aborts it.
         let limits = self.limits_of(&task);
-        let soft_limit = tokio_util::sync::CancellationToken::new();
-        let ctx = TaskContext {
-            task_id: task_id.clone(),
-            attempt: task.attempt,
-            soft_limit: soft_limit.clone(),
-        };
         let policy = self
             .registry
             .policy(&task.name)
             .unwrap_or(&self.policy)
             .clone();
-        let attempt = limited(handler(task.payload, ctx), limits, soft_limit);
-        let run = tokio::spawn(async move { attempt.await.map_err(|e| policy.apply(e)) });
+        let stop = pool.submit(Job {
+            task_id: task.task_id.clone(),
+            lease_id: task.lease_id,
+            name: task.name,
+            attempt: task.attempt,
+            payload: task.payload,
+            limits,
+            policy,
+        });
         running.insert(
-            lease_id,
+            task.lease_id,
             Running {
-                task_id: task_id.clone(),
-                abort: run.abort_handle(),
+                task_id: task.task_id,
+                stop,
             },
         );
-        tokio::spawn(async move {
-            let result = match run.await {
-                Ok(result) => result,
-                Err(join) if join.is_cancelled() => return,
-                Err(join) => Err(TaskError::retry(
-                    "Panic",
-                    format!("the handler panicked: {join}"),
-                )),
-            };
-            let _ = done.send(Done {
-                task_id,
-                lease_id,
-                result,
-            });
-        });
         Some(started)
     }
 }
 
 /// The ack for a finished run.
 fn ack(done: Done) -> pb::AckRequest {
-    let outcome = match done.result {
+    let result = match done.ending {
+        Ending::Finished(result) => result,
+        Ending::Lost(cause) => {
+            let outcome = pb::ack_request::Outcome::Failure(pb::Failure {
+                error: Some(pb::Error {
+                    kind: "WorkerLost".into(),
+                    message: cause,
+                }),
+                lost: true,
+                ..pb::Failure::default()
+            });
+            return pb::AckRequest {
+                task_id: done.task_id,
+                lease_id: done.lease_id,
+                outcome: Some(outcome),
+            };
+        }
+    };
+    let outcome = match result {
         Ok(value) => pb::ack_request::Outcome::Success(pb::TaskResult {
             value,
             content_type: "application/json".into(),

@@ -6,6 +6,8 @@
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
+//! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
+//! - `threads`: the threads pool: blocking handlers, time limits.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
 // reach them.
@@ -15,6 +17,8 @@ mod crash;
 mod failures;
 mod leases;
 mod limits;
+mod prefork;
 mod runs;
 mod shutdown;
 mod support;
+mod threads;

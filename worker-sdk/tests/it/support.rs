@@ -52,3 +52,106 @@ pub(crate) async fn spawn(
         task,
     }
 }
+
+/// A `stalk-demo-worker` process, killed when dropped; its stderr (the log) goes to a file.
+pub(crate) struct DemoWorker {
+    pub(crate) child: std::process::Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl DemoWorker {
+    /// Starts the demo worker against `broker` with more flags.
+    pub(crate) fn start(broker: &TestBroker, args: &[&str]) -> Self {
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_stalk-demo-worker"))
+            .arg("--addr")
+            .arg(broker.url())
+            .args(args)
+            .env("STALK_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log.reopen().expect("the log file"))
+            .spawn()
+            .expect("spawn the demo worker");
+        Self { child, log }
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it has logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// The pids of its child processes (prefork), from `/proc`.
+    pub(crate) fn children(&self) -> Vec<u32> {
+        let parent = self.pid();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|stat| {
+                        // The fields after the parenthesised name: state, then the parent's pid.
+                        let rest = &stat[stat.rfind(')')? + 1..];
+                        rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                    })
+                    == Some(parent)
+            })
+            .collect()
+    }
+
+    /// Sends SIGTERM (a warm shutdown) and waits for the process to exit, without blocking the
+    /// runtime (the test's broker runs on it and must answer the worker's goodbye).
+    pub(crate) async fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = tokio::time::Instant::now() + SOON;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the worker's status") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the worker did not exit within {SOON:?} of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for DemoWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends SIGKILL to process `pid`.
+pub(crate) fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9 {pid}");
+}
+
+/// Enqueues `task` and waits for it to finish.
+pub(crate) async fn finish(
+    client: &stalk_client::Client,
+    task: stalk_client::Task,
+) -> stalk_client::TaskStatus {
+    client
+        .enqueue(task)
+        .await
+        .unwrap()
+        .wait(client, SOON)
+        .await
+        .unwrap()
+}

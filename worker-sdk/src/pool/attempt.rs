@@ -1,0 +1,70 @@
+//! Running one handler: on the runtime or a blocking thread, under its time limits.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+use crate::context::TaskContext;
+use crate::error::TaskError;
+use crate::registry::{Handler, Limits};
+
+/// Far enough to stand for "no limit".
+const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Runs `handler`: an async one on the runtime, or on a blocking thread when `on_thread`; a
+/// blocking one always on a blocking thread. A panic is a retryable `Panic` failure.
+pub(crate) async fn call(
+    handler: Handler,
+    payload: Vec<u8>,
+    ctx: TaskContext,
+    on_thread: bool,
+) -> Result<Vec<u8>, TaskError> {
+    let joined = match handler {
+        // Spawned so a panic is caught; aborted when the attempt is dropped (a hard time limit,
+        // a lost lease).
+        Handler::Async(handler) if !on_thread => {
+            AbortOnDropHandle::new(tokio::spawn(handler(payload, ctx))).await
+        }
+        Handler::Async(handler) => {
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(handler(payload, ctx))).await
+        }
+        Handler::Blocking(handler) => {
+            tokio::task::spawn_blocking(move || handler(payload, ctx)).await
+        }
+    };
+    joined.unwrap_or_else(|join| {
+        Err(TaskError::retry(
+            "Panic",
+            format!("the handler panicked: {join}"),
+        ))
+    })
+}
+
+/// Runs an attempt under its time limits: at the soft limit `soft_limit` is cancelled (the
+/// handler sees it in its context); at the hard limit the attempt is dropped and reported as
+/// `TimeLimitExceeded` (a retryable failure). A blocking thread runs on, its result unused.
+pub(crate) async fn limited(
+    attempt: impl Future<Output = Result<Vec<u8>, TaskError>>,
+    limits: Limits,
+    soft_limit: CancellationToken,
+) -> Result<Vec<u8>, TaskError> {
+    let hard = tokio::time::sleep(limits.hard.unwrap_or(NEVER));
+    let soft = tokio::time::sleep(limits.soft.unwrap_or(NEVER));
+    tokio::pin!(attempt, hard, soft);
+    let mut soft_passed = false;
+    loop {
+        tokio::select! {
+            result = &mut attempt => return result,
+            () = &mut soft, if !soft_passed => {
+                soft_passed = true;
+                soft_limit.cancel();
+            }
+            () = &mut hard => {
+                return Err(super::time_limit_exceeded(limits.hard.unwrap_or(NEVER)));
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The child side of the prefork pool: a worker process started by its parent runs attempts
+//! the parent sends, one at a time, instead of talking to the broker.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixStream;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{call, limited};
+use super::frame::{self, ChildJob, ChildReply};
+use crate::context::TaskContext;
+use crate::error::{TaskError, WorkerError};
+use crate::registry::{Limits, Registry};
+
+/// Set by the parent on a child it starts: the socket the child serves.
+pub(crate) const CHILD_ENV: &str = "STALK_WORKER_CHILD_SOCKET";
+
+/// The parent's socket, when this process is a prefork child.
+pub(crate) fn child_socket() -> Option<PathBuf> {
+    std::env::var_os(CHILD_ENV).map(PathBuf::from)
+}
+
+/// Serves the parent at `path` until it closes the socket (a recycle or a shutdown). The
+/// parent enforces hard time and memory limits by killing this process; the soft limit is
+/// told to the handler here.
+///
+/// # Errors
+/// [`WorkerError::Child`] when the parent cannot be reached or the socket fails.
+pub(crate) async fn serve_parent(path: &Path, registry: &Registry) -> Result<(), WorkerError> {
+    let failed = |e: std::io::Error| WorkerError::Child(format!("{}: {e}", path.display()));
+    // SIGTERM and SIGINT are the parent's to act on (a service manager may send them to every
+    // process of the worker): held, never read, they are ignored, and warm shutdown lets the
+    // running task finish. The child ends when the parent closes the socket or dies.
+    #[cfg(unix)]
+    let _ignored = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).map_err(failed)?,
+            signal(SignalKind::interrupt()).map_err(failed)?,
+        )
+    };
+    let stream = UnixStream::connect(path).await.map_err(failed)?;
+    let (mut reader, mut writer) = stream.into_split();
+    while let Some(job) = frame::read::<ChildJob>(&mut reader).await.map_err(failed)? {
+        let attempt = run(job, registry);
+        // The parent sends nothing while a task runs: a read that ends means it is gone (killed
+        // with -9, say). The attempt is abandoned then, so it cannot outlive its lease holder.
+        let result = tokio::select! {
+            result = attempt => result,
+            _ = reader.read_u8() => {
+                tracing::warn!("the prefork parent is gone; the child exits mid-task");
+                std::process::exit(1);
+            }
+        };
+        frame::write(&mut writer, &ChildReply::from_result(result))
+            .await
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+async fn run(job: ChildJob, registry: &Registry) -> Result<Vec<u8>, TaskError> {
+    let Some(handler) = registry.get(&job.name) else {
+        return Err(TaskError::fatal(
+            "UnknownTask",
+            format!("no handler for task {:?} in the prefork child", job.name),
+        ));
+    };
+    let soft_limit = CancellationToken::new();
+    let ctx = TaskContext {
+        task_id: job.task_id,
+        attempt: job.attempt,
+        soft_limit: soft_limit.clone(),
+    };
+    let limits = Limits {
+        soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
+        hard: None,
+    };
+    limited(call(handler, job.payload, ctx, false), limits, soft_limit).await
+}

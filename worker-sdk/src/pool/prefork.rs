@@ -1,0 +1,422 @@
+//! The parent side of the prefork pool: one supervisor per slot keeps a child process of the
+//! worker binary, hands it one attempt at a time, watches its time and memory, and replaces it
+//! when it dies or reaches a limit.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::child::CHILD_ENV;
+use super::frame::{self, ChildJob, ChildReply};
+use super::process::{describe, mib, rss_bytes};
+use super::{time_limit_exceeded, ChildLimits, Done, Ending, Job};
+use crate::error::WorkerError;
+
+/// How long a new child may take to start and connect.
+const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a retiring child may take to exit after its socket closes, before it is killed.
+const CHILD_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a busy child's memory is read.
+const MEMORY_CHECK: Duration = Duration::from_millis(50);
+/// Far enough to stand for "no limit".
+const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Attempts waiting for a free child.
+type Queue = mpsc::UnboundedReceiver<(Job, CancellationToken)>;
+
+/// A pool of child processes.
+#[derive(Debug)]
+pub(crate) struct Prefork {
+    jobs: mpsc::UnboundedSender<(Job, CancellationToken)>,
+    stop: CancellationToken,
+    supervisors: Vec<JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+/// What the supervisors share.
+#[derive(Debug)]
+struct Shared {
+    jobs: Mutex<Queue>,
+    done: mpsc::UnboundedSender<Done>,
+    limits: ChildLimits,
+    dir: PathBuf,
+    stop: CancellationToken,
+    spawned: AtomicU64,
+}
+
+/// A live child.
+#[derive(Debug)]
+struct ChildProc {
+    pid: u32,
+    process: tokio::process::Child,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    born: Instant,
+    tasks: u32,
+}
+
+/// What ended a child's wait for work.
+enum Idle {
+    Job(Option<Box<(Job, CancellationToken)>>),
+    Died(Option<std::process::ExitStatus>),
+    Old,
+    Stop,
+}
+
+/// What ended an attempt in a child.
+enum Busy {
+    Replied(ChildReply),
+    Died,
+    TimedOut(Duration),
+    OverMemory(u64, u64),
+    Stopped,
+}
+
+impl Prefork {
+    /// Starts `slots` children. The first is started before this returns, so a worker binary
+    /// that cannot run as a child is a startup error, not a stream of failed restarts.
+    pub(crate) async fn start(
+        slots: u32,
+        limits: ChildLimits,
+        done: mpsc::UnboundedSender<Done>,
+    ) -> Result<Self, WorkerError> {
+        let dir = std::env::temp_dir().join(format!("stalk-worker-{}", std::process::id()));
+        private_dir(&dir).map_err(|e| {
+            WorkerError::Pool(format!(
+                "cannot create the socket dir {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(queue),
+            done,
+            limits,
+            dir: dir.clone(),
+            stop: stop.clone(),
+            spawned: AtomicU64::new(0),
+        });
+        let first = spawn_child(&shared).await.map_err(WorkerError::Pool)?;
+        let mut first = Some(first);
+        let supervisors = (0..slots)
+            .map(|_| tokio::spawn(supervise(shared.clone(), first.take())))
+            .collect();
+        Ok(Self {
+            jobs,
+            stop,
+            supervisors,
+            dir,
+        })
+    }
+
+    /// Queues an attempt for the next free child.
+    pub(crate) fn submit(&self, job: Job) -> CancellationToken {
+        let stop = CancellationToken::new();
+        let _ = self.jobs.send((job, stop.clone()));
+        stop
+    }
+
+    /// Ends every child (they finish nothing more: call once no attempt runs) and waits for
+    /// them to exit.
+    pub(crate) async fn close(self) {
+        self.stop.cancel();
+        drop(self.jobs);
+        for supervisor in self.supervisors {
+            let _ = supervisor.await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Creates `dir` readable by this user only: the sockets in it run code.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Keeps one slot's child: starts it, feeds it attempts, replaces it.
+async fn supervise(shared: Arc<Shared>, mut child: Option<ChildProc>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut current = match child.take() {
+            Some(current) => current,
+            None => match spawn_child(&shared).await {
+                Ok(current) => {
+                    backoff = Duration::from_millis(100);
+                    current
+                }
+                Err(cause) => {
+                    tracing::error!(%cause, retry_in = ?backoff, "cannot start a prefork child");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shared.stop.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        let age_left = shared
+            .limits
+            .max_age
+            .map_or(NEVER, |age| age.saturating_sub(current.born.elapsed()));
+        let idle = tokio::select! {
+            job = async { shared.jobs.lock().await.recv().await } => Idle::Job(job.map(Box::new)),
+            status = current.process.wait() => Idle::Died(status.ok()),
+            () = tokio::time::sleep(age_left) => Idle::Old,
+            () = shared.stop.cancelled() => Idle::Stop,
+        };
+        match idle {
+            Idle::Job(Some(queued)) if queued.1.is_cancelled() => {
+                // Stopped before it started (a lost lease): nothing to report.
+                child = Some(current);
+            }
+            Idle::Job(Some(queued)) => {
+                let (job, stop) = *queued;
+                if let Some(reason) = run_job(&shared, &mut current, job, stop).await {
+                    match reason {
+                        Some(reason) => {
+                            tokio::spawn(retire(current, reason, true));
+                        }
+                        None => child = Some(current),
+                    }
+                }
+            }
+            Idle::Died(status) => {
+                tracing::warn!(cause = %describe(current.pid, status), "an idle prefork child died; replacing it");
+            }
+            Idle::Old => {
+                let reason = age_reason(&shared.limits, &current).unwrap_or_default();
+                tokio::spawn(retire(current, reason, true));
+            }
+            Idle::Job(None) | Idle::Stop => {
+                retire(current, "the worker is shutting down".into(), false).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one attempt in `child` and reports it. Returns `None` when the child is gone, else
+/// whether it must be replaced now (and why).
+async fn run_job(
+    shared: &Shared,
+    child: &mut ChildProc,
+    job: Job,
+    stop: CancellationToken,
+) -> Option<Option<String>> {
+    let Job {
+        task_id,
+        lease_id,
+        name,
+        attempt,
+        payload,
+        limits,
+        policy,
+    } = job;
+    let report = |ending: Ending| {
+        let _ = shared.done.send(Done {
+            task_id: task_id.clone(),
+            lease_id,
+            ending,
+        });
+    };
+    let message = ChildJob {
+        name,
+        payload,
+        task_id: task_id.clone(),
+        attempt,
+        soft_limit_ms: limits.soft.map_or(0, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+        }),
+    };
+    let pid = child.pid;
+    let mut over_memory = None;
+    let busy = if frame::write(&mut child.writer, &message).await.is_err() {
+        Busy::Died
+    } else {
+        let watch_memory =
+            shared.limits.max_memory.is_some() || shared.limits.max_memory_hard.is_some();
+        let mut memory = tokio::time::interval(MEMORY_CHECK);
+        let hard_limit = limits.hard.unwrap_or(NEVER);
+        let hard = tokio::time::sleep(hard_limit);
+        // One read for the whole attempt: a frame half read when another branch wins is kept.
+        let reply = frame::read::<ChildReply>(&mut child.reader);
+        tokio::pin!(hard, reply);
+        loop {
+            tokio::select! {
+                reply = &mut reply => break match reply {
+                    Ok(Some(reply)) => Busy::Replied(reply),
+                    _ => Busy::Died,
+                },
+                () = &mut hard => break Busy::TimedOut(hard_limit),
+                () = stop.cancelled() => break Busy::Stopped,
+                _ = memory.tick(), if watch_memory => {
+                    let Some(rss) = rss_bytes(pid) else { continue };
+                    if let Some(limit) = shared.limits.max_memory_hard.filter(|&l| rss > l) {
+                        break Busy::OverMemory(rss, limit);
+                    }
+                    if shared.limits.max_memory.is_some_and(|l| rss > l) {
+                        over_memory = Some(rss);
+                    }
+                }
+            }
+        }
+    };
+    match busy {
+        Busy::Replied(reply) => {
+            child.tasks += 1;
+            report(Ending::Finished(
+                reply.into_result().map_err(|e| policy.apply(e)),
+            ));
+            Some(recycle_reason(&shared.limits, child, over_memory))
+        }
+        Busy::Died => {
+            let status = child.process.wait().await.ok();
+            let cause = describe(pid, status);
+            tracing::warn!(%cause, task = %task_id, "a prefork child died mid-task; replacing it");
+            report(Ending::Lost(cause));
+            None
+        }
+        Busy::TimedOut(limit) => {
+            kill(child).await;
+            tracing::warn!(pid, task = %task_id, reason = "hard time limit", "prefork child killed and replaced");
+            report(Ending::Finished(Err(
+                policy.apply(time_limit_exceeded(limit))
+            )));
+            None
+        }
+        Busy::OverMemory(rss, limit) => {
+            kill(child).await;
+            let cause = format!(
+                "child process {pid} used {} of memory, over the hard limit of {} \
+                 (max-memory-per-child-hard), and was killed",
+                mib(rss),
+                mib(limit)
+            );
+            tracing::warn!(pid, task = %task_id, reason = %cause, "prefork child killed and replaced");
+            report(Ending::Lost(cause));
+            None
+        }
+        Busy::Stopped => {
+            kill(child).await;
+            None
+        }
+    }
+}
+
+/// Why a child that finished a task must be replaced now, if it must.
+fn recycle_reason(
+    limits: &ChildLimits,
+    child: &ChildProc,
+    over_memory: Option<u64>,
+) -> Option<String> {
+    if let Some(max) = limits.max_tasks.filter(|&max| child.tasks >= max) {
+        return Some(format!("it ran {max} tasks (max-tasks-per-child)"));
+    }
+    if let Some(max) = limits.max_memory {
+        let rss = rss_bytes(child.pid).or(over_memory).unwrap_or(0);
+        if rss > max || over_memory.is_some() {
+            return Some(format!(
+                "its memory reached {} (max-memory-per-child is {})",
+                mib(rss.max(over_memory.unwrap_or(0))),
+                mib(max)
+            ));
+        }
+    }
+    age_reason(limits, child)
+}
+
+/// Why a child is too old, if it is.
+fn age_reason(limits: &ChildLimits, child: &ChildProc) -> Option<String> {
+    let max = limits.max_age?;
+    (child.born.elapsed() >= max).then(|| format!("it is older than {max:?} (max-child-age)"))
+}
+
+/// Kills a child and reaps it.
+async fn kill(child: &mut ChildProc) {
+    let _ = child.process.start_kill();
+    let _ = child.process.wait().await;
+}
+
+/// Ends a child that is done (`recycled` when another takes its place): closing its socket
+/// makes it exit; one that does not is killed.
+async fn retire(mut child: ChildProc, reason: String, recycled: bool) {
+    if recycled {
+        tracing::info!(pid = child.pid, tasks = child.tasks, %reason, "prefork child recycled");
+    } else {
+        tracing::debug!(pid = child.pid, tasks = child.tasks, %reason, "prefork child stopped");
+    }
+    drop(child.writer);
+    if tokio::time::timeout(CHILD_EXIT_TIMEOUT, child.process.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.process.start_kill();
+        let _ = child.process.wait().await;
+    }
+}
+
+/// Starts a child: this binary again, with the same arguments, told to serve a socket.
+async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
+    let n = shared.spawned.fetch_add(1, Ordering::Relaxed);
+    let path = shared.dir.join(format!("child-{n}.sock"));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut command = tokio::process::Command::new(&exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .env(CHILD_ENV, &path)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    // Its own process group: a ctrl-c in the terminal reaches the parent only, which then
+    // shuts its children down in order.
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut process = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let pid = process.id().unwrap_or(0);
+    let connected = tokio::select! {
+        accepted = listener.accept() => accepted.map(|(stream, _)| stream).map_err(|e| e.to_string()),
+        status = process.wait() => Err(format!(
+            "{} (pid {pid}) ended before it connected: {}. A prefork worker's binary must build \
+             and run the same Worker when it starts as a child",
+            exe.display(),
+            describe(pid, status.ok())
+        )),
+        () = tokio::time::sleep(CHILD_START_TIMEOUT) => Err(format!(
+            "{} (pid {pid}) did not connect within {CHILD_START_TIMEOUT:?}",
+            exe.display()
+        )),
+    };
+    let _ = std::fs::remove_file(&path);
+    let stream = connected?;
+    let (reader, writer) = stream.into_split();
+    tracing::debug!(pid, "prefork child started");
+    Ok(ChildProc {
+        pid,
+        process,
+        reader,
+        writer,
+        born: Instant::now(),
+        tasks: 0,
+    })
+}

@@ -1,0 +1,196 @@
+//! The prefork pool, through real `stalk-demo-worker` processes: attempts run in child
+//! processes that are replaced after a number of tasks or past a memory limit, killed at the
+//! hard time and memory limits, and whose deaths are reported as lost attempts with their cause.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use stalk_client::{Client, Task, TaskState, TaskStatus};
+use stalk_testkit::{wait_until, TestBroker};
+
+use crate::support::{finish, kill_9, DemoWorker, SOON};
+
+/// Runs `task` on queue `pf` and waits for it to finish.
+async fn run(client: &Client, task: Task) -> TaskStatus {
+    finish(client, task.queue("pf")).await
+}
+
+/// Runs `count` tasks one after another; returns how many each process ran.
+async fn pids_of(client: &Client, count: usize, task: impl Fn() -> Task) -> BTreeMap<u32, usize> {
+    let mut pids = BTreeMap::new();
+    for _ in 0..count {
+        let status = run(client, task()).await;
+        assert_eq!(status.state, TaskState::Succeeded, "{status:?}");
+        *pids.entry(status.json::<u32>().unwrap()).or_default() += 1;
+    }
+    pids
+}
+
+fn prefork(broker: &TestBroker, extra: &[&str]) -> DemoWorker {
+    let mut args = vec!["--queues", "pf", "--pool", "prefork", "--concurrency", "1"];
+    args.extend_from_slice(extra);
+    DemoWorker::start(broker, &args)
+}
+
+#[tokio::test]
+async fn children_run_the_tasks_and_are_replaced_after_max_tasks() {
+    let broker = TestBroker::start().await;
+    let mut worker = prefork(&broker, &["--max-tasks-per-child", "2"]);
+    let client = broker.client().await;
+    let pids = pids_of(&client, 6, || Task::new("pid").json(&()).unwrap()).await;
+    assert!(
+        !pids.contains_key(&worker.pid()),
+        "tasks ran in children: {pids:?}"
+    );
+    assert_eq!(pids.len(), 3, "a new child every 2 tasks: {pids:?}");
+    assert!(pids.values().all(|&n| n == 2), "{pids:?}");
+    let recycled = wait_until(
+        SOON,
+        || async { worker.log() },
+        |log| log.matches("it ran 2 tasks (max-tasks-per-child)").count() >= 3,
+    )
+    .await;
+    assert!(
+        recycled.is_ok(),
+        "every recycle is logged with its reason: {recycled:?}"
+    );
+    assert!(worker.terminate().await.success(), "warm shutdown exits 0");
+    assert!(worker.children().is_empty(), "no child outlives the worker");
+}
+
+#[tokio::test]
+async fn a_child_past_the_memory_limit_is_replaced_after_its_task() {
+    let broker = TestBroker::start().await;
+    let worker = prefork(&broker, &["--max-memory-per-child", "100MiB"]);
+    let client = broker.client().await;
+    // Each task leaks 64 MiB: a child passes 100 MiB during its second task at the latest.
+    let pids = pids_of(&client, 4, || Task::new("leak").json(&(64, 1)).unwrap()).await;
+    assert!(pids.len() >= 2, "the leaking child was replaced: {pids:?}");
+    assert!(pids.values().all(|&n| n <= 2), "{pids:?}");
+    assert!(
+        worker.log().contains("max-memory-per-child is 100.0 MiB"),
+        "the recycle is logged with its reason:\n{}",
+        worker.log()
+    );
+}
+
+#[tokio::test]
+async fn a_child_past_the_hard_memory_limit_is_killed_and_its_task_dead_letters() {
+    let broker = TestBroker::start().await;
+    let _worker = prefork(
+        &broker,
+        &[
+            "--max-memory-per-child",
+            "100MiB",
+            "--max-memory-per-child-hard",
+            "200MiB",
+        ],
+    );
+    let client = broker.client().await;
+    // 600 MiB in 12 steps, 20 ms apart: the 50 ms memory check sees it pass 200 MiB.
+    let task = Task::new("leak")
+        .json(&(600, 12))
+        .unwrap()
+        .max_lost_attempts(1);
+    let status = run(&client, task).await;
+    assert_eq!(status.state, TaskState::Failed, "{status:?}");
+    assert_eq!(status.attempts, 2, "one lost attempt was retried");
+    let error = status.error.unwrap();
+    assert_eq!(error.kind, "WorkerLost");
+    assert!(
+        error.message.contains("over the hard limit of 200.0 MiB"),
+        "{error:?}"
+    );
+    assert!(
+        error.message.contains("max_lost_attempts is 1"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_child_killed_mid_task_is_a_lost_attempt_then_a_dead_letter_with_the_cause() {
+    let broker = TestBroker::start().await;
+    let worker = prefork(&broker, &[]);
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(
+            Task::new("sleep")
+                .queue("pf")
+                .json(&600_000u64)
+                .unwrap()
+                .max_lost_attempts(1),
+        )
+        .await
+        .unwrap();
+    let mut killed = Vec::new();
+    for attempt in 1..=2u32 {
+        let running = wait_until(
+            SOON,
+            || async { client.result(&handle.id, None).await.unwrap() },
+            |s| s.state == TaskState::Leased && s.attempts == attempt && s.started_at.is_some(),
+        )
+        .await;
+        assert!(running.is_ok(), "attempt {attempt} runs: {running:?}");
+        // The only child of a concurrency-1 worker runs it (a replaced one may be exiting).
+        let child = wait_until(
+            SOON,
+            || async { worker.children() },
+            |c| c.iter().any(|pid| !killed.contains(pid)),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|pid| !killed.contains(pid))
+        .unwrap();
+        kill_9(child);
+        killed.push(child);
+    }
+    let status = handle.wait(&client, SOON).await.unwrap();
+    assert_eq!(status.state, TaskState::Failed, "{status:?}");
+    let error = status.error.unwrap();
+    assert_eq!(error.kind, "WorkerLost");
+    assert!(
+        error.message.contains(&format!(
+            "child process {} was killed by signal 9 (SIGKILL",
+            killed[1]
+        )),
+        "{error:?}"
+    );
+    let (dead, _) = client
+        .list_tasks("pf", TaskState::Failed, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "the task is in the dead-letter set");
+}
+
+#[tokio::test]
+async fn time_limits_in_a_child_soft_is_observed_and_hard_kills_it() {
+    let broker = TestBroker::start().await;
+    let worker = prefork(&broker, &[]);
+    let client = broker.client().await;
+    let soft = Task::new("patient")
+        .json(&600_000u64)
+        .unwrap()
+        .soft_time_limit(Duration::from_millis(200));
+    let status = run(&client, soft).await;
+    assert_eq!(status.json::<String>().unwrap(), "soft limit");
+    let before = worker.children();
+    let hard = Task::new("sleep")
+        .json(&600_000u64)
+        .unwrap()
+        .time_limit(Duration::from_millis(300))
+        .max_retries(0);
+    let status = run(&client, hard).await;
+    assert_eq!(status.state, TaskState::Failed);
+    assert_eq!(status.error.unwrap().kind, "TimeLimitExceeded");
+    let replaced = wait_until(
+        SOON,
+        || async { worker.children() },
+        |now| now.len() == 1 && !before.contains(&now[0]),
+    )
+    .await;
+    assert!(
+        replaced.is_ok(),
+        "the timed-out child was killed and replaced: {before:?} -> {replaced:?}"
+    );
+}
