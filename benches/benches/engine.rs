@@ -88,6 +88,7 @@ fn lease_ack(c: &mut Criterion) {
                                 queues: vec!["bench".into()],
                                 max: batch,
                                 lease_ms: None,
+                                prefetch: false,
                             },
                             ctx(seq + 1),
                         )

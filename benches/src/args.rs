@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stalk_worker::PoolKind;
 
 /// End-to-end load generator for stalk (loopback only; bounded by count and time).
 #[derive(Debug, Parser)]
@@ -37,12 +38,19 @@ pub enum Scenario {
         #[arg(long, default_value_t = 4)]
         consumers: usize,
     },
-    /// Enqueues `--tasks` no-op tasks, then drains them with one stalk-worker (async handlers)
-    /// of `--concurrency` slots over a streaming session; times the drain.
+    /// Enqueues `--tasks` no-op tasks, then drains them with one stalk-worker of
+    /// `--concurrency` slots over a streaming session; times the drain.
     Drain {
         /// Tasks per Enqueue call while filling.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// The worker's pool; prefork children are this binary run again.
+        #[arg(long, value_enum, default_value_t = PoolKind::Async)]
+        pool: PoolKind,
+        /// Tasks the broker may push to the worker beyond its free slots; default the
+        /// concurrency (the worker's default).
+        #[arg(long)]
+        prefetch: Option<u32>,
     },
     /// Sends tasks one per call at a fixed `--rate` to one stalk-worker; measures send→start
     /// latency (the producer's send time to the handler's start, durable enqueue included).

@@ -282,6 +282,7 @@ impl Broker {
         queues: Vec<String>,
         max: usize,
         lease_ms: Option<u64>,
+        prefetch: bool,
         wait: Duration,
     ) -> Result<Vec<LeasedTask>, BrokerError> {
         let deadline = Instant::now() + wait;
@@ -293,6 +294,7 @@ impl Broker {
                     queues: queues.clone(),
                     max,
                     lease_ms,
+                    prefetch,
                 })
                 .await?;
             let Reply::Leased(granted) = outcome.reply else {

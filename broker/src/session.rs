@@ -239,7 +239,11 @@ impl WorkerSession {
         let queues = self.options.queues.clone();
         let max = usize::try_from(self.credits).unwrap_or(usize::MAX);
         let prefetch_ms = self.options.prefetch_ms;
-        async move { broker.lease(queues, max, Some(prefetch_ms), wait).await }
+        async move {
+            broker
+                .lease(queues, max, Some(prefetch_ms), true, wait)
+                .await
+        }
     }
 
     /// Records tasks pushed to the worker: each uses a credit and holds its prefetch lease.

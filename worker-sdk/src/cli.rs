@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::pool::PoolKind;
 use crate::worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// Worker settings from flags and the environment (flags win).
@@ -41,6 +41,13 @@ pub struct WorkerArgs {
     /// Tasks run at once.
     #[arg(long, env = "STALK_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: u32,
+    /// Tasks the broker may push beyond the free slots: they start the moment a slot frees.
+    /// Default: the concurrency.
+    #[arg(long, env = "STALK_PREFETCH")]
+    pub prefetch: Option<u32>,
+    /// How long a pushed task may wait for a free slot before the broker takes it back.
+    #[arg(long, env = "STALK_PREFETCH_LEASE", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub prefetch_lease: Duration,
     /// A stable id for this worker; default `hostname-pid`.
     #[arg(long, env = "STALK_WORKER_ID")]
     pub worker_id: Option<String>,
@@ -87,6 +94,7 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -106,6 +114,7 @@ impl WorkerArgs {
         let mut builder = Worker::builder(self.addr)
             .queues(self.queues)
             .concurrency(self.concurrency)
+            .prefetch_lease(self.prefetch_lease)
             .lease_duration(self.lease)
             .shutdown_timeout(self.shutdown_timeout)
             .heartbeat(self.heartbeat)
@@ -121,6 +130,9 @@ impl WorkerArgs {
         }
         if let Some(limit) = self.time_limit {
             builder = builder.time_limit(limit);
+        }
+        if let Some(tasks) = self.prefetch {
+            builder = builder.prefetch(tasks);
         }
         if let Some(tasks) = self.max_tasks_per_child {
             builder = builder.max_tasks_per_child(tasks);
@@ -143,6 +155,7 @@ const _: () = {
     assert!(DEFAULT_LEASE.as_secs() == 30);
     assert!(DEFAULT_SHUTDOWN_TIMEOUT.as_secs() == 30);
     assert!(DEFAULT_HEARTBEAT.as_secs() == 10);
+    assert!(DEFAULT_PREFETCH_LEASE.as_secs() == 2);
 };
 
 #[cfg(test)]

@@ -43,11 +43,11 @@ pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};
 pub use policy::RetryPolicy;
-pub use pool::{ChildLimits, PoolKind};
+pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot

@@ -1,6 +1,6 @@
 //! The worker: one streaming session, a slot per unit of concurrency, acks on the stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub const DEFAULT_CONCURRENCY: u32 = 8;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default heartbeat interval: well within the broker's default 30 s silence limit.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+/// Default prefetch lease: how long a pushed task may wait for a free slot in the worker.
+pub const DEFAULT_PREFETCH_LEASE: Duration = Duration::from_secs(2);
 /// Default lease of a running task (extended while it runs).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -37,6 +39,8 @@ pub struct WorkerBuilder {
     worker_id: Option<String>,
     queues: Vec<String>,
     concurrency: u32,
+    prefetch: Option<u32>,
+    prefetch_lease: Duration,
     lease_duration: Duration,
     heartbeat: Duration,
     shutdown_timeout: Duration,
@@ -65,6 +69,8 @@ pub struct Worker {
     worker_id: String,
     queues: Vec<String>,
     concurrency: u32,
+    prefetch: u32,
+    prefetch_lease: Duration,
     lease_duration: Duration,
     heartbeat: Duration,
     shutdown_timeout: Duration,
@@ -178,6 +184,23 @@ impl WorkerBuilder {
     /// How many tasks run at once; also the credits granted to the broker. Default 8.
     pub fn concurrency(mut self, tasks: u32) -> Self {
         self.concurrency = tasks;
+        self
+    }
+
+    /// Tasks the broker may push beyond the free slots (default: as many as the concurrency;
+    /// 0 pushes only what can start at once). They wait in the worker under a short prefetch
+    /// lease and start the moment a slot frees, which saves a round trip to the broker per
+    /// task when tasks are short. One that waits past its prefetch lease is back in the broker
+    /// for any worker, so long tasks cannot hold quick ones behind them for long.
+    pub fn prefetch(mut self, tasks: u32) -> Self {
+        self.prefetch = Some(tasks);
+        self
+    }
+
+    /// How long a pushed task may wait in the worker for a free slot before the broker takes
+    /// it back (it is then not an attempt). 100 ms to 12 hours; default 2 s.
+    pub fn prefetch_lease(mut self, lease: Duration) -> Self {
+        self.prefetch_lease = lease;
         self
     }
 
@@ -353,6 +376,21 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(WorkerError::Config("concurrency must be at least 1".into()));
         }
+        let credits =
+            u64::from(self.concurrency) + u64::from(self.prefetch.unwrap_or(self.concurrency));
+        if credits > 10_000 {
+            return Err(WorkerError::Config(format!(
+                "concurrency plus prefetch is {credits}; the broker grants at most 10000"
+            )));
+        }
+        if self.prefetch_lease < Duration::from_millis(100)
+            || self.prefetch_lease > Duration::from_secs(12 * 3600)
+        {
+            return Err(WorkerError::Config(format!(
+                "prefetch lease {:?} is outside 100ms..12h",
+                self.prefetch_lease
+            )));
+        }
         if self.lease_duration < Duration::from_millis(300)
             || self.lease_duration > Duration::from_secs(12 * 3600)
         {
@@ -401,6 +439,8 @@ impl WorkerBuilder {
             worker_id,
             queues: self.queues,
             concurrency: self.concurrency,
+            prefetch: self.prefetch.unwrap_or(self.concurrency),
+            prefetch_lease: self.prefetch_lease,
             lease_duration: self.lease_duration,
             heartbeat: self.heartbeat,
             shutdown_timeout: self.shutdown_timeout,
@@ -422,6 +462,8 @@ impl Worker {
             worker_id: None,
             queues: vec!["default".into()],
             concurrency: DEFAULT_CONCURRENCY,
+            prefetch: None,
+            prefetch_lease: DEFAULT_PREFETCH_LEASE,
             lease_duration: DEFAULT_LEASE,
             heartbeat: DEFAULT_HEARTBEAT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -522,6 +564,8 @@ impl Worker {
         tokio::pin!(shutdown);
         loop {
             let (to_broker, outbound) = mpsc::channel(256);
+            // Pushed tasks not started yet; a broken session's go back to the broker with it.
+            let mut waiting = VecDeque::new();
             for message in self.opening(&running, std::mem::take(&mut unsent), stopping) {
                 // The channel is fresh and larger than the opening messages.
                 let _ = to_broker.try_send(message);
@@ -563,21 +607,18 @@ impl Worker {
                 tokio::select! {
                     received = from_broker.message() => match received {
                         Ok(Some(message)) => match message.kind {
-                            Some(pb::broker_message::Kind::Tasks(batch)) => {
-                                let mut started = Vec::new();
+                            // Once stopping, pushed tasks are left to the goodbye, which releases them.
+                            Some(pb::broker_message::Kind::Tasks(batch)) if !stopping => {
                                 for task in batch.tasks {
-                                    if !stopping {
-                                        started.extend(self.start(task, &to_broker, pool, &mut running).await);
-                                    }
+                                    self.admit(task, &to_broker, &mut waiting).await;
                                 }
-                                // One `started` for the whole batch: one lease change at the broker.
-                                if !started.is_empty() {
-                                    let started = pb::Started { tasks: started };
-                                    let _ = to_broker.send(msg(pb::worker_message::Kind::Started(started))).await;
-                                }
+                                self.run_waiting(&mut waiting, pool, &mut running, &to_broker).await;
                             }
                             Some(pb::broker_message::Kind::Extended(outcome)) if outcome.error.is_some() => {
                                 lost(&outcome, &mut running, &to_broker, stopping).await;
+                                if !stopping {
+                                    self.run_waiting(&mut waiting, pool, &mut running, &to_broker).await;
+                                }
                             }
                             _ => {}
                         },
@@ -599,6 +640,7 @@ impl Worker {
                             break SessionEnd::Broken;
                         }
                         if !stopping {
+                            self.run_waiting(&mut waiting, pool, &mut running, &to_broker).await;
                             let credit = pb::Credit { tasks: count };
                             let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
                         }
@@ -668,7 +710,7 @@ impl Worker {
             task_names: self.registry.names(),
             sdk_version: concat!("stalk-worker/", env!("CARGO_PKG_VERSION")).into(),
             lease_duration_ms: millis(self.lease_duration),
-            ..pb::Hello::default()
+            prefetch_lease_ms: millis(self.prefetch_lease),
         };
         let mut messages = vec![msg(pb::worker_message::Kind::Hello(hello))];
         if !running.is_empty() {
@@ -687,7 +729,7 @@ impl Worker {
             let acks = pb::AckManyRequest { acks: unsent };
             messages.push(msg(pb::worker_message::Kind::Acks(acks)));
         }
-        let free = usize::try_from(self.concurrency)
+        let free = usize::try_from(self.concurrency.saturating_add(self.prefetch))
             .unwrap_or(usize::MAX)
             .saturating_sub(running.len());
         if !stopping && free > 0 {
@@ -710,6 +752,31 @@ impl Worker {
             hard: own(task.time_limit_ms)
                 .or(by_type.hard)
                 .or(self.limits.hard),
+        }
+    }
+
+    /// Starts what free slots allow and tells the broker in one `started` message (one lease
+    /// change there); grants the credits of pushed tasks that waited past their prefetch lease.
+    async fn run_waiting(
+        &self,
+        waiting: &mut VecDeque<pb::LeasedTask>,
+        pool: &Pool,
+        running: &mut RunningTasks,
+        to_broker: &mpsc::Sender<pb::WorkerMessage>,
+    ) {
+        let (started, expired) = self.start_waiting(waiting, pool, running);
+        if !started.is_empty() {
+            let started = pb::Started { tasks: started };
+            let _ = to_broker
+                .send(msg(pb::worker_message::Kind::Started(started)))
+                .await;
+        }
+        if expired > 0 {
+            tracing::debug!(expired, "pushed tasks waited past their prefetch lease");
+            let credit = pb::Credit { tasks: expired };
+            let _ = to_broker
+                .send(msg(pb::worker_message::Kind::Credit(credit)))
+                .await;
         }
     }
 
@@ -761,13 +828,12 @@ impl Worker {
     /// Starts one pushed task, records it as running and returns it for the batch's `started`.
     /// A task this worker has no handler for is rejected to the dead-letter set, and its credit
     /// is granted again.
-    async fn start(
+    async fn admit(
         &self,
         task: pb::LeasedTask,
         to_broker: &mpsc::Sender<pb::WorkerMessage>,
-        pool: &Pool,
-        running: &mut RunningTasks,
-    ) -> Option<pb::StartedTask> {
+        waiting: &mut VecDeque<pb::LeasedTask>,
+    ) {
         if !self.registry.contains(&task.name) {
             let reason = format!(
                 "no handler for task {:?} in worker {} (it runs: {})",
@@ -788,8 +854,46 @@ impl Worker {
             let _ = to_broker
                 .send(msg(pb::worker_message::Kind::Credit(credit)))
                 .await;
-            return None;
+            return;
         }
+        waiting.push_back(task);
+    }
+
+    /// Starts waiting tasks while slots are free; returns them for one `started` message, and
+    /// how many were dropped because their prefetch lease ran out while they waited (the broker
+    /// has taken them back; their credits are due again).
+    fn start_waiting(
+        &self,
+        waiting: &mut VecDeque<pb::LeasedTask>,
+        pool: &Pool,
+        running: &mut RunningTasks,
+    ) -> (Vec<pb::StartedTask>, u32) {
+        let slots = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut started = Vec::new();
+        let mut expired = 0;
+        while running.len() < slots {
+            let Some(task) = waiting.pop_front() else {
+                break;
+            };
+            if task.lease_deadline_unix_ms > 0 && task.lease_deadline_unix_ms <= now_ms {
+                expired += 1;
+                continue;
+            }
+            started.push(self.start(task, pool, running));
+        }
+        (started, expired)
+    }
+
+    /// Submits one task to the pool and records it as running.
+    fn start(
+        &self,
+        task: pb::LeasedTask,
+        pool: &Pool,
+        running: &mut RunningTasks,
+    ) -> pb::StartedTask {
         let started = pb::StartedTask {
             task_id: task.task_id.clone(),
             lease_id: task.lease_id,
@@ -816,7 +920,7 @@ impl Worker {
                 stop,
             },
         );
-        Some(started)
+        started
     }
 }
 

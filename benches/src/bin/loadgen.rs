@@ -10,6 +10,9 @@ use stalk_benches::args::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if stalk_worker::is_prefork_child() {
+        return stalk_benches::scenarios::drain::child().await;
+    }
     let cli = Cli::parse();
     let summary = stalk_benches::scenarios::run(&cli).await?;
     stalk_benches::report::emit(&summary, cli.common.out.as_deref())

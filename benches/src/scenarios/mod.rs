@@ -1,7 +1,7 @@
 //! One module per scenario. Each runs actors (producers, consumers) against a [`Target`] until
 //! the task count or the time limit is reached, and returns a [`RunSummary`].
 
-mod drain;
+pub mod drain;
 mod enqueue;
 mod fill;
 mod latency;
@@ -94,13 +94,17 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                 serde_json::json!({"producers": c.concurrency, "consumers": consumers, "batch": batch}),
             )
         }
-        Scenario::Drain { batch } => {
-            let (n, t, l) = drain::run(&target, c, *batch).await?;
+        Scenario::Drain {
+            batch,
+            pool,
+            prefetch,
+        } => {
+            let (n, t, l) = drain::run(&target, c, *batch, *pool, *prefetch).await?;
             (
                 n,
                 t,
                 l,
-                serde_json::json!({"concurrency": c.concurrency, "pool": "async"}),
+                serde_json::json!({"concurrency": c.concurrency, "prefetch": prefetch, "pool": format!("{pool:?}").to_lowercase()}),
             )
         }
         Scenario::Latency { rate } => {

@@ -31,7 +31,8 @@ impl Engine {
                 queues,
                 max,
                 lease_ms,
-            } => Ok(self.lease(&queues, max, lease_ms, ctx)),
+                prefetch,
+            } => Ok(self.lease(&queues, max, lease_ms, prefetch, ctx)),
             Command::Ack {
                 id,
                 lease_id,
@@ -151,7 +152,14 @@ impl Engine {
         Enqueued::Created { id, state }
     }
 
-    fn lease(&mut self, queues: &[String], max: usize, lease_ms: Option<u64>, ctx: Ctx) -> Outcome {
+    fn lease(
+        &mut self,
+        queues: &[String],
+        max: usize,
+        lease_ms: Option<u64>,
+        prefetch: bool,
+        ctx: Ctx,
+    ) -> Outcome {
         let mut out = Outcome::new(Reply::Leased(Vec::new()));
         out.durable = false;
         let mut granted = Vec::new();
@@ -176,7 +184,9 @@ impl Engine {
                 let deadline_ms = ctx.now_ms + lease_ms.unwrap_or(u64::from(meta.options.lease_ms));
                 meta.state = TaskState::Leased;
                 meta.attempts += 1;
-                meta.cold_mut().started_ms = ctx.now_ms;
+                let cold = meta.cold_mut();
+                cold.started_ms = ctx.now_ms;
+                cold.prefetched = prefetch;
                 meta.set_lease(Lease {
                     id: lease_id,
                     deadline_ms,
@@ -461,6 +471,8 @@ impl Engine {
                 id: lease_id,
                 deadline_ms,
             });
+            // Only a started attempt is extended.
+            meta.cold_mut().prefetched = false;
             index(
                 &mut self.queues,
                 &mut self.timers,
@@ -559,6 +571,7 @@ impl Engine {
         meta.state = to;
         if let Some(cold) = meta.cold.as_deref_mut() {
             cold.lease_id = 0;
+            cold.prefetched = false;
         }
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
@@ -634,6 +647,13 @@ impl Engine {
                         ..Change::default()
                     };
                     self.transition(key, TaskState::Ready, change, ctx, &mut out);
+                }
+                Timer::Lease if self.tasks.get(&key).is_some_and(|m| m.cold().prefetched) => {
+                    if let Some(meta) = self.tasks.get_mut(&key) {
+                        meta.attempts = meta.attempts.saturating_sub(1);
+                    }
+                    // The task keeps its place in the ready order.
+                    self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
                 }
                 Timer::Lease => {
                     let cause = TaskError {

@@ -143,6 +143,10 @@ pub enum Command {
         max: usize,
         /// Lease length; each task's own default when `None`.
         lease_ms: Option<u64>,
+        /// Prefetch leases (pushed to a session, not started): when one runs out, the task
+        /// is READY again without the attempt counting, lost or otherwise. An extension marks
+        /// the attempt started.
+        prefetch: bool,
     },
     /// Complete an attempt.
     Ack {

@@ -202,6 +202,9 @@ pub struct TaskCold {
     pub unique_key: Option<Arc<str>>,
     /// The current lease when LEASED; 0 otherwise.
     pub lease_id: u64,
+    /// The current lease is a prefetch lease: pushed to a worker, not started. Not stored:
+    /// leases do not survive a restart.
+    pub prefetched: bool,
     /// The lease of the attempt that completed last (acked or nacked), so a repeated ack can be
     /// recognised; 0 if none.
     pub last_lease_id: u64,
@@ -221,6 +224,7 @@ static NO_COLD: TaskCold = TaskCold {
     expires_at_ms: None,
     unique_key: None,
     lease_id: 0,
+    prefetched: false,
     last_lease_id: 0,
     started_ms: 0,
     finished_ms: 0,

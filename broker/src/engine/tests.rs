@@ -43,6 +43,7 @@ impl Harness {
                 queues: vec![queue.to_string()],
                 max,
                 lease_ms: Some(5_000),
+                prefetch: false,
             })
             .expect("lease");
         let Reply::Leased(granted) = outcome.reply else {
@@ -250,6 +251,45 @@ fn expired_leases_and_released_running_leases_are_lost_attempts() {
     let error = h.engine.get("t").and_then(|m| m.error().cloned()).unwrap();
     assert_eq!(error.kind, "WorkerLost");
     assert!(error.message.starts_with("worker w gone"), "{error:?}");
+}
+
+#[test]
+fn an_expired_prefetch_lease_is_no_attempt_but_an_expired_started_one_is_lost() {
+    let mut h = Harness::new();
+    h.enqueue(fragile("t", 0));
+    let pushed = |h: &mut Harness| {
+        let outcome = h
+            .run(Command::Lease {
+                queues: vec!["q".into()],
+                max: 1,
+                lease_ms: Some(1_000),
+                prefetch: true,
+            })
+            .expect("lease");
+        match outcome.reply {
+            Reply::Leased(mut granted) => granted.remove(0),
+            other => panic!("lease answered {other:?}"),
+        }
+    };
+    pushed(&mut h);
+    h.now += 1_001;
+    h.tick(Timer::Lease);
+    assert_eq!(h.state("t"), Some(TaskState::Ready));
+    let again = pushed(&mut h);
+    assert_eq!(again.meta.attempts, 1, "the unstarted push was no attempt");
+    h.run(Command::ExtendMany(vec![(
+        "t".into(),
+        again.lease_id,
+        1_000,
+    )]))
+    .expect("started");
+    h.now += 1_001;
+    h.tick(Timer::Lease);
+    assert_eq!(
+        h.state("t"),
+        Some(TaskState::Failed),
+        "a started attempt whose lease ran out is lost, and the budget is 0"
+    );
 }
 
 #[test]

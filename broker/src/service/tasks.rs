@@ -89,7 +89,10 @@ impl TaskQueue for TaskQueueService {
         if req.worker_id.len() > 256 {
             return Err(FieldError::invalid("worker_id", "is longer than 256 bytes").into());
         }
-        let leased = self.broker.lease(req.queues, max, lease_ms, wait).await?;
+        let leased = self
+            .broker
+            .lease(req.queues, max, lease_ms, false, wait)
+            .await?;
         let tasks = leased.into_iter().map(leased_task).collect();
         Ok(Response::new(pb::LeaseResponse { tasks }))
     }

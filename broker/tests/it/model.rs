@@ -211,6 +211,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         vec!["q".into()],
                         max.into(),
                         Some(LEASE_MS),
+                        false,
                         std::time::Duration::ZERO,
                     )
                     .await

@@ -2,7 +2,7 @@
 //! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`).
 //!
 //! - `echo`: returns its JSON argument.
-//! - `sleep`: waits that many milliseconds.
+//! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
 //! - `patient`: waits that many milliseconds or until its soft time limit, and says which.
 //! - `block`: sleeps that many milliseconds on a blocking thread.
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
@@ -22,6 +22,7 @@ async fn main() -> Result<(), stalk_worker::WorkerError> {
             Ok::<_, TaskError>(value)
         })
         .task("sleep", |ms: u64| async move {
+            tracing::info!(pid = std::process::id(), "sleep task started");
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok::<_, TaskError>(ms)
         })

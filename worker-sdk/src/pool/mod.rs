@@ -55,6 +55,13 @@ pub struct ChildLimits {
     pub max_age: Option<Duration>,
 }
 
+/// Whether this process is a prefork child, started by a worker's pool to run its attempts.
+/// A binary that does more than run one worker checks this first and, when it is a child, only
+/// builds the same worker and runs it.
+pub fn is_prefork_child() -> bool {
+    child_socket().is_some()
+}
+
 /// One attempt to run.
 #[derive(Debug)]
 pub(crate) struct Job {

@@ -123,25 +123,22 @@ async fn a_child_killed_mid_task_is_a_lost_attempt_then_a_dead_letter_with_the_c
         .await
         .unwrap();
     let mut killed = Vec::new();
-    for attempt in 1..=2u32 {
-        let running = wait_until(
+    for attempt in 1..=2usize {
+        // The demo `sleep` task logs the pid of the child it runs in.
+        let log = wait_until(
             SOON,
-            || async { client.result(&handle.id, None).await.unwrap() },
-            |s| s.state == TaskState::Leased && s.attempts == attempt && s.started_at.is_some(),
+            || async { worker.log() },
+            |log| log.matches("sleep task started").count() >= attempt,
         )
         .await;
-        assert!(running.is_ok(), "attempt {attempt} runs: {running:?}");
-        // The only child of a concurrency-1 worker runs it (a replaced one may be exiting).
-        let child = wait_until(
-            SOON,
-            || async { worker.children() },
-            |c| c.iter().any(|pid| !killed.contains(pid)),
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|pid| !killed.contains(pid))
-        .unwrap();
+        let log = log.unwrap_or_else(|log| panic!("attempt {attempt} starts: {log}"));
+        let child: u32 = log
+            .lines()
+            .filter(|line| line.contains("sleep task started"))
+            .nth(attempt - 1)
+            .and_then(|line| line.split("pid=").nth(1))
+            .and_then(|pid| pid.split_whitespace().next()?.parse().ok())
+            .expect("the pid in the log line");
         kill_9(child);
         killed.push(child);
     }

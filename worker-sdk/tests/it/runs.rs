@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stalk_client::{Task, TaskState};
-use stalk_testkit::TestBroker;
-use stalk_worker::TaskError;
+use stalk_testkit::{wait_until, TestBroker};
+use stalk_worker::{TaskError, WorkerBuilder};
 
 use crate::support::{spawn, SOON};
 
@@ -65,6 +65,71 @@ async fn no_more_tasks_run_at_once_than_the_concurrency() {
         "two slots, two at most at once"
     );
     worker.stop().await.unwrap();
+}
+
+/// Which worker ran a `quick` task.
+fn quick(name: &'static str) -> impl Fn(WorkerBuilder) -> WorkerBuilder {
+    move |w: WorkerBuilder| {
+        w.task(
+            "quick",
+            move |(): ()| async move { Ok::<_, TaskError>(name) },
+        )
+        .task("slow", |ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok::<_, TaskError>("slow")
+        })
+    }
+}
+
+#[tokio::test]
+async fn prefetched_tasks_behind_a_slow_one_go_back_to_the_broker_for_other_workers() {
+    let broker = TestBroker::start().await;
+    let busy = spawn(&broker, |w| {
+        quick("busy")(w)
+            .concurrency(1)
+            .prefetch(2)
+            .prefetch_lease(Duration::from_millis(300))
+    })
+    .await;
+    let client = broker.client().await;
+    let slow = client
+        .enqueue(Task::new("slow").json(&3_000u64).unwrap())
+        .await
+        .unwrap();
+    let held = wait_until(
+        SOON,
+        || async { client.list_workers().await.unwrap() },
+        |w| w.iter().any(|w| w.running.len() == 1),
+    )
+    .await;
+    assert!(held.is_ok(), "the slow task runs: {held:?}");
+    let quick_ones = client
+        .enqueue_many(
+            (0..2)
+                .map(|_| Task::new("quick").json(&()).unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    let free = spawn(&broker, |w| quick("free")(w).worker_id("free")).await;
+    for handle in quick_ones {
+        let status = handle.unwrap().wait(&client, SOON).await.unwrap();
+        assert_eq!(
+            status.json::<String>().unwrap(),
+            "free",
+            "a quick task does not wait behind the slow one"
+        );
+        assert_eq!(
+            status.attempts, 1,
+            "a prefetch that went back is no attempt"
+        );
+    }
+    assert_eq!(
+        slow.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    busy.stop().await.unwrap();
+    free.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
