@@ -48,7 +48,7 @@ pub enum Scenario {
         #[arg(long, value_enum, default_value_t = PoolKind::Async)]
         pool: PoolKind,
         /// Tasks the broker may push to the worker beyond its free slots; default the
-        /// concurrency (the worker's default).
+        /// worker's (3 × the concurrency).
         #[arg(long)]
         prefetch: Option<u32>,
     },

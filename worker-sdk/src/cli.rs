@@ -42,7 +42,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "STALK_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: u32,
     /// Tasks the broker may push beyond the free slots: they start the moment a slot frees.
-    /// Default: the concurrency.
+    /// Default: 3 × the concurrency.
     #[arg(long, env = "STALK_PREFETCH")]
     pub prefetch: Option<u32>,
     /// How long a pushed task may wait for a free slot before the broker takes it back.

@@ -26,6 +26,13 @@ pub const DEFAULT_CONCURRENCY: u32 = 8;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default heartbeat interval: well within the broker's default 30 s silence limit.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+/// Default prefetch: 3 tasks waiting per slot, within the broker's 10,000 credits.
+fn default_prefetch(concurrency: u32) -> u32 {
+    concurrency
+        .saturating_mul(3)
+        .min(10_000u32.saturating_sub(concurrency))
+}
+
 /// Default prefetch lease: how long a pushed task may wait for a free slot in the worker.
 pub const DEFAULT_PREFETCH_LEASE: Duration = Duration::from_secs(2);
 /// Default lease of a running task (extended while it runs).
@@ -187,8 +194,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// Tasks the broker may push beyond the free slots (default: as many as the concurrency;
-    /// 0 pushes only what can start at once). They wait in the worker under a short prefetch
+    /// Tasks the broker may push beyond the free slots (default: 3 × the concurrency, so a
+    /// worker holds 4 tasks per slot as Celery's default prefetch multiplier does; 0 pushes
+    /// only what can start at once). They wait in the worker under a short prefetch
     /// lease and start the moment a slot frees, which saves a round trip to the broker per
     /// task when tasks are short. One that waits past its prefetch lease is back in the broker
     /// for any worker, so long tasks cannot hold quick ones behind them for long.
@@ -376,8 +384,10 @@ impl WorkerBuilder {
         if self.concurrency == 0 {
             return Err(WorkerError::Config("concurrency must be at least 1".into()));
         }
-        let credits =
-            u64::from(self.concurrency) + u64::from(self.prefetch.unwrap_or(self.concurrency));
+        let prefetch = self
+            .prefetch
+            .unwrap_or_else(|| default_prefetch(self.concurrency));
+        let credits = u64::from(self.concurrency) + u64::from(prefetch);
         if credits > 10_000 {
             return Err(WorkerError::Config(format!(
                 "concurrency plus prefetch is {credits}; the broker grants at most 10000"
@@ -439,7 +449,7 @@ impl WorkerBuilder {
             worker_id,
             queues: self.queues,
             concurrency: self.concurrency,
-            prefetch: self.prefetch.unwrap_or(self.concurrency),
+            prefetch,
             prefetch_lease: self.prefetch_lease,
             lease_duration: self.lease_duration,
             heartbeat: self.heartbeat,

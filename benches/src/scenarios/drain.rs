@@ -47,13 +47,13 @@ pub(super) async fn run(
 ) -> anyhow::Result<(u64, Duration, Latencies)> {
     let (filled, _, _) = super::enqueue::run(target, c, batch).await?;
     let client = target.clients(1).await?.remove(0);
-    let concurrency = u32::try_from(c.concurrency).unwrap_or(u32::MAX);
-    let worker = worker(target.url.clone())
+    let mut worker = worker(target.url.clone())
         .pool(pool)
-        .concurrency(concurrency)
-        .prefetch(prefetch.unwrap_or(concurrency))
-        .connect()
-        .await?;
+        .concurrency(u32::try_from(c.concurrency).unwrap_or(u32::MAX));
+    if let Some(prefetch) = prefetch {
+        worker = worker.prefetch(prefetch);
+    }
+    let worker = worker.connect().await?;
     let stop = std::sync::Arc::new(Notify::new());
     let stopped = stop.clone();
     let started = Instant::now();
