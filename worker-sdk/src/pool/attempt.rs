@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -13,15 +14,34 @@ use crate::registry::{Handler, Limits};
 /// Far enough to stand for "no limit".
 const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-/// Runs `handler`: an async one on the runtime, or on a blocking thread when `on_thread`; a
-/// blocking one always on a blocking thread. A panic is a retryable `Panic` failure.
+/// Runs `handler`: an async one on the runtime (in a task of its own, or `inline` in the
+/// caller's), or on a blocking thread when `on_thread`; a blocking one always on a blocking
+/// thread. A panic is a retryable `Panic` failure.
 pub(crate) async fn call(
     handler: Handler,
     payload: Vec<u8>,
     ctx: TaskContext,
     on_thread: bool,
 ) -> Result<Vec<u8>, TaskError> {
+    call_in(handler, payload, ctx, on_thread, false).await
+}
+
+/// As [`call`]; `inline` polls an async handler in the caller's task (a prefork child runs one
+/// attempt at a time, so a task of its own would only add wake-ups).
+pub(crate) async fn call_in(
+    handler: Handler,
+    payload: Vec<u8>,
+    ctx: TaskContext,
+    on_thread: bool,
+    inline: bool,
+) -> Result<Vec<u8>, TaskError> {
     let joined = match handler {
+        Handler::Async(handler) if inline && !on_thread => {
+            return std::panic::AssertUnwindSafe(handler(payload, ctx))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(panicked(&panic)));
+        }
         // Spawned so a panic is caught; aborted when the attempt is dropped (a hard time limit,
         // a lost lease).
         Handler::Async(handler) if !on_thread => {
@@ -41,6 +61,16 @@ pub(crate) async fn call(
             format!("the handler panicked: {join}"),
         ))
     })
+}
+
+/// The failure of a handler that panicked with `panic`.
+fn panicked(panic: &Box<dyn std::any::Any + Send>) -> TaskError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".into());
+    TaskError::retry("Panic", format!("the handler panicked: {message}"))
 }
 
 /// Runs an attempt under its time limits: at the soft limit `soft_limit` is cancelled (the

@@ -8,7 +8,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{call, limited};
+use super::attempt::{call_in, limited};
 use super::frame::{self, ChildJob, ChildReply};
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
@@ -78,5 +78,10 @@ async fn run(job: ChildJob, registry: &Registry) -> Result<Vec<u8>, TaskError> {
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
         hard: None,
     };
-    limited(call(handler, job.payload, ctx, false), limits, soft_limit).await
+    limited(
+        call_in(handler, job.payload, ctx, false, true),
+        limits,
+        soft_limit,
+    )
+    .await
 }
