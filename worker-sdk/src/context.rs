@@ -1,6 +1,10 @@
 //! What a handler may know about the attempt it runs.
 
+use std::sync::Arc;
+
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::steps::Resources;
 
 /// The attempt a handler runs: its task, its number, and its soft time limit.
 #[derive(Debug, Clone)]
@@ -8,6 +12,7 @@ pub struct TaskContext {
     pub(crate) task_id: String,
     pub(crate) attempt: u32,
     pub(crate) soft_limit: CancellationToken,
+    pub(crate) resources: Resources,
 }
 
 impl TaskContext {
@@ -25,6 +30,12 @@ impl TaskContext {
     /// to clean up and return before the hard limit stops the attempt.
     pub fn soft_limit_reached(&self) -> WaitForCancellationFuture<'_> {
         self.soft_limit.cancelled()
+    }
+
+    /// A value a worker step provided (see [`crate::StepContext::provide`]), such as a database
+    /// pool; in a prefork child, one its own steps provided.
+    pub fn resource<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.resources.get::<T>()
     }
 
     /// Whether the attempt has passed its soft time limit.

@@ -60,6 +60,17 @@ pub enum WorkerError {
     /// The pool could not start (a prefork child could not be started).
     #[error("the worker pool cannot start: {0}")]
     Pool(String),
+    /// The steps cannot be ordered: a cycle, a missing requirement or a duplicate name.
+    #[error("the worker's steps cannot be ordered: {0}")]
+    Steps(String),
+    /// A step failed to start.
+    #[error("step {step:?} failed to start: {cause}")]
+    Step {
+        /// The step's name.
+        step: String,
+        /// What went wrong.
+        cause: crate::steps::StepError,
+    },
     /// A prefork child lost its parent's socket.
     #[error("this prefork child cannot serve its parent at {0}")]
     Child(String),

@@ -37,6 +37,7 @@ mod error;
 mod policy;
 mod pool;
 mod registry;
+mod steps;
 mod worker;
 
 pub use cli::{init_logging, WorkerArgs};
@@ -45,6 +46,9 @@ pub use error::{TaskError, WorkerError};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
+pub use steps::{
+    Resources, Step, StepContext, StepError, CONNECTION, HEARTBEAT, LEASE_KEEPER, POOL, SESSION,
+};
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
     DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,

@@ -17,8 +17,11 @@ use tokio_util::sync::CancellationToken;
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
 use crate::policy::RetryPolicy;
-use crate::pool::{child_socket, serve_parent, ChildLimits, Done, Ending, Job, Pool, PoolKind};
+use crate::pool::{
+    child_socket, is_prefork_child, serve_parent, ChildLimits, Done, Ending, Job, Pool, PoolKind,
+};
 use crate::registry::{Limits, Registry};
+use crate::steps::{builtins, order, Control, Settings, Step, StepContext, Steps, POOL, SESSION};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
@@ -39,7 +42,6 @@ pub const DEFAULT_PREFETCH_LEASE: Duration = Duration::from_secs(2);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// Builds a [`Worker`].
-#[derive(Debug)]
 pub struct WorkerBuilder {
     addr: String,
     auth_token: Option<String>,
@@ -56,6 +58,23 @@ pub struct WorkerBuilder {
     registry: Registry,
     pool: PoolKind,
     child_limits: ChildLimits,
+    steps: Vec<Box<dyn Step>>,
+}
+
+impl std::fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("addr", &self.addr)
+            .field("queues", &self.queues)
+            .field("concurrency", &self.concurrency)
+            .field("pool", &self.pool)
+            .field("registry", &self.registry)
+            .field(
+                "steps",
+                &self.steps.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a worker process talks to.
@@ -79,13 +98,12 @@ pub struct Worker {
     prefetch: u32,
     prefetch_lease: Duration,
     lease_duration: Duration,
-    heartbeat: Duration,
     shutdown_timeout: Duration,
     limits: Limits,
     policy: RetryPolicy,
     registry: Registry,
-    pool: PoolKind,
-    child_limits: ChildLimits,
+    /// The steps in start order.
+    steps: Steps,
 }
 
 /// First wait before reconnecting a broken session; doubles up to [`RECONNECT_MAX`].
@@ -320,6 +338,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// Adds a step (a bootstep) to the worker: it starts after the steps it requires and stops
+    /// before them. A step named like a built-in ([`crate::CONNECTION`], [`crate::POOL`],
+    /// [`crate::SESSION`], [`crate::LEASE_KEEPER`], [`crate::HEARTBEAT`]) replaces it. User
+    /// steps also run in each prefork child, before it serves tasks, so what they provide is
+    /// there for the tasks.
+    pub fn step(mut self, step: impl Step) -> Self {
+        self.steps.push(Box::new(step));
+        self
+    }
+
     /// Registers a blocking handler; see [`Registry::task_blocking`].
     pub fn task_blocking<A, R, F>(mut self, name: impl Into<String>, handler: F) -> Self
     where
@@ -377,7 +405,7 @@ impl WorkerBuilder {
     /// # Errors
     /// [`WorkerError::Config`] when no task is registered or a setting is out of range;
     /// [`WorkerError::Connect`] when the broker cannot be reached.
-    pub async fn connect(self) -> Result<Worker, WorkerError> {
+    pub async fn connect(mut self) -> Result<Worker, WorkerError> {
         if self.registry.is_empty() {
             return Err(WorkerError::Config("register at least one task".into()));
         }
@@ -431,6 +459,7 @@ impl WorkerBuilder {
             })?),
             None => None,
         };
+        let steps = self.ordered_steps()?;
         let link = match child_socket() {
             Some(path) => Link::Child(path),
             None => Link::Broker(
@@ -452,14 +481,42 @@ impl WorkerBuilder {
             prefetch,
             prefetch_lease: self.prefetch_lease,
             lease_duration: self.lease_duration,
-            heartbeat: self.heartbeat,
             shutdown_timeout: self.shutdown_timeout,
             limits: self.limits,
             policy: self.policy,
             registry: self.registry,
-            pool: self.pool,
-            child_limits: self.child_limits,
+            steps,
         })
+    }
+
+    /// The built-in steps (less those a user step replaces) and the user's, in start order. A
+    /// prefork child runs the user's only.
+    fn ordered_steps(&mut self) -> Result<Steps, WorkerError> {
+        let user = std::mem::take(&mut self.steps);
+        let mut steps: Vec<Box<dyn Step>> = Vec::new();
+        let builtin_names = crate::steps::NAMES;
+        let satisfied: &[&str] = if is_prefork_child() {
+            &builtin_names
+        } else {
+            let settings = Settings {
+                pool: self.pool,
+                slots: self.concurrency,
+                child_limits: self.child_limits,
+                registry: self.registry.clone(),
+                keep_every: self.lease_duration / 3,
+                heartbeat_every: self.heartbeat,
+            };
+            steps.extend(
+                builtins(settings)
+                    .into_iter()
+                    .filter(|b| !user.iter().any(|u| u.name() == b.name())),
+            );
+            &[]
+        };
+        steps.extend(user);
+        order(steps, satisfied)
+            .map(Steps)
+            .map_err(WorkerError::Steps)
     }
 }
 
@@ -482,6 +539,7 @@ impl Worker {
             registry: Registry::default(),
             pool: PoolKind::default(),
             child_limits: ChildLimits::default(),
+            steps: Vec::new(),
         }
     }
 
@@ -527,25 +585,75 @@ impl Worker {
     /// # Errors
     /// As [`Worker::run`].
     pub async fn run_with_cold(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()>,
         cold: impl Future<Output = ()>,
     ) -> Result<(), WorkerError> {
-        let channel = match &self.link {
-            Link::Child(path) => return serve_parent(path, &self.registry).await,
-            Link::Broker(channel) => channel.clone(),
+        let mut steps = std::mem::take(&mut self.steps.0);
+        let mut ctx = StepContext::new(self.worker_id.clone());
+        ctx.authorization.clone_from(&self.authorization);
+        if let Link::Broker(channel) = &self.link {
+            ctx.channel = Some(channel.clone());
+        }
+        let mut started = 0;
+        let mut result = Ok(());
+        for step in &mut steps {
+            tracing::debug!(step = step.name(), "starting step");
+            if let Err(cause) = step.start(&mut ctx).await {
+                result = Err(WorkerError::Step {
+                    step: step.name().to_string(),
+                    cause,
+                });
+                break;
+            }
+            started += 1;
+        }
+        if result.is_ok() {
+            result = match &self.link {
+                Link::Child(path) => serve_parent(path, &self.registry, &ctx.resources).await,
+                Link::Broker(channel) => {
+                    self.serve_steps(channel.clone(), &mut ctx, shutdown, cold)
+                        .await
+                }
+            };
+        }
+        for step in steps[..started].iter_mut().rev() {
+            if let Err(cause) = step.stop(&mut ctx).await {
+                tracing::warn!(step = step.name(), %cause, "a step failed to stop");
+            }
+        }
+        result
+    }
+
+    /// Runs the session with what the steps started: the pool, its completions and the control
+    /// channel of the lease keeper and heartbeat. The pool goes back to the context, for the
+    /// pool step to close.
+    async fn serve_steps(
+        &self,
+        channel: Channel,
+        ctx: &mut StepContext,
+        shutdown: impl Future<Output = ()>,
+        cold: impl Future<Output = ()>,
+    ) -> Result<(), WorkerError> {
+        let missing = |what: &str, step: &str| {
+            WorkerError::Config(format!(
+                "no step provided {what}: a replacement of the {step:?} step must provide it"
+            ))
         };
-        let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
-        let pool = Pool::start(
-            self.pool,
-            self.concurrency,
-            self.child_limits,
-            &self.registry,
-            done_tx,
-        )
-        .await?;
-        let result = self.serve(channel, &pool, done_rx, shutdown, cold).await;
-        pool.close().await;
+        let pool = ctx.pool.take().ok_or_else(|| missing("the pool", POOL))?;
+        let done = ctx.done.take().ok_or_else(|| missing("the pool", POOL));
+        let control = ctx
+            .control_rx
+            .take()
+            .ok_or_else(|| missing("the session", SESSION));
+        let result = match (done, control) {
+            (Ok(done), Ok(control)) => {
+                self.serve(channel, &pool, done, control, shutdown, cold)
+                    .await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        ctx.pool = Some(pool);
         result
     }
 
@@ -556,6 +664,7 @@ impl Worker {
         channel: Channel,
         pool: &Pool,
         mut done_rx: mpsc::UnboundedReceiver<Done>,
+        mut control: mpsc::Receiver<Control>,
         shutdown: impl Future<Output = ()>,
         cold: impl Future<Output = ()>,
     ) -> Result<(), WorkerError> {
@@ -564,10 +673,6 @@ impl Worker {
         // Armed when warm shutdown begins.
         let cold_at = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(cold_at);
-        let mut keeper = tokio::time::interval(self.lease_duration / 3);
-        let mut heartbeat = tokio::time::interval(self.heartbeat.max(Duration::from_millis(10)));
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        keeper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unsent: Vec<pb::AckRequest> = Vec::new();
         let mut stopping = false;
         let mut backoff = RECONNECT_MIN;
@@ -655,14 +760,15 @@ impl Worker {
                             let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
                         }
                     }
-                    _ = heartbeat.tick() => {
-                        let beat = msg(pb::worker_message::Kind::Heartbeat(pb::Heartbeat {}));
-                        if to_broker.send(beat).await.is_err() {
-                            break SessionEnd::Broken;
-                        }
-                    }
-                    _ = keeper.tick(), if !running.is_empty() => {
-                        if !self.keep_leases(&running, &to_broker).await {
+                    Some(asked) = control.recv() => {
+                        let alive = match asked {
+                            Control::Heartbeat => {
+                                let beat = msg(pb::worker_message::Kind::Heartbeat(pb::Heartbeat {}));
+                                to_broker.send(beat).await.is_ok()
+                            }
+                            Control::KeepLeases => self.keep_leases(&running, &to_broker).await,
+                        };
+                        if !alive {
                             break SessionEnd::Broken;
                         }
                     }

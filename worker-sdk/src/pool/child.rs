@@ -13,6 +13,7 @@ use super::frame::{self, ChildJob, ChildReply};
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
 use crate::registry::{Limits, Registry};
+use crate::steps::Resources;
 
 /// Set by the parent on a child it starts: the socket the child serves.
 pub(crate) const CHILD_ENV: &str = "STALK_WORKER_CHILD_SOCKET";
@@ -28,7 +29,11 @@ pub(crate) fn child_socket() -> Option<PathBuf> {
 ///
 /// # Errors
 /// [`WorkerError::Child`] when the parent cannot be reached or the socket fails.
-pub(crate) async fn serve_parent(path: &Path, registry: &Registry) -> Result<(), WorkerError> {
+pub(crate) async fn serve_parent(
+    path: &Path,
+    registry: &Registry,
+    resources: &Resources,
+) -> Result<(), WorkerError> {
     let failed = |e: std::io::Error| WorkerError::Child(format!("{}: {e}", path.display()));
     // SIGTERM and SIGINT are the parent's to act on (a service manager may send them to every
     // process of the worker): held, never read, they are ignored, and warm shutdown lets the
@@ -44,7 +49,7 @@ pub(crate) async fn serve_parent(path: &Path, registry: &Registry) -> Result<(),
     let stream = UnixStream::connect(path).await.map_err(failed)?;
     let (mut reader, mut writer) = stream.into_split();
     while let Some(job) = frame::read::<ChildJob>(&mut reader).await.map_err(failed)? {
-        let attempt = run(job, registry);
+        let attempt = run(job, registry, resources.clone());
         // The parent sends nothing while a task runs: a read that ends means it is gone (killed
         // with -9, say). The attempt is abandoned then, so it cannot outlive its lease holder.
         let result = tokio::select! {
@@ -61,7 +66,11 @@ pub(crate) async fn serve_parent(path: &Path, registry: &Registry) -> Result<(),
     Ok(())
 }
 
-async fn run(job: ChildJob, registry: &Registry) -> Result<Vec<u8>, TaskError> {
+async fn run(
+    job: ChildJob,
+    registry: &Registry,
+    resources: Resources,
+) -> Result<Vec<u8>, TaskError> {
     let Some(handler) = registry.get(&job.name) else {
         return Err(TaskError::fatal(
             "UnknownTask",
@@ -73,6 +82,7 @@ async fn run(job: ChildJob, registry: &Registry) -> Result<Vec<u8>, TaskError> {
         task_id: job.task_id,
         attempt: job.attempt,
         soft_limit: soft_limit.clone(),
+        resources,
     };
     let limits = Limits {
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),

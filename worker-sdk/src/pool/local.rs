@@ -8,12 +8,14 @@ use super::{Done, Ending, Job};
 use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::registry::Registry;
+use crate::steps::Resources;
 
 /// Runs attempts as tokio tasks, every handler on a blocking thread when `threads`.
 #[derive(Debug)]
 pub(crate) struct LocalPool {
     registry: Registry,
     threads: bool,
+    resources: Resources,
     done: mpsc::UnboundedSender<Done>,
 }
 
@@ -21,11 +23,13 @@ impl LocalPool {
     pub(crate) fn new(
         registry: Registry,
         threads: bool,
+        resources: Resources,
         done: mpsc::UnboundedSender<Done>,
     ) -> Self {
         Self {
             registry,
             threads,
+            resources,
             done,
         }
     }
@@ -35,6 +39,7 @@ impl LocalPool {
         let done = self.done.clone();
         let handler = self.registry.get(&job.name);
         let threads = self.threads;
+        let resources = self.resources.clone();
         let stopped = stop.clone();
         tokio::spawn(async move {
             let result = match handler {
@@ -44,6 +49,7 @@ impl LocalPool {
                         task_id: job.task_id.clone(),
                         attempt: job.attempt,
                         soft_limit: soft_limit.clone(),
+                        resources,
                     };
                     let attempt = limited(
                         call(handler, job.payload, ctx, threads),

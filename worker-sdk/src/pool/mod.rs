@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{TaskError, WorkerError};
 use crate::policy::RetryPolicy;
 use crate::registry::{Limits, Registry};
+use crate::steps::Resources;
 
 pub(crate) use child::{child_socket, serve_parent};
 pub(crate) use local::LocalPool;
@@ -109,17 +110,23 @@ pub(crate) enum Pool {
 }
 
 impl Pool {
-    /// Starts a pool of `kind` with `slots` slots; attempts report on `done`.
+    /// Starts a pool of `kind` with `slots` slots; tasks see `resources`; attempts report on
+    /// `done`.
     pub(crate) async fn start(
         kind: PoolKind,
         slots: u32,
         limits: ChildLimits,
         registry: &Registry,
+        resources: Resources,
         done: mpsc::UnboundedSender<Done>,
     ) -> Result<Self, WorkerError> {
         Ok(match kind {
-            PoolKind::Async => Self::Local(LocalPool::new(registry.clone(), false, done)),
-            PoolKind::Threads => Self::Local(LocalPool::new(registry.clone(), true, done)),
+            PoolKind::Async => {
+                Self::Local(LocalPool::new(registry.clone(), false, resources, done))
+            }
+            PoolKind::Threads => {
+                Self::Local(LocalPool::new(registry.clone(), true, resources, done))
+            }
             PoolKind::Prefork => Self::Prefork(Prefork::start(slots, limits, done).await?),
         })
     }

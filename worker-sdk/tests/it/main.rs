@@ -7,6 +7,7 @@
 //! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
+//! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
 //! - `threads`: the threads pool: blocking handlers, time limits.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
@@ -20,5 +21,6 @@ mod limits;
 mod prefork;
 mod runs;
 mod shutdown;
+mod steps;
 mod support;
 mod threads;

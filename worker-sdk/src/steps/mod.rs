@@ -1,0 +1,151 @@
+//! Bootsteps: a worker is built from components that declare what they require. The worker
+//! orders them by dependency, starts them in that order and stops them in reverse.
+//!
+//! The built-in steps are [`CONNECTION`] (checks the broker answers), [`POOL`] (the pool that
+//! runs attempts), [`SESSION`] (the streaming session that takes tasks), [`LEASE_KEEPER`]
+//! (extends the leases of running tasks) and [`HEARTBEAT`] (tells the broker an idle worker is
+//! alive). A user step with a built-in's name replaces it. A user step that the session does not
+//! depend on starts before the session, so what it provides is ready before the first task.
+
+mod builtin;
+mod order;
+mod resources;
+
+use std::fmt;
+
+pub(crate) use builtin::{builtins, Control, Settings, NAMES};
+pub(crate) use order::order;
+pub use resources::Resources;
+
+/// Name of the built-in step that checks the broker answers (and accepts the token).
+pub const CONNECTION: &str = "connection";
+/// Name of the built-in step that starts and closes the pool.
+pub const POOL: &str = "pool";
+/// Name of the built-in step that opens the streaming session; requires connection and pool.
+pub const SESSION: &str = "session";
+/// Name of the built-in step that extends running leases; requires the session.
+pub const LEASE_KEEPER: &str = "lease-keeper";
+/// Name of the built-in step that sends heartbeats; requires the session.
+pub const HEARTBEAT: &str = "heartbeat";
+
+/// A component of a worker (Celery's bootstep).
+///
+/// ```
+/// use stalk_worker::{Step, StepContext, StepError};
+///
+/// /// Opens a connection pool that tasks use through `TaskContext::resource`.
+/// struct Database;
+///
+/// #[async_trait::async_trait]
+/// impl Step for Database {
+///     fn name(&self) -> &str {
+///         "database"
+///     }
+///
+///     async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
+///         ctx.provide(String::from("postgres://db/app"));
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait Step: Send + Sync + 'static {
+    /// The step's unique name. A step named like a built-in replaces it.
+    fn name(&self) -> &str;
+
+    /// The names of the steps that must start before this one (and stop after it).
+    fn requires(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Starts the step. An error stops the steps already started, in reverse, and the worker
+    /// does not run.
+    async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError>;
+
+    /// Stops the step; called in the reverse of the start order, when the worker stops.
+    async fn stop(&mut self, _ctx: &mut StepContext) -> Result<(), StepError> {
+        Ok(())
+    }
+}
+
+/// Why a step could not start or stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StepError(String);
+
+impl StepError {
+    /// A step error saying what went wrong.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// What steps share while the worker starts, runs and stops.
+pub struct StepContext {
+    pub(crate) worker_id: String,
+    pub(crate) resources: Resources,
+    /// Set by the connection step's owner: the channel to the broker (none in a prefork child).
+    pub(crate) channel: Option<tonic::transport::Channel>,
+    pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
+    pub(crate) pool: Option<crate::pool::Pool>,
+    pub(crate) done: Option<tokio::sync::mpsc::UnboundedReceiver<crate::pool::Done>>,
+    pub(crate) control: Option<tokio::sync::mpsc::Sender<Control>>,
+    pub(crate) control_rx: Option<tokio::sync::mpsc::Receiver<Control>>,
+}
+
+impl fmt::Debug for StepContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepContext")
+            .field("worker_id", &self.worker_id)
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StepContext {
+    pub(crate) fn new(worker_id: String) -> Self {
+        Self {
+            worker_id,
+            resources: Resources::default(),
+            channel: None,
+            authorization: None,
+            pool: None,
+            done: None,
+            control: None,
+            control_rx: None,
+        }
+    }
+
+    /// This worker's id.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Makes `value` available to later steps and to every task (see
+    /// [`crate::TaskContext::resource`]), replacing one of the same type.
+    pub fn provide<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.resources.insert(value);
+    }
+
+    /// A value an earlier step provided.
+    pub fn resource<T: Send + Sync + 'static>(&self) -> Option<std::sync::Arc<T>> {
+        self.resources.get::<T>()
+    }
+
+    /// Whether this process is a prefork child: only user steps run there (to provide what
+    /// tasks use); the built-in ones run in the parent.
+    pub fn is_prefork_child(&self) -> bool {
+        crate::pool::is_prefork_child()
+    }
+}
+
+/// Steps in start order.
+pub(crate) struct Steps(pub(crate) Vec<Box<dyn Step>>);
+
+impl fmt::Debug for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|s| s.name().to_string()))
+            .finish()
+    }
+}
