@@ -40,6 +40,9 @@ mod registry;
 mod steps;
 mod worker;
 
+/// Implement [`Step`] with it: `#[stalk_worker::async_trait]` (re-exported so a worker crate
+/// does not need its own dependency).
+pub use async_trait::async_trait;
 pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
 pub use error::{TaskError, WorkerError};

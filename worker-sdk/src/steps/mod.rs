@@ -36,7 +36,7 @@ pub const HEARTBEAT: &str = "heartbeat";
 /// /// Opens a connection pool that tasks use through `TaskContext::resource`.
 /// struct Database;
 ///
-/// #[async_trait::async_trait]
+/// #[stalk_worker::async_trait]
 /// impl Step for Database {
 ///     fn name(&self) -> &str {
 ///         "database"

@@ -191,3 +191,68 @@ async fn time_limits_in_a_child_soft_is_observed_and_hard_kills_it() {
         "the timed-out child was killed and replaced: {before:?} -> {replaced:?}"
     );
 }
+
+#[tokio::test]
+async fn a_child_older_than_the_max_age_is_replaced() {
+    let broker = TestBroker::start().await;
+    let worker = prefork(&broker, &["--max-child-age", "300ms"]);
+    let client = broker.client().await;
+    let first = run(&client, Task::new("pid").json(&()).unwrap()).await;
+    let first: u32 = first.json().unwrap();
+    let replaced = wait_until(
+        SOON,
+        || async { worker.log() },
+        |log| log.contains("max-child-age"),
+    )
+    .await;
+    assert!(
+        replaced.is_ok(),
+        "the old child is recycled with its reason: {replaced:?}"
+    );
+    let second: u32 = run(&client, Task::new("pid").json(&()).unwrap())
+        .await
+        .json()
+        .unwrap();
+    assert_ne!(first, second, "a new child ran the second task");
+}
+
+#[tokio::test]
+async fn a_second_signal_stops_running_children_cold_and_the_task_goes_back() {
+    let broker = TestBroker::start().await;
+    let mut worker = prefork(&broker, &[]);
+    let client = broker.client().await;
+    let handle = client
+        .enqueue(Task::new("sleep").queue("pf").json(&600_000u64).unwrap())
+        .await
+        .unwrap();
+    let started = wait_until(
+        SOON,
+        || async { worker.log() },
+        |log| log.contains("sleep task started"),
+    )
+    .await;
+    assert!(started.is_ok(), "{started:?}");
+    let children = worker.children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    worker.signal("TERM");
+    let warm = wait_until(
+        SOON,
+        || async { worker.log() },
+        |log| log.contains("warm shutdown"),
+    )
+    .await;
+    assert!(warm.is_ok(), "{warm:?}");
+    assert!(
+        worker.children().contains(&children[0]),
+        "warm: the child runs on"
+    );
+    let status = worker.terminate().await;
+    assert!(status.success(), "cold shutdown exits 0: {status:?}");
+    assert!(worker.children().is_empty(), "the child was stopped");
+    let task = client.result(&handle.id, None).await.unwrap();
+    assert_eq!(
+        task.state,
+        TaskState::Ready,
+        "never acked, back in its queue: {task:?}"
+    );
+}

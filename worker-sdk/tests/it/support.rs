@@ -106,12 +106,18 @@ impl DemoWorker {
             .collect()
     }
 
-    /// Sends SIGTERM (a warm shutdown) and waits for the process to exit, without blocking the
-    /// runtime (the test's broker runs on it and must answer the worker's goodbye).
-    pub(crate) async fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends the signal named `name` (e.g. `TERM`) to the worker process.
+    pub(crate) fn signal(&self, name: &str) {
         let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([format!("-{name}"), self.pid().to_string()])
             .status();
+    }
+
+    /// Sends SIGTERM (a warm shutdown, or cold after an earlier one) and waits for the process
+    /// to exit, without blocking the runtime (the test's broker runs on it and must answer the
+    /// worker's goodbye).
+    pub(crate) async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
         let deadline = tokio::time::Instant::now() + SOON;
         loop {
             if let Some(status) = self.child.try_wait().expect("the worker's status") {
