@@ -15,6 +15,7 @@
 //! - `service`: gRPC services (TaskQueue, Admin, health, reflection), conversions, status codes.
 //! - [`broker`]: the core that orders commands, waits for durability and wakes long polls.
 //! - [`session`]: a worker's streaming session: credits, prefetch and running leases.
+//! - [`control`]: control commands for connected workers and their answers.
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer.
@@ -33,6 +34,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod control;
 mod drivers;
 pub mod engine;
 pub mod server;

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::sync::mpsc;
 
 use crate::broker::{Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
+use crate::control::{ControlRequest, ControlRouter, WorkerReply};
 use crate::engine::{AckOutcome, Command, EngineError, NackAction, Reply, TaskState};
 
 /// Per ack, the task's state after it or why it was refused.
@@ -34,6 +36,8 @@ pub struct SessionRegistry {
     open: std::sync::atomic::AtomicUsize,
     /// Open sessions by session number, for listing workers.
     live: Mutex<HashMap<u64, Live>>,
+    /// Control commands to the open sessions.
+    control: ControlRouter,
 }
 
 /// An open session, as listed.
@@ -87,6 +91,11 @@ impl SessionRegistry {
             .collect();
         workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
         workers
+    }
+
+    /// Routes control commands to the open sessions.
+    pub fn control(&self) -> &ControlRouter {
+        &self.control
     }
 
     /// Sessions open right now.
@@ -169,6 +178,8 @@ pub struct WorkerSession {
     held: Arc<Mutex<HeldLeases>>,
     registry: Arc<SessionRegistry>,
     session_no: u64,
+    /// Control commands for the worker, until the session's loop takes them.
+    control: Option<mpsc::Receiver<ControlRequest>>,
 }
 
 impl WorkerSession {
@@ -201,6 +212,7 @@ impl WorkerSession {
                 held: held.clone(),
             },
         );
+        let control = Some(registry.control.attach(session_no, &options.worker_id));
         Self {
             broker,
             options,
@@ -208,7 +220,20 @@ impl WorkerSession {
             held,
             registry,
             session_no,
+            control,
         }
+    }
+
+    /// The control commands for this worker (once).
+    pub fn control_requests(&mut self) -> Option<mpsc::Receiver<ControlRequest>> {
+        self.control.take()
+    }
+
+    /// Hands the worker's answer to a control command to the request waiting for it.
+    pub fn control_reply(&self, request_id: u64, reply: WorkerReply) {
+        self.registry
+            .control
+            .answer(&self.options.worker_id, request_id, reply);
     }
 
     /// Records that the worker sent something.
@@ -406,6 +431,7 @@ impl WorkerSession {
     /// Storage failures.
     pub async fn close(self, clean: bool) -> Result<usize, BrokerError> {
         self.registry.live.lock().remove(&self.session_no);
+        self.registry.control.detach(self.session_no);
         let held = std::mem::take(&mut *self.held.lock());
         let (running, unstarted): (HeldLeases, HeldLeases) =
             held.into_iter().partition(|(_, held)| held.started);

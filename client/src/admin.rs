@@ -287,3 +287,68 @@ impl Client {
             .collect())
     }
 }
+
+/// A command for workers (see [`Client::control_workers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCommand {
+    /// Answer at once, with the worker's facts (pid, pool, concurrency, …).
+    Ping,
+    /// Shut down warm, as on SIGTERM.
+    Shutdown,
+}
+
+/// One worker's answer to a control command, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerReply {
+    /// The worker.
+    pub worker_id: String,
+    /// Whether it did what was asked.
+    pub ok: bool,
+    /// What it said (`pong`), or why there is no answer.
+    pub message: String,
+    /// Facts it reported, such as `pid`, `pool` and `concurrency`.
+    pub details: std::collections::BTreeMap<String, String>,
+    /// From the broker sending the command to the answer; `None` without an answer.
+    pub latency: Option<std::time::Duration>,
+}
+
+impl Client {
+    /// Sends `command` to the workers named (every connected worker when `worker_ids` is empty)
+    /// and returns their answers, sorted by worker id, once all answered or `timeout` passed.
+    /// A named worker that is not connected, or does not answer in time, gets a reply with
+    /// `ok == false` saying so.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`]: `INVALID_ARGUMENT` for a timeout over 60 s or a bad id.
+    pub async fn control_workers(
+        &self,
+        worker_ids: &[&str],
+        command: WorkerCommand,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<WorkerReply>, ClientError> {
+        let kind = match command {
+            WorkerCommand::Ping => v1::worker_command::Kind::Ping(v1::Ping {}),
+            WorkerCommand::Shutdown => v1::worker_command::Kind::Shutdown(v1::Shutdown {}),
+        };
+        let request = v1::ControlWorkersRequest {
+            worker_ids: worker_ids.iter().map(|&id| id.to_owned()).collect(),
+            command: Some(v1::WorkerCommand { kind: Some(kind) }),
+            timeout_ms: u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        };
+        let response = self.admin().control_workers(request).await?.into_inner();
+        Ok(response
+            .replies
+            .into_iter()
+            .map(|r| WorkerReply {
+                worker_id: r.worker_id,
+                ok: r.ok,
+                message: r.message,
+                details: r.details.into_iter().collect(),
+                latency: (r.latency_ms > 0).then(|| std::time::Duration::from_millis(r.latency_ms)),
+            })
+            .collect())
+    }
+}

@@ -66,7 +66,7 @@ mod task;
 mod wire;
 
 pub use ack_many::AckOutcome;
-pub use admin::{QueueStats, TaskSummary, WorkerInfo};
+pub use admin::{QueueStats, TaskSummary, WorkerCommand, WorkerInfo, WorkerReply};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 pub use enqueue::TaskHandle;
 pub use error::ClientError;

@@ -50,7 +50,8 @@ pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
 pub use steps::{
-    Resources, Step, StepContext, StepError, CONNECTION, HEARTBEAT, LEASE_KEEPER, POOL, SESSION,
+    Resources, Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL,
+    SESSION,
 };
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,

@@ -102,6 +102,8 @@ pub struct Worker {
     limits: Limits,
     policy: RetryPolicy,
     registry: Registry,
+    /// For the facts it reports.
+    pool: PoolKind,
     /// The steps in start order.
     steps: Steps,
 }
@@ -172,6 +174,36 @@ async fn lost(
         let _ = to_broker
             .send(msg(pb::worker_message::Kind::Credit(credit)))
             .await;
+    }
+}
+
+/// What the steps hand the session loop.
+struct Links {
+    /// Completions from the pool.
+    done: mpsc::UnboundedReceiver<Done>,
+    /// Requests of the lease keeper, heartbeat and control handler.
+    control: mpsc::Receiver<Control>,
+    /// The control handler's inbox, if there is one.
+    commands: Option<mpsc::Sender<pb::ControlRequest>>,
+}
+
+/// Hands a control command to the control step; the reply to send when it cannot.
+fn forward(
+    commands: Option<&mpsc::Sender<pb::ControlRequest>>,
+    request: pb::ControlRequest,
+) -> Result<(), pb::ControlReply> {
+    let request_id = request.request_id;
+    let refused = |message: &str| pb::ControlReply {
+        request_id,
+        ok: false,
+        message: message.into(),
+        details: HashMap::new(),
+    };
+    match commands {
+        None => Err(refused("this worker runs no control step")),
+        Some(commands) => commands
+            .try_send(request)
+            .map_err(|_| refused("the control step is busy or stopped")),
     }
 }
 
@@ -486,6 +518,7 @@ impl WorkerBuilder {
             policy: self.policy,
             registry: self.registry,
             steps,
+            pool: self.pool,
         })
     }
 
@@ -592,6 +625,7 @@ impl Worker {
         let mut steps = std::mem::take(&mut self.steps.0);
         let mut ctx = StepContext::new(self.worker_id.clone());
         ctx.authorization.clone_from(&self.authorization);
+        ctx.facts = self.facts();
         if let Link::Broker(channel) = &self.link {
             ctx.channel = Some(channel.clone());
         }
@@ -646,10 +680,22 @@ impl Worker {
             .control_rx
             .take()
             .ok_or_else(|| missing("the session", SESSION));
+        let stop = ctx.stop.clone();
+        // Shut down on the caller's signal or a step's request (a control command).
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = stop.cancelled() => {}
+            }
+        };
         let result = match (done, control) {
             (Ok(done), Ok(control)) => {
-                self.serve(channel, &pool, done, control, shutdown, cold)
-                    .await
+                let links = Links {
+                    done,
+                    control,
+                    commands: ctx.commands.clone(),
+                };
+                self.serve(channel, &pool, links, shutdown, cold).await
             }
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
@@ -663,11 +709,15 @@ impl Worker {
         &self,
         channel: Channel,
         pool: &Pool,
-        mut done_rx: mpsc::UnboundedReceiver<Done>,
-        mut control: mpsc::Receiver<Control>,
+        links: Links,
         shutdown: impl Future<Output = ()>,
         cold: impl Future<Output = ()>,
     ) -> Result<(), WorkerError> {
+        let Links {
+            done: mut done_rx,
+            mut control,
+            commands,
+        } = links;
         tokio::pin!(cold);
         let mut running: RunningTasks = HashMap::new();
         // Armed when warm shutdown begins.
@@ -722,6 +772,12 @@ impl Worker {
                 tokio::select! {
                     received = from_broker.message() => match received {
                         Ok(Some(message)) => match message.kind {
+                            Some(pb::broker_message::Kind::Control(request)) => {
+                                if let Err(unanswered) = forward(commands.as_ref(), request) {
+                                    let reply = msg(pb::worker_message::Kind::ControlReply(unanswered));
+                                    let _ = to_broker.send(reply).await;
+                                }
+                            }
                             // Once stopping, pushed tasks are left to the goodbye, which releases them.
                             Some(pb::broker_message::Kind::Tasks(batch)) if !stopping => {
                                 for task in batch.tasks {
@@ -767,6 +823,9 @@ impl Worker {
                                 to_broker.send(beat).await.is_ok()
                             }
                             Control::KeepLeases => self.keep_leases(&running, &to_broker).await,
+                            Control::Reply(reply) => {
+                                to_broker.send(msg(pb::worker_message::Kind::ControlReply(reply))).await.is_ok()
+                            }
                         };
                         if !alive {
                             break SessionEnd::Broken;
@@ -855,6 +914,25 @@ impl Worker {
             messages.push(msg(pb::worker_message::Kind::Credit(credit)));
         }
         messages
+    }
+
+    /// What the worker tells about itself in answer to a ping.
+    fn facts(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("pid", std::process::id().to_string()),
+            ("hostname", hostname()),
+            ("pool", format!("{:?}", self.pool).to_lowercase()),
+            ("concurrency", self.concurrency.to_string()),
+            ("prefetch", self.prefetch.to_string()),
+            ("queues", self.queues.join(",")),
+            (
+                "sdk",
+                concat!("stalk-worker/", env!("CARGO_PKG_VERSION")).to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 
     /// A task's time limits: its own, else its type's, else the worker's.

@@ -1,6 +1,7 @@
-//! The `Admin` service: queue stats, listings, purge, dead-letter replay.
+//! The `Admin` service: queue stats, listings, purge, dead-letter replay, worker control.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use stalk_proto::v1 as pb;
 use stalk_proto::v1::admin_server::Admin;
@@ -8,7 +9,14 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
+use crate::control::WorkerCommand;
 use crate::engine::{Command, PageToken, Reply, SUB_BITS};
+
+/// Most workers one control command may name.
+const MAX_CONTROL_TARGETS: usize = 1000;
+/// How long a control command waits for answers by default, and at most.
+const DEFAULT_CONTROL_TIMEOUT_MS: u64 = 1_000;
+const MAX_CONTROL_TIMEOUT_MS: u64 = 60_000;
 
 /// Default and largest page of a listing.
 const PAGE_SIZE: (u32, u32) = (100, 1000);
@@ -94,6 +102,65 @@ impl Admin for AdminService {
             return Err(Status::internal("engine answered Purge with another reply"));
         };
         Ok(Response::new(pb::PurgeQueueResponse { purged }))
+    }
+
+    async fn control_workers(
+        &self,
+        request: Request<pb::ControlWorkersRequest>,
+    ) -> Result<Response<pb::ControlWorkersResponse>, Status> {
+        let req = request.into_inner();
+        if req.worker_ids.len() > MAX_CONTROL_TARGETS {
+            return Err(FieldError::invalid(
+                "worker_ids",
+                format!("names more than {MAX_CONTROL_TARGETS} workers"),
+            )
+            .into());
+        }
+        for (i, id) in req.worker_ids.iter().enumerate() {
+            if id.is_empty() || id.len() > 256 {
+                return Err(FieldError::invalid(
+                    format!("worker_ids[{i}]"),
+                    "must be 1 to 256 bytes",
+                )
+                .into());
+            }
+        }
+        let command = match req.command.and_then(|c| c.kind) {
+            Some(pb::worker_command::Kind::Ping(_)) => WorkerCommand::Ping,
+            Some(pb::worker_command::Kind::Shutdown(_)) => WorkerCommand::Shutdown,
+            None => {
+                return Err(
+                    FieldError::invalid("command", "give a command: ping or shutdown").into(),
+                )
+            }
+        };
+        let timeout_ms = match req.timeout_ms {
+            0 => DEFAULT_CONTROL_TIMEOUT_MS,
+            ms if ms > MAX_CONTROL_TIMEOUT_MS => {
+                return Err(FieldError::invalid(
+                    "timeout_ms",
+                    format!("{ms} is more than {MAX_CONTROL_TIMEOUT_MS}"),
+                )
+                .into())
+            }
+            ms => ms,
+        };
+        let replies = self
+            .broker
+            .sessions()
+            .control()
+            .send(&req.worker_ids, command, Duration::from_millis(timeout_ms))
+            .await
+            .into_iter()
+            .map(|r| pb::WorkerReply {
+                worker_id: r.worker_id,
+                ok: r.ok,
+                message: r.message,
+                details: r.details.into_iter().collect(),
+                latency_ms: r.latency_ms,
+            })
+            .collect();
+        Ok(Response::new(pb::ControlWorkersResponse { replies }))
     }
 
     async fn list_workers(

@@ -15,6 +15,7 @@ use super::status::wire_error;
 use super::tasks::{ack_item, ack_result, leased_task};
 use crate::broker::Broker;
 use crate::config::SessionGrace;
+use crate::control::{WorkerCommand, WorkerReply};
 use crate::engine::NackAction;
 use crate::session::{SessionOptions, SessionRegistry, WorkerSession, MAX_CREDITS};
 
@@ -137,6 +138,10 @@ impl WorkersService {
         let mut clean = true;
         let silent = tokio::time::sleep(self.silence);
         tokio::pin!(silent);
+        // Taken once per session, so always there.
+        let mut control = session
+            .control_requests()
+            .unwrap_or_else(|| tokio::sync::mpsc::channel(1).1);
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
@@ -173,6 +178,23 @@ impl WorkersService {
                         break;
                     }
                 },
+                Some(request) = control.recv() => {
+                    let command = pb::WorkerCommand {
+                        kind: Some(match request.command {
+                            WorkerCommand::Ping => pb::worker_command::Kind::Ping(pb::Ping {}),
+                            WorkerCommand::Shutdown => {
+                                pb::worker_command::Kind::Shutdown(pb::Shutdown {})
+                            }
+                        }),
+                    };
+                    let control = pb::broker_message::Kind::Control(pb::ControlRequest {
+                        request_id: request.request_id,
+                        command: Some(command),
+                    });
+                    if tx.send(message(control)).await.is_err() {
+                        break;
+                    }
+                }
                 () = &mut silent => {
                     tracing::warn!(silence = ?self.silence, "worker went silent; ending its session");
                     let status = Status::deadline_exceeded(format!(
@@ -206,6 +228,25 @@ impl WorkersService {
         use pb::worker_message::Kind;
         let reply = match msg.kind {
             Some(Kind::Goodbye(_) | Kind::Heartbeat(_)) => return Ok(()),
+            Some(Kind::ControlReply(reply)) => {
+                if reply.message.len() > 4096 || reply.details.len() > 64 {
+                    return Err(FieldError::invalid(
+                        "control_reply",
+                        "message over 4 KiB or more than 64 details",
+                    )
+                    .into());
+                }
+                session.control_reply(
+                    reply.request_id,
+                    WorkerReply {
+                        ok: reply.ok,
+                        message: reply.message,
+                        details: reply.details.into_iter().collect(),
+                        ..WorkerReply::default()
+                    },
+                );
+                return Ok(());
+            }
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
             }

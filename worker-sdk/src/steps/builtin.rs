@@ -7,20 +7,24 @@ use stalk_proto::v1::admin_client::AdminClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Step, StepContext, StepError, CONNECTION, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+use super::{
+    Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION,
+};
 use crate::pool::{ChildLimits, Pool, PoolKind};
 use crate::registry::Registry;
 
 /// The built-in step names.
-pub(crate) const NAMES: [&str; 5] = [CONNECTION, POOL, SESSION, LEASE_KEEPER, HEARTBEAT];
+pub(crate) const NAMES: [&str; 6] = [CONNECTION, POOL, SESSION, LEASE_KEEPER, HEARTBEAT, CONTROL];
 
 /// What the lease keeper and heartbeat ask of the running session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Control {
     /// Extend the lease of every running task.
     KeepLeases,
     /// Tell the broker the worker is alive.
     Heartbeat,
+    /// Send the answer to a control command.
+    Reply(pb::ControlReply),
 }
 
 /// The settings the built-in steps run with.
@@ -56,7 +60,80 @@ pub(crate) fn builtins(settings: Settings) -> Vec<Box<dyn Step>> {
             control: Control::Heartbeat,
             stop: CancellationToken::new(),
         }),
+        Box::new(ControlHandler {
+            stop: CancellationToken::new(),
+        }),
     ]
+}
+
+/// Answers control commands from the broker: `ping` with the worker's facts, `shutdown` by
+/// starting a warm shutdown.
+struct ControlHandler {
+    stop: CancellationToken,
+}
+
+#[async_trait::async_trait]
+impl Step for ControlHandler {
+    fn name(&self) -> &str {
+        CONTROL
+    }
+
+    fn requires(&self) -> Vec<String> {
+        vec![SESSION.into()]
+    }
+
+    async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
+        let session = session_link(ctx)?;
+        let (commands, mut requests) = mpsc::channel::<pb::ControlRequest>(16);
+        ctx.commands = Some(commands);
+        let (facts, shutdown, stop) = (ctx.facts.clone(), ctx.stop.clone(), self.stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let request = tokio::select! {
+                    request = requests.recv() => match request {
+                        Some(request) => request,
+                        None => return,
+                    },
+                    () = stop.cancelled() => return,
+                };
+                let (ok, message) = match request.command.and_then(|c| c.kind) {
+                    Some(pb::worker_command::Kind::Ping(_)) => (true, "pong".to_string()),
+                    Some(pb::worker_command::Kind::Shutdown(_)) => {
+                        tracing::info!("shutdown requested by a control command");
+                        shutdown.cancel();
+                        (true, "shutting down warm".to_string())
+                    }
+                    None => (
+                        false,
+                        "unknown command; this worker knows ping and shutdown".into(),
+                    ),
+                };
+                let reply = pb::ControlReply {
+                    request_id: request.request_id,
+                    ok,
+                    message,
+                    details: facts.clone().into_iter().collect(),
+                };
+                if session.send(Control::Reply(reply)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn stop(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
+        ctx.commands = None;
+        self.stop.cancel();
+        Ok(())
+    }
+}
+
+/// The channel to the running session, for steps that require it.
+fn session_link(ctx: &StepContext) -> Result<mpsc::Sender<Control>, StepError> {
+    ctx.control
+        .clone()
+        .ok_or_else(|| StepError::new("the session step has not started"))
 }
 
 /// Checks that the broker answers and accepts the worker's token before anything else starts,
@@ -173,18 +250,15 @@ impl Step for Ticker {
     }
 
     async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
-        let session = ctx
-            .control
-            .clone()
-            .ok_or_else(|| StepError::new("the session step has not started"))?;
-        let (every, control, stop) = (self.every, self.control, self.stop.clone());
+        let session = session_link(ctx)?;
+        let (every, control, stop) = (self.every, self.control.clone(), self.stop.clone());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {
-                        if session.send(control).await.is_err() {
+                        if session.send(control.clone()).await.is_err() {
                             return;
                         }
                     }

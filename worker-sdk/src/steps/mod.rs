@@ -4,7 +4,8 @@
 //! The built-in steps are [`CONNECTION`] (checks the broker answers), [`POOL`] (the pool that
 //! runs attempts), [`SESSION`] (the streaming session that takes tasks), [`LEASE_KEEPER`]
 //! (extends the leases of running tasks) and [`HEARTBEAT`] (tells the broker an idle worker is
-//! alive). A user step with a built-in's name replaces it. A user step that the session does not
+//! alive) and [`CONTROL`] (answers control commands: ping, shutdown). A user step with a
+//! built-in's name replaces it. A user step that the session does not
 //! depend on starts before the session, so what it provides is ready before the first task.
 
 mod builtin;
@@ -14,6 +15,7 @@ mod resources;
 use std::fmt;
 
 pub(crate) use builtin::{builtins, Control, Settings, NAMES};
+
 pub(crate) use order::order;
 pub use resources::Resources;
 
@@ -27,6 +29,9 @@ pub const SESSION: &str = "session";
 pub const LEASE_KEEPER: &str = "lease-keeper";
 /// Name of the built-in step that sends heartbeats; requires the session.
 pub const HEARTBEAT: &str = "heartbeat";
+/// Name of the built-in step that answers control commands (`stalk control`); requires the
+/// session.
+pub const CONTROL: &str = "control";
 
 /// A component of a worker (Celery's bootstep).
 ///
@@ -91,6 +96,10 @@ pub struct StepContext {
     pub(crate) done: Option<tokio::sync::mpsc::UnboundedReceiver<crate::pool::Done>>,
     pub(crate) control: Option<tokio::sync::mpsc::Sender<Control>>,
     pub(crate) control_rx: Option<tokio::sync::mpsc::Receiver<Control>>,
+    /// Where the session hands control commands; none without a control step.
+    pub(crate) commands: Option<tokio::sync::mpsc::Sender<stalk_proto::v1::ControlRequest>>,
+    pub(crate) stop: tokio_util::sync::CancellationToken,
+    pub(crate) facts: std::collections::BTreeMap<String, String>,
 }
 
 impl fmt::Debug for StepContext {
@@ -113,7 +122,16 @@ impl StepContext {
             done: None,
             control: None,
             control_rx: None,
+            commands: None,
+            stop: tokio_util::sync::CancellationToken::new(),
+            facts: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Asks the worker to shut down warm, as SIGTERM does (a step that watches for a reason to
+    /// stop, or the control step on a `shutdown` command).
+    pub fn request_shutdown(&self) {
+        self.stop.cancel();
     }
 
     /// This worker's id.

@@ -1,6 +1,7 @@
 //! Integration tests of the worker runtime against a real broker on `127.0.0.1:0`.
 //!
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
+//! - `control`: control commands (ping, shutdown) through the broker to the control step.
 //! - `crash`: a worker process killed with `kill -9` mid-task.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
@@ -14,6 +15,7 @@
 // reach them.
 #![allow(clippy::unwrap_used)]
 
+mod control;
 mod crash;
 mod failures;
 mod leases;

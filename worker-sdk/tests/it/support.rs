@@ -24,6 +24,14 @@ impl Running {
         }
     }
 
+    /// Waits for `run` to end on its own (a control command, a refusal).
+    pub(crate) async fn finished(mut self) -> Result<(), stalk_worker::WorkerError> {
+        tokio::time::timeout(SOON, &mut self.task)
+            .await
+            .expect("the worker stops")
+            .expect("the worker task does not panic")
+    }
+
     /// Shuts the worker down warm and waits for `run` to end.
     pub(crate) async fn stop(mut self) -> Result<(), stalk_worker::WorkerError> {
         self.request_stop();

@@ -64,6 +64,9 @@ pub(crate) enum Command {
     Queues,
     /// List the connected workers and what they run.
     Workers,
+    /// Send a command to connected workers and show their answers.
+    #[command(subcommand)]
+    Control(ControlCommand),
     /// List the tasks of a queue in one state.
     Tasks(TasksArgs),
     /// Revoke tasks: waiting ones never run, running ones lose their lease.
@@ -168,6 +171,32 @@ pub(crate) struct TasksArgs {
     /// Continue a listing: the token the previous page printed.
     #[arg(long, value_name = "TOKEN")]
     pub(crate) page_token: Option<String>,
+}
+
+/// `stalk control …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ControlCommand {
+    /// Ask workers to answer; shows each one's facts and round-trip time.
+    Ping {
+        /// Worker ids; every connected worker when none is given.
+        #[arg(value_name = "WORKER")]
+        workers: Vec<String>,
+        /// How long to wait for the answers (at most 60s).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Ask workers to shut down warm: they take no new task and finish the running ones.
+    Shutdown {
+        /// Worker ids.
+        #[arg(value_name = "WORKER", required_unless_present = "all")]
+        workers: Vec<String>,
+        /// Every connected worker.
+        #[arg(long, conflicts_with = "workers")]
+        all: bool,
+        /// How long to wait for the answers (at most 60s).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
 }
 
 /// `stalk dead …`.

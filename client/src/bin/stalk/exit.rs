@@ -22,7 +22,8 @@ pub(crate) const HELP: &str = "\
 Exit status:
   0  success
   1  the broker refused the request, or the task ended FAILED, REVOKED or EXPIRED
-     where a success was asked for (`result --wait`)
+     where a success was asked for (`result --wait`), or a worker did not answer a
+     control command
   2  usage error: bad flags or values
   3  cannot connect to the broker, or it is unavailable
   4  not found: the broker has no record of the task (state UNKNOWN)
@@ -54,6 +55,20 @@ pub(crate) enum CliError {
         /// The unknown ids.
         ids: Vec<String>,
     },
+    /// Workers did not do what a control command asked (or none is connected).
+    #[error("{}", no_answer(workers))]
+    NoAnswer {
+        /// The workers that did not answer `ok`; empty when no worker is connected.
+        workers: Vec<String>,
+    },
+}
+
+fn no_answer(workers: &[String]) -> String {
+    if workers.is_empty() {
+        "no worker is connected".into()
+    } else {
+        format!("no answer from worker {}", workers.join(", "))
+    }
 }
 
 fn describe(error: Option<&TaskError>) -> String {
@@ -99,6 +114,7 @@ fn cli_code(err: &CliError) -> u8 {
         CliError::Usage(_) => USAGE,
         CliError::TaskEnded { .. } => REFUSED,
         CliError::UnknownTasks { .. } => NOT_FOUND,
+        CliError::NoAnswer { .. } => REFUSED,
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `result`: finished tasks, `--wait` until a worker acks, failed, unknown and timed out.
 //! - `inspect`: `queues` and `tasks` tables and JSON, lease order and paging.
 //! - `control`: `revoke`, `dead list|replay|purge`, `purge`.
+//! - `workers`: `control ping|shutdown` through the broker to a worker session.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 
 mod control;
@@ -15,3 +16,4 @@ mod enqueue;
 mod errors;
 mod inspect;
 mod result;
+mod workers;
