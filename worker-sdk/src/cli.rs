@@ -54,6 +54,9 @@ pub struct WorkerArgs {
     /// The broker's auth token.
     #[arg(long, env = "STALK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Connect with TLS, trusting only this CA certificate (PEM file).
+    #[arg(long, env = "STALK_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// The lease of a running task (extended while it runs).
     #[arg(long, env = "STALK_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
@@ -124,6 +127,9 @@ impl WorkerArgs {
         }
         if let Some(token) = self.token {
             builder = builder.auth_token(token);
+        }
+        if let Some(path) = self.ca_cert {
+            builder = builder.tls_ca_file(path);
         }
         if let Some(limit) = self.soft_time_limit {
             builder = builder.soft_time_limit(limit);

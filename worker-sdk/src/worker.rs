@@ -58,6 +58,7 @@ pub struct WorkerBuilder {
     registry: Registry,
     pool: PoolKind,
     child_limits: ChildLimits,
+    tls_ca: Option<TlsCa>,
     steps: Vec<Box<dyn Step>>,
 }
 
@@ -75,6 +76,13 @@ impl std::fmt::Debug for WorkerBuilder {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// The CA a TLS broker's certificate is checked against.
+#[derive(Debug)]
+enum TlsCa {
+    Pem(Vec<u8>),
+    File(std::path::PathBuf),
 }
 
 /// What a worker process talks to.
@@ -407,6 +415,19 @@ impl WorkerBuilder {
         self
     }
 
+    /// Connects with TLS, trusting only this CA certificate (PEM); a `host:port` address then
+    /// means `https://`.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca = Some(TlsCa::Pem(pem.into()));
+        self
+    }
+
+    /// As [`WorkerBuilder::tls_ca_pem`], with the certificate read from `path` when connecting.
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca = Some(TlsCa::File(path.into()));
+        self
+    }
+
     /// The broker's auth token (see `stalkd --auth-token`).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
@@ -494,12 +515,29 @@ impl WorkerBuilder {
         let steps = self.ordered_steps()?;
         let link = match child_socket() {
             Some(path) => Link::Child(path),
-            None => Link::Broker(
-                stalk_client::Client::connect(&self.addr)
-                    .await
-                    .map_err(WorkerError::Connect)?
-                    .channel(),
-            ),
+            None => {
+                let mut client = stalk_client::Client::builder(self.addr.as_str());
+                match self.tls_ca.take() {
+                    Some(TlsCa::Pem(pem)) => client = client.tls_ca_pem(pem),
+                    Some(TlsCa::File(path)) => {
+                        let pem = std::fs::read(&path).map_err(|e| {
+                            WorkerError::Config(format!(
+                                "cannot read the CA certificate {}: {e}",
+                                path.display()
+                            ))
+                        })?;
+                        client = client.tls_ca_pem(pem);
+                    }
+                    None => {}
+                }
+                Link::Broker(
+                    client
+                        .connect()
+                        .await
+                        .map_err(WorkerError::Connect)?
+                        .channel(),
+                )
+            }
         };
         let worker_id = self
             .worker_id
@@ -573,6 +611,7 @@ impl Worker {
             pool: PoolKind::default(),
             child_limits: ChildLimits::default(),
             steps: Vec::new(),
+            tls_ca: None,
         }
     }
 

@@ -304,3 +304,64 @@ async fn heartbeats_keep_an_idle_worker_connected() {
     );
     worker.stop().await.unwrap();
 }
+
+const CERT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../broker/tests/fixtures/tls-cert.pem"
+);
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../broker/tests/fixtures/tls-key.pem"
+);
+
+#[tokio::test]
+async fn a_worker_that_trusts_the_ca_serves_a_tls_broker() {
+    let broker = TestBroker::start_with(|c| {
+        c.tls = Some(stalk_broker::config::TlsFiles {
+            cert: CERT.into(),
+            key: KEY.into(),
+        });
+    })
+    .await;
+    let addr = format!("https://{}", broker.addr());
+    let worker = stalk_worker::Worker::builder(addr.as_str())
+        .tls_ca_file(CERT)
+        .task("add", |(a, b): (i64, i64)| async move {
+            Ok::<_, TaskError>(a + b)
+        })
+        .connect()
+        .await
+        .expect("a TLS session");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let client = stalk_client::Client::builder(addr.as_str())
+        .tls_ca_pem(std::fs::read(CERT).unwrap())
+        .connect()
+        .await
+        .unwrap();
+    let status = client
+        .enqueue(Task::new("add").json(&(2, 2)).unwrap())
+        .await
+        .unwrap()
+        .wait(&client, SOON)
+        .await
+        .unwrap();
+    assert_eq!(status.json::<i64>().unwrap(), 4);
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+
+    let missing = stalk_worker::Worker::builder(addr.as_str())
+        .tls_ca_file("/nonexistent/ca.pem")
+        .task("add", |(a, b): (i64, i64)| async move {
+            Ok::<_, TaskError>(a + b)
+        })
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("/nonexistent/ca.pem"),
+        "{missing}"
+    );
+}
