@@ -5,8 +5,10 @@
 //! the same stream. Unknown task names go to the dead-letter set with a clear error instead of
 //! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry.
 //!
-//! It is not (yet) the whole Celery worker: thread and prefork pools, worker tracking and
-//! bootsteps arrive with the rest of issue 4.
+//! Attempts run in a pool ([`PoolKind`]): tokio tasks, threads, or prefork child processes that
+//! are replaced after a number of tasks, past a memory limit or an age ([`ChildLimits`]). The
+//! worker is built from [`Step`]s (bootsteps) ordered by what they require; user steps provide
+//! resources that tasks read from their [`TaskContext`].
 //!
 //! # Layout
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
@@ -14,7 +16,10 @@
 //! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
-//! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, acks, warm shutdown.
+//! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, prefetch, acks, warm and
+//!   cold shutdown.
+//! - `pool`: the async, threads and prefork pools; the prefork child's side and wire format.
+//! - `steps`: [`Step`], their ordering, the built-in steps and [`Resources`].
 //!
 //! # Example
 //! ```no_run
