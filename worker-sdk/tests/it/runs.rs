@@ -365,3 +365,37 @@ async fn a_worker_that_trusts_the_ca_serves_a_tls_broker() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_task_does_not_hold_quick_ones_queued_behind_it() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| quick("one")(w).concurrency(2)).await;
+    let client = broker.client().await;
+    let slow = client
+        .enqueue(Task::new("slow").json(&2_000u64).unwrap())
+        .await
+        .unwrap();
+    let quick_ones = client
+        .enqueue_many(
+            (0..20)
+                .map(|_| Task::new("quick").json(&()).unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    for handle in quick_ones {
+        let status = handle.unwrap().wait(&client, SOON).await.unwrap();
+        assert_eq!(status.state, TaskState::Succeeded);
+    }
+    let still = client.result(&slow.id, None).await.unwrap();
+    assert_eq!(
+        still.state,
+        TaskState::Leased,
+        "all quick tasks finished on the other slot while the slow one ran"
+    );
+    assert_eq!(
+        slow.wait(&client, SOON).await.unwrap().state,
+        TaskState::Succeeded
+    );
+    worker.stop().await.unwrap();
+}
