@@ -3,6 +3,7 @@
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `control`: control commands (ping, shutdown) through the broker to the control step.
 //! - `crash`: a worker process killed with `kill -9` mid-task.
+//! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
@@ -17,6 +18,7 @@
 
 mod control;
 mod crash;
+mod eta;
 mod failures;
 mod leases;
 mod limits;
