@@ -59,6 +59,21 @@ pub enum Scenario {
         #[arg(long, default_value_t = 500)]
         rate: u32,
     },
+    /// Enqueues `--tasks` tasks due at random times within `--window` of their enqueue while
+    /// one stalk-worker runs them when due; reports the enqueue rate, the broker's RSS with
+    /// everything scheduled, and lateness (start − due) as the latency.
+    Scheduled {
+        /// Tasks per Enqueue call.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Due times spread over this long after each enqueue.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        window: Duration,
+        /// The worker's concurrency (its credits are 4 times this). Due tasks arrive in bursts
+        /// while producers saturate the broker, so more tasks per push keeps them on time.
+        #[arg(long, default_value_t = 64)]
+        worker_concurrency: u32,
+    },
     /// Fills the broker with `--tasks` ready tasks, then reports its RSS.
     Fill {
         /// Tasks per Enqueue call.
@@ -77,6 +92,7 @@ impl Scenario {
             Self::Fill { .. } => "fill",
             Self::Drain { .. } => "drain",
             Self::Latency { .. } => "latency",
+            Self::Scheduled { .. } => "scheduled",
         }
     }
 }

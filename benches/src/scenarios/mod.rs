@@ -6,6 +6,7 @@ mod enqueue;
 mod fill;
 mod latency;
 mod roundtrip;
+mod scheduled;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -114,6 +115,27 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                 t,
                 l,
                 serde_json::json!({"rate": rate, "concurrency": c.concurrency, "pool": "async"}),
+            )
+        }
+        Scenario::Scheduled {
+            batch,
+            window,
+            worker_concurrency,
+        } => {
+            let run = scheduled::run(&target, c, *batch, *window, *worker_concurrency).await?;
+            (
+                run.tasks,
+                run.elapsed,
+                run.lateness,
+                serde_json::json!({
+                    "producers": c.concurrency,
+                    "batch": batch,
+                    "window_s": window.as_secs_f64(),
+                    "worker_concurrency": worker_concurrency,
+                    "enqueue_per_s": run.enqueue_per_s,
+                    "broker_rss_scheduled_mib": run.rss_scheduled_mib,
+                    "started_early": run.early,
+                }),
             )
         }
         Scenario::Fill { batch } => {

@@ -26,6 +26,9 @@ fn unexpected(reply: &Reply) -> Status {
     ))
 }
 
+/// Tasks of an Enqueue batch applied per engine command.
+const ENQUEUE_CHUNK: usize = 100;
+
 #[tonic::async_trait]
 impl TaskQueue for TaskQueueService {
     #[tracing::instrument(level = "debug", skip_all, fields(tasks = request.get_ref().tasks.len()))]
@@ -48,18 +51,33 @@ impl TaskQueue for TaskQueueService {
                 Err(err) => outcomes.push(Some(refused(&err))),
             }
         }
-        if !accepted.is_empty() {
-            let outcome = self.broker.execute(Command::Enqueue(accepted)).await?;
+        // Applied in chunks with a yield between them, so a big batch does not hold the
+        // runtime for long: due tasks, leases and other callers get their turn. The chunks are
+        // flushed together.
+        let mut pending = Vec::new();
+        let mut accepted = accepted.into_iter().peekable();
+        while accepted.peek().is_some() {
+            let chunk: Vec<_> = accepted.by_ref().take(ENQUEUE_CHUNK).collect();
+            pending.push(self.broker.submit(Command::Enqueue(chunk))?);
+            if accepted.peek().is_some() {
+                tokio::task::yield_now().await;
+            }
+        }
+        let mut slots = outcomes.iter_mut().filter(|o| o.is_none());
+        for applied in pending {
+            let outcome = applied.await?;
             let Reply::Enqueued(results) = outcome.reply else {
                 return Err(unexpected(&outcome.reply));
             };
-            let mut results = results.into_iter();
-            for slot in outcomes.iter_mut().filter(|o| o.is_none()) {
-                let result = results
+            for result in results {
+                let slot = slots
                     .next()
-                    .ok_or_else(|| Status::internal("engine answered fewer tasks than sent"))?;
+                    .ok_or_else(|| Status::internal("engine answered more tasks than sent"))?;
                 *slot = Some(enqueued(result));
             }
+        }
+        if slots.next().is_some() {
+            return Err(Status::internal("engine answered fewer tasks than sent"));
         }
         Ok(Response::new(pb::EnqueueResponse {
             outcomes: outcomes.into_iter().flatten().collect(),
