@@ -66,9 +66,13 @@ pub enum Scenario {
         /// Tasks per Enqueue call.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
-        /// Due times spread over this long after each enqueue.
+        /// Due times spread over this long after each enqueue (plus `--lead`).
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         window: Duration,
+        /// No task is due sooner than this after its enqueue: with a lead longer than the
+        /// enqueue phase, the broker's RSS is measured with every task scheduled.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lead: Duration,
         /// The worker's concurrency (its credits are 4 times this). Due tasks arrive in bursts
         /// while producers saturate the broker, so more tasks per push keeps them on time.
         #[arg(long, default_value_t = 64)]

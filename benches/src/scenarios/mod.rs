@@ -120,9 +120,14 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
         Scenario::Scheduled {
             batch,
             window,
+            lead,
             worker_concurrency,
         } => {
-            let run = scheduled::run(&target, c, *batch, *window, *worker_concurrency).await?;
+            let spread = scheduled::Spread {
+                lead: *lead,
+                window: *window,
+            };
+            let run = scheduled::run(&target, c, *batch, spread, *worker_concurrency).await?;
             (
                 run.tasks,
                 run.elapsed,
@@ -131,6 +136,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                     "producers": c.concurrency,
                     "batch": batch,
                     "window_s": window.as_secs_f64(),
+                    "lead_s": lead.as_secs_f64(),
                     "worker_concurrency": worker_concurrency,
                     "enqueue_per_s": run.enqueue_per_s,
                     "broker_rss_scheduled_mib": run.rss_scheduled_mib,

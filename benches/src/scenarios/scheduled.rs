@@ -33,6 +33,13 @@ fn next_random(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// When tasks are due: `lead` + a random part of `window` after their enqueue.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Spread {
+    pub(super) lead: Duration,
+    pub(super) window: Duration,
+}
+
 /// What the run measured besides lateness.
 pub(super) struct Scheduled {
     pub(super) tasks: u64,
@@ -48,7 +55,7 @@ pub(super) async fn run(
     target: &Target,
     c: &Common,
     batch: usize,
-    window: Duration,
+    spread: Spread,
     worker_concurrency: u32,
 ) -> anyhow::Result<Scheduled> {
     let lateness = Arc::new(Mutex::new(Latencies::default()));
@@ -91,7 +98,10 @@ pub(super) async fn run(
 
     let clients = target.clients(c.connections).await?;
     let budget = Arc::new(Budget::new(total, c.max_time));
-    let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+    let window_ms = u64::try_from(spread.window.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let lead_ms = u64::try_from(spread.lead.as_millis()).unwrap_or(u64::MAX);
     let pad = "x".repeat(c.payload_bytes.saturating_sub(24));
     let started = Instant::now();
     let mut producers = Vec::new();
@@ -112,7 +122,7 @@ pub(super) async fn run(
                 let now_ms = now_us() / 1000;
                 let tasks = (0..n)
                     .map(|_| {
-                        let due_ms = now_ms + next_random(&mut seed) % window_ms;
+                        let due_ms = now_ms + lead_ms + next_random(&mut seed) % window_ms;
                         let at = UNIX_EPOCH + Duration::from_millis(due_ms);
                         Task::new("bench.due")
                             .queue("scheduled")
@@ -131,9 +141,8 @@ pub(super) async fn run(
     let (enqueued, _) = join(producers).await?;
     let enqueue_elapsed = started.elapsed();
     let (rss_scheduled_mib, _) = target.rss_mib();
-    let finished = tokio::time::timeout(c.max_time + window, all.notified())
-        .await
-        .is_ok();
+    let patience = c.max_time + spread.lead + spread.window;
+    let finished = tokio::time::timeout(patience, all.notified()).await.is_ok();
     let elapsed = started.elapsed();
     stop.notify_one();
     running.await??;
@@ -141,7 +150,7 @@ pub(super) async fn run(
         bail!(
             "{} of {enqueued} tasks ran within {:?}",
             seen.load(Ordering::Relaxed),
-            c.max_time + window
+            patience
         );
     }
     let lateness = lateness.lock().clone();

@@ -15,6 +15,9 @@ pub(super) struct Change {
     pub(super) ready_seq: Option<u64>,
     pub(super) due_ms: Option<u64>,
     pub(super) result: Option<TaskResult>,
+    /// A move to READY that recovery derives from the stored record anyway (a SCHEDULED or
+    /// RETRYING task whose time came): not written, which saves a write per delayed task.
+    pub(super) derivable: bool,
 }
 
 impl Engine {
@@ -610,8 +613,10 @@ impl Engine {
         if to == TaskState::Ready {
             out.ready_in(&meta.queue);
         }
-        out.writes
-            .push(Write::Update(Box::new(((**meta).clone(), change.result))));
+        if !(change.derivable && to == TaskState::Ready) {
+            out.writes
+                .push(Write::Update(Box::new(((**meta).clone(), change.result))));
+        }
         to
     }
 
@@ -644,6 +649,7 @@ impl Engine {
                 Timer::Due => {
                     let change = Change {
                         ready_seq: Some(ctx.sub_id(i)),
+                        derivable: true,
                         ..Change::default()
                     };
                     self.transition(key, TaskState::Ready, change, ctx, &mut out);

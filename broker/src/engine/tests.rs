@@ -447,9 +447,27 @@ fn scheduled_tasks_wait_for_their_eta() {
     assert_eq!(h.state("t"), Some(TaskState::Scheduled));
     assert!(h.lease("q", 1).is_empty());
     assert_eq!(h.engine.next_deadline(Timer::Due), Some(h.now + 500));
+    let stored: Vec<TaskMeta> = h.engine.tasks.values().map(|m| (**m).clone()).collect();
     h.now += 500;
-    h.tick(Timer::Due);
+    let tick = h
+        .run(Command::Tick {
+            timer: Timer::Due,
+            limit: 10,
+        })
+        .expect("tick");
+    assert!(
+        tick.writes.is_empty(),
+        "becoming ready is derived from the stored record, not written"
+    );
     assert_eq!(ids(&h.lease("q", 1)), ["t"]);
+    // After a crash, the stored SCHEDULED record past its time is ready again.
+    let mut recovered = Harness {
+        engine: Engine::recover(EngineConfig { result_ttl_ms: TTL }, stored),
+        now: h.now,
+        seq: h.seq,
+    };
+    recovered.tick(Timer::Due);
+    assert_eq!(ids(&recovered.lease("q", 1)), ["t"]);
 }
 
 #[test]
