@@ -32,6 +32,7 @@ fn tasks(prefix: u64, n: usize) -> Vec<NewTask> {
 fn engine() -> Engine {
     Engine::new(EngineConfig {
         result_ttl_ms: 86_400_000,
+        priority_aging_ms: 60_000,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Config {
     /// How long results of finished tasks are kept (dead letters are kept until handled).
     #[serde(with = "millis")]
     pub result_ttl: Duration,
+    /// A READY task counts one priority higher per this long it waits, so low priorities never
+    /// starve behind a stream of high ones; zero turns aging off.
+    pub priority_aging: Duration,
     /// Largest task payload or result value accepted, bytes.
     pub max_payload_bytes: usize,
     /// When set, every RPC but health needs `authorization: Bearer <token>`.
@@ -87,6 +90,9 @@ pub struct TlsFiles {
 pub const DEFAULT_DATA_DIR: &str = "stalk-data";
 /// Default results time-to-live: 24 hours.
 pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default priority aging: one level per minute waited, so a priority-0 task goes ahead of fresh
+/// priority-9 ones after nine minutes.
+pub const DEFAULT_PRIORITY_AGING: Duration = Duration::from_secs(60);
 /// Default payload limit: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// Largest payload limit that can be configured: 64 MiB.
@@ -98,6 +104,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             durability: Durability::Sync,
             result_ttl: DEFAULT_RESULT_TTL,
+            priority_aging: DEFAULT_PRIORITY_AGING,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             auth_token: None,
             tls: None,
@@ -135,6 +142,15 @@ impl Config {
     /// [`ConfigError`] naming the first setting that is out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |field, message: String| Err(ConfigError { field, message });
+        if !self.priority_aging.is_zero() && self.priority_aging < Duration::from_millis(10) {
+            return bad(
+                "priority_aging",
+                format!(
+                    "{:?} is below 10ms; use 0 to turn aging off",
+                    self.priority_aging
+                ),
+            );
+        }
         if self.result_ttl < Duration::from_millis(100)
             || self.result_ttl > Duration::from_secs(365 * 86_400)
         {

@@ -94,6 +94,7 @@ pub async fn start_with_clock(
     let token = CancellationToken::new();
     let engine_config = EngineConfig {
         result_ttl_ms: u64::try_from(config.result_ttl.as_millis()).unwrap_or(u64::MAX),
+        priority_aging_ms: u64::try_from(config.priority_aging.as_millis()).unwrap_or(u64::MAX),
     };
     let broker = Broker::open(
         store,

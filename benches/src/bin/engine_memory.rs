@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut engine = Engine::new(EngineConfig {
         result_ttl_ms: 86_400_000,
+        priority_aging_ms: 60_000,
     });
     let before = rss_bytes();
     let mut enqueued = 0;

@@ -168,7 +168,7 @@ impl Engine {
         let mut granted = Vec::new();
         for name in queues {
             while granted.len() < max {
-                let Some(key) = self.pop_ready(name) else {
+                let Some(key) = self.pop_ready(name, ctx.now_ms) else {
                     break;
                 };
                 let expired = self
@@ -214,10 +214,14 @@ impl Engine {
     }
 
     /// Pops the next live READY task of a queue, highest priority first, skipping stale entries.
-    fn pop_ready(&mut self, name: &str) -> Option<u64> {
+    fn pop_ready(&mut self, name: &str, now_ms: u64) -> Option<u64> {
+        let aging_ms = self.config.priority_aging_ms;
         let queue = self.queues.get_mut(name)?;
         if queue.counts.ready == 0 {
             return None;
+        }
+        if aging_ms > 0 {
+            return pop_aged(queue, &self.tasks, now_ms, aging_ms);
         }
         for lane in queue.ready.iter_mut().rev() {
             while let Some((seq, key)) = lane.pop_front() {
@@ -571,6 +575,7 @@ impl Engine {
             to = TaskState::Expired;
         }
         unindex(&mut self.queues, &mut self.timers, meta);
+        let from = meta.state;
         meta.state = to;
         if let Some(cold) = meta.cold.as_deref_mut() {
             cold.lease_id = 0;
@@ -579,10 +584,13 @@ impl Engine {
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
         }
-        meta.due_ms = if matches!(to, TaskState::Scheduled | TaskState::Retrying) {
-            change.due_ms.unwrap_or(ctx.now_ms)
-        } else {
-            0
+        meta.due_ms = match to {
+            TaskState::Scheduled | TaskState::Retrying => change.due_ms.unwrap_or(ctx.now_ms),
+            // A delayed task keeps its due time: it has waited since then (priority aging).
+            TaskState::Ready if matches!(from, TaskState::Scheduled | TaskState::Retrying) => {
+                meta.due_ms
+            }
+            _ => 0,
         };
         if to.is_terminal() {
             let purge_at_ms = if to == TaskState::Failed {
@@ -689,4 +697,44 @@ impl Engine {
         out.reply = Reply::Ticked(due.len());
         out
     }
+}
+
+/// Pops the READY task to lease next when priorities age: each lane's head (the oldest there)
+/// counts one priority higher per `aging_ms` it has waited (since it became due, or since its
+/// enqueue), so a low-priority task that waits long enough goes ahead of newer high-priority
+/// ones. Equal effective priorities go in ready order. Only lane heads are compared.
+fn pop_aged(
+    queue: &mut super::queues::Queue,
+    tasks: &std::collections::BTreeMap<u64, Box<TaskMeta>>,
+    now_ms: u64,
+    aging_ms: u64,
+) -> Option<u64> {
+    let live = |seq: u64, key: u64| {
+        tasks
+            .get(&key)
+            .filter(|m| m.state == TaskState::Ready && m.ready_seq == seq)
+    };
+    // (effective priority, ready_seq, lane) of the best head so far.
+    let mut best: Option<(u64, u64, usize)> = None;
+    for (priority, lane) in queue.ready.iter_mut().enumerate() {
+        while let Some(&(seq, key)) = lane.front() {
+            let Some(meta) = live(seq, key) else {
+                lane.pop_front();
+                continue;
+            };
+            let since = if meta.due_ms > 0 {
+                meta.due_ms
+            } else {
+                meta.enqueued_ms
+            };
+            let effective = priority as u64 + now_ms.saturating_sub(since) / aging_ms;
+            let better = best.is_none_or(|(e, s, _)| effective > e || (effective == e && seq < s));
+            if better {
+                best = Some((effective, seq, priority));
+            }
+            break;
+        }
+    }
+    let (_, _, lane) = best?;
+    queue.ready[lane].pop_front().map(|(_, key)| key)
 }

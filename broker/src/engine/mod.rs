@@ -45,6 +45,9 @@ use timers::Timers;
 pub struct EngineConfig {
     /// How long terminal records (other than dead letters) are kept, in ms.
     pub result_ttl_ms: u64,
+    /// A waiting READY task counts one priority higher per this many ms it has waited, so low
+    /// priorities never starve; 0 turns aging off.
+    pub priority_aging_ms: u64,
 }
 
 /// The in-memory state of every task, and the indexes over it.

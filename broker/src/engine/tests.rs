@@ -4,6 +4,12 @@ use super::*;
 
 const TTL: u64 = 60_000;
 
+/// Strict priorities (no aging) unless a test says otherwise.
+const CONFIG: EngineConfig = EngineConfig {
+    result_ttl_ms: TTL,
+    priority_aging_ms: 0,
+};
+
 /// An engine with a hand-driven clock and sequencer.
 struct Harness {
     engine: Engine,
@@ -14,7 +20,7 @@ struct Harness {
 impl Harness {
     fn new() -> Self {
         Self {
-            engine: Engine::new(EngineConfig { result_ttl_ms: TTL }),
+            engine: Engine::new(CONFIG),
             now: 1_000_000,
             seq: 1,
         }
@@ -113,6 +119,36 @@ fn task(id: &str) -> NewTask {
 
 fn ids(granted: &[Granted]) -> Vec<String> {
     granted.iter().map(|g| g.meta.id.to_string()).collect()
+}
+
+#[test]
+fn an_aging_low_priority_task_goes_ahead_of_a_stream_of_newer_high_ones() {
+    let aged = |aging_ms: u64| {
+        let mut h = Harness::new();
+        h.engine = Engine::new(EngineConfig {
+            priority_aging_ms: aging_ms,
+            ..CONFIG
+        });
+        h.enqueue(task("low"));
+        // Every second a new priority-9 task arrives and one task is leased.
+        for second in 1..=12 {
+            h.now += 1_000;
+            h.enqueue(NewTask {
+                priority: 9,
+                ..task(&format!("high-{second}"))
+            });
+            if ids(&h.lease("q", 1)) == ["low"] {
+                return Some(second);
+            }
+        }
+        None
+    };
+    assert_eq!(aged(0), None, "without aging the stream starves it");
+    assert_eq!(
+        aged(1_000),
+        Some(9),
+        "after 9 s at one level per second it ties a fresh 9 and is older"
+    );
 }
 
 #[test]
@@ -462,7 +498,7 @@ fn scheduled_tasks_wait_for_their_eta() {
     assert_eq!(ids(&h.lease("q", 1)), ["t"]);
     // After a crash, the stored SCHEDULED record past its time is ready again.
     let mut recovered = Harness {
-        engine: Engine::recover(EngineConfig { result_ttl_ms: TTL }, stored),
+        engine: Engine::recover(CONFIG, stored),
         now: h.now,
         seq: h.seq,
     };
@@ -525,10 +561,7 @@ fn recovery_makes_leased_tasks_ready_again_in_their_old_place() {
     assert_eq!(ids(&leased), ["a", "b"]);
     let stored: Vec<TaskMeta> = h.engine.tasks.values().map(|m| (**m).clone()).collect();
     let mut recovered = Harness {
-        engine: Engine::recover(
-            EngineConfig { result_ttl_ms: TTL },
-            stored.into_iter().rev(),
-        ),
+        engine: Engine::recover(CONFIG, stored.into_iter().rev()),
         now: h.now,
         seq: h.seq,
     };

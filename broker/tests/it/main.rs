@@ -3,6 +3,7 @@
 //!
 //! One binary, one module per behaviour:
 //! - `enqueue`: priorities, FIFO, batches, idempotent ids and unique keys.
+//! - `priorities`: priority aging lets a waiting low-priority task past newer high ones.
 //! - `fixtures`: a committed v1 data dir still loads.
 //! - `leases`: long polls, lease expiry and redelivery, fencing, extend.
 //! - `retries`: failure backoff, dead letters and replay, nack.
@@ -31,6 +32,7 @@ mod enqueue;
 mod fixtures;
 mod leases;
 mod model;
+mod priorities;
 mod recovery;
 mod reflection;
 mod results;

@@ -127,6 +127,8 @@ impl Real {
             store,
             EngineConfig {
                 result_ttl_ms: 3_600_000,
+                // The model's ready order is strict priority.
+                priority_aging_ms: 0,
             },
             Durability::Sync,
             Arc::new(self.clock.clone()),

@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// How long results of finished tasks are kept (e.g. 24h, 30m).
     #[arg(long, env = "STALK_RESULT_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub(crate) result_ttl: Duration,
+    /// A ready task counts one priority higher per this long it waits, so low priorities never
+    /// starve (e.g. 1m, 30s); 0 turns aging off.
+    #[arg(long, env = "STALK_PRIORITY_AGING", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub(crate) priority_aging: Duration,
     /// Largest payload or result accepted, in bytes.
     #[arg(long, env = "STALK_MAX_PAYLOAD_BYTES", default_value_t = config::DEFAULT_MAX_PAYLOAD_BYTES)]
     pub(crate) max_payload_bytes: usize,

@@ -61,6 +61,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         durability: args.durability,
         result_ttl: args.result_ttl,
+        priority_aging: args.priority_aging,
         max_payload_bytes: args.max_payload_bytes,
         auth_token,
         tls: args
