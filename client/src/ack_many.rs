@@ -66,8 +66,7 @@ impl Client {
                         } => v1::ack_request::Outcome::Failure(v1::Failure {
                             error: Some(v1::Error { kind, message }),
                             fatal,
-                            retry_in_ms: 0,
-                            lost: false,
+                            ..v1::Failure::default()
                         }),
                     }),
                 }

@@ -234,7 +234,7 @@ impl Client {
             }),
             fatal,
             retry_in_ms: retry_in.map_or(0, duration_ms),
-            lost: false,
+            ..v1::Failure::default()
         });
         self.ack(lease.into(), outcome).await
     }
@@ -253,6 +253,28 @@ impl Client {
     ) -> Result<TaskState, ClientError> {
         let action = v1::nack_request::Action::Requeue(v1::Requeue {
             delay_ms: duration_ms(delay),
+            at_unix_ms: 0,
+        });
+        self.nack(lease.into(), action).await
+    }
+
+    /// Puts the task back to wait until `at` (SCHEDULED until then; a past time means now),
+    /// without counting a failure. Returns the new state.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::nack_requeue`].
+    pub async fn nack_requeue_at<'a>(
+        &self,
+        lease: impl Into<LeaseRef<'a>>,
+        at: std::time::SystemTime,
+    ) -> Result<TaskState, ClientError> {
+        let at_unix_ms = at.duration_since(std::time::UNIX_EPOCH).map_or(1, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+        });
+        let action = v1::nack_request::Action::Requeue(v1::Requeue {
+            delay_ms: 0,
+            at_unix_ms,
         });
         self.nack(lease.into(), action).await
     }

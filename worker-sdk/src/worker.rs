@@ -1192,13 +1192,12 @@ fn ack(done: Done) -> pb::AckRequest {
             retry_in_ms: countdown.map_or(0, |d| {
                 u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
-            lost: false,
+            ..pb::Failure::default()
         }),
         Err(TaskError::Fatal { kind, message }) => pb::ack_request::Outcome::Failure(pb::Failure {
             error: Some(pb::Error { kind, message }),
             fatal: true,
-            retry_in_ms: 0,
-            lost: false,
+            ..pb::Failure::default()
         }),
     };
     pb::AckRequest {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::backoff::retry_delay_ms;
 use super::command::{
-    AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, Write,
+    AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, When,
+    Write,
 };
 use super::task::{Lease, TaskCold, TaskError, TaskMeta, TaskResult, TaskState};
 use super::{index, unindex, Engine, EngineError};
@@ -301,9 +302,9 @@ impl Engine {
             AckOutcome::Failure {
                 error,
                 fatal,
-                retry_in_ms,
+                retry_at,
                 ..
-            } => self.fail_attempt(key, error, fatal, retry_in_ms, (ctx, slot), &mut out),
+            } => self.fail_attempt(key, error, fatal, retry_at, (ctx, slot), &mut out),
         };
         out.reply = Reply::State(state);
         Ok(out)
@@ -339,7 +340,7 @@ impl Engine {
         key: u64,
         error: TaskError,
         fatal: bool,
-        retry_in_ms: Option<u64>,
+        retry_at: Option<When>,
         (ctx, slot): (Ctx, usize),
         out: &mut Outcome,
     ) -> TaskState {
@@ -351,14 +352,17 @@ impl Engine {
             return self.transition(key, TaskState::Failed, Change::default(), ctx, out);
         }
         meta.cold_mut().retries_used += 1;
-        let delay = retry_in_ms.unwrap_or_else(|| {
-            retry_delay_ms(
-                u64::from(meta.options.retry_backoff_ms),
-                u64::from(meta.options.retry_backoff_max_ms),
-                meta.retries_used(),
-                ctx.sub_id(slot),
-            )
-        });
+        let delay = retry_at.map_or_else(
+            || {
+                retry_delay_ms(
+                    u64::from(meta.options.retry_backoff_ms),
+                    u64::from(meta.options.retry_backoff_max_ms),
+                    meta.retries_used(),
+                    ctx.sub_id(slot),
+                )
+            },
+            |at| at.resolve(ctx.now_ms).saturating_sub(ctx.now_ms),
+        );
         self.requeue(key, delay, TaskState::Retrying, (ctx, slot), out)
     }
 
@@ -438,7 +442,8 @@ impl Engine {
         }
         let mut out = Outcome::new(Reply::State(TaskState::Ready));
         let state = match action {
-            NackAction::Requeue { delay_ms } => {
+            NackAction::Requeue { at } => {
+                let delay_ms = at.resolve(ctx.now_ms).saturating_sub(ctx.now_ms);
                 self.requeue(key, delay_ms, TaskState::Scheduled, (ctx, 0), &mut out)
             }
             NackAction::Reject { reason } => {

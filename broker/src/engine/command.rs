@@ -80,8 +80,8 @@ pub enum AckOutcome {
         error: TaskError,
         /// Fail now, whatever retries are left.
         fatal: bool,
-        /// Retry after this long instead of the backoff.
-        retry_in_ms: Option<u64>,
+        /// Retry then instead of after the backoff.
+        retry_at: Option<When>,
         /// The attempt was lost (its process died), not failed by the task: it counts against
         /// the lost-attempt budget instead of the retries.
         lost: bool,
@@ -93,8 +93,8 @@ pub enum AckOutcome {
 pub enum NackAction {
     /// Ready again after this many ms.
     Requeue {
-        /// Delay in ms.
-        delay_ms: u64,
+        /// When the task is ready again.
+        at: When,
     },
     /// Fail into the dead-letter set.
     Reject {

@@ -77,7 +77,7 @@ impl Harness {
                         message: "it broke".into(),
                     },
                     fatal,
-                    retry_in_ms: None,
+                    retry_at: None,
                     lost: false,
                 },
             })
@@ -208,7 +208,7 @@ fn lose(h: &mut Harness, g: &Granted, cause: &str) -> TaskState {
                     message: cause.into(),
                 },
                 fatal: false,
-                retry_in_ms: None,
+                retry_at: None,
                 lost: true,
             },
         })
@@ -346,7 +346,7 @@ fn a_repeated_ack_answers_ok_and_changes_nothing() {
                 message: "m".into(),
             },
             fatal: false,
-            retry_in_ms: None,
+            retry_at: None,
             lost: false,
         },
     });

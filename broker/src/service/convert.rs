@@ -7,8 +7,8 @@ use stalk_proto::v1 as pb;
 use tonic::Code;
 
 use crate::engine::{
-    NewTask, TaskBody, TaskError, TaskId, TaskMeta, TaskOptions, TaskState, When, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
+    NackAction, NewTask, TaskBody, TaskError, TaskId, TaskMeta, TaskOptions, TaskState, When,
+    DEFAULT_LEASE_MS, DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
     DEFAULT_RETRY_BACKOFF_MS,
 };
 
@@ -162,6 +162,39 @@ fn unix_ms(field: &str, value: i64) -> Result<Option<u64>, FieldError> {
             format!("{v} is before 1970; give ms since the Unix epoch"),
         )),
         v => Ok(u64::try_from(v).ok()),
+    }
+}
+
+/// A requeue: after a delay or at a time (`field` names the message in errors).
+pub(crate) fn requeue(field: &str, requeue: &pb::Requeue) -> Result<NackAction, FieldError> {
+    let delay = delay_ms(&format!("{field}.delay_ms"), requeue.delay_ms)?;
+    let at = unix_ms(&format!("{field}.at_unix_ms"), requeue.at_unix_ms)?;
+    Ok(NackAction::Requeue {
+        at: match (at, delay) {
+            (Some(_), d) if d > 0 => {
+                return Err(FieldError::invalid(
+                    format!("{field}.at_unix_ms"),
+                    "give delay_ms or at_unix_ms, not both",
+                ))
+            }
+            (Some(at), _) => When::At(at),
+            (None, d) => When::In(d),
+        },
+    })
+}
+
+/// When a failed attempt retries, if the worker says: after a delay or at a time.
+pub(crate) fn retry_at(failure: &pb::Failure) -> Result<Option<When>, FieldError> {
+    let delay = delay_ms("failure.retry_in_ms", failure.retry_in_ms)?;
+    let at = unix_ms("failure.retry_at_unix_ms", failure.retry_at_unix_ms)?;
+    match (at, delay) {
+        (Some(_), d) if d > 0 => Err(FieldError::invalid(
+            "failure.retry_at_unix_ms",
+            "give retry_in_ms or retry_at_unix_ms, not both",
+        )),
+        (Some(at), _) => Ok(Some(When::At(at))),
+        (None, 0) => Ok(None),
+        (None, d) => Ok(Some(When::In(d))),
     }
 }
 

@@ -292,9 +292,9 @@ impl WorkersService {
             }
             Some(Kind::Nack(nack)) => {
                 let action = match nack.action {
-                    Some(pb::nack_request::Action::Requeue(r)) => NackAction::Requeue {
-                        delay_ms: convert::delay_ms("nack.requeue.delay_ms", r.delay_ms)?,
-                    },
+                    Some(pb::nack_request::Action::Requeue(r)) => {
+                        convert::requeue("nack.requeue", &r)?
+                    }
                     Some(pb::nack_request::Action::Reject(r)) => {
                         convert::reason(&r.reason)?;
                         NackAction::Reject { reason: r.reason }

@@ -166,9 +166,9 @@ impl TaskQueue for TaskQueueService {
         convert::task_id("task_id", &req.task_id)?;
         lease_id(req.lease_id)?;
         let action = match req.action {
-            Some(pb::nack_request::Action::Requeue(requeue)) => NackAction::Requeue {
-                delay_ms: convert::delay_ms("requeue.delay_ms", requeue.delay_ms)?,
-            },
+            Some(pb::nack_request::Action::Requeue(requeue)) => {
+                convert::requeue("requeue", &requeue)?
+            }
             Some(pb::nack_request::Action::Reject(reject)) => {
                 convert::reason(&reject.reason)?;
                 NackAction::Reject {
@@ -349,20 +349,20 @@ pub(crate) fn ack_item(
         }
         Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
             lost: match failure.lost {
-                true if failure.fatal || failure.retry_in_ms > 0 => {
+                true if failure.fatal
+                    || failure.retry_in_ms > 0
+                    || failure.retry_at_unix_ms != 0 =>
+                {
                     return Err(FieldError::invalid(
                         "failure.lost",
-                        "a lost attempt is retried at once: leave fatal and retry_in_ms unset",
+                        "a lost attempt is retried at once: leave fatal and the retry times unset",
                     ))
                 }
                 lost => lost,
             },
+            retry_at: convert::retry_at(&failure)?,
             error: convert::failure(failure.error)?,
             fatal: failure.fatal,
-            retry_in_ms: match convert::delay_ms("failure.retry_in_ms", failure.retry_in_ms)? {
-                0 => None,
-                n => Some(n),
-            },
         },
         None => {
             return Err(FieldError::invalid(

@@ -205,7 +205,7 @@ async fn malformed_calls_get_invalid_argument() {
                 }),
                 fatal: true,
                 lost: true,
-                retry_in_ms: 0,
+                ..pb::Failure::default()
             })),
         })
         .await
@@ -214,6 +214,22 @@ async fn malformed_calls_get_invalid_argument() {
         lost_and_fatal.message().contains("failure.lost"),
         "{}",
         lost_and_fatal.message()
+    );
+    let both_times = raw
+        .nack(pb::NackRequest {
+            task_id: "t".into(),
+            lease_id: 1,
+            action: Some(pb::nack_request::Action::Requeue(pb::Requeue {
+                delay_ms: 5,
+                at_unix_ms: 1_700_000_000_000,
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        both_times.message().contains("requeue.at_unix_ms"),
+        "{}",
+        both_times.message()
     );
     let bad_id = raw
         .get_result(pb::GetResultRequest {

@@ -10,7 +10,7 @@ use stalk_broker::broker::Broker;
 use stalk_broker::clock::ManualClock;
 use stalk_broker::engine::{
     AckOutcome, Command, EngineConfig, NackAction, NewTask, TaskBody, TaskError, TaskId,
-    TaskOptions, TaskResult, Timer,
+    TaskOptions, TaskResult, Timer, When,
 };
 use stalk_broker::store::{Store, StoreConfig};
 use stalk_broker::Durability;
@@ -250,7 +250,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             message: "m".into(),
                         },
                         fatal: false,
-                        retry_in_ms: None,
+                        retry_at: None,
                         lost: false,
                     }
                 };
@@ -277,7 +277,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Nack { pick } => {
                 let (id, lease) = held.remove(pick % held.len());
                 let current = matches!(model.tasks.get(&id), Some((_, ModelState::Leased { lease: l, .. })) if *l == lease);
-                let action = NackAction::Requeue { delay_ms: 0 };
+                let action = NackAction::Requeue { at: When::In(0) };
                 let result = real
                     .broker()
                     .execute(Command::Nack {

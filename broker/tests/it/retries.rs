@@ -160,3 +160,29 @@ async fn nack_requeue_gives_the_task_back_and_reject_dead_letters_it() {
         Some("poison message".into())
     );
 }
+
+#[tokio::test]
+async fn a_nack_can_requeue_until_a_given_time() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let handle = client.enqueue(Task::new("t").queue("q")).await.unwrap();
+    let first = lease(&client, "q", 1).await.remove(0);
+    let at = std::time::UNIX_EPOCH
+        + Duration::from_millis(
+            u64::try_from(
+                (std::time::SystemTime::now() + Duration::from_secs(3600))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap(),
+        );
+    assert_eq!(
+        client.nack_requeue_at(&first, at).await.unwrap(),
+        TaskState::Scheduled
+    );
+    let status = client.result(&handle.id, None).await.unwrap();
+    assert_eq!(status.due_at, Some(at), "due exactly when asked");
+    let past = lease(&client, "q", 1).await;
+    assert!(past.is_empty(), "it waits in the broker: {past:?}");
+}
