@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "stalk/v1/tasks.proto",
     "stalk/v1/admin.proto",
     "stalk/v1/worker.proto",
+    "stalk/v1/schedules.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -79,7 +79,7 @@ pub struct Broker {
     durability: Durability,
     ready: ReadySignals,
     results: ResultWaiters,
-    timers: [Notify; 4],
+    timers: [Notify; 5],
     shutdown: CancellationToken,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
@@ -126,7 +126,8 @@ impl Broker {
     ) -> Result<Self, BrokerError> {
         let recovered = store.recover()?;
         let next_seq = recovered.next_seq.max(1);
-        let engine = Engine::recover(engine_config, recovered.tasks);
+        let mut engine = Engine::recover(engine_config, recovered.tasks);
+        engine.restore_schedules(recovered.schedules);
         let reserved = next_seq + SEQ_BLOCK;
         store.reserve_seq(reserved)?;
         let commit = store.group_commit()?;
@@ -383,6 +384,22 @@ impl Broker {
         self.core.lock().engine.stats(queues)
     }
 
+    /// Every schedule, by name.
+    pub fn schedules(&self) -> Vec<crate::engine::schedule::Schedule> {
+        self.core
+            .lock()
+            .engine
+            .schedules()
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The schedule named `name`.
+    pub fn schedule(&self, name: &str) -> Option<crate::engine::schedule::Schedule> {
+        self.core.lock().engine.schedule(name).cloned()
+    }
+
     /// A page of a queue's tasks in one state.
     pub fn list(
         &self,
@@ -416,7 +433,7 @@ impl Broker {
     /// The wake-up a timer's driver sleeps on.
     pub(crate) fn timer_moved(&self, timer: Timer) -> &Notify {
         let i = Timer::ALL.iter().position(|t| *t == timer).unwrap_or(0);
-        &self.timers[i.min(3)]
+        &self.timers[i.min(4)]
     }
 
     /// Cancelled when the broker begins to shut down; long-lived streams end on it.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stalk_proto::v1::admin_client::AdminClient;
+use stalk_proto::v1::schedules_client::SchedulesClient;
 use stalk_proto::v1::task_queue_client::TaskQueueClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -31,6 +32,7 @@ pub struct Client {
     channel: Channel,
     tasks: TaskQueueClient<AuthedChannel>,
     admin: AdminClient<AuthedChannel>,
+    schedules: SchedulesClient<AuthedChannel>,
 }
 
 impl Client {
@@ -74,6 +76,11 @@ impl Client {
     /// The generated `Admin` client (a cheap clone).
     pub(crate) fn admin(&self) -> AdminClient<AuthedChannel> {
         self.admin.clone()
+    }
+
+    /// The generated `Schedules` client (a cheap clone).
+    pub(crate) fn schedules_client(&self) -> SchedulesClient<AuthedChannel> {
+        self.schedules.clone()
     }
 }
 
@@ -154,7 +161,8 @@ impl ClientBuilder {
         Ok(Client {
             addr: self.addr.into(),
             tasks: TaskQueueClient::with_interceptor(channel.clone(), auth.clone()),
-            admin: AdminClient::with_interceptor(channel.clone(), auth),
+            admin: AdminClient::with_interceptor(channel.clone(), auth.clone()),
+            schedules: SchedulesClient::with_interceptor(channel.clone(), auth),
             channel,
         })
     }

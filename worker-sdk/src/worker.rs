@@ -893,6 +893,14 @@ impl Worker {
             };
             match ended {
                 SessionEnd::Done => {
+                    // Answers to control commands still queued (a `shutdown` answered just
+                    // before it took effect) go out before the goodbye.
+                    while let Ok(asked) = control.try_recv() {
+                        if let Control::Reply(reply) = asked {
+                            let reply = msg(pb::worker_message::Kind::ControlReply(reply));
+                            let _ = to_broker.send(reply).await;
+                        }
+                    }
                     // A clean close: the broker releases what is left at once. Its answers to the
                     // last acks are drained so the stream ends in order.
                     let goodbye = pb::worker_message::Kind::Goodbye(pb::Goodbye {});

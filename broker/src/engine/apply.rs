@@ -61,7 +61,14 @@ impl Engine {
                 dead_letters,
             } => Ok(self.purge(&queue, dead_letters)),
             Command::Replay { queue, ids, limit } => Ok(self.replay(&queue, &ids, limit, ctx)),
+            Command::Tick {
+                timer: Timer::Schedule,
+                limit,
+            } => Ok(self.fire_schedules(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
+            Command::PutSchedule(schedule) => Ok(self.put_schedule(*schedule, ctx)),
+            Command::DeleteSchedule(name) => self.delete_schedule(&name),
+            Command::PauseSchedule { name, paused } => self.pause_schedule(&name, paused, ctx),
         }
     }
 
@@ -565,6 +572,16 @@ impl Engine {
 
     /// Moves a task to a new state, keeping indexes, counts, unique keys and the store in step.
     /// Returns the state it ended in (EXPIRED instead of a waiting state when its time is up).
+    pub(super) fn enqueue_fired(
+        &mut self,
+        task: NewTask,
+        ctx: Ctx,
+        i: usize,
+        out: &mut Outcome,
+    ) -> Enqueued {
+        self.enqueue_one(task, ctx, i, out)
+    }
+
     pub(super) fn transition(
         &mut self,
         key: u64,
@@ -687,6 +704,8 @@ impl Engine {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                 }
                 Timer::Purge => self.delete(key, &mut out),
+                // Fired above: schedules are not tasks.
+                Timer::Schedule => {}
             }
         }
         if timer == Timer::Expiry {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::schedule::Schedule;
 use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
 use super::task_id::TaskId;
 
@@ -114,11 +115,19 @@ pub enum Timer {
     Expiry,
     /// Terminal records past their result TTL are deleted.
     Purge,
+    /// Schedules whose next slot came fire.
+    Schedule,
 }
 
 impl Timer {
     /// Every timer, for the broker to start one driver each.
-    pub const ALL: [Timer; 4] = [Timer::Due, Timer::Lease, Timer::Expiry, Timer::Purge];
+    pub const ALL: [Timer; 5] = [
+        Timer::Due,
+        Timer::Lease,
+        Timer::Expiry,
+        Timer::Purge,
+        Timer::Schedule,
+    ];
 
     pub(crate) fn bit(self) -> u8 {
         match self {
@@ -126,6 +135,7 @@ impl Timer {
             Self::Lease => 2,
             Self::Expiry => 4,
             Self::Purge => 8,
+            Self::Schedule => 16,
         }
     }
 }
@@ -206,6 +216,17 @@ pub enum Command {
         ids: Vec<String>,
         /// At most this many.
         limit: usize,
+    },
+    /// Create a schedule, or replace the one of the same name (keeping when it last fired).
+    PutSchedule(Box<Schedule>),
+    /// Delete a schedule by name.
+    DeleteSchedule(String),
+    /// Pause or resume a schedule by name.
+    PauseSchedule {
+        /// The schedule.
+        name: String,
+        /// Pause (true) or resume (false).
+        paused: bool,
     },
     /// Run a timer's transitions that are due at the command's time (at most `limit`).
     Tick {
@@ -292,6 +313,10 @@ pub enum Reply {
     Replayed(Vec<TaskId>),
     /// To `Tick`: how many tasks moved.
     Ticked(usize),
+    /// To `PutSchedule` and `PauseSchedule`: the schedule as stored.
+    Schedule(Box<Schedule>),
+    /// To `DeleteSchedule`: whether it existed.
+    Deleted(bool),
 }
 
 /// A change for the store to make durable.
@@ -303,6 +328,10 @@ pub enum Write {
     Update(Box<(TaskMeta, Option<TaskResult>)>),
     /// A task is gone.
     Delete(u64),
+    /// A schedule was created or changed.
+    PutSchedule(Box<Schedule>),
+    /// A schedule is gone (by key).
+    DeleteSchedule(u64),
 }
 
 /// The result of applying a command.

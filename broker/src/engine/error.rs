@@ -9,6 +9,12 @@ pub enum EngineError {
         /// The id asked for.
         id: String,
     },
+    /// No schedule has this name.
+    #[error("no schedule named {name:?}")]
+    ScheduleNotFound {
+        /// The name asked for.
+        name: String,
+    },
     /// The lease named is not the task's current lease.
     #[error("lease {lease_id} of task {id:?} is not current: {why}")]
     StaleLease {

@@ -16,6 +16,8 @@ mod error;
 mod ids;
 mod listing;
 mod queues;
+pub mod schedule;
+mod schedules;
 mod task;
 mod task_id;
 mod timers;
@@ -64,6 +66,9 @@ pub struct Engine {
     names: HashSet<Arc<str>>,
     queues: Queues,
     timers: Timers,
+    /// Periodic schedules by key, and their keys by name.
+    schedules: BTreeMap<u64, schedule::Schedule>,
+    schedule_names: HashMap<String, u64>,
 }
 
 impl Engine {
@@ -77,6 +82,8 @@ impl Engine {
             names: HashSet::new(),
             queues: Queues::default(),
             timers: Timers::default(),
+            schedules: BTreeMap::new(),
+            schedule_names: HashMap::new(),
         }
     }
 

@@ -12,6 +12,8 @@ pub(crate) struct Timers {
     lease: BTreeSet<(u64, u64)>,
     expiry: BTreeSet<(u64, u64)>,
     purge: BTreeSet<(u64, u64)>,
+    /// `(next_fire_ms, schedule key)`.
+    schedule: BTreeSet<(u64, u64)>,
 }
 
 impl Timers {
@@ -21,6 +23,7 @@ impl Timers {
             Timer::Lease => &self.lease,
             Timer::Expiry => &self.expiry,
             Timer::Purge => &self.purge,
+            Timer::Schedule => &self.schedule,
         }
     }
 
@@ -30,6 +33,7 @@ impl Timers {
             Timer::Lease => &mut self.lease,
             Timer::Expiry => &mut self.expiry,
             Timer::Purge => &mut self.purge,
+            Timer::Schedule => &mut self.schedule,
         }
     }
 

@@ -205,7 +205,17 @@ pub(crate) fn new_task(
     max_payload: usize,
     generated_id: impl FnOnce() -> TaskId,
 ) -> Result<NewTask, FieldError> {
-    let f = |name: &str| format!("tasks[{i}].{name}");
+    task_at(&format!("tasks[{i}]"), spec, max_payload, generated_id)
+}
+
+/// As [`new_task`], for the task spec at `path` (e.g. `schedule.task`) in errors.
+pub(crate) fn task_at(
+    path: &str,
+    spec: pb::TaskSpec,
+    max_payload: usize,
+    generated_id: impl FnOnce() -> TaskId,
+) -> Result<NewTask, FieldError> {
+    let f = |name: &str| format!("{path}.{name}");
     name(&f("name"), &spec.name)?;
     let queue = if spec.queue.is_empty() {
         "default".to_string()

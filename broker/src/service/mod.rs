@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod convert;
 mod inflight;
+mod schedules;
 mod session;
 mod status;
 mod tasks;
@@ -12,6 +13,7 @@ mod tasks;
 use std::sync::Arc;
 
 use stalk_proto::v1::admin_server::AdminServer;
+use stalk_proto::v1::schedules_server::SchedulesServer;
 use stalk_proto::v1::task_queue_server::TaskQueueServer;
 use stalk_proto::v1::workers_server::WorkersServer;
 use tonic::service::interceptor::InterceptedService;
@@ -28,7 +30,8 @@ fn max_message_bytes(max_payload: usize) -> usize {
     max_payload.saturating_add(64 << 20)
 }
 
-/// Every service the broker serves: TaskQueue, Admin and Workers (behind auth when configured),
+/// Every service the broker serves: TaskQueue, Admin, Workers and Schedules (behind auth when
+/// configured),
 /// reflection (behind auth) and health (never behind auth, so probes work without a token).
 pub(crate) async fn routes(
     broker: &Arc<Broker>,
@@ -46,6 +49,9 @@ pub(crate) async fn routes(
         .await;
     reporter
         .set_serving::<WorkersServer<session::WorkersService>>()
+        .await;
+    reporter
+        .set_serving::<SchedulesServer<schedules::SchedulesService>>()
         .await;
     let limit = max_message_bytes(max_payload);
     let queue = TaskQueueServer::new(tasks::TaskQueueService {
@@ -68,6 +74,12 @@ pub(crate) async fn routes(
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
+    let schedules = SchedulesServer::new(schedules::SchedulesService {
+        broker: broker.clone(),
+        max_payload,
+    })
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -76,6 +88,7 @@ pub(crate) async fn routes(
         .add_service(InterceptedService::new(queue, auth.clone()))
         .add_service(InterceptedService::new(admin, auth.clone()))
         .add_service(InterceptedService::new(workers, auth.clone()))
+        .add_service(InterceptedService::new(schedules, auth.clone()))
         .add_service(InterceptedService::new(reflection, auth));
     Ok((routes, reporter))
 }
@@ -90,6 +103,9 @@ pub(crate) async fn set_not_serving(reporter: &HealthReporter) {
         .await;
     reporter
         .set_not_serving::<WorkersServer<session::WorkersService>>()
+        .await;
+    reporter
+        .set_not_serving::<SchedulesServer<schedules::SchedulesService>>()
         .await;
     reporter
         .set_service_status("", tonic_health::ServingStatus::NotServing)

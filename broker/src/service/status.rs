@@ -9,11 +9,7 @@ use crate::store::StoreError;
 impl From<BrokerError> for Status {
     fn from(err: BrokerError) -> Self {
         let code = match &err {
-            BrokerError::Engine(engine) => match engine {
-                EngineError::TaskNotFound { .. } => Code::NotFound,
-                EngineError::StaleLease { .. } => Code::FailedPrecondition,
-                EngineError::InvalidArgument { .. } => Code::InvalidArgument,
-            },
+            BrokerError::Engine(engine) => engine_code(engine),
             BrokerError::Store(store) => match store {
                 StoreError::Open { .. }
                 | StoreError::Io(_)
@@ -27,10 +23,10 @@ impl From<BrokerError> for Status {
     }
 }
 
-/// The status code name of an engine refusal, for per-task errors in a batch reply.
+/// The status code of an engine refusal (also for per-task errors in a batch reply).
 pub(crate) fn engine_code(err: &EngineError) -> Code {
     match err {
-        EngineError::TaskNotFound { .. } => Code::NotFound,
+        EngineError::TaskNotFound { .. } | EngineError::ScheduleNotFound { .. } => Code::NotFound,
         EngineError::StaleLease { .. } => Code::FailedPrecondition,
         EngineError::InvalidArgument { .. } => Code::InvalidArgument,
     }

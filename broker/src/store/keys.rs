@@ -6,6 +6,8 @@
 pub(crate) const STATE: u8 = 0x02;
 /// A task's payload and headers: written once at enqueue.
 pub(crate) const BODY: u8 = 0x03;
+/// A periodic schedule, by its key.
+pub(crate) const SCHEDULE: u8 = 0x04;
 
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";

@@ -9,6 +9,7 @@ mod commit;
 mod keys;
 mod records;
 mod recovery;
+mod schedule_records;
 
 use std::path::PathBuf;
 
@@ -143,6 +144,15 @@ impl Store {
                 Write::Delete(key) => {
                     self.db.remove(keys::task_key(keys::STATE, key))?;
                     self.db.remove(keys::task_key(keys::BODY, key))?;
+                }
+                Write::PutSchedule(schedule) => {
+                    self.db.insert(
+                        keys::task_key(keys::SCHEDULE, schedule.key),
+                        schedule_records::encode_schedule(&schedule),
+                    )?;
+                }
+                Write::DeleteSchedule(key) => {
+                    self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
                 }
             }
         }

@@ -109,6 +109,40 @@ pub(crate) struct BodyRecord {
     time_limit_ms: u64,
 }
 
+impl BodyRecord {
+    /// The record of a body.
+    pub(crate) fn from_body(body: TaskBody) -> Self {
+        Self {
+            payload: body.payload,
+            content_type: body.content_type,
+            headers: body.headers,
+            soft_time_limit_ms: body.soft_time_limit_ms,
+            time_limit_ms: body.time_limit_ms,
+        }
+    }
+
+    /// The body of a record.
+    pub(crate) fn into_body(self) -> TaskBody {
+        TaskBody {
+            payload: self.payload,
+            content_type: self.content_type,
+            headers: self.headers,
+            soft_time_limit_ms: self.soft_time_limit_ms,
+            time_limit_ms: self.time_limit_ms,
+        }
+    }
+}
+
+/// [`versioned`], for the other record modules.
+pub(crate) fn versioned_pub(message: &impl Message) -> Vec<u8> {
+    versioned(message)
+}
+
+/// [`unversioned`], for the other record modules.
+pub(crate) fn unversioned_pub<'a>(key: &[u8], bytes: &'a [u8]) -> Result<&'a [u8], StoreError> {
+    unversioned(key, bytes)
+}
+
 fn versioned(message: &impl Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + message.encoded_len());
     out.push(V1);
@@ -252,25 +286,13 @@ pub(crate) fn decode_state(
 
 /// Encodes a task's body.
 pub(crate) fn encode_body(body: TaskBody) -> Vec<u8> {
-    versioned(&BodyRecord {
-        payload: body.payload,
-        content_type: body.content_type,
-        headers: body.headers,
-        soft_time_limit_ms: body.soft_time_limit_ms,
-        time_limit_ms: body.time_limit_ms,
-    })
+    versioned(&BodyRecord::from_body(body))
 }
 
 /// Decodes a task's body.
 pub(crate) fn decode_body(key: &[u8], bytes: &[u8]) -> Result<TaskBody, StoreError> {
     let record = BodyRecord::decode(unversioned(key, bytes)?).map_err(corrupt(key))?;
-    Ok(TaskBody {
-        payload: record.payload,
-        content_type: record.content_type,
-        headers: record.headers,
-        soft_time_limit_ms: record.soft_time_limit_ms,
-        time_limit_ms: record.time_limit_ms,
-    })
+    Ok(record.into_body())
 }
 
 #[cfg(test)]

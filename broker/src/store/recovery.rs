@@ -2,9 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::keys::{self, decode_task_key, BODY, SEQ_RESERVED, STATE};
+use super::keys::{self, decode_task_key, BODY, SCHEDULE, SEQ_RESERVED, STATE};
 use super::records::decode_state;
+use super::schedule_records::decode_schedule;
 use super::{Store, StoreError};
+use crate::engine::schedule::Schedule;
 use crate::engine::TaskMeta;
 
 /// What a store holds, ready for `Engine::recover`.
@@ -12,6 +14,8 @@ use crate::engine::TaskMeta;
 pub struct Recovered {
     /// Every stored task.
     pub tasks: Vec<TaskMeta>,
+    /// Every stored schedule.
+    pub schedules: Vec<Schedule>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
 }
@@ -37,6 +41,7 @@ impl Store {
         };
         let mut out = Recovered {
             tasks: Vec::new(),
+            schedules: Vec::new(),
             next_seq: reserved,
         };
         for entry in self.db.scan_prefix([STATE]) {
@@ -55,6 +60,14 @@ impl Store {
                 >> crate::engine::SUB_BITS;
             out.next_seq = out.next_seq.max(seq + 1);
             out.tasks.push(meta);
+        }
+        for entry in self.db.scan_prefix([SCHEDULE]) {
+            let (key, value) = entry?;
+            let schedule = decode_schedule(&key, &value)?;
+            out.next_seq = out
+                .next_seq
+                .max((schedule.key >> crate::engine::SUB_BITS) + 1);
+            out.schedules.push(schedule);
         }
         self.drop_orphan_bodies(&out.tasks)?;
         Ok(out)

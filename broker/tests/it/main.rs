@@ -7,6 +7,7 @@
 //! - `fixtures`: a committed v1 data dir still loads.
 //! - `leases`: long polls, lease expiry and redelivery, fencing, extend.
 //! - `retries`: failure backoff, dead letters and replay, nack.
+//! - `schedules`: periodic schedules: firing once per slot across restarts, CRUD, bad specs.
 //! - `results`: GetResult with wait, TTL, unknown ids.
 //! - `revoke`: revoked tasks never run and cannot be acked.
 //! - `admin`: queue stats, listings, purge.
@@ -38,6 +39,7 @@ mod reflection;
 mod results;
 mod retries;
 mod revoke;
+mod schedules;
 mod session;
 mod shutdown;
 mod stalkd;

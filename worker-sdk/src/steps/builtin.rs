@@ -96,11 +96,11 @@ impl Step for ControlHandler {
                     },
                     () = stop.cancelled() => return,
                 };
-                let (ok, message) = match request.command.and_then(|c| c.kind) {
+                let kind = request.command.and_then(|c| c.kind);
+                let shutting_down = matches!(kind, Some(pb::worker_command::Kind::Shutdown(_)));
+                let (ok, message) = match kind {
                     Some(pb::worker_command::Kind::Ping(_)) => (true, "pong".to_string()),
                     Some(pb::worker_command::Kind::Shutdown(_)) => {
-                        tracing::info!("shutdown requested by a control command");
-                        shutdown.cancel();
                         (true, "shutting down warm".to_string())
                     }
                     None => (
@@ -114,8 +114,13 @@ impl Step for ControlHandler {
                     message,
                     details: facts.clone().into_iter().collect(),
                 };
+                // The answer is queued first: the session sends what is queued before it closes.
                 if session.send(Control::Reply(reply)).await.is_err() {
                     return;
+                }
+                if shutting_down {
+                    tracing::info!("shutdown requested by a control command");
+                    shutdown.cancel();
                 }
             }
         });

@@ -1,0 +1,339 @@
+//! Periodic schedules: what they enqueue and when. The times are pure functions of the clock
+//! readings the engine is given, so firing stays deterministic.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::command::NewTask;
+
+/// When a schedule fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recurrence {
+    /// Every `every_ms`, at `anchor_ms + k × every_ms`.
+    Every {
+        /// The period.
+        every_ms: u64,
+        /// A slot time; the others are whole periods from it.
+        anchor_ms: u64,
+    },
+    /// A crontab expression (5 fields, or 6 with seconds first) in an IANA time zone.
+    Cron {
+        /// The expression, as given.
+        expr: String,
+        /// The zone name, e.g. `Europe/Berlin`.
+        zone: String,
+    },
+    /// Once, at this time.
+    Once {
+        /// Unix ms.
+        at_ms: u64,
+    },
+}
+
+/// What a schedule does with slots it missed (the broker was down, or it was paused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Misfire {
+    /// Fire only slots still within the grace window; drop the others.
+    #[default]
+    Skip,
+    /// Fire the slots within the grace window, or else one run for all the missed ones.
+    RunOnce,
+    /// Fire every missed slot (at most [`MAX_CATCH_UP`]).
+    RunAll,
+}
+
+/// What a schedule does when a slot comes while its previous run has not finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlap {
+    /// Fire anyway.
+    #[default]
+    Allow,
+    /// Do not fire while the previous run is waiting or running.
+    Skip,
+    /// Fire while the previous run is running, but keep at most one run waiting.
+    BufferOne,
+}
+
+/// The most missed slots one firing catches up on.
+pub const MAX_CATCH_UP: usize = 1000;
+
+/// Why a schedule's timing is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The crontab expression does not parse.
+    #[error("invalid crontab expression {expr:?}: {reason}")]
+    Cron {
+        /// The expression.
+        expr: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// The time zone is not an IANA zone name.
+    #[error("unknown time zone {0:?}: give an IANA name such as Europe/Berlin or UTC")]
+    Zone(String),
+    /// The interval is zero.
+    #[error("the interval must be at least 1 ms")]
+    Interval,
+}
+
+/// A stored schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Internal key, from the sequence number of the command that created it.
+    pub key: u64,
+    /// Unique name; fired tasks get ids `name@slot_ms`.
+    pub name: String,
+    /// When it fires.
+    pub recurrence: Recurrence,
+    /// The task each firing enqueues (its id is set per slot).
+    pub template: NewTask,
+    /// Missed slots.
+    pub misfire: Misfire,
+    /// How late a slot may still fire as on time, in ms.
+    pub grace_ms: u64,
+    /// Runs that overlap.
+    pub overlap: Overlap,
+    /// Paused schedules do not fire; their slots count as missed.
+    pub paused: bool,
+    /// The next slot, unix ms; 0 when there is none (a one-shot that fired).
+    pub next_fire_ms: u64,
+    /// The last slot fired, unix ms; 0 if none.
+    pub last_fire_ms: u64,
+    /// The id of the last task fired.
+    pub last_task_id: String,
+}
+
+impl Recurrence {
+    /// A crontab recurrence, checked.
+    ///
+    /// # Errors
+    /// A bad expression or zone.
+    pub fn cron(expr: &str, zone: &str) -> Result<Self, ScheduleError> {
+        parse_cron(expr)?;
+        parse_zone(zone)?;
+        Ok(Self::Cron {
+            expr: expr.to_string(),
+            zone: zone.to_string(),
+        })
+    }
+
+    /// The first slot strictly after `after_ms`, if any.
+    pub fn next_after(&self, after_ms: u64) -> Option<u64> {
+        match self {
+            Self::Every {
+                every_ms,
+                anchor_ms,
+            } => {
+                let every = (*every_ms).max(1);
+                if after_ms < *anchor_ms {
+                    return Some(*anchor_ms);
+                }
+                let periods = (after_ms - anchor_ms) / every + 1;
+                anchor_ms.checked_add(periods.checked_mul(every)?)
+            }
+            Self::Once { at_ms } => (*at_ms > after_ms).then_some(*at_ms),
+            Self::Cron { expr, zone } => {
+                let cron = parse_cron(expr).ok()?;
+                let tz = parse_zone(zone).ok()?;
+                let after = i64::try_from(after_ms / 1000).ok()?;
+                let start =
+                    tz.from_utc_datetime(&DateTime::<Utc>::from_timestamp(after, 0)?.naive_utc());
+                let next = cron.find_next_occurrence(&start, false).ok()?;
+                u64::try_from(next.timestamp()).ok()?.checked_mul(1000)
+            }
+        }
+    }
+
+    /// Up to `n` slots after `after_ms`, in order.
+    pub fn preview(&self, after_ms: u64, n: usize) -> Vec<u64> {
+        let mut slots = Vec::with_capacity(n.min(100));
+        let mut at = after_ms;
+        while slots.len() < n {
+            match self.next_after(at) {
+                Some(next) => {
+                    slots.push(next);
+                    at = next;
+                }
+                None => break,
+            }
+        }
+        slots
+    }
+}
+
+fn parse_cron(expr: &str) -> Result<croner::Cron, ScheduleError> {
+    croner::Cron::from_str(expr).map_err(|e| ScheduleError::Cron {
+        expr: expr.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_zone(zone: &str) -> Result<Tz, ScheduleError> {
+    zone.parse::<Tz>()
+        .map_err(|_| ScheduleError::Zone(zone.to_string()))
+}
+
+impl Schedule {
+    /// The slots to fire at `now_ms` (the due ones, as the misfire policy keeps them) and the
+    /// next slot after now. A paused schedule fires nothing.
+    pub fn due_slots(&self, now_ms: u64) -> (Vec<u64>, Option<u64>) {
+        let next = self.recurrence.next_after(now_ms);
+        if self.paused || self.next_fire_ms == 0 || self.next_fire_ms > now_ms {
+            return (
+                Vec::new(),
+                next.or(Some(self.next_fire_ms)).filter(|&n| n > 0),
+            );
+        }
+        let mut missed = vec![self.next_fire_ms];
+        while missed.len() < MAX_CATCH_UP {
+            match self
+                .recurrence
+                .next_after(*missed.last().unwrap_or(&now_ms))
+            {
+                Some(slot) if slot <= now_ms => missed.push(slot),
+                _ => break,
+            }
+        }
+        let on_time = |slot: &u64| now_ms.saturating_sub(*slot) <= self.grace_ms;
+        let fire = match self.misfire {
+            Misfire::RunAll => missed,
+            Misfire::Skip => missed.into_iter().filter(on_time).collect(),
+            Misfire::RunOnce => {
+                let timely: Vec<u64> = missed.iter().copied().filter(on_time).collect();
+                if timely.is_empty() {
+                    missed.last().copied().into_iter().collect()
+                } else {
+                    timely
+                }
+            }
+        };
+        (fire, next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> u64 {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let at = tz.with_ymd_and_hms(y, mo, d, h, mi, 0).earliest().unwrap();
+        u64::try_from(at.timestamp()).unwrap() * 1000
+    }
+
+    fn hours(slots: &[u64], from: u64) -> Vec<f64> {
+        slots
+            .iter()
+            .map(|s| (s - from) as f64 / 3_600_000.0)
+            .collect()
+    }
+
+    #[test]
+    fn intervals_keep_to_their_anchor() {
+        let every = Recurrence::Every {
+            every_ms: 30_000,
+            anchor_ms: 1_000,
+        };
+        assert_eq!(every.next_after(0), Some(1_000));
+        assert_eq!(every.next_after(1_000), Some(31_000));
+        assert_eq!(every.next_after(30_999), Some(31_000));
+        assert_eq!(every.preview(31_000, 2), [61_000, 91_000]);
+    }
+
+    #[test]
+    fn a_daily_slot_in_the_spring_gap_fires_once_and_not_twice_in_the_autumn() {
+        let daily = Recurrence::cron("30 2 * * *", "Europe/Berlin").unwrap();
+        // 29 March 2026: 02:00 jumps to 03:00; the 02:30 slot runs at 03:00, once.
+        let spring = daily.preview(berlin(2026, 3, 28, 12, 0), 2);
+        assert_eq!(
+            spring,
+            [berlin(2026, 3, 29, 3, 0), berlin(2026, 3, 30, 2, 30)]
+        );
+        // 25 October 2026: 03:00 falls back to 02:00; 02:30 happens twice but fires once.
+        let autumn = daily.preview(berlin(2026, 10, 24, 12, 0), 2);
+        assert_eq!(autumn.len(), 2);
+        assert_eq!(autumn[0], berlin(2026, 10, 25, 2, 30));
+        assert_eq!(
+            hours(&autumn, autumn[0]),
+            [0.0, 25.0],
+            "the next day's slot is 25 hours later: the repeated hour did not fire again"
+        );
+    }
+
+    #[test]
+    fn an_hourly_slot_fires_every_real_hour_across_the_autumn_change() {
+        let hourly = Recurrence::cron("0 * * * *", "Europe/Berlin").unwrap();
+        let from = berlin(2026, 10, 25, 0, 30);
+        let slots = hourly.preview(from, 4);
+        assert_eq!(hours(&slots, slots[0]), [0.0, 1.0, 2.0, 3.0]);
+    }
+
+    fn every_minute(misfire: Misfire, grace_ms: u64) -> Schedule {
+        Schedule {
+            key: 1,
+            name: "s".into(),
+            recurrence: Recurrence::Every {
+                every_ms: 60_000,
+                anchor_ms: 0,
+            },
+            template: crate::engine::NewTask {
+                id: crate::engine::TaskId::new(""),
+                name: "t".into(),
+                queue: "q".into(),
+                priority: 0,
+                unique_key: None,
+                options: crate::engine::TaskOptions::default(),
+                expires: None,
+                eta: None,
+                body: crate::engine::TaskBody::default(),
+            },
+            misfire,
+            grace_ms,
+            overlap: Overlap::Allow,
+            paused: false,
+            next_fire_ms: 60_000,
+            last_fire_ms: 0,
+            last_task_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn missed_slots_follow_the_misfire_policy() {
+        // Down from just before 1:00 until 5:10: slots 1:00, 2:00, 3:00, 4:00 and 5:00 missed.
+        let now = 5 * 60_000 + 10_000;
+        let fired = |misfire, grace| every_minute(misfire, grace).due_slots(now);
+        assert_eq!(fired(Misfire::Skip, 1_000).0, Vec::<u64>::new());
+        assert_eq!(
+            fired(Misfire::Skip, 30_000).0,
+            [300_000],
+            "5:00 is within the grace"
+        );
+        assert_eq!(
+            fired(Misfire::RunOnce, 1_000).0,
+            [300_000],
+            "one run for all"
+        );
+        assert_eq!(
+            fired(Misfire::RunAll, 1_000).0,
+            [60_000, 120_000, 180_000, 240_000, 300_000]
+        );
+        assert_eq!(fired(Misfire::RunAll, 1_000).1, Some(360_000));
+        let mut paused = every_minute(Misfire::RunAll, 1_000);
+        paused.paused = true;
+        assert!(paused.due_slots(now).0.is_empty());
+    }
+
+    #[test]
+    fn bad_expressions_and_zones_are_named() {
+        let err = Recurrence::cron("61 * * * *", "UTC").unwrap_err();
+        assert!(err.to_string().contains("61 * * * *"), "{err}");
+        let err = Recurrence::cron("* * * * *", "Mars/Olympus").unwrap_err();
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+        assert!(
+            Recurrence::cron("*/10 * * * * *", "UTC").is_ok(),
+            "6 fields"
+        );
+    }
+}
