@@ -13,6 +13,8 @@ mod exit;
 mod parse;
 #[path = "stalk/render.rs"]
 mod render;
+#[path = "stalk/schedules.rs"]
+mod schedules;
 #[path = "stalk/table.rs"]
 mod table;
 

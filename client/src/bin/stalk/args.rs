@@ -64,6 +64,9 @@ pub(crate) enum Command {
     Queues,
     /// List the connected workers and what they run.
     Workers,
+    /// Periodic schedules: add, apply a file, list, show, pause, resume, remove, next.
+    #[command(subcommand)]
+    Schedules(crate::schedules::ScheduleCommand),
     /// Send a command to connected workers and show their answers.
     #[command(subcommand)]
     Control(ControlCommand),

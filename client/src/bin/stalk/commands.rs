@@ -34,6 +34,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Result(args) => result(&connect(&conn).await?, args, json).await,
         Command::Queues => queues(&connect(&conn).await?, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
+        Command::Schedules(command) => {
+            // Built before connecting, so a bad flag or file is a usage error with no broker.
+            let prepared = crate::schedules::prepare(&command)?;
+            crate::schedules::run(&connect(&conn).await?, command, prepared, json).await
+        }
         Command::Control(ControlCommand::Ping { workers, timeout }) => {
             let client = connect(&conn).await?;
             control(&client, &workers, WorkerCommand::Ping, timeout, json).await
@@ -392,14 +397,14 @@ async fn purge(client: &Client, queue: &str, dead_letters: bool, json: bool) -> 
     emit(&format!("purged {purged} {what} from {queue}\n"))
 }
 
-fn emit_json(doc: &Value) -> anyhow::Result<()> {
+pub(crate) fn emit_json(doc: &Value) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(doc).context("encoding the JSON output")?;
     text.push('\n');
     emit(&text)
 }
 
 /// Writes to stdout; a closed pipe (`stalk tasks … | head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -26,7 +26,7 @@ Exit status:
      control command
   2  usage error: bad flags or values
   3  cannot connect to the broker, or it is unavailable
-  4  not found: the broker has no record of the task (state UNKNOWN)
+  4  not found: the broker has no record of the task (state UNKNOWN) or schedule
   5  timed out waiting (`result --wait`, or the call's deadline)";
 
 /// Failures the CLI itself decides on, beside the [`ClientError`]s of the calls it makes.

@@ -8,6 +8,7 @@
 //! - `result`: finished tasks, `--wait` until a worker acks, failed, unknown and timed out.
 //! - `inspect`: `queues` and `tasks` tables and JSON, lease order and paging.
 //! - `control`: `revoke`, `dead list|replay|purge`, `purge`.
+//! - `schedules`: `schedules add|apply|list|show|next|pause|remove` and bad specs.
 //! - `workers`: `control ping|shutdown` through the broker to a worker session.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 
@@ -16,4 +17,5 @@ mod enqueue;
 mod errors;
 mod inspect;
 mod result;
+mod schedules;
 mod workers;
