@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stalk_broker::broker::Broker;
+use stalk_broker::clock::{Clock, SystemClock};
 use stalk_broker::{Config, Server};
 use stalk_client::Client;
 use tempfile::TempDir;
@@ -34,6 +35,7 @@ use tokio::net::TcpListener;
 pub struct TestBroker {
     dir: TempDir,
     config: Config,
+    clock: Arc<dyn Clock>,
     server: Option<Server>,
     addr: SocketAddr,
 }
@@ -46,6 +48,15 @@ impl TestBroker {
 
     /// Starts a broker after `configure` adjusted its settings (the data dir is the kit's own).
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_clock(Arc::new(SystemClock), configure).await
+    }
+
+    /// As [`TestBroker::start_with`], on `clock` (a `ManualClock` lets a test move time by
+    /// hand; the broker's timers see the new time within a second).
+    pub async fn start_with_clock(
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("create a temp data dir");
         let mut config = Config::with_data_dir(dir.path().join("data"));
         configure(&mut config);
@@ -53,13 +64,14 @@ impl TestBroker {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
-        let server = stalk_broker::start(listener, config.clone())
+        let server = stalk_broker::start_with_clock(listener, config.clone(), clock.clone())
             .await
             .expect("start the test broker");
         let addr = server.addr();
         Self {
             dir,
             config,
+            clock,
             server: Some(server),
             addr,
         }
@@ -114,9 +126,10 @@ impl TestBroker {
                 .await
                 .expect("bind 127.0.0.1:0"),
         };
-        let server = stalk_broker::start(listener, self.config.clone())
-            .await
-            .expect("restart the test broker");
+        let server =
+            stalk_broker::start_with_clock(listener, self.config.clone(), self.clock.clone())
+                .await
+                .expect("restart the test broker");
         self.addr = server.addr();
         self.server = Some(server);
     }

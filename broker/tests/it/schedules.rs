@@ -1,10 +1,13 @@
 //! Periodic schedules through the broker: stored, listed, previewed in their zone, paused,
-//! deleted; every slot fires once with the id `name@slot`, also across a restart; bad specs are
-//! refused naming the field.
+//! deleted; every slot fires once with the id `name@slot`, also across a restart; crontabs keep
+//! to their zone across DST and missed slots follow the misfire policy (on a manual clock); bad
+//! specs are refused naming the field.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use stalk_broker::clock::ManualClock;
 use stalk_client::{Client, ClientError, Recurrence, Schedule, Task, TaskState};
 use stalk_testkit::{wait_until, TestBroker};
 
@@ -149,5 +152,129 @@ async fn bad_specs_are_refused_naming_the_field() {
     assert!(
         client.schedules().await.unwrap().is_empty(),
         "nothing was stored"
+    );
+}
+
+/// Unix ms of a UTC time.
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> u64 {
+    use chrono::TimeZone;
+    let at = chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+    u64::try_from(at.timestamp_millis()).unwrap()
+}
+
+fn at(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Moves `clock` to `to_ms` (forward only).
+fn move_to(clock: &ManualClock, to_ms: u64) {
+    use stalk_broker::clock::Clock;
+    clock.advance(to_ms.saturating_sub(clock.now_ms()));
+}
+
+async fn manual_broker(start_ms: u64) -> (TestBroker, ManualClock) {
+    let clock = ManualClock::new(start_ms);
+    let broker = TestBroker::start_with_clock(Arc::new(clock.clone()), |_| {}).await;
+    (broker, clock)
+}
+
+#[tokio::test]
+async fn a_berlin_crontab_neither_skips_nor_doubles_a_slot_across_dst() {
+    // 02:30 every day in Berlin. On 29 March 2026 02:00 jumps to 03:00; on 25 October 03:00
+    // falls back to 02:00.
+    let (broker, clock) = manual_broker(utc(2026, 3, 28, 23, 0)).await;
+    let client = broker.client().await;
+    let daily = Schedule::cron("daily", "30 2 * * *", "Europe/Berlin", tick_task());
+    let info = client.put_schedule(daily).await.unwrap();
+    let spring = utc(2026, 3, 29, 1, 0);
+    assert_eq!(
+        info.next_fire,
+        Some(at(spring)),
+        "the gap's slot runs at 03:00 CEST"
+    );
+    move_to(&clock, spring + 1);
+    let fired = wait_until(
+        SOON,
+        || async { slots(&client, "daily").await },
+        |s| !s.is_empty(),
+    )
+    .await;
+    assert_eq!(fired.unwrap(), [spring], "fired once, at 03:00 CEST");
+    let next = client.schedule("daily").await.unwrap().next_fire;
+    assert_eq!(
+        next,
+        Some(at(utc(2026, 3, 30, 0, 30))),
+        "then 02:30 CEST again"
+    );
+
+    move_to(&clock, utc(2026, 10, 24, 23, 0));
+    let _ = client.delete_schedule("daily").await;
+    let daily = Schedule::cron("daily", "30 2 * * *", "Europe/Berlin", tick_task());
+    let autumn = utc(2026, 10, 25, 0, 30);
+    assert_eq!(
+        client.put_schedule(daily).await.unwrap().next_fire,
+        Some(at(autumn))
+    );
+    move_to(&clock, autumn + 1);
+    let fired = wait_until(
+        SOON,
+        || async { slots(&client, "daily").await },
+        |s| s.len() == 2,
+    )
+    .await;
+    assert_eq!(fired.unwrap(), [spring, autumn]);
+    let next = client.schedule("daily").await.unwrap().next_fire;
+    assert_eq!(
+        next,
+        Some(at(utc(2026, 10, 26, 1, 30))),
+        "the repeated 02:30 (CET, an hour later) does not fire again"
+    );
+}
+
+#[tokio::test]
+async fn missed_slots_follow_the_misfire_policy_on_resume() {
+    use stalk_client::Misfire;
+    let (broker, clock) = manual_broker(utc(2026, 1, 1, 0, 0)).await;
+    let client = broker.client().await;
+    for (name, misfire) in [
+        ("all", Misfire::RunAll),
+        ("once", Misfire::RunOnce),
+        ("skip", Misfire::Skip),
+    ] {
+        let every = Schedule::every(name, Duration::from_secs(60), tick_task())
+            .misfire(misfire)
+            .grace(Duration::from_secs(1))
+            .paused(true);
+        client.put_schedule(every).await.unwrap();
+    }
+    // Five slots pass while they are paused.
+    move_to(&clock, utc(2026, 1, 1, 0, 5) + 30_000);
+    for name in ["all", "once", "skip"] {
+        client.pause_schedule(name, false).await.unwrap();
+    }
+    let fired = wait_until(
+        SOON,
+        || async {
+            (
+                slots(&client, "all").await.len(),
+                slots(&client, "once").await.len(),
+            )
+        },
+        |&(all, once)| all == 5 && once == 1,
+    )
+    .await;
+    assert!(
+        fired.is_ok(),
+        "run-all fires the 5 missed slots, run-once one: {fired:?}"
+    );
+    assert!(
+        slots(&client, "skip").await.is_empty(),
+        "skip drops slots past the grace"
+    );
+    let next = client.schedule("skip").await.unwrap().next_fire;
+    assert_eq!(
+        next,
+        Some(at(utc(2026, 1, 1, 0, 6))),
+        "and waits for the next one"
     );
 }
