@@ -79,7 +79,7 @@ pub struct Broker {
     durability: Durability,
     ready: ReadySignals,
     results: ResultWaiters,
-    timers: [Notify; 5],
+    timers: [Notify; 6],
     shutdown: CancellationToken,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
@@ -128,6 +128,7 @@ impl Broker {
         let next_seq = recovered.next_seq.max(1);
         let mut engine = Engine::recover(engine_config, recovered.tasks);
         engine.restore_schedules(recovered.schedules);
+        engine.restore_limits(recovered.limits);
         let reserved = next_seq + SEQ_BLOCK;
         store.reserve_seq(reserved)?;
         let commit = store.group_commit()?;
@@ -384,6 +385,16 @@ impl Broker {
         self.core.lock().engine.stats(queues)
     }
 
+    /// Every rate limit, by scope.
+    pub fn rate_limits(
+        &self,
+    ) -> Vec<(
+        crate::engine::limits::LimitScope,
+        crate::engine::limits::RateLimit,
+    )> {
+        self.core.lock().engine.rate_limits()
+    }
+
     /// Every schedule, by name.
     pub fn schedules(&self) -> Vec<crate::engine::schedule::Schedule> {
         self.core
@@ -433,7 +444,7 @@ impl Broker {
     /// The wake-up a timer's driver sleeps on.
     pub(crate) fn timer_moved(&self, timer: Timer) -> &Notify {
         let i = Timer::ALL.iter().position(|t| *t == timer).unwrap_or(0);
-        &self.timers[i.min(4)]
+        &self.timers[i.min(5)]
     }
 
     /// Cancelled when the broker begins to shut down; long-lived streams end on it.

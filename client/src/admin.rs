@@ -352,3 +352,64 @@ impl Client {
             .collect())
     }
 }
+
+/// A rate limit as the broker holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// `task:NAME` or `queue:NAME`.
+    pub scope: String,
+    /// Tasks per period, e.g. `10/s`.
+    pub rate: String,
+    /// Tasks that may start at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Client {
+    /// Sets the rate limit of `scope` (`task:NAME` or `queue:NAME`) to `rate` (`10/s`, `100/m`,
+    /// `1000/h`; `None` removes it), with `burst` (0: one period's worth). It holds across every
+    /// worker and is stored. Returns every limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`]: `INVALID_ARGUMENT` naming `scope` or `rate`.
+    pub async fn set_rate_limit(
+        &self,
+        scope: &str,
+        rate: Option<&str>,
+        burst: u32,
+    ) -> Result<Vec<RateLimitInfo>, ClientError> {
+        let request = v1::SetRateLimitRequest {
+            scope: scope.into(),
+            rate: rate.unwrap_or_default().into(),
+            burst,
+        };
+        let response = self.admin().set_rate_limit(request).await?.into_inner();
+        Ok(limits(response))
+    }
+
+    /// Every rate limit, by scope.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`] if the broker refuses the call.
+    pub async fn rate_limits(&self) -> Result<Vec<RateLimitInfo>, ClientError> {
+        let response = self
+            .admin()
+            .list_rate_limits(v1::ListRateLimitsRequest {})
+            .await?
+            .into_inner();
+        Ok(limits(response))
+    }
+}
+
+fn limits(response: v1::RateLimitsResponse) -> Vec<RateLimitInfo> {
+    response
+        .limits
+        .into_iter()
+        .map(|l| RateLimitInfo {
+            scope: l.scope,
+            rate: l.rate,
+            burst: l.burst,
+        })
+        .collect()
+}

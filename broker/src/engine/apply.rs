@@ -21,6 +21,10 @@ pub(super) struct Change {
     pub(super) derivable: bool,
 }
 
+/// Tasks one lease may hold back for rate limits before it gives up on a queue, so a long run
+/// of limited tasks does not make every lease scan them all.
+const HOLD_BACK_BUDGET: usize = 1000;
+
 impl Engine {
     /// Applies one command at the time and sequence number of `ctx`.
     ///
@@ -65,8 +69,13 @@ impl Engine {
                 timer: Timer::Schedule,
                 limit,
             } => Ok(self.fire_schedules(limit, ctx)),
+            Command::Tick {
+                timer: Timer::Limit,
+                limit,
+            } => Ok(self.wake_throttled(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
             Command::PutSchedule(schedule) => Ok(self.put_schedule(*schedule, ctx)),
+            Command::SetRateLimit { scope, limit } => Ok(self.set_rate_limit(scope, limit, ctx)),
             Command::DeleteSchedule(name) => self.delete_schedule(&name),
             Command::PauseSchedule { name, paused } => self.pause_schedule(&name, paused, ctx),
         }
@@ -174,8 +183,17 @@ impl Engine {
         let mut out = Outcome::new(Reply::Leased(Vec::new()));
         out.durable = false;
         let mut granted = Vec::new();
+        let limited = !self.limits.is_empty();
         for name in queues {
-            while granted.len() < max {
+            if limited {
+                if let Err(token_at) = self.limits.queue_open(name, ctx.now_ms) {
+                    self.throttled(name, token_at, &mut out);
+                    continue;
+                }
+            }
+            // Tasks a limit holds back keep their place; the ones behind them still go.
+            let mut held_back = Vec::new();
+            while granted.len() < max && held_back.len() < HOLD_BACK_BUDGET {
                 let Some(key) = self.pop_ready(name, ctx.now_ms) else {
                     break;
                 };
@@ -186,6 +204,20 @@ impl Engine {
                 if expired {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                     continue;
+                }
+                if limited {
+                    let admitted = match self.tasks.get(&key) {
+                        Some(meta) => self.limits.admit(&meta.name, name, ctx.now_ms),
+                        None => Ok(()),
+                    };
+                    if let Err(token_at) = admitted {
+                        held_back.push(key);
+                        self.throttled(name, token_at, &mut out);
+                        if self.limits.queue_open(name, ctx.now_ms).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                 }
                 let lease_id = ctx.sub_id(granted.len());
                 let Some(meta) = self.tasks.get_mut(&key) else {
@@ -216,8 +248,56 @@ impl Engine {
                     deadline_ms,
                 });
             }
+            if let Some(queue) = self.queues.get_mut(name) {
+                for key in held_back {
+                    if let Some(meta) = self.tasks.get(&key) {
+                        queue.push_ready(meta.priority, meta.ready_seq, key);
+                    }
+                }
+            }
         }
         out.reply = Reply::Leased(granted);
+        out
+    }
+
+    /// Notes that `queue` has tasks waiting for a rate-limit token due at `token_at`.
+    fn throttled(&mut self, queue: &str, token_at: u64, out: &mut Outcome) {
+        if let Some((name, _)) = self.queues.by_name.get_key_value(queue) {
+            self.limits.throttled.insert(name.clone());
+        }
+        out.timers_moved |= self.timers.insert(Timer::Limit, token_at, 0);
+    }
+
+    /// Tokens came: the throttled queues' leasers look again.
+    fn wake_throttled(&mut self, limit: usize, ctx: Ctx) -> Outcome {
+        let mut out = Outcome::new(Reply::Ticked(0));
+        out.durable = false;
+        let due = self.timers.due(Timer::Limit, ctx.now_ms, limit);
+        for &(at, key) in &due {
+            self.timers.remove(Timer::Limit, at, key);
+        }
+        if !due.is_empty() {
+            for queue in std::mem::take(&mut self.limits.throttled) {
+                out.ready_in(&queue);
+            }
+        }
+        out.reply = Reply::Ticked(due.len());
+        out
+    }
+
+    fn set_rate_limit(
+        &mut self,
+        scope: super::limits::LimitScope,
+        limit: Option<super::limits::RateLimit>,
+        ctx: Ctx,
+    ) -> Outcome {
+        self.limits.set(scope.clone(), limit, ctx.now_ms);
+        let mut out = Outcome::new(Reply::Limits(self.limits.all()));
+        out.writes.push(Write::PutLimit(scope, limit));
+        // Waiting tasks may go now.
+        for queue in std::mem::take(&mut self.limits.throttled) {
+            out.ready_in(&queue);
+        }
         out
     }
 
@@ -704,8 +784,8 @@ impl Engine {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                 }
                 Timer::Purge => self.delete(key, &mut out),
-                // Fired above: schedules are not tasks.
-                Timer::Schedule => {}
+                // Handled above: schedules and limit wake-ups are not tasks.
+                Timer::Schedule | Timer::Limit => {}
             }
         }
         if timer == Timer::Expiry {

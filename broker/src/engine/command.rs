@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::limits::{LimitScope, RateLimit};
 use super::schedule::Schedule;
 use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
 use super::task_id::TaskId;
@@ -117,16 +118,19 @@ pub enum Timer {
     Purge,
     /// Schedules whose next slot came fire.
     Schedule,
+    /// Rate-limit tokens came for tasks that waited for them: their queues look again.
+    Limit,
 }
 
 impl Timer {
     /// Every timer, for the broker to start one driver each.
-    pub const ALL: [Timer; 5] = [
+    pub const ALL: [Timer; 6] = [
         Timer::Due,
         Timer::Lease,
         Timer::Expiry,
         Timer::Purge,
         Timer::Schedule,
+        Timer::Limit,
     ];
 
     pub(crate) fn bit(self) -> u8 {
@@ -136,6 +140,7 @@ impl Timer {
             Self::Expiry => 4,
             Self::Purge => 8,
             Self::Schedule => 16,
+            Self::Limit => 32,
         }
     }
 }
@@ -221,6 +226,13 @@ pub enum Command {
     PutSchedule(Box<Schedule>),
     /// Delete a schedule by name.
     DeleteSchedule(String),
+    /// Set the rate limit of a task name or queue; `None` removes it.
+    SetRateLimit {
+        /// What it limits.
+        scope: LimitScope,
+        /// The limit.
+        limit: Option<RateLimit>,
+    },
     /// Pause or resume a schedule by name.
     PauseSchedule {
         /// The schedule.
@@ -317,6 +329,8 @@ pub enum Reply {
     Schedule(Box<Schedule>),
     /// To `DeleteSchedule`: whether it existed.
     Deleted(bool),
+    /// To `SetRateLimit`: every limit now.
+    Limits(Vec<(LimitScope, RateLimit)>),
 }
 
 /// A change for the store to make durable.
@@ -332,6 +346,8 @@ pub enum Write {
     PutSchedule(Box<Schedule>),
     /// A schedule is gone (by key).
     DeleteSchedule(u64),
+    /// A rate limit was set (`None`: removed).
+    PutLimit(LimitScope, Option<RateLimit>),
 }
 
 /// The result of applying a command.

@@ -14,6 +14,7 @@ mod backoff;
 mod command;
 mod error;
 mod ids;
+pub mod limits;
 mod listing;
 mod queues;
 pub mod schedule;
@@ -69,6 +70,8 @@ pub struct Engine {
     /// Periodic schedules by key, and their keys by name.
     schedules: BTreeMap<u64, schedule::Schedule>,
     schedule_names: HashMap<String, u64>,
+    /// Rate limits, checked when leases are granted.
+    limits: limits::Limits,
 }
 
 impl Engine {
@@ -84,6 +87,7 @@ impl Engine {
             timers: Timers::default(),
             schedules: BTreeMap::new(),
             schedule_names: HashMap::new(),
+            limits: limits::Limits::default(),
         }
     }
 

@@ -24,6 +24,21 @@ impl Engine {
             .and_then(|key| self.schedules.get(key))
     }
 
+    /// Puts back stored rate limits after a restart (their buckets start full).
+    pub fn restore_limits(
+        &mut self,
+        stored: impl IntoIterator<Item = (super::limits::LimitScope, super::limits::RateLimit)>,
+    ) {
+        for (scope, limit) in stored {
+            self.limits.set(scope, Some(limit), 0);
+        }
+    }
+
+    /// Every rate limit, by scope.
+    pub fn rate_limits(&self) -> Vec<(super::limits::LimitScope, super::limits::RateLimit)> {
+        self.limits.all()
+    }
+
     /// Puts back stored schedules after a restart.
     pub fn restore_schedules(&mut self, stored: impl IntoIterator<Item = Schedule>) {
         for schedule in stored {

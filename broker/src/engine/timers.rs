@@ -14,6 +14,8 @@ pub(crate) struct Timers {
     purge: BTreeSet<(u64, u64)>,
     /// `(next_fire_ms, schedule key)`.
     schedule: BTreeSet<(u64, u64)>,
+    /// `(next token ms, 0)`: when throttled queues look again.
+    limit: BTreeSet<(u64, u64)>,
 }
 
 impl Timers {
@@ -24,6 +26,7 @@ impl Timers {
             Timer::Expiry => &self.expiry,
             Timer::Purge => &self.purge,
             Timer::Schedule => &self.schedule,
+            Timer::Limit => &self.limit,
         }
     }
 
@@ -34,6 +37,7 @@ impl Timers {
             Timer::Expiry => &mut self.expiry,
             Timer::Purge => &mut self.purge,
             Timer::Schedule => &mut self.schedule,
+            Timer::Limit => &mut self.limit,
         }
     }
 

@@ -10,7 +10,28 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::control::WorkerCommand;
+use crate::engine::limits::{LimitScope, RateLimit};
 use crate::engine::{Command, PageToken, Reply, SUB_BITS};
+
+/// The wire form of the rate limits.
+fn rate_limits(limits: Vec<(LimitScope, RateLimit)>) -> pb::RateLimitsResponse {
+    let unit = |per_ms: u64| match per_ms {
+        1_000 => "s",
+        60_000 => "m",
+        3_600_000 => "h",
+        _ => "d",
+    };
+    pb::RateLimitsResponse {
+        limits: limits
+            .into_iter()
+            .map(|(scope, limit)| pb::RateLimitInfo {
+                scope: scope.to_string(),
+                rate: format!("{}/{}", limit.count, unit(limit.per_ms)),
+                burst: limit.burst,
+            })
+            .collect(),
+    }
+}
 
 /// Most workers one control command may name.
 const MAX_CONTROL_TARGETS: usize = 1000;
@@ -161,6 +182,55 @@ impl Admin for AdminService {
             })
             .collect();
         Ok(Response::new(pb::ControlWorkersResponse { replies }))
+    }
+
+    async fn set_rate_limit(
+        &self,
+        request: Request<pb::SetRateLimitRequest>,
+    ) -> Result<Response<pb::RateLimitsResponse>, Status> {
+        let req = request.into_inner();
+        let scope = match req.scope.split_once(':') {
+            Some(("task", name)) => {
+                convert::name("scope", name)?;
+                LimitScope::Task(name.to_string())
+            }
+            Some(("queue", name)) => {
+                convert::name("scope", name)?;
+                LimitScope::Queue(name.to_string())
+            }
+            _ => {
+                return Err(FieldError::invalid(
+                    "scope",
+                    format!("{:?} is not task:NAME or queue:NAME", req.scope),
+                )
+                .into())
+            }
+        };
+        let limit = if req.rate.is_empty() {
+            None
+        } else {
+            Some(
+                RateLimit::parse(&req.rate, req.burst)
+                    .map_err(|e| FieldError::invalid("rate", e))?,
+            )
+        };
+        let outcome = self
+            .broker
+            .execute(Command::SetRateLimit { scope, limit })
+            .await?;
+        match outcome.reply {
+            Reply::Limits(limits) => Ok(Response::new(rate_limits(limits))),
+            other => Err(Status::internal(format!(
+                "unexpected engine reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn list_rate_limits(
+        &self,
+        _request: Request<pb::ListRateLimitsRequest>,
+    ) -> Result<Response<pb::RateLimitsResponse>, Status> {
+        Ok(Response::new(rate_limits(self.broker.rate_limits())))
     }
 
     async fn list_workers(

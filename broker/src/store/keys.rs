@@ -8,6 +8,8 @@ pub(crate) const STATE: u8 = 0x02;
 pub(crate) const BODY: u8 = 0x03;
 /// A periodic schedule, by its key.
 pub(crate) const SCHEDULE: u8 = 0x04;
+/// A rate limit, by its scope as text.
+pub(crate) const LIMIT: u8 = 0x05;
 
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";

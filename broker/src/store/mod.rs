@@ -154,6 +154,18 @@ impl Store {
                 Write::DeleteSchedule(key) => {
                     self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
                 }
+                Write::PutLimit(scope, limit) => {
+                    let key = schedule_records::limit_key(&scope);
+                    match limit {
+                        Some(limit) => {
+                            self.db
+                                .insert(key, schedule_records::encode_limit(&limit))?;
+                        }
+                        None => {
+                            self.db.remove(key)?;
+                        }
+                    }
+                }
             }
         }
         Ok(())

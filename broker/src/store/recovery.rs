@@ -2,10 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::keys::{self, decode_task_key, BODY, SCHEDULE, SEQ_RESERVED, STATE};
+use super::keys::{self, decode_task_key, BODY, LIMIT, SCHEDULE, SEQ_RESERVED, STATE};
 use super::records::decode_state;
-use super::schedule_records::decode_schedule;
+use super::schedule_records::{decode_limit, decode_schedule};
 use super::{Store, StoreError};
+use crate::engine::limits::{LimitScope, RateLimit};
 use crate::engine::schedule::Schedule;
 use crate::engine::TaskMeta;
 
@@ -16,6 +17,8 @@ pub struct Recovered {
     pub tasks: Vec<TaskMeta>,
     /// Every stored schedule.
     pub schedules: Vec<Schedule>,
+    /// Every stored rate limit.
+    pub limits: Vec<(LimitScope, RateLimit)>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
 }
@@ -42,6 +45,7 @@ impl Store {
         let mut out = Recovered {
             tasks: Vec::new(),
             schedules: Vec::new(),
+            limits: Vec::new(),
             next_seq: reserved,
         };
         for entry in self.db.scan_prefix([STATE]) {
@@ -68,6 +72,10 @@ impl Store {
                 .next_seq
                 .max((schedule.key >> crate::engine::SUB_BITS) + 1);
             out.schedules.push(schedule);
+        }
+        for entry in self.db.scan_prefix([LIMIT]) {
+            let (key, value) = entry?;
+            out.limits.push(decode_limit(&key, &value)?);
         }
         self.drop_orphan_bodies(&out.tasks)?;
         Ok(out)

@@ -1,9 +1,11 @@
-//! The stored form of a schedule: a versioned prost record with its task template.
+//! The stored form of schedules (a versioned prost record with the task template) and of rate
+//! limits.
 
 use prost::Message;
 
 use super::records::{unversioned_pub as unversioned, versioned_pub as versioned, BodyRecord};
 use super::StoreError;
+use crate::engine::limits::{LimitScope, RateLimit};
 use crate::engine::schedule::{Misfire, Overlap, Recurrence, Schedule};
 use crate::engine::{NewTask, TaskId, TaskOptions, When};
 
@@ -191,4 +193,61 @@ pub(crate) fn decode_schedule(key: &[u8], bytes: &[u8]) -> Result<Schedule, Stor
         last_fire_ms: r.last_fire_ms,
         last_task_id: r.last_task_id,
     })
+}
+
+/// A stored rate limit (keyed by its scope).
+#[derive(Clone, PartialEq, Message)]
+struct LimitRecord {
+    #[prost(uint32, tag = "1")]
+    count: u32,
+    #[prost(uint64, tag = "2")]
+    per_ms: u64,
+    #[prost(uint32, tag = "3")]
+    burst: u32,
+}
+
+/// The key of a limit: kind, then its scope as text (`task:NAME`, `queue:NAME`).
+pub(crate) fn limit_key(scope: &LimitScope) -> Vec<u8> {
+    let mut key = vec![super::keys::LIMIT];
+    key.extend_from_slice(scope.to_string().as_bytes());
+    key
+}
+
+/// Encodes a rate limit.
+pub(crate) fn encode_limit(limit: &RateLimit) -> Vec<u8> {
+    versioned(&LimitRecord {
+        count: limit.count,
+        per_ms: limit.per_ms,
+        burst: limit.burst,
+    })
+}
+
+/// Decodes a stored limit and its scope.
+pub(crate) fn decode_limit(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(LimitScope, RateLimit), StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.to_vec(),
+        reason,
+    };
+    let text = std::str::from_utf8(key.get(1..).unwrap_or_default())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let scope = match text.split_once(':') {
+        Some(("task", name)) => LimitScope::Task(name.to_string()),
+        Some(("queue", name)) => LimitScope::Queue(name.to_string()),
+        _ => return Err(corrupt(format!("unknown limit scope {text:?}"))),
+    };
+    let r = LimitRecord::decode(unversioned(key, bytes)?).map_err(|e| corrupt(e.to_string()))?;
+    if r.count == 0 || r.per_ms == 0 {
+        return Err(corrupt("a limit of zero".into()));
+    }
+    Ok((
+        scope,
+        RateLimit {
+            count: r.count,
+            per_ms: r.per_ms,
+            burst: r.burst.max(1),
+        },
+    ))
 }

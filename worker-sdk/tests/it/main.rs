@@ -8,6 +8,7 @@
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
+//! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
 //! - `threads`: the threads pool: blocking handlers, time limits.
@@ -23,6 +24,7 @@ mod failures;
 mod leases;
 mod limits;
 mod prefork;
+mod rate_limits;
 mod runs;
 mod shutdown;
 mod steps;

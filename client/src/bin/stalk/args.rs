@@ -64,6 +64,9 @@ pub(crate) enum Command {
     Queues,
     /// List the connected workers and what they run.
     Workers,
+    /// Rate limits per task name or queue, enforced by the broker across every worker.
+    #[command(subcommand)]
+    Limits(LimitCommand),
     /// Periodic schedules: add, apply a file, list, show, pause, resume, remove, next.
     #[command(subcommand)]
     Schedules(crate::schedules::ScheduleCommand),
@@ -174,6 +177,28 @@ pub(crate) struct TasksArgs {
     /// Continue a listing: the token the previous page printed.
     #[arg(long, value_name = "TOKEN")]
     pub(crate) page_token: Option<String>,
+}
+
+/// `stalk limits …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LimitCommand {
+    /// Set a limit: `stalk limits set task:email.send 10/s --burst 20`.
+    Set {
+        /// task:NAME or queue:NAME.
+        scope: String,
+        /// Tasks per period: 10/s, 100/m, 1000/h or 5000/d.
+        rate: String,
+        /// Tasks that may start at once after a quiet spell [default: one period's worth].
+        #[arg(long, default_value_t = 0)]
+        burst: u32,
+    },
+    /// Remove a limit.
+    Remove {
+        /// task:NAME or queue:NAME.
+        scope: String,
+    },
+    /// List the limits.
+    List,
 }
 
 /// `stalk control …`.

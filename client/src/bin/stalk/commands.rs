@@ -10,7 +10,8 @@ use stalk_client::{
 };
 
 use crate::args::{
-    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, ResultArgs, TasksArgs,
+    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, LimitCommand, ResultArgs,
+    TasksArgs,
 };
 use crate::exit::CliError;
 use crate::render;
@@ -34,6 +35,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Result(args) => result(&connect(&conn).await?, args, json).await,
         Command::Queues => queues(&connect(&conn).await?, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
+        Command::Limits(command) => limits(&connect(&conn).await?, command, json).await,
         Command::Schedules(command) => {
             // Built before connecting, so a bad flag or file is a usage error with no broker.
             let prepared = crate::schedules::prepare(&command)?;
@@ -235,6 +237,28 @@ async fn control(
         .into());
     }
     Ok(())
+}
+
+async fn limits(client: &Client, command: LimitCommand, json: bool) -> anyhow::Result<()> {
+    let limits = match command {
+        LimitCommand::Set { scope, rate, burst } => {
+            client.set_rate_limit(&scope, Some(&rate), burst).await?
+        }
+        LimitCommand::Remove { scope } => client.set_rate_limit(&scope, None, 0).await?,
+        LimitCommand::List => client.rate_limits().await?,
+    };
+    if json {
+        let list = limits
+            .iter()
+            .map(|l| json!({"scope": l.scope, "rate": l.rate, "burst": l.burst}))
+            .collect();
+        return emit_json(&Value::Array(list));
+    }
+    let mut table = crate::table::Table::new(&["SCOPE", "RATE", "BURST"]);
+    for l in &limits {
+        table.row(vec![l.scope.clone(), l.rate.clone(), l.burst.to_string()]);
+    }
+    emit(&table.render())
 }
 
 async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {
