@@ -78,6 +78,20 @@ pub enum Scenario {
         #[arg(long, default_value_t = 64)]
         worker_concurrency: u32,
     },
+    /// Limits a queue to `--limit` (with `--burst`), fills it with `--tasks` tasks and drains it with
+    /// `--workers` stalk-workers at once; reports the achieved start rate and its error.
+    RateLimited {
+        /// The queue's limit, e.g. `1000/s`.
+        #[arg(long, default_value = "1000/s")]
+        limit: String,
+        /// Workers draining the queue together.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// The limit's burst: tokens that may gather while the workers are busy. The first
+        /// `burst` starts are left out of the achieved rate.
+        #[arg(long, default_value_t = 10)]
+        burst: u32,
+    },
     /// Fills the broker with `--tasks` ready tasks, then reports its RSS.
     Fill {
         /// Tasks per Enqueue call.
@@ -97,6 +111,7 @@ impl Scenario {
             Self::Drain { .. } => "drain",
             Self::Latency { .. } => "latency",
             Self::Scheduled { .. } => "scheduled",
+            Self::RateLimited { .. } => "rate-limited",
         }
     }
 }

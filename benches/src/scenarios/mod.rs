@@ -5,6 +5,7 @@ pub mod drain;
 mod enqueue;
 mod fill;
 mod latency;
+mod rate_limited;
 mod roundtrip;
 mod scheduled;
 
@@ -141,6 +142,26 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                     "enqueue_per_s": run.enqueue_per_s,
                     "broker_rss_scheduled_mib": run.rss_scheduled_mib,
                     "started_early": run.early,
+                }),
+            )
+        }
+        Scenario::RateLimited {
+            limit,
+            workers,
+            burst,
+        } => {
+            let run = rate_limited::run(&target, c, limit, *workers, *burst).await?;
+            (
+                run.tasks,
+                run.elapsed,
+                rate_limited::latencies(),
+                serde_json::json!({
+                    "limit": limit,
+                    "workers": workers,
+                    "burst": burst,
+                    "limit_per_s": run.limit_per_s,
+                    "achieved_per_s": run.achieved_per_s,
+                    "error_pct": (run.achieved_per_s - run.limit_per_s) / run.limit_per_s * 100.0,
                 }),
             )
         }
