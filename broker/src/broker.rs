@@ -418,8 +418,15 @@ impl Broker {
         state: TaskState,
         after: Option<PageToken>,
         page_size: usize,
-    ) -> Page {
-        self.core.lock().engine.list(queue, state, after, page_size)
+    ) -> (Page, Vec<Option<crate::engine::limits::Held>>) {
+        let core = self.core.lock();
+        let page = core.engine.list(queue, state, after, page_size);
+        let held = page
+            .tasks
+            .iter()
+            .map(|t| core.engine.held(t.key).cloned())
+            .collect();
+        (page, held)
     }
 
     /// Runs one timer's due transitions; returns its next deadline (unix ms).

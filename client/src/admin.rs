@@ -64,6 +64,10 @@ pub struct TaskSummary {
     pub error: Option<TaskError>,
     /// Size of the payload in bytes.
     pub payload_size: u64,
+    /// For a READY task a limit held back: which (`rate limit task:NAME`).
+    pub waiting_for: Option<String>,
+    /// When that limit has its next token.
+    pub waiting_until: Option<SystemTime>,
 }
 
 impl TaskSummary {
@@ -79,6 +83,8 @@ impl TaskSummary {
             due_at: time_from_unix_ms(task.due_at_unix_ms),
             error: task.error.map(TaskError::from),
             payload_size: task.payload_size,
+            waiting_for: crate::wire::non_empty(task.waiting_for),
+            waiting_until: time_from_unix_ms(task.waiting_until_unix_ms),
         })
     }
 }

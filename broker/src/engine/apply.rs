@@ -186,8 +186,8 @@ impl Engine {
         let limited = !self.limits.is_empty();
         for name in queues {
             if limited {
-                if let Err(token_at) = self.limits.queue_open(name, ctx.now_ms) {
-                    self.throttled(name, token_at, &mut out);
+                if let Err(held) = self.limits.queue_open(name, ctx.now_ms) {
+                    self.throttled(name, held.until_ms, &mut out);
                     continue;
                 }
             }
@@ -210,9 +210,10 @@ impl Engine {
                         Some(meta) => self.limits.admit(&meta.name, name, ctx.now_ms),
                         None => Ok(()),
                     };
-                    if let Err(token_at) = admitted {
+                    if let Err(held) = admitted {
                         held_back.push(key);
-                        self.throttled(name, token_at, &mut out);
+                        self.throttled(name, held.until_ms, &mut out);
+                        self.limits.held.insert(key, held);
                         if self.limits.queue_open(name, ctx.now_ms).is_err() {
                             break;
                         }
@@ -220,6 +221,9 @@ impl Engine {
                     }
                 }
                 let lease_id = ctx.sub_id(granted.len());
+                if limited {
+                    self.limits.held.remove(&key);
+                }
                 let Some(meta) = self.tasks.get_mut(&key) else {
                     continue;
                 };
@@ -683,6 +687,9 @@ impl Engine {
             cold.lease_id = 0;
             cold.prefetched = false;
         }
+        if !self.limits.held.is_empty() {
+            self.limits.held.remove(&key);
+        }
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
         }
@@ -734,6 +741,7 @@ impl Engine {
         let Some(meta) = self.tasks.remove(&key) else {
             return;
         };
+        self.limits.held.remove(&key);
         unindex(&mut self.queues, &mut self.timers, &meta);
         self.ids.remove(&meta.id, key);
         if let Some(unique) = meta.unique_key() {

@@ -118,12 +118,23 @@ impl Bucket {
     }
 }
 
+/// Why a READY task was held back at its last lease attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The limit that had no token.
+    pub scope: LimitScope,
+    /// When it has the next one, unix ms.
+    pub until_ms: u64,
+}
+
 /// Every limit, and the queues whose tasks wait for a token.
 #[derive(Debug, Default)]
 pub(crate) struct Limits {
     buckets: HashMap<LimitScope, Bucket>,
     /// Queues with tasks held back by a limit, to wake when tokens come.
     pub(crate) throttled: HashSet<Arc<str>>,
+    /// READY tasks held back, by key (soft state: shown in listings).
+    pub(crate) held: HashMap<u64, Held>,
 }
 
 impl Limits {
@@ -156,13 +167,15 @@ impl Limits {
     }
 
     /// Whether the queue's own limit has a token now; if not, when it will.
-    pub(crate) fn queue_open(&mut self, queue: &str, now_ms: u64) -> Result<(), u64> {
-        match self.buckets.get_mut(&LimitScope::Queue(queue.to_string())) {
+    pub(crate) fn queue_open(&mut self, queue: &str, now_ms: u64) -> Result<(), Held> {
+        let scope = LimitScope::Queue(queue.to_string());
+        match self.buckets.get_mut(&scope) {
             Some(bucket) => {
                 if bucket.has_token(now_ms) {
                     Ok(())
                 } else {
-                    Err(bucket.next_token_ms())
+                    let until_ms = bucket.next_token_ms();
+                    Err(Held { scope, until_ms })
                 }
             }
             None => Ok(()),
@@ -171,11 +184,15 @@ impl Limits {
 
     /// Takes a token for a task of `name` in `queue` if both limits have one; else when the
     /// blocking one will.
-    pub(crate) fn admit(&mut self, name: &str, queue: &str, now_ms: u64) -> Result<(), u64> {
+    pub(crate) fn admit(&mut self, name: &str, queue: &str, now_ms: u64) -> Result<(), Held> {
         let task = LimitScope::Task(name.to_string());
         if let Some(bucket) = self.buckets.get_mut(&task) {
             if !bucket.has_token(now_ms) {
-                return Err(bucket.next_token_ms());
+                let until_ms = bucket.next_token_ms();
+                return Err(Held {
+                    scope: task,
+                    until_ms,
+                });
             }
         }
         self.queue_open(queue, now_ms)?;
@@ -221,7 +238,10 @@ mod tests {
             }
         }
         assert_eq!(admitted, 31);
-        assert_eq!(limits.admit("t", "q", 10_000), Err(10_334));
+        assert_eq!(
+            limits.admit("t", "q", 10_000).map_err(|h| h.until_ms),
+            Err(10_334)
+        );
         assert!(
             limits.admit("other", "q", 10_000).is_ok(),
             "other names are not limited"
@@ -237,7 +257,11 @@ mod tests {
             0,
         );
         assert!(limits.admit("a", "q", 0).is_ok());
-        assert_eq!(limits.admit("b", "q", 1), Err(1_000));
+        let held = limits.admit("b", "q", 1).unwrap_err();
+        assert_eq!(
+            (held.scope.to_string(), held.until_ms),
+            ("queue:q".into(), 1_000)
+        );
         assert!(limits.admit("b", "other", 1).is_ok());
     }
 }

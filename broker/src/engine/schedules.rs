@@ -34,6 +34,11 @@ impl Engine {
         }
     }
 
+    /// Why the READY task `key` was held back at its last lease attempt, if a limit did.
+    pub fn held(&self, key: u64) -> Option<&super::limits::Held> {
+        self.limits.held.get(&key)
+    }
+
     /// Every rate limit, by scope.
     pub fn rate_limits(&self) -> Vec<(super::limits::LimitScope, super::limits::RateLimit)> {
         self.limits.all()

@@ -97,11 +97,16 @@ impl Admin for AdminService {
         } else {
             Some(PageToken::decode(&req.page_token).map_err(crate::broker::BrokerError::from)?)
         };
-        let page = self
+        let (page, held) = self
             .broker
             .list(&req.queue, state, after, page_size as usize);
         Ok(Response::new(pb::ListTasksResponse {
-            tasks: page.tasks.iter().map(convert::summary).collect(),
+            tasks: page
+                .tasks
+                .iter()
+                .zip(held)
+                .map(|(task, held)| convert::summary(task, held.as_ref()))
+                .collect(),
             next_page_token: page.next.map(PageToken::encode).unwrap_or_default(),
         }))
     }

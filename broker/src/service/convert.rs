@@ -473,7 +473,10 @@ pub(crate) fn error(error: Option<&TaskError>) -> Option<pb::Error> {
 }
 
 /// A listing row.
-pub(crate) fn summary(meta: &TaskMeta) -> pb::TaskSummary {
+pub(crate) fn summary(
+    meta: &TaskMeta,
+    held: Option<&crate::engine::limits::Held>,
+) -> pb::TaskSummary {
     let due = match meta.state {
         TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
         TaskState::Leased => meta.lease().map_or(0, |l| l.deadline_ms),
@@ -490,6 +493,10 @@ pub(crate) fn summary(meta: &TaskMeta) -> pb::TaskSummary {
         due_at_unix_ms: ms(due),
         error: error(meta.error()),
         payload_size: u64::from(meta.payload_size),
+        waiting_for: held
+            .map(|h| format!("rate limit {}", h.scope))
+            .unwrap_or_default(),
+        waiting_until_unix_ms: held.map_or(0, |h| ms(h.until_ms)),
     }
 }
 

@@ -1,13 +1,14 @@
 //! Rate limits through the broker and three workers at once: a task name's limit holds across
 //! all of them (starts counted per window, with tolerance), tasks of other names go past the
-//! held-back ones, and a change at runtime takes effect without a restart.
+//! held-back ones, a held task's listing says which limit holds it until when, and a change at
+//! runtime takes effect without a restart.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use stalk_client::{Task, TaskState};
-use stalk_testkit::TestBroker;
+use stalk_testkit::{wait_until, TestBroker};
 use stalk_worker::{TaskError, WorkerBuilder};
 
 use crate::support::{spawn, SOON};
@@ -108,6 +109,29 @@ async fn a_limit_changed_at_runtime_takes_effect_at_once() {
     let second = handles.next().unwrap();
     let held = client.result(&second.id, None).await.unwrap();
     assert_eq!(held.state, TaskState::Ready, "the hour's one token is used");
+    // Its listing says which limit holds it and until when.
+    let listed = wait_until(
+        SOON,
+        || async {
+            client
+                .list_tasks("default", TaskState::Ready, 10, None)
+                .await
+                .unwrap()
+                .0
+        },
+        |tasks| tasks.iter().any(|t| t.waiting_for.is_some()),
+    )
+    .await
+    .expect("the held task shows why it waits");
+    assert_eq!(
+        listed[0].waiting_for.as_deref(),
+        Some("rate limit task:limited")
+    );
+    let until = listed[0].waiting_until.expect("until when");
+    assert!(
+        until > std::time::SystemTime::now() + Duration::from_secs(3000),
+        "the next token is about an hour away: {until:?}"
+    );
     let listed = client.rate_limits().await.unwrap();
     assert_eq!(listed[0].scope, "task:limited");
     assert_eq!(listed[0].rate, "1/h");

@@ -204,6 +204,8 @@ pub(crate) fn summary_json(t: &TaskSummary) -> Value {
         "due_at": time_json(t.due_at),
         "error": error_json(t.error.as_ref()),
         "payload_size": t.payload_size,
+        "waiting_for": t.waiting_for,
+        "waiting_until": time_json(t.waiting_until),
     })
 }
 
