@@ -156,7 +156,8 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn millis(d: Duration) -> u64 {
+/// A duration in whole ms, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -1197,9 +1198,7 @@ fn ack(done: Done) -> pb::AckRequest {
         }) => pb::ack_request::Outcome::Failure(pb::Failure {
             error: Some(pb::Error { kind, message }),
             fatal: false,
-            retry_in_ms: countdown.map_or(0, |d| {
-                u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-            }),
+            retry_in_ms: countdown.map_or(0, |d| millis(d).max(1)),
             ..pb::Failure::default()
         }),
         Err(TaskError::Fatal { kind, message }) => pb::ack_request::Outcome::Failure(pb::Failure {

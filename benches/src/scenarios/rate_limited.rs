@@ -11,7 +11,6 @@ use stalk_worker::{TaskError, Worker};
 use tokio::sync::Notify;
 
 use super::tasks;
-use crate::analytics::Latencies;
 use crate::args::Common;
 use crate::target::Target;
 
@@ -106,9 +105,4 @@ pub(super) async fn run(
         achieved_per_s,
         limit_per_s,
     })
-}
-
-/// The latencies of a rate-limited run: none per task (the rate is the result).
-pub(super) fn latencies() -> Latencies {
-    Latencies::default()
 }

@@ -91,7 +91,13 @@ impl Engine {
         out
     }
 
-    fn enqueue_one(&mut self, task: NewTask, ctx: Ctx, i: usize, out: &mut Outcome) -> Enqueued {
+    pub(super) fn enqueue_one(
+        &mut self,
+        task: NewTask,
+        ctx: Ctx,
+        i: usize,
+        out: &mut Outcome,
+    ) -> Enqueued {
         let existing = self.ids.get_id(&task.id, &self.tasks);
         if let Some(existing) = existing.and_then(|key| self.tasks.get(&key)) {
             return Enqueued::Existing {
@@ -656,16 +662,6 @@ impl Engine {
 
     /// Moves a task to a new state, keeping indexes, counts, unique keys and the store in step.
     /// Returns the state it ended in (EXPIRED instead of a waiting state when its time is up).
-    pub(super) fn enqueue_fired(
-        &mut self,
-        task: NewTask,
-        ctx: Ctx,
-        i: usize,
-        out: &mut Outcome,
-    ) -> Enqueued {
-        self.enqueue_one(task, ctx, i, out)
-    }
-
     pub(super) fn transition(
         &mut self,
         key: u64,

@@ -23,6 +23,19 @@ impl fmt::Display for LimitScope {
     }
 }
 
+impl std::str::FromStr for LimitScope {
+    type Err = String;
+
+    /// `task:NAME` or `queue:NAME`, as [`fmt::Display`] writes it.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some(("task", name)) => Ok(Self::Task(name.to_string())),
+            Some(("queue", name)) => Ok(Self::Queue(name.to_string())),
+            _ => Err(format!("{text:?} is not task:NAME or queue:NAME")),
+        }
+    }
+}
+
 /// `count` tasks per `per_ms`, with up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -202,6 +215,25 @@ impl Limits {
             }
         }
         Ok(())
+    }
+}
+
+impl super::Engine {
+    /// Puts back stored rate limits after a restart (their buckets start full).
+    pub fn restore_limits(&mut self, stored: impl IntoIterator<Item = (LimitScope, RateLimit)>) {
+        for (scope, limit) in stored {
+            self.limits.set(scope, Some(limit), 0);
+        }
+    }
+
+    /// Why the READY task `key` was held back at its last lease attempt, if a limit did.
+    pub fn held(&self, key: u64) -> Option<&Held> {
+        self.limits.held.get(&key)
+    }
+
+    /// Every rate limit, by scope.
+    pub fn rate_limits(&self) -> Vec<(LimitScope, RateLimit)> {
+        self.limits.all()
     }
 }
 

@@ -24,26 +24,6 @@ impl Engine {
             .and_then(|key| self.schedules.get(key))
     }
 
-    /// Puts back stored rate limits after a restart (their buckets start full).
-    pub fn restore_limits(
-        &mut self,
-        stored: impl IntoIterator<Item = (super::limits::LimitScope, super::limits::RateLimit)>,
-    ) {
-        for (scope, limit) in stored {
-            self.limits.set(scope, Some(limit), 0);
-        }
-    }
-
-    /// Why the READY task `key` was held back at its last lease attempt, if a limit did.
-    pub fn held(&self, key: u64) -> Option<&super::limits::Held> {
-        self.limits.held.get(&key)
-    }
-
-    /// Every rate limit, by scope.
-    pub fn rate_limits(&self) -> Vec<(super::limits::LimitScope, super::limits::RateLimit)> {
-        self.limits.all()
-    }
-
     /// Puts back stored schedules after a restart.
     pub fn restore_schedules(&mut self, stored: impl IntoIterator<Item = Schedule>) {
         for schedule in stored {
@@ -190,7 +170,7 @@ impl Engine {
                 let mut task = schedule.template.clone();
                 task.id = TaskId::new(&format!("{}@{slot}", schedule.name));
                 if let Enqueued::Created { id, .. } | Enqueued::Existing { id, .. } =
-                    self.enqueue_fired(task, ctx, fired, &mut out)
+                    self.enqueue_one(task, ctx, fired, &mut out)
                 {
                     schedule.last_task_id = id.to_string();
                 }

@@ -194,23 +194,12 @@ impl Admin for AdminService {
         request: Request<pb::SetRateLimitRequest>,
     ) -> Result<Response<pb::RateLimitsResponse>, Status> {
         let req = request.into_inner();
-        let scope = match req.scope.split_once(':') {
-            Some(("task", name)) => {
-                convert::name("scope", name)?;
-                LimitScope::Task(name.to_string())
-            }
-            Some(("queue", name)) => {
-                convert::name("scope", name)?;
-                LimitScope::Queue(name.to_string())
-            }
-            _ => {
-                return Err(FieldError::invalid(
-                    "scope",
-                    format!("{:?} is not task:NAME or queue:NAME", req.scope),
-                )
-                .into())
-            }
-        };
+        let scope: LimitScope = req
+            .scope
+            .parse()
+            .map_err(|e: String| FieldError::invalid("scope", e))?;
+        let (LimitScope::Task(name) | LimitScope::Queue(name)) = &scope;
+        convert::name("scope", name)?;
         let limit = if req.rate.is_empty() {
             None
         } else {

@@ -133,17 +133,8 @@ impl BodyRecord {
     }
 }
 
-/// [`versioned`], for the other record modules.
-pub(crate) fn versioned_pub(message: &impl Message) -> Vec<u8> {
-    versioned(message)
-}
-
-/// [`unversioned`], for the other record modules.
-pub(crate) fn unversioned_pub<'a>(key: &[u8], bytes: &'a [u8]) -> Result<&'a [u8], StoreError> {
-    unversioned(key, bytes)
-}
-
-fn versioned(message: &impl Message) -> Vec<u8> {
+/// A record with its version byte in front.
+pub(crate) fn versioned(message: &impl Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + message.encoded_len());
     out.push(V1);
     message
@@ -152,7 +143,8 @@ fn versioned(message: &impl Message) -> Vec<u8> {
     out
 }
 
-fn unversioned<'a>(key: &[u8], bytes: &'a [u8]) -> Result<&'a [u8], StoreError> {
+/// A record's body after its version byte, if this broker knows the version.
+pub(crate) fn unversioned<'a>(key: &[u8], bytes: &'a [u8]) -> Result<&'a [u8], StoreError> {
     match bytes.split_first() {
         Some((&V1, rest)) => Ok(rest),
         Some((&version, _)) => Err(StoreError::UnknownRecordVersion {

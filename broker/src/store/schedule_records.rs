@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use super::records::{unversioned_pub as unversioned, versioned_pub as versioned, BodyRecord};
+use super::records::{unversioned, versioned, BodyRecord};
 use super::StoreError;
 use crate::engine::limits::{LimitScope, RateLimit};
 use crate::engine::schedule::{Misfire, Overlap, Recurrence, Schedule};
@@ -233,11 +233,7 @@ pub(crate) fn decode_limit(
     };
     let text = std::str::from_utf8(key.get(1..).unwrap_or_default())
         .map_err(|e| corrupt(e.to_string()))?;
-    let scope = match text.split_once(':') {
-        Some(("task", name)) => LimitScope::Task(name.to_string()),
-        Some(("queue", name)) => LimitScope::Queue(name.to_string()),
-        _ => return Err(corrupt(format!("unknown limit scope {text:?}"))),
-    };
+    let scope: LimitScope = text.parse().map_err(corrupt)?;
     let r = LimitRecord::decode(unversioned(key, bytes)?).map_err(|e| corrupt(e.to_string()))?;
     if r.count == 0 || r.per_ms == 0 {
         return Err(corrupt("a limit of zero".into()));

@@ -4,6 +4,7 @@ use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::TaskError;
+use crate::worker::millis;
 
 /// Largest frame either side accepts: a payload or result is bounded by the broker well below.
 const MAX_FRAME: usize = 256 << 20;
@@ -57,9 +58,7 @@ impl ChildReply {
                 status: 1,
                 kind,
                 message,
-                countdown_ms: countdown.map_or(0, |d| {
-                    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-                }),
+                countdown_ms: countdown.map_or(0, |d| millis(d).max(1)),
                 ..Self::default()
             },
             Err(TaskError::Fatal { kind, message }) => Self {

@@ -19,6 +19,7 @@ use super::frame::{self, ChildJob, ChildReply};
 use super::process::{describe, mib, rss_bytes};
 use super::{time_limit_exceeded, ChildLimits, Done, Ending, Job};
 use crate::error::WorkerError;
+use crate::worker::millis;
 
 /// How long a new child may take to start and connect.
 const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -241,9 +242,7 @@ async fn run_job(
         payload,
         task_id: task_id.clone(),
         attempt,
-        soft_limit_ms: limits.soft.map_or(0, |d| {
-            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-        }),
+        soft_limit_ms: limits.soft.map_or(0, |d| millis(d).max(1)),
     };
     let pid = child.pid;
     let mut over_memory = None;

@@ -91,7 +91,7 @@ pub(crate) struct AddArgs {
     pub(crate) task: String,
     /// Fire every this long (at least 1s).
     #[arg(long, value_parser = parse_positive_duration, group = "when")]
-    #[serde(default, with = "humantime_serde_opt")]
+    #[serde(default, with = "duration_opt")]
     pub(crate) every: Option<Duration>,
     /// Fire at the times of this crontab expression (5 fields, or 6 with seconds first).
     #[arg(long, group = "when")]
@@ -123,7 +123,7 @@ pub(crate) struct AddArgs {
     pub(crate) misfire: MisfireArg,
     /// How late a slot may still fire as on time [default: 60s].
     #[arg(long, value_parser = parse_duration)]
-    #[serde(default, with = "humantime_serde_opt")]
+    #[serde(default, with = "duration_opt")]
     pub(crate) grace: Option<Duration>,
     /// A slot that comes while the previous run is unfinished.
     #[arg(long, value_enum, default_value_t = OverlapArg::Allow)]
@@ -144,7 +144,7 @@ fn allow() -> OverlapArg {
 }
 
 /// Durations in a schedules file, written as on the command line (`30s`, `1h`).
-mod humantime_serde_opt {
+mod duration_opt {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
