@@ -385,14 +385,9 @@ impl Broker {
         self.core.lock().engine.stats(queues)
     }
 
-    /// Every rate limit, by scope.
-    pub fn rate_limits(
-        &self,
-    ) -> Vec<(
-        crate::engine::limits::LimitScope,
-        crate::engine::limits::RateLimit,
-    )> {
-        self.core.lock().engine.rate_limits()
+    /// Every limit, by scope and header.
+    pub fn limits(&self) -> Vec<crate::engine::limits::LimitInfo> {
+        self.core.lock().engine.limits()
     }
 
     /// Every schedule, by name.

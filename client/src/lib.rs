@@ -67,7 +67,9 @@ mod task;
 mod wire;
 
 pub use ack_many::AckOutcome;
-pub use admin::{QueueStats, RateLimitInfo, TaskSummary, WorkerCommand, WorkerInfo, WorkerReply};
+pub use admin::{
+    Limit, LimitInfo, QueueStats, TaskSummary, WorkerCommand, WorkerInfo, WorkerReply,
+};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 pub use enqueue::TaskHandle;
 pub use error::ClientError;

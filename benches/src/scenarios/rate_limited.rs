@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use parking_lot::Mutex;
+use stalk_client::Limit;
 use stalk_worker::{TaskError, Worker};
 use tokio::sync::Notify;
 
@@ -32,12 +33,12 @@ pub(super) async fn run(
 ) -> anyhow::Result<Limited> {
     let client = target.clients(1).await?.remove(0);
     let limits = client
-        .set_rate_limit("queue:limited", Some(limit), burst)
+        .set_limit(&Limit::queue("limited").rate(limit).burst(burst))
         .await?;
-    let Some(info) = limits.first() else {
+    let Some(rate) = limits.first().and_then(|l| l.rate.clone()) else {
         bail!("the broker did not keep the limit");
     };
-    let (count, unit) = info.rate.split_once('/').unwrap_or(("0", "s"));
+    let (count, unit) = rate.split_once('/').unwrap_or(("0", "s"));
     let per_s = match unit {
         "m" => 60.0,
         "h" => 3600.0,

@@ -21,9 +21,9 @@ pub(super) struct Change {
     pub(super) derivable: bool,
 }
 
-/// Tasks one lease may hold back for rate limits before it gives up on a queue, so a long run
-/// of limited tasks does not make every lease scan them all.
-const HOLD_BACK_BUDGET: usize = 1000;
+/// Tasks one lease may park before it leaves the rest of a queue to the next lease, so one
+/// command never runs long however many tasks a limit holds back.
+const PARK_BUDGET: usize = 1000;
 
 impl Engine {
     /// Applies one command at the time and sequence number of `ctx`.
@@ -72,10 +72,10 @@ impl Engine {
             Command::Tick {
                 timer: Timer::Limit,
                 limit,
-            } => Ok(self.wake_throttled(limit, ctx)),
+            } => Ok(self.tick_limits(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
             Command::PutSchedule(schedule) => Ok(self.put_schedule(*schedule, ctx)),
-            Command::SetRateLimit { scope, limit } => Ok(self.set_rate_limit(scope, limit, ctx)),
+            Command::SetLimit { key, limit } => Ok(self.set_limit(key, limit)),
             Command::DeleteSchedule(name) => self.delete_schedule(&name),
             Command::PauseSchedule { name, paused } => self.pause_schedule(&name, paused, ctx),
         }
@@ -93,7 +93,7 @@ impl Engine {
 
     pub(super) fn enqueue_one(
         &mut self,
-        task: NewTask,
+        mut task: NewTask,
         ctx: Ctx,
         i: usize,
         out: &mut Outcome,
@@ -134,13 +134,19 @@ impl Engine {
             (TaskState::Ready, 0)
         };
         let key = ctx.sub_id(i);
-        let cold = (expires_at_ms.is_some() || unique_key.is_some()).then(|| {
-            Box::new(TaskCold {
-                expires_at_ms,
-                unique_key,
-                ..TaskCold::default()
-            })
-        });
+        let headers: Vec<(Arc<str>, Arc<str>)> = std::mem::take(&mut task.body.headers)
+            .into_iter()
+            .map(|(name, value)| (Arc::from(name), Arc::from(value)))
+            .collect();
+        let cold =
+            (expires_at_ms.is_some() || unique_key.is_some() || !headers.is_empty()).then(|| {
+                Box::new(TaskCold {
+                    expires_at_ms,
+                    unique_key,
+                    headers,
+                    ..TaskCold::default()
+                })
+            });
         let meta = TaskMeta {
             key,
             id: task.id,
@@ -191,15 +197,11 @@ impl Engine {
         let mut granted = Vec::new();
         let limited = !self.limits.is_empty();
         for name in queues {
-            if limited {
-                if let Err(held) = self.limits.queue_open(name, ctx.now_ms) {
-                    self.throttled(name, held.until_ms, &mut out);
-                    continue;
-                }
+            if limited && !self.queue_open(name, ctx, &mut out) {
+                continue;
             }
-            // Tasks a limit holds back keep their place; the ones behind them still go.
-            let mut held_back = Vec::new();
-            while granted.len() < max && held_back.len() < HOLD_BACK_BUDGET {
+            let mut parked = 0;
+            while granted.len() < max {
                 let Some(key) = self.pop_ready(name, ctx.now_ms) else {
                     break;
                 };
@@ -211,25 +213,23 @@ impl Engine {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                     continue;
                 }
-                if limited {
-                    let admitted = match self.tasks.get(&key) {
-                        Some(meta) => self.limits.admit(&meta.name, name, ctx.now_ms),
-                        None => Ok(()),
-                    };
-                    if let Err(held) = admitted {
-                        held_back.push(key);
-                        self.throttled(name, held.until_ms, &mut out);
-                        self.limits.held.insert(key, held);
-                        if self.limits.queue_open(name, ctx.now_ms).is_err() {
-                            break;
+                // A task a limit holds back is parked; the ones behind it still go.
+                if limited && !self.admit(key, ctx, &mut out) {
+                    parked += 1;
+                    if parked == PARK_BUDGET {
+                        // The rest of this queue is looked at by the next lease.
+                        if let Some((queue, _)) = self.queues.by_name.get_key_value(name.as_str()) {
+                            let queue = queue.clone();
+                            out.ready_in(&queue);
                         }
-                        continue;
+                        break;
                     }
+                    if !self.queue_open(name, ctx, &mut out) {
+                        break;
+                    }
+                    continue;
                 }
                 let lease_id = ctx.sub_id(granted.len());
-                if limited {
-                    self.limits.held.remove(&key);
-                }
                 let Some(meta) = self.tasks.get_mut(&key) else {
                     continue;
                 };
@@ -258,56 +258,8 @@ impl Engine {
                     deadline_ms,
                 });
             }
-            if let Some(queue) = self.queues.get_mut(name) {
-                for key in held_back {
-                    if let Some(meta) = self.tasks.get(&key) {
-                        queue.push_ready(meta.priority, meta.ready_seq, key);
-                    }
-                }
-            }
         }
         out.reply = Reply::Leased(granted);
-        out
-    }
-
-    /// Notes that `queue` has tasks waiting for a rate-limit token due at `token_at`.
-    fn throttled(&mut self, queue: &str, token_at: u64, out: &mut Outcome) {
-        if let Some((name, _)) = self.queues.by_name.get_key_value(queue) {
-            self.limits.throttled.insert(name.clone());
-        }
-        out.timers_moved |= self.timers.insert(Timer::Limit, token_at, 0);
-    }
-
-    /// Tokens came: the throttled queues' leasers look again.
-    fn wake_throttled(&mut self, limit: usize, ctx: Ctx) -> Outcome {
-        let mut out = Outcome::new(Reply::Ticked(0));
-        out.durable = false;
-        let due = self.timers.due(Timer::Limit, ctx.now_ms, limit);
-        for &(at, key) in &due {
-            self.timers.remove(Timer::Limit, at, key);
-        }
-        if !due.is_empty() {
-            for queue in std::mem::take(&mut self.limits.throttled) {
-                out.ready_in(&queue);
-            }
-        }
-        out.reply = Reply::Ticked(due.len());
-        out
-    }
-
-    fn set_rate_limit(
-        &mut self,
-        scope: super::limits::LimitScope,
-        limit: Option<super::limits::RateLimit>,
-        ctx: Ctx,
-    ) -> Outcome {
-        self.limits.set(scope.clone(), limit, ctx.now_ms);
-        let mut out = Outcome::new(Reply::Limits(self.limits.all()));
-        out.writes.push(Write::PutLimit(scope, limit));
-        // Waiting tasks may go now.
-        for queue in std::mem::take(&mut self.limits.throttled) {
-            out.ready_in(&queue);
-        }
         out
     }
 
@@ -678,13 +630,15 @@ impl Engine {
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         let from = meta.state;
+        let freed = if self.limits.is_empty() {
+            Vec::new()
+        } else {
+            self.limits.leaving(meta, &mut self.queues)
+        };
         meta.state = to;
         if let Some(cold) = meta.cold.as_deref_mut() {
             cold.lease_id = 0;
             cold.prefetched = false;
-        }
-        if !self.limits.held.is_empty() {
-            self.limits.held.remove(&key);
         }
         if let Some(seq) = change.ready_seq {
             meta.ready_seq = seq;
@@ -730,6 +684,9 @@ impl Engine {
             out.writes
                 .push(Write::Update(Box::new(((**meta).clone(), change.result))));
         }
+        if !freed.is_empty() {
+            self.freed(freed, out);
+        }
         to
     }
 
@@ -737,7 +694,14 @@ impl Engine {
         let Some(meta) = self.tasks.remove(&key) else {
             return;
         };
-        self.limits.held.remove(&key);
+        let freed = if self.limits.is_empty() {
+            Vec::new()
+        } else {
+            self.limits.leaving(&meta, &mut self.queues)
+        };
+        if !freed.is_empty() {
+            self.freed(freed, out);
+        }
         unindex(&mut self.queues, &mut self.timers, &meta);
         self.ids.remove(&meta.id, key);
         if let Some(unique) = meta.unique_key() {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::limits::{LimitScope, RateLimit};
+use super::limits::{Limit, LimitInfo, LimitKey};
 use super::schedule::Schedule;
 use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
 use super::task_id::TaskId;
@@ -226,12 +226,12 @@ pub enum Command {
     PutSchedule(Box<Schedule>),
     /// Delete a schedule by name.
     DeleteSchedule(String),
-    /// Set the rate limit of a task name or queue; `None` removes it.
-    SetRateLimit {
-        /// What it limits.
-        scope: LimitScope,
-        /// The limit.
-        limit: Option<RateLimit>,
+    /// Set a limit of a task name or queue, whole or per header value; `None` removes it.
+    SetLimit {
+        /// Which limit.
+        key: LimitKey,
+        /// What it allows.
+        limit: Option<Limit>,
     },
     /// Pause or resume a schedule by name.
     PauseSchedule {
@@ -329,8 +329,8 @@ pub enum Reply {
     Schedule(Box<Schedule>),
     /// To `DeleteSchedule`: whether it existed.
     Deleted(bool),
-    /// To `SetRateLimit`: every limit now.
-    Limits(Vec<(LimitScope, RateLimit)>),
+    /// To `SetLimit`: every limit now.
+    Limits(Vec<LimitInfo>),
 }
 
 /// A change for the store to make durable.
@@ -346,8 +346,8 @@ pub enum Write {
     PutSchedule(Box<Schedule>),
     /// A schedule is gone (by key).
     DeleteSchedule(u64),
-    /// A rate limit was set (`None`: removed).
-    PutLimit(LimitScope, Option<RateLimit>),
+    /// A limit was set (`None`: removed).
+    PutLimit(LimitKey, Option<Limit>),
 }
 
 /// The result of applying a command.

@@ -69,15 +69,21 @@ impl Engine {
             TaskState::Ready => {
                 let mut tasks = Vec::new();
                 for (priority, lane) in q.ready.iter().enumerate().rev() {
-                    let priority = priority as u64;
                     let start = match after {
-                        Some(PageToken(p, _)) if priority > p => continue,
-                        Some(PageToken(p, seq)) if priority == p => {
-                            lane.partition_point(|&(s, _)| s <= seq)
-                        }
+                        Some(PageToken(p, _)) if priority as u64 > p => continue,
+                        Some(PageToken(p, seq)) if priority as u64 == p => seq + 1,
                         _ => 0,
                     };
-                    for &(seq, key) in lane.range(start..) {
+                    // The lane and the tasks a limit parked, merged in ready order.
+                    let inverse = 9 - u8::try_from(priority).unwrap_or(9);
+                    let in_lane = lane
+                        .range(lane.partition_point(|&(s, _)| s < start)..)
+                        .copied();
+                    let parked = q
+                        .parked
+                        .range((inverse, start, 0)..(inverse, u64::MAX, u64::MAX))
+                        .map(|&(_, seq, key)| (seq, key));
+                    for (seq, key) in merged(in_lane, parked) {
                         let live = self
                             .tasks
                             .get(&key)
@@ -133,6 +139,7 @@ impl Engine {
             q.dead.iter().copied().collect()
         } else {
             let mut keys: Vec<u64> = q.ready.iter().flatten().map(|&(_, key)| key).collect();
+            keys.extend(q.parked.iter().map(|&(_, _, key)| key));
             for lane in &mut q.ready {
                 *lane = VecDeque::new();
             }
@@ -228,4 +235,17 @@ fn page_of<'a, K>(
         last_seen = Some(meta);
     }
     Page { tasks, next: None }
+}
+
+/// Two `(seq, key)` runs, each in order, as one in order.
+fn merged(
+    a: impl Iterator<Item = (u64, u64)>,
+    b: impl Iterator<Item = (u64, u64)>,
+) -> impl Iterator<Item = (u64, u64)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }

@@ -21,6 +21,7 @@ pub mod schedule;
 mod schedules;
 mod task;
 mod task_id;
+mod throttle;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

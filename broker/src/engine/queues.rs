@@ -57,6 +57,9 @@ pub(crate) struct Queue {
     /// READY other than by being popped (revoke, expiry, purge); readers skip those, which keeps
     /// every push and pop O(1).
     pub(crate) ready: [VecDeque<(u64, u64)>; PRIORITIES],
+    /// READY tasks a limit holds back, out of the lanes, by `(9 - priority, ready_seq, key)`:
+    /// listings and purges find them here.
+    pub(crate) parked: BTreeSet<(u8, u64, u64)>,
     /// Keys of FAILED tasks, in enqueue order.
     pub(crate) dead: BTreeSet<u64>,
     pub(crate) counts: Counts,

@@ -1,7 +1,8 @@
 //! The task as the engine sees it: its state, options and the compact record kept in memory.
 //!
-//! Payloads and headers are not here: they live only in the store and are read when a task is
-//! leased, so a million waiting tasks cost memory for their metadata alone.
+//! Payloads are not here: they live only in the store and are read when a task is leased, so a
+//! million waiting tasks cost memory for their metadata alone. Headers are kept (in the cold
+//! part, for tasks that have any) because keyed limits read them when a lease is granted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -119,7 +120,8 @@ pub struct TaskBody {
     pub payload: Vec<u8>,
     /// Media type of the payload.
     pub content_type: String,
-    /// Free-form headers.
+    /// Free-form headers, as given at enqueue. The engine moves them into the task's metadata
+    /// ([`TaskCold::headers`]), so a stored task body has none.
     pub headers: BTreeMap<String, String>,
     /// Soft time limit per attempt, ms, enforced by the worker; 0 = none.
     pub soft_time_limit_ms: u64,
@@ -216,6 +218,8 @@ pub struct TaskCold {
     pub purge_at_ms: u64,
     /// The last failure.
     pub error: Option<TaskError>,
+    /// Free-form headers, sorted by name.
+    pub headers: Vec<(Arc<str>, Arc<str>)>,
 }
 
 static NO_COLD: TaskCold = TaskCold {
@@ -230,6 +234,7 @@ static NO_COLD: TaskCold = TaskCold {
     finished_ms: 0,
     purge_at_ms: 0,
     error: None,
+    headers: Vec::new(),
 };
 
 impl TaskMeta {
@@ -276,5 +281,15 @@ impl TaskMeta {
     /// The last failure, if any.
     pub fn error(&self) -> Option<&TaskError> {
         self.cold().error.as_ref()
+    }
+
+    /// The value of header `name`, if the task has it.
+    pub fn header(&self, name: &str) -> Option<&Arc<str>> {
+        let headers = &self.cold().headers;
+        headers
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .and_then(|i| headers.get(i))
+            .map(|(_, value)| value)
     }
 }

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod limited;
+
 const TTL: u64 = 60_000;
 
 /// Strict priorities (no aging) unless a test says otherwise.
@@ -704,56 +706,4 @@ fn overlap_skip_waits_for_the_previous_run_and_pause_stops_firing() {
         h.run(Command::DeleteSchedule("nope".into())),
         Err(EngineError::ScheduleNotFound { .. })
     ));
-}
-
-#[test]
-fn a_rate_limited_task_waits_in_place_without_holding_back_others() {
-    let mut h = Harness::new();
-    h.run(Command::SetRateLimit {
-        scope: limits::LimitScope::Task("slow".into()),
-        limit: Some(limits::RateLimit::parse("1/s", 1).unwrap()),
-    })
-    .unwrap();
-    for (id, name) in [
-        ("s1", "slow"),
-        ("s2", "slow"),
-        ("f1", "fast"),
-        ("s3", "slow"),
-        ("f2", "fast"),
-    ] {
-        h.enqueue(NewTask {
-            name: name.into(),
-            ..task(id)
-        });
-    }
-    assert_eq!(ids(&h.lease("q", 10)), ["s1", "f1", "f2"]);
-    assert_eq!(
-        h.engine.stats(&[])[0].1.ready,
-        2,
-        "s2 and s3 still wait, READY"
-    );
-    assert_eq!(h.engine.next_deadline(Timer::Limit), Some(h.now + 1_000));
-    h.now += 1_000;
-    let wake = h
-        .run(Command::Tick {
-            timer: Timer::Limit,
-            limit: 10,
-        })
-        .unwrap();
-    assert_eq!(wake.ready_queues.len(), 1, "the queue's leasers look again");
-    assert_eq!(
-        ids(&h.lease("q", 10)),
-        ["s2"],
-        "in its place, one per second"
-    );
-    h.run(Command::SetRateLimit {
-        scope: limits::LimitScope::Task("slow".into()),
-        limit: None,
-    })
-    .unwrap();
-    assert_eq!(
-        ids(&h.lease("q", 10)),
-        ["s3"],
-        "a removed limit lets the rest go at once"
-    );
 }

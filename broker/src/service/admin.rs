@@ -10,27 +10,62 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::control::WorkerCommand;
-use crate::engine::limits::{LimitScope, RateLimit};
+use crate::engine::limits::{Limit, LimitInfo, LimitKey, LimitScope, RateLimit};
 use crate::engine::{Command, PageToken, Reply, SUB_BITS};
 
-/// The wire form of the rate limits.
-fn rate_limits(limits: Vec<(LimitScope, RateLimit)>) -> pb::RateLimitsResponse {
-    let unit = |per_ms: u64| match per_ms {
-        1_000 => "s",
-        60_000 => "m",
-        3_600_000 => "h",
-        _ => "d",
-    };
-    pb::RateLimitsResponse {
+/// The wire form of the limits.
+fn limits(limits: Vec<LimitInfo>) -> pb::LimitsResponse {
+    pb::LimitsResponse {
         limits: limits
             .into_iter()
-            .map(|(scope, limit)| pb::RateLimitInfo {
-                scope: scope.to_string(),
-                rate: format!("{}/{}", limit.count, unit(limit.per_ms)),
-                burst: limit.burst,
+            .map(|info| pb::LimitInfo {
+                scope: info.key.scope.to_string(),
+                per_header: info.key.per.unwrap_or_default(),
+                rate: info.limit.rate.map(|r| r.to_string()).unwrap_or_default(),
+                burst: info.limit.rate.map_or(0, |r| r.burst),
+                max_concurrency: info.limit.concurrency.unwrap_or(0),
+                running: info.running,
+                waiting: info.waiting,
             })
             .collect(),
     }
+}
+
+/// Longest header name a keyed limit may name (as for task headers).
+const MAX_HEADER_NAME_LEN: usize = 128;
+
+/// Checks a SetLimit request and converts it.
+fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), FieldError> {
+    let scope: LimitScope = req
+        .scope
+        .parse()
+        .map_err(|e: String| FieldError::invalid("scope", e))?;
+    let (LimitScope::Task(name) | LimitScope::Queue(name)) = &scope;
+    convert::name("scope", name)?;
+    if req.per_header.len() > MAX_HEADER_NAME_LEN {
+        return Err(FieldError::invalid(
+            "per_header",
+            format!(
+                "is {} bytes; at most {MAX_HEADER_NAME_LEN}",
+                req.per_header.len()
+            ),
+        ));
+    }
+    let rate = if req.rate.is_empty() {
+        if req.burst > 0 {
+            return Err(FieldError::invalid("burst", "a burst needs a rate"));
+        }
+        None
+    } else {
+        Some(RateLimit::parse(&req.rate, req.burst).map_err(|e| FieldError::invalid("rate", e))?)
+    };
+    let concurrency = (req.max_concurrency > 0).then_some(req.max_concurrency);
+    let key = LimitKey {
+        scope,
+        per: (!req.per_header.is_empty()).then_some(req.per_header),
+    };
+    let limit = (rate.is_some() || concurrency.is_some()).then_some(Limit { rate, concurrency });
+    Ok((key, limit))
 }
 
 /// Most workers one control command may name.
@@ -189,42 +224,28 @@ impl Admin for AdminService {
         Ok(Response::new(pb::ControlWorkersResponse { replies }))
     }
 
-    async fn set_rate_limit(
+    async fn set_limit(
         &self,
-        request: Request<pb::SetRateLimitRequest>,
-    ) -> Result<Response<pb::RateLimitsResponse>, Status> {
-        let req = request.into_inner();
-        let scope: LimitScope = req
-            .scope
-            .parse()
-            .map_err(|e: String| FieldError::invalid("scope", e))?;
-        let (LimitScope::Task(name) | LimitScope::Queue(name)) = &scope;
-        convert::name("scope", name)?;
-        let limit = if req.rate.is_empty() {
-            None
-        } else {
-            Some(
-                RateLimit::parse(&req.rate, req.burst)
-                    .map_err(|e| FieldError::invalid("rate", e))?,
-            )
-        };
+        request: Request<pb::SetLimitRequest>,
+    ) -> Result<Response<pb::LimitsResponse>, Status> {
+        let (key, limit) = limit_of(request.into_inner())?;
         let outcome = self
             .broker
-            .execute(Command::SetRateLimit { scope, limit })
+            .execute(Command::SetLimit { key, limit })
             .await?;
         match outcome.reply {
-            Reply::Limits(limits) => Ok(Response::new(rate_limits(limits))),
+            Reply::Limits(all) => Ok(Response::new(limits(all))),
             other => Err(Status::internal(format!(
                 "unexpected engine reply {other:?}"
             ))),
         }
     }
 
-    async fn list_rate_limits(
+    async fn list_limits(
         &self,
-        _request: Request<pb::ListRateLimitsRequest>,
-    ) -> Result<Response<pb::RateLimitsResponse>, Status> {
-        Ok(Response::new(rate_limits(self.broker.rate_limits())))
+        _request: Request<pb::ListLimitsRequest>,
+    ) -> Result<Response<pb::LimitsResponse>, Status> {
+        Ok(Response::new(limits(self.broker.limits())))
     }
 
     async fn list_workers(

@@ -493,9 +493,7 @@ pub(crate) fn summary(
         due_at_unix_ms: ms(due),
         error: error(meta.error()),
         payload_size: u64::from(meta.payload_size),
-        waiting_for: held
-            .map(|h| format!("rate limit {}", h.scope))
-            .unwrap_or_default(),
+        waiting_for: held.map(|h| h.limit.clone()).unwrap_or_default(),
         waiting_until_unix_ms: held.map_or(0, |h| ms(h.until_ms)),
     }
 }

@@ -374,15 +374,28 @@ pub(crate) fn ack_item(
     Ok((req.task_id, req.lease_id, outcome))
 }
 
+/// A leased task's headers: kept with its metadata, or in its body when it was stored by a
+/// broker from before keyed limits.
+fn headers(t: &LeasedTask) -> std::collections::HashMap<String, String> {
+    let kept = &t.meta.cold().headers;
+    if kept.is_empty() {
+        return t.body.headers.clone().into_iter().collect();
+    }
+    kept.iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
 /// The wire form of a leased task.
 pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
+    let headers = headers(&t);
     pb::LeasedTask {
         task_id: t.meta.id.to_string(),
         name: t.meta.name.to_string(),
         queue: t.meta.queue.to_string(),
         payload: t.body.payload,
         content_type: t.body.content_type,
-        headers: t.body.headers.into_iter().collect(),
+        headers,
         priority: u32::from(t.meta.priority),
         lease_id: t.lease_id,
         attempt: t.meta.attempts,

@@ -4,11 +4,11 @@
 
 /// A task's metadata, state and result: rewritten on every state change.
 pub(crate) const STATE: u8 = 0x02;
-/// A task's payload and headers: written once at enqueue.
+/// A task's payload: written once at enqueue.
 pub(crate) const BODY: u8 = 0x03;
 /// A periodic schedule, by its key.
 pub(crate) const SCHEDULE: u8 = 0x04;
-/// A rate limit, by its scope as text.
+/// A limit, by its scope as text (and a keyed limit's header).
 pub(crate) const LIMIT: u8 = 0x05;
 
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.

@@ -154,12 +154,12 @@ impl Store {
                 Write::DeleteSchedule(key) => {
                     self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
                 }
-                Write::PutLimit(scope, limit) => {
-                    let key = schedule_records::limit_key(&scope);
+                Write::PutLimit(limit_key, limit) => {
+                    let key = schedule_records::limit_key(&limit_key);
                     match limit {
                         Some(limit) => {
                             self.db
-                                .insert(key, schedule_records::encode_limit(&limit))?;
+                                .insert(key, schedule_records::encode_limit(&limit_key, &limit))?;
                         }
                         None => {
                             self.db.remove(key)?;
@@ -171,7 +171,7 @@ impl Store {
         Ok(())
     }
 
-    /// A task's payload and headers.
+    /// A task's payload.
     ///
     /// # Errors
     /// [`StoreError::Io`], or a decoding error for a damaged record.

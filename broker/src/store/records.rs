@@ -76,6 +76,9 @@ pub(crate) struct StateRecord {
     /// 0 in records written before the option existed: the default.
     #[prost(uint32, tag = "28")]
     max_lost_attempts: u32,
+    /// The task's headers (its stored body has none).
+    #[prost(btree_map = "string, string", tag = "29")]
+    headers: BTreeMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -204,6 +207,11 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
         payload_size: u64::from(meta.payload_size),
         lease_id: lease.map_or(0, |l| l.id),
         lease_deadline_ms: lease.map_or(0, |l| l.deadline_ms),
+        headers: cold
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
     };
     versioned(&record)
 }
@@ -240,6 +248,11 @@ pub(crate) fn decode_state(
             kind: e.kind,
             message: e.message,
         }),
+        headers: record
+            .headers
+            .into_iter()
+            .map(|(name, value)| (Arc::from(name), Arc::from(value)))
+            .collect(),
     };
     let meta = TaskMeta {
         key: record.key,
@@ -320,6 +333,7 @@ mod tests {
                     kind: "Boom".into(),
                     message: "it broke".into(),
                 }),
+                headers: vec![(Arc::from("tenant"), Arc::from("acme"))],
             })),
         }
     }

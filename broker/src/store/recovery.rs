@@ -6,7 +6,7 @@ use super::keys::{self, decode_task_key, BODY, LIMIT, SCHEDULE, SEQ_RESERVED, ST
 use super::records::decode_state;
 use super::schedule_records::{decode_limit, decode_schedule};
 use super::{Store, StoreError};
-use crate::engine::limits::{LimitScope, RateLimit};
+use crate::engine::limits::{Limit, LimitKey};
 use crate::engine::schedule::Schedule;
 use crate::engine::TaskMeta;
 
@@ -17,8 +17,8 @@ pub struct Recovered {
     pub tasks: Vec<TaskMeta>,
     /// Every stored schedule.
     pub schedules: Vec<Schedule>,
-    /// Every stored rate limit.
-    pub limits: Vec<(LimitScope, RateLimit)>,
+    /// Every stored limit.
+    pub limits: Vec<(LimitKey, Limit)>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use stalk_client::{Task, TaskState};
+use stalk_client::{Limit, Task, TaskState};
 use stalk_testkit::{wait_until, TestBroker};
 use stalk_worker::{TaskError, WorkerBuilder};
 
@@ -36,7 +36,7 @@ async fn a_limit_holds_across_three_workers_without_holding_back_other_tasks() {
     let broker = TestBroker::start().await;
     let client = broker.client().await;
     client
-        .set_rate_limit("task:limited", Some("10/s"), 1)
+        .set_limit(&Limit::task("limited").rate("10/s").burst(1))
         .await
         .unwrap();
     let starts = Starts::default();
@@ -88,7 +88,7 @@ async fn a_limit_changed_at_runtime_takes_effect_at_once() {
     let broker = TestBroker::start().await;
     let client = broker.client().await;
     client
-        .set_rate_limit("task:limited", Some("1/h"), 1)
+        .set_limit(&Limit::task("limited").rate("1/h").burst(1))
         .await
         .unwrap();
     let starts = Starts::default();
@@ -132,22 +132,20 @@ async fn a_limit_changed_at_runtime_takes_effect_at_once() {
         until > std::time::SystemTime::now() + Duration::from_secs(3000),
         "the next token is about an hour away: {until:?}"
     );
-    let listed = client.rate_limits().await.unwrap();
+    let listed = client.limits().await.unwrap();
     assert_eq!(listed[0].scope, "task:limited");
-    assert_eq!(listed[0].rate, "1/h");
-    client
-        .set_rate_limit("task:limited", None, 0)
-        .await
-        .unwrap();
+    assert_eq!(listed[0].rate.as_deref(), Some("1/h"));
+    assert_eq!(listed[0].waiting, 1, "the held task is counted");
+    client.remove_limit("task:limited", None).await.unwrap();
     let status = second.wait(&client, SOON).await.unwrap();
     assert_eq!(
         status.state,
         TaskState::Succeeded,
         "removing the limit lets it run"
     );
-    assert!(client.rate_limits().await.unwrap().is_empty());
+    assert!(client.limits().await.unwrap().is_empty());
     let bad = client
-        .set_rate_limit("task:limited", Some("10/x"), 0)
+        .set_limit(&Limit::task("limited").rate("10/x"))
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("rate"), "{bad}");

@@ -182,20 +182,32 @@ pub(crate) struct TasksArgs {
 /// `stalk limits …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LimitCommand {
-    /// Set a limit: `stalk limits set task:email.send 10/s --burst 20`.
+    /// Set a limit, replacing the one of the same scope and header:
+    /// `stalk limits set task:email.send 10/s --burst 20`,
+    /// `stalk limits set queue:mail --concurrency 5 --per tenant`.
     Set {
         /// task:NAME or queue:NAME.
         scope: String,
         /// Tasks per period: 10/s, 100/m, 1000/h or 5000/d.
-        rate: String,
+        #[arg(required_unless_present = "concurrency")]
+        rate: Option<String>,
         /// Tasks that may start at once after a quiet spell [default: one period's worth].
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, requires = "rate")]
         burst: u32,
+        /// Most tasks running (leased) at once.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        concurrency: Option<u32>,
+        /// One limit for each value of this header (e.g. tenant).
+        #[arg(long, value_name = "HEADER")]
+        per: Option<String>,
     },
     /// Remove a limit.
     Remove {
         /// task:NAME or queue:NAME.
         scope: String,
+        /// The header of a keyed limit.
+        #[arg(long, value_name = "HEADER")]
+        per: Option<String>,
     },
     /// List the limits.
     List,

@@ -241,22 +241,66 @@ async fn control(
 
 async fn limits(client: &Client, command: LimitCommand, json: bool) -> anyhow::Result<()> {
     let limits = match command {
-        LimitCommand::Set { scope, rate, burst } => {
-            client.set_rate_limit(&scope, Some(&rate), burst).await?
+        LimitCommand::Set {
+            scope,
+            rate,
+            burst,
+            concurrency,
+            per,
+        } => {
+            let limit = stalk_client::Limit {
+                scope,
+                per_header: per,
+                rate,
+                burst,
+                max_concurrency: concurrency,
+            };
+            client.set_limit(&limit).await?
         }
-        LimitCommand::Remove { scope } => client.set_rate_limit(&scope, None, 0).await?,
-        LimitCommand::List => client.rate_limits().await?,
+        LimitCommand::Remove { scope, per } => client.remove_limit(&scope, per.as_deref()).await?,
+        LimitCommand::List => client.limits().await?,
     };
     if json {
         let list = limits
             .iter()
-            .map(|l| json!({"scope": l.scope, "rate": l.rate, "burst": l.burst}))
+            .map(|l| {
+                json!({
+                    "scope": l.scope,
+                    "per_header": l.per_header,
+                    "rate": l.rate,
+                    "burst": l.burst,
+                    "max_concurrency": l.max_concurrency,
+                    "running": l.running,
+                    "waiting": l.waiting,
+                })
+            })
             .collect();
         return emit_json(&Value::Array(list));
     }
-    let mut table = crate::table::Table::new(&["SCOPE", "RATE", "BURST"]);
+    let mut table = crate::table::Table::new(&[
+        "SCOPE",
+        "PER",
+        "RATE",
+        "BURST",
+        "CONCURRENCY",
+        "RUNNING",
+        "WAITING",
+    ]);
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
     for l in &limits {
-        table.row(vec![l.scope.clone(), l.rate.clone(), l.burst.to_string()]);
+        table.row(vec![
+            l.scope.clone(),
+            or_dash(l.per_header.clone()),
+            or_dash(l.rate.clone()),
+            if l.rate.is_some() {
+                l.burst.to_string()
+            } else {
+                "-".into()
+            },
+            or_dash(l.max_concurrency.map(|n| n.to_string())),
+            l.running.to_string(),
+            l.waiting.to_string(),
+        ]);
     }
     emit(&table.render())
 }
