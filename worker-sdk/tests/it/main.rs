@@ -1,5 +1,6 @@
 //! Integration tests of the worker runtime against a real broker on `127.0.0.1:0`.
 //!
+//! - `caps`: concurrency caps across workers, per-tenant caps, runtime removal, restarts.
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `control`: control commands (ping, shutdown) through the broker to the control step.
 //! - `crash`: a worker process killed with `kill -9` mid-task.
@@ -17,6 +18,7 @@
 // reach them.
 #![allow(clippy::unwrap_used)]
 
+mod caps;
 mod control;
 mod crash;
 mod eta;

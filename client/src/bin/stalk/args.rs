@@ -185,11 +185,13 @@ pub(crate) enum LimitCommand {
     /// Set a limit, replacing the one of the same scope and header:
     /// `stalk limits set task:email.send 10/s --burst 20`,
     /// `stalk limits set queue:mail --concurrency 5 --per tenant`.
+    #[command(group(
+        clap::ArgGroup::new("allows").required(true).multiple(true).args(["rate", "concurrency"])
+    ))]
     Set {
         /// task:NAME or queue:NAME.
         scope: String,
         /// Tasks per period: 10/s, 100/m, 1000/h or 5000/d.
-        #[arg(required_unless_present = "concurrency")]
         rate: Option<String>,
         /// Tasks that may start at once after a quiet spell [default: one period's worth].
         #[arg(long, default_value_t = 0, requires = "rate")]

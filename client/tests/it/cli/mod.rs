@@ -8,6 +8,7 @@
 //! - `result`: finished tasks, `--wait` until a worker acks, failed, unknown and timed out.
 //! - `inspect`: `queues` and `tasks` tables and JSON, lease order and paging.
 //! - `control`: `revoke`, `dead list|replay|purge`, `purge`.
+//! - `limits`: `limits set|list|remove` with rates, caps and keyed limits.
 //! - `schedules`: `schedules add|apply|list|show|next|pause|remove` and bad specs.
 //! - `workers`: `control ping|shutdown` through the broker to a worker session.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
@@ -16,6 +17,7 @@ mod control;
 mod enqueue;
 mod errors;
 mod inspect;
+mod limits;
 mod result;
 mod schedules;
 mod workers;

@@ -1,0 +1,56 @@
+//! `stalk limits set|list|remove`: rates, caps and keyed limits reach the broker and are shown;
+//! a limit that allows everything is a usage error.
+
+use stalk_testkit::TestBroker;
+
+use crate::support::Stalk;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_set_listed_and_removed() {
+    let broker = TestBroker::start().await;
+    let stalk = Stalk::for_broker(&broker);
+    stalk
+        .ok(&["limits", "set", "task:email.send", "10/s", "--burst", "20"])
+        .await;
+    let run = stalk
+        .ok(&[
+            "limits",
+            "set",
+            "queue:mail",
+            "--concurrency",
+            "5",
+            "--per",
+            "tenant",
+        ])
+        .await;
+    assert_eq!(
+        run.stdout,
+        "SCOPE            PER     RATE  BURST  CONCURRENCY  RUNNING  WAITING\n\
+         task:email.send  -       10/s  20     -            0        0\n\
+         queue:mail       tenant  -     -      5            0        0\n",
+        "{run}"
+    );
+    let run = stalk.ok(&["--json", "limits", "list"]).await;
+    assert_eq!(
+        run.json(),
+        serde_json::json!([
+            {"scope": "task:email.send", "per_header": null, "rate": "10/s", "burst": 20,
+             "max_concurrency": null, "running": 0, "waiting": 0},
+            {"scope": "queue:mail", "per_header": "tenant", "rate": null, "burst": 0,
+             "max_concurrency": 5, "running": 0, "waiting": 0},
+        ]),
+        "{run}"
+    );
+    stalk
+        .ok(&["limits", "remove", "queue:mail", "--per", "tenant"])
+        .await;
+    let run = stalk.ok(&["--json", "limits", "list"]).await;
+    assert_eq!(run.json().as_array().map(Vec::len), Some(1), "{run}");
+
+    let run = stalk.expect(2, &["limits", "set", "queue:mail"]).await;
+    run.stderr_has("--concurrency");
+    let run = stalk
+        .expect(1, &["limits", "set", "mail", "--concurrency", "1"])
+        .await;
+    run.one_line_error().stderr_has("scope");
+}
