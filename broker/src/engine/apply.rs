@@ -167,7 +167,7 @@ impl Engine {
             self.unique
                 .insert((meta.queue.clone(), unique.clone()), key);
         }
-        self.ids.insert(&meta.id, key, &self.tasks);
+        self.ids.insert(&meta.id, key);
         index(
             &mut self.queues,
             &mut self.timers,

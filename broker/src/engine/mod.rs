@@ -108,7 +108,7 @@ impl Engine {
             meta.name = engine.intern_name(&meta.name);
             let (queue, _) = engine.queues.entry(&meta.queue);
             meta.queue = queue;
-            engine.ids.insert(&meta.id, meta.key, &engine.tasks);
+            engine.ids.insert(&meta.id, meta.key);
             if let (Some(unique), false) = (meta.unique_key(), meta.state.is_terminal()) {
                 engine
                     .unique
