@@ -13,6 +13,9 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(invalid("it is empty"));
     }
+    if text.starts_with('-') {
+        return Err(invalid("a duration cannot be negative"));
+    }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let secs = text
             .parse::<u64>()
@@ -183,6 +186,12 @@ mod tests {
                 "names the input: {err}"
             );
         }
+    }
+
+    #[test]
+    fn negative_durations_say_so() {
+        let err = parse_duration("-5s").unwrap_err();
+        assert!(err.contains("cannot be negative"), "{err}");
     }
 
     #[test]
