@@ -245,8 +245,8 @@ impl LimitState {
 
     fn describe(&self, kind: &str, value: &str) -> String {
         match &self.key.per {
-            Some(header) => format!("{kind} {} per {header}={value}", self.key.scope),
-            None => format!("{kind} {}", self.key.scope),
+            Some(_) => format!("{kind} {}={value}", self.key),
+            None => format!("{kind} {}", self.key),
         }
     }
 
@@ -343,13 +343,11 @@ pub(crate) struct Limits {
     charges: HashMap<u64, Vec<(u32, Arc<str>)>>,
     parks: HashMap<u64, Park>,
     park_of: HashMap<(u32, Arc<str>), u64>,
-    /// Parked tasks, by task key.
-    parked: HashMap<u64, u64>,
+    /// Parked tasks, by task key: their park, and why (shown in listings).
+    parked: HashMap<u64, (u64, Held)>,
     next_park: u64,
     /// Queues whose whole-queue limit has no room, to wake when it has.
     pub(crate) throttled: HashSet<Arc<str>>,
-    /// READY tasks held back, by key (soft state: shown in listings).
-    pub(crate) held: HashMap<u64, Held>,
     unkeyed: Arc<str>,
 }
 
@@ -380,6 +378,7 @@ impl Limits {
         let Some(limit) = limit.filter(|l| l.rate.is_some() || l.concurrency.is_some()) else {
             if let Some(id) = self.by_key.remove(&key) {
                 self.states.remove(&id);
+                self.forget_leases(id);
                 let index = match &key.scope {
                     LimitScope::Task(name) => self.by_task.get_mut(name.as_str()),
                     LimitScope::Queue(name) => self.by_queue.get_mut(name.as_str()),
@@ -401,12 +400,16 @@ impl Limits {
             if state.limit.rate != limit.rate {
                 state.buckets.clear();
             }
+            state.limit = limit;
+            let id = self.by_key.get(&key).copied();
             if limit.concurrency.is_none() {
                 state.running.clear();
+                if let Some(id) = id {
+                    self.forget_leases(id);
+                }
             }
-            state.limit = limit;
             return SetOutcome {
-                id: self.by_key.get(&key).copied(),
+                id,
                 count_leases: !had_cap && limit.concurrency.is_some(),
                 parks,
             };
@@ -425,6 +428,15 @@ impl Limits {
             count_leases: limit.concurrency.is_some(),
             parks,
         }
+    }
+
+    /// Drops the leases limit `id` counted: its cap is gone, and a cap set again counts the
+    /// running leases afresh.
+    fn forget_leases(&mut self, id: u32) {
+        self.charges.retain(|_, counted| {
+            counted.retain(|(limit, _)| *limit != id);
+            !counted.is_empty()
+        });
     }
 
     /// Every limit, by key.
@@ -583,8 +595,7 @@ impl Limits {
                 id
             }
         };
-        self.held.insert(meta.key, held);
-        self.parked.insert(meta.key, park_id);
+        self.parked.insert(meta.key, (park_id, held));
         let mut timer_at = None;
         if let Some(park) = self.parks.get_mut(&park_id) {
             park.tasks.insert(parked_entry(meta));
@@ -603,10 +614,9 @@ impl Limits {
     /// and its queue's index of parked tasks, and ends the count of its lease. Returns the caps
     /// that have room now.
     pub(crate) fn leaving(&mut self, meta: &TaskMeta, queues: &mut Queues) -> Vec<Freed> {
-        self.held.remove(&meta.key);
         match meta.state {
             TaskState::Ready => {
-                if let Some(park_id) = self.parked.remove(&meta.key) {
+                if let Some((park_id, _)) = self.parked.remove(&meta.key) {
                     let entry = parked_entry(meta);
                     if let Some(queue) = queues.get_mut(&meta.queue) {
                         queue.parked.remove(&entry);
@@ -705,7 +715,7 @@ impl super::Engine {
 
     /// Why the READY task `key` was held back at its last lease attempt, if a limit did.
     pub fn held(&self, key: u64) -> Option<&Held> {
-        self.limits.held.get(&key)
+        self.limits.parked.get(&key).map(|(_, held)| held)
     }
 
     /// Every limit, by key.

@@ -31,12 +31,8 @@ impl Engine {
         let Some(meta) = self.tasks.get(&key) else {
             return true;
         };
-        let blocked = match self.limits.admit(meta, ctx.now_ms) {
-            Ok(()) => {
-                self.limits.held.remove(&key);
-                return true;
-            }
-            Err(blocked) => blocked,
+        let Err(blocked) = self.limits.admit(meta, ctx.now_ms) else {
+            return true;
         };
         let parked = self.limits.park(meta, blocked);
         if let Some(queue) = self.queues.get_mut(&meta.queue) {

@@ -31,9 +31,6 @@ fn limits(limits: Vec<LimitInfo>) -> pb::LimitsResponse {
     }
 }
 
-/// Longest header name a keyed limit may name (as for task headers).
-const MAX_HEADER_NAME_LEN: usize = 128;
-
 /// Checks a SetLimit request and converts it.
 fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), FieldError> {
     let scope: LimitScope = req
@@ -42,15 +39,7 @@ fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), Field
         .map_err(|e: String| FieldError::invalid("scope", e))?;
     let (LimitScope::Task(name) | LimitScope::Queue(name)) = &scope;
     convert::name("scope", name)?;
-    if req.per_header.len() > MAX_HEADER_NAME_LEN {
-        return Err(FieldError::invalid(
-            "per_header",
-            format!(
-                "is {} bytes; at most {MAX_HEADER_NAME_LEN}",
-                req.per_header.len()
-            ),
-        ));
-    }
+    convert::header_name("per_header", &req.per_header)?;
     let rate = if req.rate.is_empty() {
         if req.burst > 0 {
             return Err(FieldError::invalid("burst", "a burst needs a rate"));

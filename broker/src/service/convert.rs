@@ -30,6 +30,8 @@ const MAX_LOST_ATTEMPTS: u32 = 100;
 const MAX_HEADERS: usize = 64;
 const MAX_HEADER_VALUE: usize = 4096;
 const MAX_CONTENT_TYPE: usize = 128;
+/// Longest header name.
+const MAX_HEADER_NAME: usize = 128;
 const MAX_UNIQUE_KEY: usize = 256;
 const MAX_ERROR_KIND: usize = 256;
 const MAX_MESSAGE: usize = 64 * 1024;
@@ -97,6 +99,11 @@ fn token(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
         ));
     }
     Ok(())
+}
+
+/// Checks the name of a header (as a keyed limit names one).
+pub(crate) fn header_name(field: &str, name: &str) -> Result<(), FieldError> {
+    at_most(field, name.len(), MAX_HEADER_NAME)
 }
 
 fn at_most(field: &str, len: usize, max: usize) -> Result<(), FieldError> {
@@ -250,7 +257,7 @@ pub(crate) fn task_at(
         if key.is_empty() {
             return Err(FieldError::invalid(f("headers"), "a header key is empty"));
         }
-        at_most(&f(&format!("headers[{key:?}]")), key.len(), 128)?;
+        at_most(&f(&format!("headers[{key:?}]")), key.len(), MAX_HEADER_NAME)?;
         at_most(
             &f(&format!("headers[{key:?}]")),
             value.len(),

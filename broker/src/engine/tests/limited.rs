@@ -266,3 +266,42 @@ fn a_removed_limit_forgets_its_leases_and_a_new_one_counts_them_again() {
     let scope = LimitScope::Task("test.task".into());
     assert_eq!(h.engine.limits()[0].key.scope, scope);
 }
+
+#[test]
+fn a_cap_dropped_and_set_again_counts_each_lease_once() {
+    let mut h = Harness::new();
+    let both = |max| Limit {
+        concurrency: Some(max),
+        ..rate("100/s", 0)
+    };
+    h.set_limit(key("queue:q", None), Some(both(2)));
+    for id in ["a", "b", "c"] {
+        h.enqueue(task(id));
+    }
+    let running = h.lease("q", 10);
+    assert_eq!(ids(&running), ["a", "b"]);
+    h.set_limit(key("queue:q", None), Some(rate("100/s", 0)));
+    h.set_limit(key("queue:q", None), Some(both(2)));
+    assert_eq!(h.engine.limits()[0].running, 2);
+    h.ack_ok(&running[0]).unwrap();
+    assert_eq!(h.engine.limits()[0].running, 1, "b still runs");
+    assert_eq!(ids(&h.lease("q", 10)), ["c"]);
+    assert!(h.lease("q", 10).is_empty());
+}
+
+#[test]
+fn a_task_a_removed_limit_held_no_longer_says_it_waits() {
+    let mut h = Harness::new();
+    h.set_limit(key("task:test.task", None), Some(cap(1)));
+    h.enqueue(task("a"));
+    h.enqueue(task("b"));
+    h.lease("q", 10);
+    let b = h.engine.get("b").unwrap().key;
+    assert!(h.engine.held(b).is_some());
+    h.set_limit(key("task:test.task", None), None);
+    assert!(
+        h.engine.held(b).is_none(),
+        "back in its lane, held by nothing"
+    );
+    assert_eq!(ready_ids(&h), ["b"]);
+}
