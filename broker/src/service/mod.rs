@@ -57,6 +57,7 @@ pub(crate) async fn routes(
     let queue = TaskQueueServer::new(tasks::TaskQueueService {
         broker: broker.clone(),
         max_payload,
+        enqueue_gate: Arc::default(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);

@@ -18,6 +18,11 @@ use crate::engine::{
 pub(crate) struct TaskQueueService {
     pub(crate) broker: Arc<Broker>,
     pub(crate) max_payload: usize,
+    /// Lets one Enqueue call of several chunks apply them at a time. The engine applies one
+    /// command at a time anyway; without the gate every concurrent producer takes a turn on the
+    /// runtime between two of a worker session's, and with four producers on two cores due
+    /// tasks waited over a second to be leased.
+    pub(crate) enqueue_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn unexpected(reply: &Reply) -> Status {
@@ -26,8 +31,10 @@ fn unexpected(reply: &Reply) -> Status {
     ))
 }
 
-/// Tasks of an Enqueue batch applied per engine command.
-const ENQUEUE_CHUNK: usize = 100;
+/// Tasks of an Enqueue batch applied per engine command. Small, so a worker session waits at
+/// most one chunk (about 0.3 ms) for its turn while a batch goes in: with 100, due tasks were
+/// leased up to 200 ms late under a million-task enqueue. Batch throughput is the same.
+const ENQUEUE_CHUNK: usize = 25;
 
 #[tonic::async_trait]
 impl TaskQueue for TaskQueueService {
@@ -55,6 +62,12 @@ impl TaskQueue for TaskQueueService {
         // runtime for long: due tasks, leases and other callers get their turn. The chunks are
         // flushed together.
         let mut pending = Vec::new();
+        // A batch of one chunk is one command and yields nowhere: it needs no gate.
+        let gate = if accepted.len() > ENQUEUE_CHUNK {
+            Some(self.enqueue_gate.lock().await)
+        } else {
+            None
+        };
         let mut accepted = accepted.into_iter().peekable();
         while accepted.peek().is_some() {
             let chunk: Vec<_> = accepted.by_ref().take(ENQUEUE_CHUNK).collect();
@@ -63,6 +76,7 @@ impl TaskQueue for TaskQueueService {
                 tokio::task::yield_now().await;
             }
         }
+        drop(gate);
         let mut slots = outcomes.iter_mut().filter(|o| o.is_none());
         for applied in pending {
             let outcome = applied.await?;
