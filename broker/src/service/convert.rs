@@ -71,15 +71,15 @@ impl From<FieldError> for tonic::Status {
 
 /// Checks a task or queue name.
 pub(crate) fn name(field: &str, value: &str) -> Result<(), FieldError> {
-    token(field, value, MAX_NAME_LEN)
+    token(field, value, MAX_NAME_LEN, "._-:/")
 }
 
-/// Checks a task id.
+/// Checks a task id. `@` is allowed: a schedule's tasks are named `SCHEDULE@SLOT_MS`.
 pub(crate) fn task_id(field: &str, value: &str) -> Result<(), FieldError> {
-    token(field, value, MAX_ID_LEN)
+    token(field, value, MAX_ID_LEN, "._-:/@")
 }
 
-fn token(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+fn token(field: &str, value: &str, max: usize, extra: &str) -> Result<(), FieldError> {
     if value.is_empty() {
         return Err(FieldError::invalid(field, "must not be empty"));
     }
@@ -91,11 +91,11 @@ fn token(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     }
     if let Some(bad) = value
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/')))
+        .find(|&c| !(c.is_ascii_alphanumeric() || extra.contains(c)))
     {
         return Err(FieldError::invalid(
             field,
-            format!("{value:?} contains {bad:?}; use ASCII letters, digits and . _ - : /"),
+            format!("{value:?} contains {bad:?}; use ASCII letters, digits and {extra}"),
         ));
     }
     Ok(())

@@ -147,17 +147,20 @@ fn answer(reply: Reply) -> Result<Response<pb::ScheduleInfo>, Status> {
 }
 
 /// Checks a schedule spec and converts it for the engine.
+/// Longest schedule name: its tasks' ids, `NAME@SLOT_MS`, must stay valid task ids.
+const MAX_SCHEDULE_NAME_LEN: usize = convert::MAX_ID_LEN - "@18446744073709551615".len();
+
 fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, FieldError> {
     let name = spec.name;
     if name.is_empty()
-        || name.len() > 200
+        || name.len() > MAX_SCHEDULE_NAME_LEN
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
     {
         return Err(FieldError::invalid(
             "schedule.name",
-            "must be 1 to 200 bytes of letters, digits and ._-:",
+            format!("must be 1 to {MAX_SCHEDULE_NAME_LEN} bytes of letters, digits and ._-:"),
         ));
     }
     let recurrence = match spec.when {

@@ -11,6 +11,8 @@ use stalk_broker::clock::ManualClock;
 use stalk_client::{Client, ClientError, Recurrence, Schedule, Task, TaskState};
 use stalk_testkit::{wait_until, TestBroker};
 
+use crate::support::lease_for;
+
 const SOON: Duration = Duration::from_secs(15);
 
 /// The slot times of the tasks schedule `name` enqueued on queue `q`, from their ids.
@@ -138,6 +140,11 @@ async fn bad_specs_are_refused_naming_the_field() {
         ),
         (
             Schedule::every("bad name!", Duration::from_secs(5), tick_task()),
+            "schedule.name",
+        ),
+        (
+            // Its tasks' ids (NAME@SLOT_MS) would be too long to ack.
+            Schedule::every("n".repeat(108), Duration::from_secs(5), tick_task()),
             "schedule.name",
         ),
     ];
@@ -277,4 +284,59 @@ async fn missed_slots_follow_the_misfire_policy_on_resume() {
         Some(at(utc(2026, 1, 1, 0, 6))),
         "and waits for the next one"
     );
+}
+
+/// How many READY tasks `queue` holds.
+async fn ready_in(client: &Client, queue: &str) -> usize {
+    let (tasks, _) = client
+        .list_tasks(queue, TaskState::Ready, 1000, None)
+        .await
+        .unwrap();
+    tasks.len()
+}
+
+#[tokio::test]
+async fn overlap_policies_allow_skip_and_buffer_one() {
+    use stalk_client::Overlap;
+    let start = utc(2026, 1, 1, 0, 0);
+    // Intervals count from when the schedule is put: slots at start + k minutes.
+    let (broker, clock) = manual_broker(start).await;
+    let client = broker.client().await;
+    for (queue, overlap) in [
+        ("allow", Overlap::Allow),
+        ("skip", Overlap::Skip),
+        ("buffer", Overlap::BufferOne),
+    ] {
+        let task = Task::new("tick").queue(queue).json(&()).unwrap();
+        let every = Schedule::every(queue, Duration::from_secs(60), task).overlap(overlap);
+        client.put_schedule(every).await.unwrap();
+    }
+    let counts = || async {
+        (
+            ready_in(&client, "allow").await,
+            ready_in(&client, "skip").await,
+            ready_in(&client, "buffer").await,
+        )
+    };
+    // Slot 1: each fires.
+    move_to(&clock, start + 60_000 + 1);
+    let fired = wait_until(SOON, counts, |&c| c == (1, 1, 1)).await;
+    assert_eq!(fired, Ok((1, 1, 1)));
+    // The buffer schedule's run starts and keeps running.
+    let running = lease_for(&client, "buffer", 1, Duration::from_secs(3600)).await;
+    assert_eq!(running.len(), 1);
+    // Slot 2: skip waits for its unfinished run; buffer-one fires beside the running one.
+    move_to(&clock, start + 120_000 + 1);
+    let fired = wait_until(SOON, counts, |&(allow, _, _)| allow == 2).await;
+    assert_eq!(fired, Ok((2, 1, 1)));
+    // Slot 3: buffer-one keeps no second waiting run.
+    move_to(&clock, start + 180_000 + 1);
+    let fired = wait_until(SOON, counts, |&(allow, _, _)| allow == 3).await;
+    assert_eq!(fired, Ok((3, 1, 1)));
+    // Once skip's run finishes, its next slot fires again.
+    let done = lease_for(&client, "skip", 1, Duration::from_secs(3600)).await;
+    client.ack_success(&done[0], Vec::new(), "").await.unwrap();
+    move_to(&clock, start + 240_000 + 1);
+    let fired = wait_until(SOON, counts, |&(allow, _, _)| allow == 4).await;
+    assert_eq!(fired, Ok((4, 1, 1)));
 }

@@ -8,6 +8,7 @@
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
+//! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
@@ -28,6 +29,7 @@ mod limits;
 mod prefork;
 mod rate_limits;
 mod runs;
+mod schedules;
 mod shutdown;
 mod steps;
 mod support;

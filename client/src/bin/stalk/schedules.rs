@@ -84,7 +84,7 @@ pub(crate) enum OverlapArg {
 #[derive(Debug, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddArgs {
-    /// The schedule's name (letters, digits and ._-:).
+    /// The schedule's name (1 to 107 letters, digits and ._-:).
     pub(crate) name: String,
     /// The task type each slot enqueues.
     #[arg(long)]
