@@ -28,6 +28,8 @@ async fn bad_flags_are_usage_errors() {
         .expect(2, &["enqueue", "t", "--expires-in", "0s"])
         .await;
     run.stderr_has("more than zero");
+    let run = stalk.expect(2, &["enqueue", "t", "--countdown=-5s"]).await;
+    run.stderr_has("cannot be negative");
     let run = stalk.expect(2, &["--token", "two words", "queues"]).await;
     run.one_line_error().stderr_has("invalid auth token");
     assert!(
