@@ -474,7 +474,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`ClientError::Status`]: `INVALID_ARGUMENT` naming `scope` or `per_header`.
+    /// [`ClientError::Status`]: `INVALID_ARGUMENT` naming `scope` or `per_header`; `NOT_FOUND`
+    /// if there is no such limit.
     pub async fn remove_limit(
         &self,
         scope: &str,

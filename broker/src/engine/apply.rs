@@ -75,7 +75,7 @@ impl Engine {
             } => Ok(self.tick_limits(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
             Command::PutSchedule(schedule) => Ok(self.put_schedule(*schedule, ctx)),
-            Command::SetLimit { key, limit } => Ok(self.set_limit(key, limit)),
+            Command::SetLimit { key, limit } => self.set_limit(key, limit),
             Command::DeleteSchedule(name) => self.delete_schedule(&name),
             Command::PauseSchedule { name, paused } => self.pause_schedule(&name, paused, ctx),
         }

@@ -15,6 +15,12 @@ pub enum EngineError {
         /// The name asked for.
         name: String,
     },
+    /// No limit has this scope and header (when removing one).
+    #[error("no limit {limit}")]
+    LimitNotFound {
+        /// The limit asked for, e.g. `queue:mail per tenant`.
+        limit: String,
+    },
     /// The lease named is not the task's current lease.
     #[error("lease {lease_id} of task {id:?} is not current: {why}")]
     StaleLease {

@@ -439,6 +439,11 @@ impl Limits {
         });
     }
 
+    /// Whether a limit has this key.
+    pub(crate) fn contains(&self, key: &LimitKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
     /// Every limit, by key.
     pub(crate) fn all(&self) -> Vec<LimitInfo> {
         self.by_key

@@ -4,7 +4,7 @@
 use super::command::{Ctx, Outcome, Reply, Timer, Write};
 use super::limits::{parked_entry, Freed, Limit, LimitKey};
 use super::task::TaskState;
-use super::Engine;
+use super::{Engine, EngineError};
 
 /// The `Limit` timer key that wakes the leasers of throttled queues; parks use their own ids,
 /// which start at 1.
@@ -104,7 +104,20 @@ impl Engine {
 
     /// Sets or removes a limit. The tasks it held back go back to their lanes (the new limit
     /// holds them again if it must), and a new cap counts the leases it covers.
-    pub(super) fn set_limit(&mut self, key: LimitKey, limit: Option<Limit>) -> Outcome {
+    ///
+    /// # Errors
+    /// [`EngineError::LimitNotFound`] when removing a limit that does not exist.
+    pub(super) fn set_limit(
+        &mut self,
+        key: LimitKey,
+        limit: Option<Limit>,
+    ) -> Result<Outcome, EngineError> {
+        let limit = limit.filter(|l| l.rate.is_some() || l.concurrency.is_some());
+        if limit.is_none() && !self.limits.contains(&key) {
+            return Err(EngineError::LimitNotFound {
+                limit: key.to_string(),
+            });
+        }
         let mut out = Outcome::new(Reply::Ticked(0));
         let set = self.limits.set(key.clone(), limit);
         for park in set.parks {
@@ -117,7 +130,7 @@ impl Engine {
         out.writes.push(Write::PutLimit(key, set.id.and(limit)));
         self.wake_throttled(&mut out);
         out.reply = Reply::Limits(self.limits.all());
-        out
+        Ok(out)
     }
 
     /// Counts every current lease that the cap of limit `id` covers.

@@ -26,7 +26,9 @@ impl From<BrokerError> for Status {
 /// The status code of an engine refusal (also for per-task errors in a batch reply).
 pub(crate) fn engine_code(err: &EngineError) -> Code {
     match err {
-        EngineError::TaskNotFound { .. } | EngineError::ScheduleNotFound { .. } => Code::NotFound,
+        EngineError::TaskNotFound { .. }
+        | EngineError::ScheduleNotFound { .. }
+        | EngineError::LimitNotFound { .. } => Code::NotFound,
         EngineError::StaleLease { .. } => Code::FailedPrecondition,
         EngineError::InvalidArgument { .. } => Code::InvalidArgument,
     }

@@ -305,3 +305,20 @@ fn a_task_a_removed_limit_held_no_longer_says_it_waits() {
     );
     assert_eq!(ready_ids(&h), ["b"]);
 }
+
+#[test]
+fn removing_a_limit_that_is_not_there_is_not_found() {
+    let mut h = Harness::new();
+    let err = h
+        .run(Command::SetLimit {
+            key: key("queue:q", Some("tenant")),
+            limit: None,
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        EngineError::LimitNotFound {
+            limit: "queue:q per tenant".into()
+        }
+    );
+}

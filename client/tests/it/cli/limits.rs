@@ -1,5 +1,5 @@
 //! `stalk limits set|list|remove`: rates, caps and keyed limits reach the broker and are shown;
-//! a limit that allows everything is a usage error.
+//! a limit that allows everything is a usage error, and removing one that is not there exits 4.
 
 use stalk_testkit::TestBroker;
 
@@ -46,6 +46,12 @@ async fn limits_are_set_listed_and_removed() {
         .await;
     let run = stalk.ok(&["--json", "limits", "list"]).await;
     assert_eq!(run.json().as_array().map(Vec::len), Some(1), "{run}");
+
+    let run = stalk
+        .expect(4, &["limits", "remove", "queue:mail", "--per", "tenant"])
+        .await;
+    run.one_line_error()
+        .stderr_has("no limit queue:mail per tenant");
 
     let run = stalk.expect(2, &["limits", "set", "queue:mail"]).await;
     run.stderr_has("--concurrency");
