@@ -91,7 +91,7 @@ enum Link {
     /// The broker: this is the worker.
     Broker(Channel),
     /// A prefork parent's socket: this is one of its children.
-    Child(std::path::PathBuf),
+    Child(String),
 }
 
 /// A connected worker, ready to [`run`](Worker::run).

@@ -4,10 +4,18 @@
 //! with `cargo nextest run -p stalk-broker --run-ignored only generate_v1_fixture`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use stalk_broker::clock::ManualClock;
 use stalk_client::{Client, LeaseOptions, Task, TaskState};
 use tokio::net::TcpListener;
+
+/// When the committed fixture was written (2026-11-24T10:57:02Z, its commit). The broker is
+/// started on a clock standing here, so what the fixture holds means the same on any date: with
+/// the system clock its finished results aged past their 24 h TTL and the test failed from
+/// 2026-11-25 on whatever the code did (issue 10).
+const FIXTURE_WRITTEN_AT_MS: u64 = 1_795_517_822_000;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v1")
@@ -28,9 +36,14 @@ fn copy_dir(from: &Path, to: &Path) {
 
 async fn serve(data_dir: &Path) -> (stalk_broker::Server, Client) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = stalk_broker::start(listener, stalk_broker::Config::with_data_dir(data_dir))
-        .await
-        .expect("the broker starts on the fixture");
+    let clock = Arc::new(ManualClock::new(FIXTURE_WRITTEN_AT_MS));
+    let server = stalk_broker::start_with_clock(
+        listener,
+        stalk_broker::Config::with_data_dir(data_dir),
+        clock,
+    )
+    .await
+    .expect("the broker starts on the fixture");
     let client = Client::connect(&format!("http://{}", server.addr()))
         .await
         .unwrap();

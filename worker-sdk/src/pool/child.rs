@@ -1,7 +1,7 @@
 //! The child side of the prefork pool: a worker process started by its parent runs attempts
 //! the parent sends, one at a time, instead of talking to the broker.
 
-use std::path::{Path, PathBuf};
+use std::os::linux::net::SocketAddrExt;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -15,26 +15,34 @@ use crate::error::{TaskError, WorkerError};
 use crate::registry::{Limits, Registry};
 use crate::steps::Resources;
 
-/// Set by the parent on a child it starts: the socket the child serves.
+/// Set by the parent on a child it starts: the abstract socket name the child connects to.
 pub(crate) const CHILD_ENV: &str = "STALK_WORKER_CHILD_SOCKET";
 
-/// The parent's socket, when this process is a prefork child.
-pub(crate) fn child_socket() -> Option<PathBuf> {
-    std::env::var_os(CHILD_ENV).map(PathBuf::from)
+/// The parent's socket name, when this process is a prefork child.
+pub(crate) fn child_socket() -> Option<String> {
+    std::env::var(CHILD_ENV).ok()
 }
 
-/// Serves the parent at `path` until it closes the socket (a recycle or a shutdown). The
+/// Connects to the parent's abstract socket `name`.
+fn connect(name: &str) -> std::io::Result<UnixStream> {
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let stream = std::os::unix::net::UnixStream::connect_addr(&addr)?;
+    stream.set_nonblocking(true)?;
+    UnixStream::from_std(stream)
+}
+
+/// Serves the parent at socket `name` until it closes the socket (a recycle or a shutdown). The
 /// parent enforces hard time and memory limits by killing this process; the soft limit is
 /// told to the handler here.
 ///
 /// # Errors
 /// [`WorkerError::Child`] when the parent cannot be reached or the socket fails.
 pub(crate) async fn serve_parent(
-    path: &Path,
+    name: &str,
     registry: &Registry,
     resources: &Resources,
 ) -> Result<(), WorkerError> {
-    let failed = |e: std::io::Error| WorkerError::Child(format!("{}: {e}", path.display()));
+    let failed = |e: std::io::Error| WorkerError::Child(format!("parent socket {name}: {e}"));
     // SIGTERM and SIGINT are the parent's to act on (a service manager may send them to every
     // process of the worker): held, never read, they are ignored, and warm shutdown lets the
     // running task finish. The child ends when the parent closes the socket or dies.
@@ -46,7 +54,7 @@ pub(crate) async fn serve_parent(
             signal(SignalKind::interrupt()).map_err(failed)?,
         )
     };
-    let stream = UnixStream::connect(path).await.map_err(failed)?;
+    let stream = connect(name).map_err(failed)?;
     let (mut reader, mut writer) = stream.into_split();
     while let Some(job) = frame::read::<ChildJob>(&mut reader).await.map_err(failed)? {
         let attempt = run(job, registry, resources.clone());

@@ -2,14 +2,14 @@
 //! worker binary, hands it one attempt at a time, watches its time and memory, and replaces it
 //! when it dies or reaches a limit.
 
-use std::path::PathBuf;
+use std::os::linux::net::SocketAddrExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixListener;
+use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,7 +39,6 @@ pub(crate) struct Prefork {
     jobs: mpsc::UnboundedSender<(Job, CancellationToken)>,
     stop: CancellationToken,
     supervisors: Vec<JoinHandle<()>>,
-    dir: PathBuf,
 }
 
 /// What the supervisors share.
@@ -48,7 +47,6 @@ struct Shared {
     jobs: Mutex<Queue>,
     done: mpsc::UnboundedSender<Done>,
     limits: ChildLimits,
-    dir: PathBuf,
     stop: CancellationToken,
     spawned: AtomicU64,
 }
@@ -89,20 +87,12 @@ impl Prefork {
         limits: ChildLimits,
         done: mpsc::UnboundedSender<Done>,
     ) -> Result<Self, WorkerError> {
-        let dir = std::env::temp_dir().join(format!("stalk-worker-{}", std::process::id()));
-        private_dir(&dir).map_err(|e| {
-            WorkerError::Pool(format!(
-                "cannot create the socket dir {}: {e}",
-                dir.display()
-            ))
-        })?;
         let (jobs, queue) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
             jobs: Mutex::new(queue),
             done,
             limits,
-            dir: dir.clone(),
             stop: stop.clone(),
             spawned: AtomicU64::new(0),
         });
@@ -115,7 +105,6 @@ impl Prefork {
             jobs,
             stop,
             supervisors,
-            dir,
         })
     }
 
@@ -128,26 +117,20 @@ impl Prefork {
 
     /// Ends every child (they finish nothing more: call once no attempt runs) and waits for
     /// them to exit.
-    pub(crate) async fn close(self) {
+    pub(crate) async fn close(mut self) {
         self.stop.cancel();
-        drop(self.jobs);
-        for supervisor in self.supervisors {
+        for supervisor in std::mem::take(&mut self.supervisors) {
             let _ = supervisor.await;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Creates `dir` readable by this user only: the sockets in it run code.
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+impl Drop for Prefork {
+    /// A pool dropped without [`Prefork::close`] (its worker's task aborted) still stops its
+    /// supervisors, whose children are killed on drop.
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
-    builder.create(dir)
 }
 
 /// Keeps one slot's child: starts it, feeds it attempts, replaces it.
@@ -372,17 +355,19 @@ async fn retire(mut child: ChildProc, reason: String, recycled: bool) {
 }
 
 /// Starts a child: this binary again, with the same arguments, told to serve a socket.
+///
+/// The socket is in Linux's abstract namespace, so it leaves no file behind however the worker
+/// ends; and as anyone on the host could connect to it, a connection counts only when it comes
+/// from the child just started (its pid, checked with SO_PEERCRED): the socket runs code.
 async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
     let n = shared.spawned.fetch_add(1, Ordering::Relaxed);
-    let path = shared.dir.join(format!("child-{n}.sock"));
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    let name = format!("stalk-worker-{}-child-{n}", std::process::id());
+    let listener = listen(&name).map_err(|e| format!("cannot listen on @{name}: {e}"))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let mut command = tokio::process::Command::new(&exe);
     command
         .args(std::env::args_os().skip(1))
-        .env(CHILD_ENV, &path)
+        .env(CHILD_ENV, &name)
         .stdin(Stdio::null())
         .kill_on_drop(true);
     // Its own process group: a ctrl-c in the terminal reaches the parent only, which then
@@ -394,7 +379,7 @@ async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     let pid = process.id().unwrap_or(0);
     let connected = tokio::select! {
-        accepted = listener.accept() => accepted.map(|(stream, _)| stream).map_err(|e| e.to_string()),
+        accepted = accept_from(&listener, pid) => accepted.map_err(|e| e.to_string()),
         status = process.wait() => Err(format!(
             "{} (pid {pid}) ended before it connected: {}. A prefork worker's binary must build \
              and run the same Worker when it starts as a child",
@@ -406,7 +391,6 @@ async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
             exe.display()
         )),
     };
-    let _ = std::fs::remove_file(&path);
     let stream = connected?;
     let (reader, writer) = stream.into_split();
     tracing::debug!(pid, "prefork child started");
@@ -418,4 +402,28 @@ async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
         born: Instant::now(),
         tasks: 0,
     })
+}
+
+/// Listens on the abstract socket `name`.
+fn listen(name: &str) -> std::io::Result<UnixListener> {
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
+    listener.set_nonblocking(true)?;
+    UnixListener::from_std(listener)
+}
+
+/// The first connection made by process `pid`; others are dropped with a warning.
+async fn accept_from(listener: &UnixListener, pid: u32) -> std::io::Result<UnixStream> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let peer = stream.peer_cred()?.pid();
+        if peer.and_then(|p| u32::try_from(p).ok()) == Some(pid) {
+            return Ok(stream);
+        }
+        tracing::warn!(
+            ?peer,
+            child = pid,
+            "refused a connection to a prefork child's socket from another process"
+        );
+    }
 }
