@@ -19,7 +19,7 @@ pub(crate) async fn run(broker: Arc<Broker>, timer: Timer, shutdown: Cancellatio
         let next = match broker.tick(timer).await {
             Ok(next) => next,
             Err(err) => {
-                broker.poison(format!("{timer:?} driver failed: {err}"));
+                broker.poison(timer, err);
                 return;
             }
         };

@@ -14,8 +14,8 @@
 //! - [`config`]: settings, defaults and their validation.
 //! - `service`: gRPC services (TaskQueue, Admin, health, reflection), conversions, status codes.
 //! - [`broker`]: the core that orders commands, waits for durability and wakes long polls.
-//! - [`session`]: a worker's streaming session: credits, prefetch and running leases.
-//! - [`control`]: control commands for connected workers and their answers.
+//! - [`sessions`]: worker sessions (credits, prefetch and running leases), their registry and
+//!   control commands; owned by the server, not the broker core.
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer.
@@ -34,12 +34,11 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
-pub mod control;
 mod drivers;
 pub mod engine;
 pub mod server;
 mod service;
-pub mod session;
+pub mod sessions;
 pub mod store;
 mod waiters;
 
@@ -66,5 +65,5 @@ pub async fn run(
     server
         .shutdown()
         .await
-        .map_err(|e| StartError::Serve(format!("final flush failed: {e}")))
+        .map_err(|e| StartError::serve("the final flush failed", e))
 }

@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::engine::{EngineConfig, Timer};
 use crate::service;
+use crate::sessions::SessionRegistry;
 use crate::store::{Store, StoreConfig, StoreError};
 
 /// How long shutdown waits, once no RPC is in flight, for clients to close their connections.
@@ -30,13 +31,13 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The data directory cannot be opened.
-    #[error("{0}; check that the directory is writable and that no other stalkd uses it")]
+    #[error("the data directory cannot be opened; check that it is writable and that no other stalkd uses it")]
     Open(#[source] StoreError),
     /// The stored data cannot be read back.
-    #[error("the data directory cannot be recovered: {0}; restore it from a backup or start with an empty --data-dir")]
+    #[error("the data directory cannot be recovered; restore it from a backup or start with an empty --data-dir")]
     Recover(#[source] BrokerError),
     /// The TLS files cannot be read.
-    #[error("cannot read TLS file {path}: {source}")]
+    #[error("cannot read TLS file {path}")]
     TlsFile {
         /// The file.
         path: std::path::PathBuf,
@@ -44,9 +45,27 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    /// The listener or TLS setup failed.
-    #[error("cannot serve: {0}")]
-    Serve(String),
+    /// The listener, TLS setup or the server failed.
+    #[error("cannot serve: {what}")]
+    Serve {
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StartError {
+    pub(crate) fn serve(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Serve {
+            what,
+            source: Box::new(source),
+        }
+    }
 }
 
 /// A running broker. Dropping it cancels it; call [`Server::shutdown`] to stop it gracefully.
@@ -54,6 +73,7 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     broker: Arc<Broker>,
+    sessions: Arc<SessionRegistry>,
     token: CancellationToken,
     tracker: TaskTracker,
     /// Every RPC in flight.
@@ -84,7 +104,7 @@ pub async fn start_with_clock(
     config.validate()?;
     let addr = listener
         .local_addr()
-        .map_err(|e| StartError::Serve(e.to_string()))?;
+        .map_err(|e| StartError::serve("the listener has no local address", e))?;
     let store = Store::open(&StoreConfig {
         path: config.data_dir.clone(),
         cache_bytes: config.cache_bytes,
@@ -107,15 +127,17 @@ pub async fn start_with_clock(
     let broker = Arc::new(broker);
 
     let auth = service::BearerAuth::new(config.auth_token.as_deref());
+    let sessions = Arc::new(SessionRegistry::default());
     let (routes, reporter) = service::routes(
         &broker,
+        &sessions,
         config.max_payload_bytes,
         config.session_grace,
         config.worker_silence,
         auth,
     )
     .await
-    .map_err(|e| StartError::Serve(e.to_string()))?;
+    .map_err(|e| StartError::serve("the reflection service cannot be built", e))?;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &config.tls {
         let read = |path: &std::path::PathBuf| {
@@ -127,7 +149,7 @@ pub async fn start_with_clock(
         let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
         builder = builder
             .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| StartError::Serve(format!("TLS setup failed: {e}")))?;
+            .map_err(|e| StartError::serve("TLS setup failed", e))?;
     }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let rpcs = TaskTracker::new();
@@ -151,6 +173,7 @@ pub async fn start_with_clock(
     Ok(Server {
         addr,
         broker,
+        sessions,
         token,
         tracker,
         rpcs,
@@ -187,6 +210,11 @@ impl Server {
         &self.broker
     }
 
+    /// The connected workers' sessions, for in-process tests and tools.
+    pub fn sessions(&self) -> &Arc<SessionRegistry> {
+        &self.sessions
+    }
+
     /// Resolves when the server stopped on its own (it should not; a failure to serve does).
     pub async fn stopped(&mut self) -> Result<(), StartError> {
         match self.serve.as_mut() {
@@ -195,8 +223,8 @@ impl Server {
                 self.serve = None;
                 match result {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(StartError::Serve(e.to_string())),
-                    Err(e) => Err(StartError::Serve(e.to_string())),
+                    Ok(Err(e)) => Err(StartError::serve("the server stopped", e)),
+                    Err(e) => Err(StartError::serve("the server task ended", e)),
                 }
             }
             None => std::future::pending().await,

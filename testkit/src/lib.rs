@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use stalk_broker::broker::Broker;
 use stalk_broker::clock::{Clock, SystemClock};
+use stalk_broker::sessions::SessionRegistry;
 use stalk_broker::{Config, Server};
 use stalk_client::Client;
 use tempfile::TempDir;
@@ -95,6 +96,14 @@ impl TestBroker {
     /// The settings the broker runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The connected workers' sessions, for white-box assertions.
+    pub fn sessions(&self) -> &Arc<SessionRegistry> {
+        self.server
+            .as_ref()
+            .expect("invariant: a TestBroker always holds a server")
+            .sessions()
     }
 
     /// The broker core, for white-box assertions.

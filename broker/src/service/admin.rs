@@ -9,9 +9,9 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
-use crate::control::WorkerCommand;
 use crate::engine::limits::{Limit, LimitInfo, LimitKey, LimitScope, RateLimit};
-use crate::engine::{Command, PageToken, Reply, SUB_BITS};
+use crate::engine::{PageToken, SUB_BITS};
+use crate::sessions::{SessionRegistry, WorkerCommand};
 
 /// The wire form of the limits.
 fn limits(limits: Vec<LimitInfo>) -> pb::LimitsResponse {
@@ -70,6 +70,8 @@ const PAGE_SIZE: (u32, u32) = (100, 1000);
 #[derive(Debug, Clone)]
 pub(crate) struct AdminService {
     pub(crate) broker: Arc<Broker>,
+    /// The connected workers, for listings and control.
+    pub(crate) sessions: Arc<SessionRegistry>,
 }
 
 #[tonic::async_trait]
@@ -141,16 +143,7 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::PurgeQueueResponse>, Status> {
         let req = request.into_inner();
         convert::name("queue", &req.queue)?;
-        let outcome = self
-            .broker
-            .execute(Command::Purge {
-                queue: req.queue,
-                dead_letters: req.dead_letters,
-            })
-            .await?;
-        let Reply::Purged(purged) = outcome.reply else {
-            return Err(Status::internal("engine answered Purge with another reply"));
-        };
+        let purged = self.broker.purge(req.queue, req.dead_letters).await?;
         Ok(Response::new(pb::PurgeQueueResponse { purged }))
     }
 
@@ -196,8 +189,7 @@ impl Admin for AdminService {
             ms => ms,
         };
         let replies = self
-            .broker
-            .sessions()
+            .sessions
             .control()
             .send(&req.worker_ids, command, Duration::from_millis(timeout_ms))
             .await
@@ -218,16 +210,8 @@ impl Admin for AdminService {
         request: Request<pb::SetLimitRequest>,
     ) -> Result<Response<pb::LimitsResponse>, Status> {
         let (key, limit) = limit_of(request.into_inner())?;
-        let outcome = self
-            .broker
-            .execute(Command::SetLimit { key, limit })
-            .await?;
-        match outcome.reply {
-            Reply::Limits(all) => Ok(Response::new(limits(all))),
-            other => Err(Status::internal(format!(
-                "unexpected engine reply {other:?}"
-            ))),
-        }
+        let all = self.broker.set_limit(key, limit).await?;
+        Ok(Response::new(limits(all)))
     }
 
     async fn list_limits(
@@ -242,8 +226,7 @@ impl Admin for AdminService {
         _request: Request<pb::ListWorkersRequest>,
     ) -> Result<Response<pb::ListWorkersResponse>, Status> {
         let workers = self
-            .broker
-            .sessions()
+            .sessions
             .workers()
             .into_iter()
             .map(|w| pb::WorkerInfo {
@@ -295,19 +278,7 @@ impl Admin for AdminService {
             0 => most,
             n => (n as usize).min(most),
         };
-        let outcome = self
-            .broker
-            .execute(Command::Replay {
-                queue: req.queue,
-                ids: req.task_ids,
-                limit,
-            })
-            .await?;
-        let Reply::Replayed(ids) = outcome.reply else {
-            return Err(Status::internal(
-                "engine answered Replay with another reply",
-            ));
-        };
+        let ids = self.broker.replay(req.queue, req.task_ids, limit).await?;
         Ok(Response::new(pb::ReplayDeadLettersResponse {
             task_ids: ids.iter().map(ToString::to_string).collect(),
         }))

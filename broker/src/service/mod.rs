@@ -6,9 +6,9 @@ mod auth;
 mod convert;
 mod inflight;
 mod schedules;
-mod session;
 mod status;
 mod tasks;
+mod workers;
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
 use crate::broker::Broker;
+use crate::sessions::SessionRegistry;
 
 pub(crate) use auth::BearerAuth;
 pub(crate) use inflight::InFlightLayer;
@@ -35,6 +36,7 @@ fn max_message_bytes(max_payload: usize) -> usize {
 /// reflection (behind auth) and health (never behind auth, so probes work without a token).
 pub(crate) async fn routes(
     broker: &Arc<Broker>,
+    sessions: &Arc<SessionRegistry>,
     max_payload: usize,
     grace: crate::config::SessionGrace,
     silence: std::time::Duration,
@@ -48,7 +50,7 @@ pub(crate) async fn routes(
         .set_serving::<AdminServer<admin::AdminService>>()
         .await;
     reporter
-        .set_serving::<WorkersServer<session::WorkersService>>()
+        .set_serving::<WorkersServer<workers::WorkersService>>()
         .await;
     reporter
         .set_serving::<SchedulesServer<schedules::SchedulesService>>()
@@ -57,21 +59,21 @@ pub(crate) async fn routes(
     let queue = TaskQueueServer::new(tasks::TaskQueueService {
         broker: broker.clone(),
         max_payload,
-        enqueue_gate: Arc::default(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
     let admin = AdminServer::new(admin::AdminService {
         broker: broker.clone(),
+        sessions: sessions.clone(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
-    let workers = WorkersServer::new(session::WorkersService {
+    let workers = WorkersServer::new(workers::WorkersService {
         broker: broker.clone(),
         max_payload,
         grace,
         silence,
-        registry: broker.sessions().clone(),
+        registry: sessions.clone(),
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
@@ -103,7 +105,7 @@ pub(crate) async fn set_not_serving(reporter: &HealthReporter) {
         .set_not_serving::<AdminServer<admin::AdminService>>()
         .await;
     reporter
-        .set_not_serving::<WorkersServer<session::WorkersService>>()
+        .set_not_serving::<WorkersServer<workers::WorkersService>>()
         .await;
     reporter
         .set_not_serving::<SchedulesServer<schedules::SchedulesService>>()

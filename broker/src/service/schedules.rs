@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::engine::schedule::{Misfire, Overlap, Recurrence, Schedule, ScheduleError};
-use crate::engine::{Command, Reply, TaskId, When};
+use crate::engine::{TaskId, When};
 
 /// Default grace for a late slot.
 const DEFAULT_GRACE_MS: u64 = 60_000;
@@ -39,11 +39,8 @@ impl Schedules for SchedulesService {
             .schedule
             .ok_or_else(|| FieldError::invalid("schedule", "is required"))?;
         let schedule = schedule(spec, self.max_payload)?;
-        let outcome = self
-            .broker
-            .execute(Command::PutSchedule(Box::new(schedule)))
-            .await?;
-        answer(outcome.reply)
+        let stored = self.broker.put_schedule(schedule).await?;
+        Ok(Response::new(info(&stored)))
     }
 
     async fn get_schedule(
@@ -71,7 +68,7 @@ impl Schedules for SchedulesService {
         request: Request<pb::ScheduleName>,
     ) -> Result<Response<pb::DeleteScheduleResponse>, Status> {
         let name = request.into_inner().name;
-        self.broker.execute(Command::DeleteSchedule(name)).await?;
+        self.broker.delete_schedule(name).await?;
         Ok(Response::new(pb::DeleteScheduleResponse {}))
     }
 
@@ -80,14 +77,8 @@ impl Schedules for SchedulesService {
         request: Request<pb::PauseScheduleRequest>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
         let req = request.into_inner();
-        let outcome = self
-            .broker
-            .execute(Command::PauseSchedule {
-                name: req.name,
-                paused: req.paused,
-            })
-            .await?;
-        answer(outcome.reply)
+        let stored = self.broker.pause_schedule(req.name, req.paused).await?;
+        Ok(Response::new(info(&stored)))
     }
 
     async fn preview_schedule(
@@ -135,15 +126,6 @@ impl Schedules for SchedulesService {
 
 fn not_found(name: &str) -> Status {
     Status::not_found(format!("no schedule named {name:?}"))
-}
-
-fn answer(reply: Reply) -> Result<Response<pb::ScheduleInfo>, Status> {
-    match reply {
-        Reply::Schedule(schedule) => Ok(Response::new(info(&schedule))),
-        other => Err(Status::internal(format!(
-            "unexpected engine reply {other:?}"
-        ))),
-    }
 }
 
 /// Checks a schedule spec and converts it for the engine.

@@ -7,34 +7,16 @@ use stalk_proto::v1::task_queue_server::TaskQueue;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, FieldError};
-use super::status::{engine_code, wire_error};
-use crate::broker::{Broker, LeasedTask};
-use crate::engine::{
-    AckOutcome, Command, EngineError, Enqueued, NackAction, Reply, TaskId, TaskResult, TaskState,
-};
+use super::status::wire_error;
+use crate::broker::Broker;
+use crate::engine::{TaskId, TaskState};
 
 /// Serves `stalk.v1.TaskQueue` over a [`Broker`].
 #[derive(Debug, Clone)]
 pub(crate) struct TaskQueueService {
     pub(crate) broker: Arc<Broker>,
     pub(crate) max_payload: usize,
-    /// Lets one Enqueue call of several chunks apply them at a time. The engine applies one
-    /// command at a time anyway; without the gate every concurrent producer takes a turn on the
-    /// runtime between two of a worker session's, and with four producers on two cores due
-    /// tasks waited over a second to be leased.
-    pub(crate) enqueue_gate: Arc<tokio::sync::Mutex<()>>,
 }
-
-fn unexpected(reply: &Reply) -> Status {
-    Status::internal(format!(
-        "engine answered with an unexpected reply: {reply:?}"
-    ))
-}
-
-/// Tasks of an Enqueue batch applied per engine command. Small, so a worker session waits at
-/// most one chunk (about 0.3 ms) for its turn while a batch goes in: with 100, due tasks were
-/// leased up to 200 ms late under a million-task enqueue. Batch throughput is the same.
-const ENQUEUE_CHUNK: usize = 25;
 
 #[tonic::async_trait]
 impl TaskQueue for TaskQueueService {
@@ -58,44 +40,16 @@ impl TaskQueue for TaskQueueService {
                 Err(err) => outcomes.push(Some(refused(&err))),
             }
         }
-        // Applied in chunks with a yield between them, so a big batch does not hold the
-        // runtime for long: due tasks, leases and other callers get their turn. The chunks are
-        // flushed together.
-        let mut pending = Vec::new();
-        // A batch of one chunk is one command and yields nowhere: it needs no gate.
-        let gate = if accepted.len() > ENQUEUE_CHUNK {
-            Some(self.enqueue_gate.lock().await)
-        } else {
-            None
-        };
-        let mut accepted = accepted.into_iter().peekable();
-        while accepted.peek().is_some() {
-            let chunk: Vec<_> = accepted.by_ref().take(ENQUEUE_CHUNK).collect();
-            pending.push(self.broker.submit(Command::Enqueue(chunk))?);
-            if accepted.peek().is_some() {
-                tokio::task::yield_now().await;
-            }
-        }
-        drop(gate);
-        let mut slots = outcomes.iter_mut().filter(|o| o.is_none());
-        for applied in pending {
-            let outcome = applied.await?;
-            let Reply::Enqueued(results) = outcome.reply else {
-                return Err(unexpected(&outcome.reply));
-            };
-            for result in results {
-                let slot = slots
-                    .next()
-                    .ok_or_else(|| Status::internal("engine answered more tasks than sent"))?;
-                *slot = Some(enqueued(result));
-            }
-        }
-        if slots.next().is_some() {
-            return Err(Status::internal("engine answered fewer tasks than sent"));
-        }
-        Ok(Response::new(pb::EnqueueResponse {
-            outcomes: outcomes.into_iter().flatten().collect(),
-        }))
+        let mut enqueued = self.broker.enqueue(accepted).await?.into_iter();
+        let outcomes = outcomes
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(refusal) => refusal,
+                // The broker answers one outcome per task it was given.
+                None => enqueued.next().map(convert::enqueued).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::EnqueueResponse { outcomes }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
@@ -125,7 +79,7 @@ impl TaskQueue for TaskQueueService {
             .broker
             .lease(req.queues, max, lease_ms, false, wait)
             .await?;
-        let tasks = leased.into_iter().map(leased_task).collect();
+        let tasks = leased.into_iter().map(convert::leased_task).collect();
         Ok(Response::new(pb::LeaseResponse { tasks }))
     }
 
@@ -134,13 +88,8 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        let (id, lease_id, outcome) = ack_item(request.into_inner(), self.max_payload)?;
-        let command = Command::Ack {
-            id,
-            lease_id,
-            outcome,
-        };
-        let state = self.state_of(command).await?;
+        let (id, lease_id, outcome) = convert::ack_item(request.into_inner(), self.max_payload)?;
+        let state = self.broker.ack(id, lease_id, outcome).await?;
         Ok(Response::new(pb::AckResponse {
             state: convert::state(state).into(),
         }))
@@ -157,17 +106,14 @@ impl TaskQueue for TaskQueueService {
             .into_iter()
             .enumerate()
             .map(|(i, ack)| {
-                ack_item(ack, self.max_payload).map_err(|mut err| {
+                convert::ack_item(ack, self.max_payload).map_err(|mut err| {
                     err.field = format!("acks[{i}].{}", err.field);
                     err
                 })
             })
             .collect::<Result<Vec<_>, FieldError>>()?;
-        let outcome = self.broker.execute(Command::AckMany(items)).await?;
-        let Reply::AckedMany(results) = outcome.reply else {
-            return Err(unexpected(&outcome.reply));
-        };
-        let results = results.into_iter().map(ack_result).collect();
+        let results = self.broker.ack_many(items).await?;
+        let results = results.into_iter().map(convert::ack_result).collect();
         Ok(Response::new(pb::AckManyResponse { results }))
     }
 
@@ -178,29 +124,9 @@ impl TaskQueue for TaskQueueService {
     ) -> Result<Response<pb::NackResponse>, Status> {
         let req = request.into_inner();
         convert::task_id("task_id", &req.task_id)?;
-        lease_id(req.lease_id)?;
-        let action = match req.action {
-            Some(pb::nack_request::Action::Requeue(requeue)) => {
-                convert::requeue("requeue", &requeue)?
-            }
-            Some(pb::nack_request::Action::Reject(reject)) => {
-                convert::reason(&reject.reason)?;
-                NackAction::Reject {
-                    reason: reject.reason,
-                }
-            }
-            None => {
-                return Err(
-                    FieldError::invalid("action", "give exactly one of requeue and reject").into(),
-                )
-            }
-        };
-        let command = Command::Nack {
-            id: req.task_id,
-            lease_id: req.lease_id,
-            action,
-        };
-        let state = self.state_of(command).await?;
+        convert::lease_id(req.lease_id)?;
+        let action = convert::nack_action("", req.action)?;
+        let state = self.broker.nack(req.task_id, req.lease_id, action).await?;
         Ok(Response::new(pb::NackResponse {
             state: convert::state(state).into(),
         }))
@@ -213,20 +139,13 @@ impl TaskQueue for TaskQueueService {
     ) -> Result<Response<pb::ExtendLeaseResponse>, Status> {
         let req = request.into_inner();
         convert::task_id("task_id", &req.task_id)?;
-        lease_id(req.lease_id)?;
+        convert::lease_id(req.lease_id)?;
         let lease_ms = convert::lease_ms("lease_duration_ms", req.lease_duration_ms)?
             .ok_or_else(|| FieldError::invalid("lease_duration_ms", "is required"))?;
-        let outcome = self
+        let deadline_ms = self
             .broker
-            .execute(Command::Extend {
-                id: req.task_id,
-                lease_id: req.lease_id,
-                lease_ms,
-            })
+            .extend(req.task_id, req.lease_id, lease_ms)
             .await?;
-        let Reply::Extended { deadline_ms } = outcome.reply else {
-            return Err(unexpected(&outcome.reply));
-        };
         Ok(Response::new(pb::ExtendLeaseResponse {
             lease_deadline_unix_ms: convert::ms(deadline_ms),
         }))
@@ -285,10 +204,7 @@ impl TaskQueue for TaskQueueService {
         for (i, id) in ids.iter().enumerate() {
             convert::task_id(&format!("task_ids[{i}]"), id)?;
         }
-        let outcome = self.broker.execute(Command::Revoke(ids)).await?;
-        let Reply::Revoked(states) = outcome.reply else {
-            return Err(unexpected(&outcome.reply));
-        };
+        let states = self.broker.revoke(ids).await?;
         let outcomes = states
             .into_iter()
             .map(|(task_id, state)| pb::RevokeOutcome {
@@ -300,26 +216,6 @@ impl TaskQueue for TaskQueueService {
     }
 }
 
-impl TaskQueueService {
-    async fn state_of(&self, command: Command) -> Result<TaskState, Status> {
-        let outcome = self.broker.execute(command).await?;
-        match outcome.reply {
-            Reply::State(state) => Ok(state),
-            other => Err(unexpected(&other)),
-        }
-    }
-}
-
-fn lease_id(value: u64) -> Result<(), FieldError> {
-    if value == 0 {
-        return Err(FieldError::invalid(
-            "lease_id",
-            "is required: pass the lease_id from the leased task",
-        ));
-    }
-    Ok(())
-}
-
 fn refused(err: &FieldError) -> pb::EnqueueOutcome {
     pb::EnqueueOutcome {
         error: Some(wire_error(
@@ -327,114 +223,5 @@ fn refused(err: &FieldError) -> pb::EnqueueOutcome {
             format!("{}: {}", err.field, err.message),
         )),
         ..pb::EnqueueOutcome::default()
-    }
-}
-
-fn enqueued(result: Enqueued) -> pb::EnqueueOutcome {
-    let created = matches!(result, Enqueued::Created { .. });
-    match result {
-        Enqueued::Created { id, state } | Enqueued::Existing { id, state } => pb::EnqueueOutcome {
-            task_id: id.to_string(),
-            created,
-            state: convert::state(state).into(),
-            error: None,
-        },
-        Enqueued::Refused(err) => pb::EnqueueOutcome {
-            error: Some(wire_error(engine_code(&err), err.to_string())),
-            ..pb::EnqueueOutcome::default()
-        },
-    }
-}
-
-/// Checks and converts one ack.
-pub(crate) fn ack_item(
-    req: pb::AckRequest,
-    max_payload: usize,
-) -> Result<(String, u64, AckOutcome), FieldError> {
-    convert::task_id("task_id", &req.task_id)?;
-    lease_id(req.lease_id)?;
-    let outcome = match req.outcome {
-        Some(pb::ack_request::Outcome::Success(result)) => {
-            convert::result_value(&result.value, &result.content_type, max_payload)?;
-            AckOutcome::Success(TaskResult {
-                value: result.value,
-                content_type: result.content_type,
-            })
-        }
-        Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
-            lost: match failure.lost {
-                true if failure.fatal
-                    || failure.retry_in_ms > 0
-                    || failure.retry_at_unix_ms != 0 =>
-                {
-                    return Err(FieldError::invalid(
-                        "failure.lost",
-                        "a lost attempt is retried at once: leave fatal and the retry times unset",
-                    ))
-                }
-                lost => lost,
-            },
-            retry_at: convert::retry_at(&failure)?,
-            error: convert::failure(failure.error)?,
-            fatal: failure.fatal,
-        },
-        None => {
-            return Err(FieldError::invalid(
-                "outcome",
-                "give exactly one of success and failure",
-            ))
-        }
-    };
-    Ok((req.task_id, req.lease_id, outcome))
-}
-
-/// A leased task's headers: kept with its metadata, or in its body when it was stored by a
-/// broker from before keyed limits.
-fn headers(t: &LeasedTask) -> std::collections::HashMap<String, String> {
-    let kept = &t.meta.cold().headers;
-    if kept.is_empty() {
-        return t.body.headers.clone().into_iter().collect();
-    }
-    kept.iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect()
-}
-
-/// The wire form of a leased task.
-pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
-    let headers = headers(&t);
-    pb::LeasedTask {
-        task_id: t.meta.id.to_string(),
-        name: t.meta.name.to_string(),
-        queue: t.meta.queue.to_string(),
-        payload: t.body.payload,
-        content_type: t.body.content_type,
-        headers,
-        priority: u32::from(t.meta.priority),
-        lease_id: t.lease_id,
-        attempt: t.meta.attempts,
-        lease_deadline_unix_ms: convert::ms(t.deadline_ms),
-        retries_left: t
-            .meta
-            .options
-            .max_retries
-            .saturating_sub(t.meta.retries_used()),
-        enqueued_at_unix_ms: convert::ms(t.meta.enqueued_ms),
-        soft_time_limit_ms: t.body.soft_time_limit_ms,
-        time_limit_ms: t.body.time_limit_ms,
-    }
-}
-
-/// The wire form of one ack's result.
-pub(crate) fn ack_result(result: Result<TaskState, EngineError>) -> pb::AckManyResult {
-    match result {
-        Ok(state) => pb::AckManyResult {
-            state: convert::state(state).into(),
-            error: None,
-        },
-        Err(err) => pb::AckManyResult {
-            state: pb::TaskState::Unspecified.into(),
-            error: Some(wire_error(engine_code(&err), err.to_string())),
-        },
     }
 }

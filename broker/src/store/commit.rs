@@ -30,7 +30,8 @@ struct Shared {
     /// The number of the last flush that completed.
     done: watch::Sender<u64>,
     failed: AtomicBool,
-    failure: Mutex<Option<String>>,
+    /// Why the flusher stopped; `None` while it runs, or when it stopped without an error.
+    failure: Mutex<Option<Arc<sled::Error>>>,
 }
 
 #[derive(Debug)]
@@ -58,11 +59,9 @@ impl GroupCommit {
     /// Starts the flusher on the current tokio runtime.
     ///
     /// # Errors
-    /// [`StoreError::Poisoned`] when called outside a tokio runtime.
+    /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub(super) fn start(db: sled::Db) -> Result<Self, StoreError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            StoreError::Poisoned("group commit needs a tokio runtime to run its flusher".into())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(StoreError::NoRuntime)?;
         let (done, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             db: Mutex::new(Some(db)),
@@ -104,10 +103,7 @@ impl GroupCommit {
             .wait_for(|&d| d >= ticket || self.shared.failed.load(Ordering::Acquire))
             .await;
         if waited.is_err() || self.shared.failed.load(Ordering::Acquire) {
-            let why = self.shared.failure.lock().clone();
-            return Err(StoreError::Poisoned(
-                why.unwrap_or_else(|| "the flusher stopped".into()),
-            ));
+            return Err(StoreError::Poisoned(self.shared.failure.lock().clone()));
         }
         Ok(())
     }
@@ -146,7 +142,7 @@ impl Shared {
             };
             if let Err(err) = db.flush_async().await {
                 tracing::error!(cause = %err, "flush failed; the broker stops taking writes");
-                *self.failure.lock() = Some(err.to_string());
+                *self.failure.lock() = Some(Arc::new(err));
                 self.failed.store(true, Ordering::Release);
                 self.done.send_replace(u64::MAX);
                 return;

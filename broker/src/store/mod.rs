@@ -12,6 +12,7 @@ mod recovery;
 mod schedule_records;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use commit::GroupCommit;
 pub use recovery::Recovered;
@@ -29,7 +30,7 @@ fn is_lock_busy(err: &sled::Error) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// sled could not open the data directory.
-    #[error("cannot open the data directory {path}: {source}")]
+    #[error("cannot open the data directory {path}")]
     Open {
         /// The directory.
         path: PathBuf,
@@ -38,7 +39,7 @@ pub enum StoreError {
         source: sled::Error,
     },
     /// A read or write failed.
-    #[error("storage I/O failed: {0}")]
+    #[error("storage I/O failed")]
     Io(#[from] sled::Error),
     /// A record was written by a newer broker.
     #[error("record {key:?} has version {version}, which this broker cannot read; upgrade stalkd")]
@@ -56,9 +57,12 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A flush failed earlier; the store refuses writes from then on.
-    #[error("the store failed to flush to disk and refuses further writes: {0}")]
-    Poisoned(String),
+    /// A flush failed earlier (its error is the source); the store refuses writes from then on.
+    #[error("the store failed to flush to disk and refuses further writes")]
+    Poisoned(#[source] Option<Arc<sled::Error>>),
+    /// Group commit was started outside a tokio runtime, which its flusher needs.
+    #[error("group commit needs a tokio runtime to run its flusher")]
+    NoRuntime(#[source] tokio::runtime::TryCurrentError),
 }
 
 /// Store settings.
@@ -223,7 +227,7 @@ impl Store {
     /// A group-commit flusher for this store, running on the current tokio runtime.
     ///
     /// # Errors
-    /// [`StoreError::Poisoned`] when called outside a tokio runtime.
+    /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
         GroupCommit::start(self.db.clone())
     }

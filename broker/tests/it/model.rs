@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use stalk_broker::broker::Broker;
 use stalk_broker::clock::ManualClock;
 use stalk_broker::engine::{
-    AckOutcome, Command, EngineConfig, NackAction, NewTask, TaskBody, TaskError, TaskId,
-    TaskOptions, TaskResult, Timer, When,
+    AckOutcome, EngineConfig, NackAction, NewTask, TaskBody, TaskError, TaskId, TaskOptions,
+    TaskResult, Timer, When,
 };
 use stalk_broker::store::{Store, StoreConfig};
 use stalk_broker::Durability;
@@ -112,7 +112,7 @@ impl Model {
 struct Real {
     dir: tempfile::TempDir,
     clock: ManualClock,
-    broker: Option<Broker>,
+    broker: Option<Arc<Broker>>,
 }
 
 impl Real {
@@ -135,10 +135,10 @@ impl Real {
             CancellationToken::new(),
         )
         .expect("open broker");
-        self.broker = Some(broker);
+        self.broker = Some(Arc::new(broker));
     }
 
-    fn broker(&self) -> &Broker {
+    fn broker(&self) -> &Arc<Broker> {
         self.broker.as_ref().expect("open")
     }
 }
@@ -199,10 +199,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         ),
                     );
                 }
-                real.broker()
-                    .execute(Command::Enqueue(tasks))
-                    .await
-                    .expect("enqueue");
+                real.broker().enqueue(tasks).await.expect("enqueue");
             }
             Op::Lease { max } => {
                 let expected: Vec<String> =
@@ -254,14 +251,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         lost: false,
                     }
                 };
-                let result = real
-                    .broker()
-                    .execute(Command::Ack {
-                        id: id.clone(),
-                        lease_id: lease,
-                        outcome,
-                    })
-                    .await;
+                let result = real.broker().ack(id.clone(), lease, outcome).await;
                 prop_assert_eq!(
                     result.is_ok(),
                     current,
@@ -278,14 +268,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let (id, lease) = held.remove(pick % held.len());
                 let current = matches!(model.tasks.get(&id), Some((_, ModelState::Leased { lease: l, .. })) if *l == lease);
                 let action = NackAction::Requeue { at: When::In(0) };
-                let result = real
-                    .broker()
-                    .execute(Command::Nack {
-                        id: id.clone(),
-                        lease_id: lease,
-                        action,
-                    })
-                    .await;
+                let result = real.broker().nack(id.clone(), lease, action).await;
                 prop_assert_eq!(
                     result.is_ok(),
                     current,
@@ -311,7 +294,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .expect("in range")
                     .clone();
                 real.broker()
-                    .execute(Command::Revoke(vec![id.clone()]))
+                    .revoke(vec![id.clone()])
                     .await
                     .expect("revoke");
                 model.tasks.get_mut(&id).expect("known").1 = ModelState::Done;

@@ -320,7 +320,7 @@ async fn a_worker_that_reconnects_within_the_grace_keeps_its_running_tasks() {
     // end is not adopted yet: its leases are released after the grace).
     let closed = wait_until(
         SOON,
-        || async { broker.broker().sessions().open_sessions() },
+        || async { broker.sessions().open_sessions() },
         |n| *n == 0,
     )
     .await;
@@ -399,7 +399,7 @@ async fn a_reconnect_that_races_the_old_stream_takes_back_the_tasks_it_reports()
     first.break_off();
     let old_closed = wait_until(
         SOON,
-        || async { broker.broker().sessions().open_sessions() },
+        || async { broker.sessions().open_sessions() },
         |n| *n == 1,
     )
     .await;

@@ -1,141 +1,23 @@
-//! A worker's streaming session, as broker logic (the gRPC stream is in `service/session.rs`):
-//! credits, pushed tasks under short prefetch leases, running leases once started, and the
-//! release of everything the session holds when it ends.
+//! One worker's streaming session, as broker logic (the gRPC stream is in
+//! `service/workers.rs`): credits, pushed tasks under short prefetch leases, running leases
+//! once started, and the release of everything the session holds when it ends.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::broker::{Broker, BrokerError, LeasedTask};
+use super::control::{ControlRequest, WorkerReply};
+use super::registry::{HeldLeases, Live, SessionRegistry, WorkerInfo};
+use crate::broker::{AckItem, AckResults, Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
-use crate::control::{ControlRequest, ControlRouter, WorkerReply};
-use crate::engine::{AckOutcome, Command, EngineError, NackAction, Reply, TaskState};
-
-/// Per ack, the task's state after it or why it was refused.
-pub type AckResults = Vec<Result<TaskState, EngineError>>;
+use crate::engine::{NackAction, TaskState};
 
 /// Most credits granted and unused at a time.
 pub const MAX_CREDITS: u32 = 10_000;
-
-/// Leases by lease id.
-type HeldLeases = HashMap<u64, Held>;
-
-/// The broker's worker sessions: the open ones (for listing), and the running leases of
-/// workers whose session broke, kept for the reconnect grace so the same worker can take them
-/// back. Soft state: a broker restart makes every task ready anyway.
-#[derive(Debug, Default)]
-pub struct SessionRegistry {
-    /// Per worker id: the generation the leases were kept at, and the leases.
-    by_worker: Mutex<HashMap<String, (u64, HeldLeases)>>,
-    generation: AtomicU64,
-    open: std::sync::atomic::AtomicUsize,
-    /// Open sessions by session number, for listing workers.
-    live: Mutex<HashMap<u64, Live>>,
-    /// Control commands to the open sessions.
-    control: ControlRouter,
-}
-
-/// An open session, as listed.
-#[derive(Debug)]
-struct Live {
-    info: WorkerInfo,
-    held: Arc<Mutex<HeldLeases>>,
-}
-
-/// A connected worker session, as the broker shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerInfo {
-    /// The worker's id.
-    pub worker_id: String,
-    /// Its host.
-    pub hostname: String,
-    /// Its process id.
-    pub pid: u32,
-    /// Queues it takes tasks from.
-    pub queues: Vec<String>,
-    /// Task names it runs.
-    pub task_names: Vec<String>,
-    /// Its SDK.
-    pub sdk_version: String,
-    /// When the session opened, unix ms.
-    pub connected_ms: u64,
-    /// When the worker last sent anything, unix ms.
-    pub last_seen_ms: u64,
-    /// (task id, lease id, started) of the tasks it holds.
-    pub tasks: Vec<(String, u64, bool)>,
-}
-
-impl SessionRegistry {
-    /// The workers connected now, sorted by worker id, with the tasks each holds.
-    pub fn workers(&self) -> Vec<WorkerInfo> {
-        let live = self.live.lock();
-        let mut workers: Vec<WorkerInfo> = live
-            .values()
-            .map(|session| {
-                let mut info = session.info.clone();
-                let mut tasks: Vec<(String, u64, bool)> = session
-                    .held
-                    .lock()
-                    .iter()
-                    .map(|(lease, held)| (held.task_id.clone(), *lease, held.started))
-                    .collect();
-                tasks.sort();
-                info.tasks = tasks;
-                info
-            })
-            .collect();
-        workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
-        workers
-    }
-
-    /// Routes control commands to the open sessions.
-    pub fn control(&self) -> &ControlRouter {
-        &self.control
-    }
-
-    /// Sessions open right now.
-    pub fn open_sessions(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    fn keep(&self, worker_id: &str, held: HashMap<u64, Held>) -> u64 {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        self.by_worker
-            .lock()
-            .insert(worker_id.to_string(), (generation, held));
-        generation
-    }
-
-    fn adopt(&self, worker_id: &str) -> HashMap<u64, Held> {
-        self.by_worker
-            .lock()
-            .remove(worker_id)
-            .map(|(_, held)| held)
-            .unwrap_or_default()
-    }
-
-    /// One kept lease of `worker_id`, taken back by a newer session of the same worker.
-    fn adopt_lease(&self, worker_id: &str, lease_id: u64) -> Option<Held> {
-        self.by_worker
-            .lock()
-            .get_mut(worker_id)
-            .and_then(|(_, held)| held.remove(&lease_id))
-    }
-
-    /// The leases kept at `generation`, unless the worker took them back since.
-    fn expire(&self, worker_id: &str, generation: u64) -> Option<HashMap<u64, Held>> {
-        let mut by_worker = self.by_worker.lock();
-        match by_worker.get(worker_id) {
-            Some((kept, _)) if *kept == generation => by_worker.remove(worker_id).map(|(_, h)| h),
-            _ => None,
-        }
-    }
-}
 
 /// How a session leases.
 #[derive(Debug, Clone)]
@@ -162,9 +44,9 @@ pub struct SessionOptions {
 
 /// A lease the session holds.
 #[derive(Debug)]
-struct Held {
-    task_id: String,
-    started: bool,
+pub(super) struct Held {
+    pub(super) task_id: String,
+    pub(super) started: bool,
     run_lease_ms: u64,
 }
 
@@ -326,13 +208,11 @@ impl WorkerSession {
             return Ok(());
         }
         let ids: Vec<u64> = extends.iter().map(|(_, lease, _)| *lease).collect();
-        let outcome = self.broker.execute(Command::ExtendMany(extends)).await?;
-        if let Reply::ExtendedMany(results) = outcome.reply {
-            let mut held = self.held.lock();
-            for (lease_id, result) in ids.into_iter().zip(results) {
-                if result.is_err() {
-                    held.remove(&lease_id);
-                }
+        let results = self.broker.extend_many(extends).await?;
+        let mut held = self.held.lock();
+        for (lease_id, result) in ids.into_iter().zip(results) {
+            if result.is_err() {
+                held.remove(&lease_id);
             }
         }
         Ok(())
@@ -346,24 +226,18 @@ impl WorkerSession {
     /// Storage failures; per-ack refusals are in the result.
     pub fn ack(
         &mut self,
-        acks: Vec<(String, u64, AckOutcome)>,
+        acks: Vec<AckItem>,
     ) -> Result<impl Future<Output = Result<AckResults, BrokerError>> + 'static, BrokerError> {
         let leases: Vec<u64> = acks.iter().map(|(_, lease, _)| *lease).collect();
         for lease in &leases {
             self.adopt(*lease);
         }
-        let durable = self.broker.submit(Command::AckMany(acks))?;
+        let durable = self.broker.ack_many_pipelined(acks)?;
         let mut held = self.held.lock();
         for lease in leases {
             held.remove(&lease);
         }
-        drop(held);
-        Ok(async move {
-            match durable.await?.reply {
-                Reply::AckedMany(results) => Ok(results),
-                _ => Ok(Vec::new()),
-            }
-        })
+        Ok(durable)
     }
 
     /// Gives one attempt back.
@@ -378,18 +252,7 @@ impl WorkerSession {
     ) -> Result<TaskState, BrokerError> {
         self.adopt(lease_id);
         self.held.lock().remove(&lease_id);
-        let outcome = self
-            .broker
-            .execute(Command::Nack {
-                id,
-                lease_id,
-                action,
-            })
-            .await?;
-        match outcome.reply {
-            Reply::State(state) => Ok(state),
-            _ => Ok(TaskState::Ready),
-        }
+        self.broker.nack(id, lease_id, action).await
     }
 
     /// Extends a lease; a refused extension drops it from the session.
@@ -403,24 +266,11 @@ impl WorkerSession {
         lease_ms: u64,
     ) -> Result<u64, BrokerError> {
         self.adopt(lease_id);
-        let result = self
-            .broker
-            .execute(Command::Extend {
-                id,
-                lease_id,
-                lease_ms,
-            })
-            .await;
-        match result {
-            Ok(outcome) => match outcome.reply {
-                Reply::Extended { deadline_ms } => Ok(deadline_ms),
-                _ => Ok(0),
-            },
-            Err(err) => {
-                self.held.lock().remove(&lease_id);
-                Err(err)
-            }
+        let result = self.broker.extend(id, lease_id, lease_ms).await;
+        if result.is_err() {
+            self.held.lock().remove(&lease_id);
         }
+        result
     }
 
     /// Ends the session. Unstarted leases go back to their queue at once, without counting as
@@ -479,11 +329,7 @@ impl WorkerSession {
 }
 
 /// Gives leases back; returns how many were still current.
-async fn release(
-    broker: &Broker,
-    held: HashMap<u64, Held>,
-    cause: String,
-) -> Result<usize, BrokerError> {
+async fn release(broker: &Broker, held: HeldLeases, cause: String) -> Result<usize, BrokerError> {
     if held.is_empty() {
         return Ok(0);
     }
@@ -491,9 +337,5 @@ async fn release(
         .into_iter()
         .map(|(lease_id, held)| (held.task_id, lease_id, held.started))
         .collect();
-    let outcome = broker.execute(Command::Release { leases, cause }).await?;
-    match outcome.reply {
-        Reply::Released(n) => Ok(n),
-        _ => Ok(0),
-    }
+    broker.release(leases, cause).await
 }

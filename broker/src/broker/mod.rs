@@ -1,22 +1,34 @@
 //! The broker core: the engine behind one mutex, the store, group commit, the sequencer and the
 //! long-poll waiters. It orders commands (stamping time and sequence), makes their writes
 //! durable before answering, and wakes whoever waits on what changed.
+//!
+//! Callers use its typed methods, one per operation, each returning its own answer type:
+//! [`Command`] stays the log entry (what a replicated broker will ship), and the one `match` on
+//! the engine's [`Reply`] for each operation lives beside the method that sent the command.
+//!
+//! # Layout
+//! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce, fail.
+//! - `error.rs`: [`BrokerError`] and [`Failure`].
+//! - `tasks.rs`: enqueue, lease, ack, nack, extend, revoke, release, results.
+//! - `admin.rs`: purge, replay, schedules, limits, timers and the read-only views.
+
+mod admin;
+mod error;
+mod tasks;
+
+pub use error::{chain, BrokerError, Failure};
+pub use tasks::{AckItem, AckResults, LeasedTask, TaskStatus};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Durability;
-use crate::engine::{
-    Command, Counts, Ctx, Engine, EngineConfig, EngineError, Granted, Outcome, Page, PageToken,
-    Reply, TaskBody, TaskMeta, TaskResult, TaskState, Timer, SUB_BITS,
-};
+use crate::engine::{Command, Ctx, Engine, EngineConfig, Outcome, Timer, SUB_BITS};
 use crate::store::{GroupCommit, Store, StoreError};
 use crate::waiters::{ReadySignals, ResultWaiters};
 
@@ -24,45 +36,6 @@ use crate::waiters::{ReadySignals, ResultWaiters};
 const SEQ_BLOCK: u64 = 1 << 20;
 /// Most transitions one timer command moves, so a backlog never holds the engine for long.
 const TICK_BATCH: usize = 10_000;
-
-/// Why a broker call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    /// The engine refused the command.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// The store failed; the broker stops taking writes.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The broker is shutting down.
-    #[error("broker shutting down; retry against another broker or after restart")]
-    ShuttingDown,
-    /// An earlier storage failure left the broker unable to take writes.
-    #[error("broker unavailable after a storage failure: {0}")]
-    Failed(String),
-}
-
-/// A task leased to a worker, with its body.
-#[derive(Debug, Clone)]
-pub struct LeasedTask {
-    /// The task as it is now.
-    pub meta: TaskMeta,
-    /// The lease fencing this attempt.
-    pub lease_id: u64,
-    /// When the lease ends, unix ms.
-    pub deadline_ms: u64,
-    /// Payload and headers.
-    pub body: TaskBody,
-}
-
-/// What `get_result` reports.
-#[derive(Debug, Clone)]
-pub struct TaskStatus {
-    /// The task, or `None` if unknown.
-    pub meta: Option<TaskMeta>,
-    /// The result, when it succeeded.
-    pub result: Option<TaskResult>,
-}
 
 struct Core {
     engine: Engine,
@@ -82,10 +55,11 @@ pub struct Broker {
     timers: [Notify; 6],
     shutdown: CancellationToken,
     failed: AtomicBool,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<Failure>>,
     healthy: watch::Sender<bool>,
     long_polls: AtomicUsize,
-    sessions: Arc<crate::session::SessionRegistry>,
+    /// Lets one multi-chunk enqueue apply its chunks at a time (see `tasks::ENQUEUE_CHUNK`).
+    enqueue_gate: tokio::sync::Mutex<()>,
 }
 
 /// Counts a long poll while it waits.
@@ -150,7 +124,7 @@ impl Broker {
             failure: Mutex::new(None),
             healthy: watch::channel(true).0,
             long_polls: AtomicUsize::new(0),
-            sessions: Arc::default(),
+            enqueue_gate: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -158,7 +132,7 @@ impl Broker {
     ///
     /// # Errors
     /// As the engine refuses, or [`BrokerError::Failed`] after a storage failure.
-    pub async fn execute(&self, command: Command) -> Result<Outcome, BrokerError> {
+    async fn execute(&self, command: Command) -> Result<Outcome, BrokerError> {
         let (outcome, ticket) = self.apply(command)?;
         self.announce_ready(&outcome);
         if let Some(ticket) = ticket {
@@ -177,7 +151,7 @@ impl Broker {
     /// # Errors
     /// As the engine refuses, or [`BrokerError::Failed`] after a storage failure; the future
     /// fails if the flush does.
-    pub fn submit(
+    fn submit(
         self: &Arc<Self>,
         command: Command,
     ) -> Result<
@@ -250,197 +224,41 @@ impl Broker {
         }
     }
 
-    /// Marks the broker failed: health turns NOT_SERVING and writes are refused from now on.
+    /// Marks the broker failed by a storage error: health turns NOT_SERVING and writes are
+    /// refused from now on.
     fn fail(&self, err: StoreError) -> BrokerError {
-        tracing::error!(cause = %err, "storage failure; the broker stops taking writes");
-        self.failure.lock().get_or_insert_with(|| err.to_string());
-        self.failed.store(true, Ordering::Release);
-        self.healthy.send_replace(false);
-        BrokerError::Store(err)
+        BrokerError::Failed(self.stop_writes(Failure::Store(Arc::new(err))))
     }
 
-    /// Marks the broker failed because a background task died.
-    pub fn poison(&self, why: String) {
-        tracing::error!(cause = %why, "background failure; the broker stops taking writes");
-        self.failure.lock().get_or_insert(why);
+    /// Marks the broker failed because the driver of `timer` failed with `cause`.
+    pub fn poison(&self, timer: Timer, cause: BrokerError) {
+        self.stop_writes(Failure::Driver {
+            driver: format!("{timer:?}"),
+            cause: Arc::new(cause),
+        });
+    }
+
+    /// Records the first failure, refuses writes from now on, and returns that failure.
+    fn stop_writes(&self, failure: Failure) -> Failure {
+        tracing::error!(cause = %chain(&failure), "the broker stops taking writes");
+        let first = self.failure.lock().get_or_insert(failure).clone();
         self.failed.store(true, Ordering::Release);
         self.healthy.send_replace(false);
+        first
     }
 
     fn check_writable(&self) -> Result<(), BrokerError> {
         if self.failed.load(Ordering::Acquire) {
-            let why = self.failure.lock().clone().unwrap_or_default();
-            return Err(BrokerError::Failed(why));
+            if let Some(failure) = self.failure.lock().clone() {
+                return Err(BrokerError::Failed(failure));
+            }
         }
         Ok(())
-    }
-
-    /// Leases up to `max` tasks from `queues`, waiting up to `wait` for one to become ready.
-    ///
-    /// # Errors
-    /// [`BrokerError::ShuttingDown`] when shutdown begins during the wait; storage failures.
-    pub async fn lease(
-        &self,
-        queues: Vec<String>,
-        max: usize,
-        lease_ms: Option<u64>,
-        prefetch: bool,
-        wait: Duration,
-    ) -> Result<Vec<LeasedTask>, BrokerError> {
-        let deadline = Instant::now() + wait;
-        // Registered before the first attempt, so a task that arrives in between wakes us.
-        let ready = (!wait.is_zero()).then(|| self.ready.register(&queues));
-        loop {
-            let outcome = self
-                .execute(Command::Lease {
-                    queues: queues.clone(),
-                    max,
-                    lease_ms,
-                    prefetch,
-                })
-                .await?;
-            let Reply::Leased(granted) = outcome.reply else {
-                unreachable!("Lease is answered with Reply::Leased");
-            };
-            let Some(ready) = ready.as_ref().filter(|_| granted.is_empty()) else {
-                return self.with_bodies(granted);
-            };
-            if Instant::now() >= deadline {
-                return Ok(Vec::new());
-            }
-            let _polling = Polling::new(&self.long_polls);
-            tokio::select! {
-                () = ready.notified() => {}
-                () = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
-                () = self.shutdown.cancelled() => return Err(BrokerError::ShuttingDown),
-            }
-        }
-    }
-
-    fn with_bodies(&self, granted: Vec<Granted>) -> Result<Vec<LeasedTask>, BrokerError> {
-        granted
-            .into_iter()
-            .map(|g| {
-                let body = self.store.body(g.meta.key)?.unwrap_or_else(|| {
-                    tracing::error!(task = %g.meta.id, "task body missing from the store");
-                    TaskBody::default()
-                });
-                Ok(LeasedTask {
-                    meta: g.meta,
-                    lease_id: g.lease_id,
-                    deadline_ms: g.deadline_ms,
-                    body,
-                })
-            })
-            .collect()
-    }
-
-    /// The task's state and result, waiting up to `wait` for it to finish.
-    ///
-    /// # Errors
-    /// [`BrokerError::ShuttingDown`] when shutdown begins during the wait; storage failures.
-    pub async fn get_result(&self, id: &str, wait: Duration) -> Result<TaskStatus, BrokerError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let mut finished = (!wait.is_zero()).then(|| self.results.subscribe(id));
-            let meta = self.core.lock().engine.get(id).cloned();
-            let done = meta.as_ref().is_none_or(|m| m.state.is_terminal());
-            if done || Instant::now() >= deadline {
-                drop(finished);
-                self.results.release(id);
-                let result = match &meta {
-                    Some(m) if m.state == TaskState::Succeeded => self.store.result(m.key)?,
-                    _ => None,
-                };
-                return Ok(TaskStatus { meta, result });
-            }
-            let Some(rx) = finished.as_mut() else {
-                continue;
-            };
-            let _polling = Polling::new(&self.long_polls);
-            tokio::select! {
-                _ = rx.changed() => {}
-                () = tokio::time::sleep_until(deadline) => {}
-                () = self.shutdown.cancelled() => {
-                    drop(finished);
-                    self.results.release(id);
-                    return Err(BrokerError::ShuttingDown);
-                }
-            }
-        }
-    }
-
-    /// Worker sessions: how many are open, and the running leases of broken ones.
-    pub fn sessions(&self) -> &Arc<crate::session::SessionRegistry> {
-        &self.sessions
     }
 
     /// How many Lease and GetResult calls are waiting right now.
     pub fn long_polls(&self) -> usize {
         self.long_polls.load(Ordering::Relaxed)
-    }
-
-    /// Counts per queue.
-    pub fn stats(&self, queues: &[String]) -> Vec<(Arc<str>, Counts)> {
-        self.core.lock().engine.stats(queues)
-    }
-
-    /// Every limit, by scope and header.
-    pub fn limits(&self) -> Vec<crate::engine::limits::LimitInfo> {
-        self.core.lock().engine.limits()
-    }
-
-    /// Every schedule, by name.
-    pub fn schedules(&self) -> Vec<crate::engine::schedule::Schedule> {
-        self.core
-            .lock()
-            .engine
-            .schedules()
-            .into_iter()
-            .cloned()
-            .collect()
-    }
-
-    /// The schedule named `name`.
-    pub fn schedule(&self, name: &str) -> Option<crate::engine::schedule::Schedule> {
-        self.core.lock().engine.schedule(name).cloned()
-    }
-
-    /// A page of a queue's tasks in one state.
-    pub fn list(
-        &self,
-        queue: &str,
-        state: TaskState,
-        after: Option<PageToken>,
-        page_size: usize,
-    ) -> (Page, Vec<Option<crate::engine::limits::Held>>) {
-        let core = self.core.lock();
-        let page = core.engine.list(queue, state, after, page_size);
-        let held = page
-            .tasks
-            .iter()
-            .map(|t| core.engine.held(t.key).cloned())
-            .collect();
-        (page, held)
-    }
-
-    /// Runs one timer's due transitions; returns its next deadline (unix ms).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn tick(&self, timer: Timer) -> Result<Option<u64>, BrokerError> {
-        loop {
-            let outcome = self
-                .execute(Command::Tick {
-                    timer,
-                    limit: TICK_BATCH,
-                })
-                .await?;
-            if !matches!(outcome.reply, Reply::Ticked(n) if n == TICK_BATCH) {
-                break;
-            }
-        }
-        Ok(self.core.lock().engine.next_deadline(timer))
     }
 
     /// The wake-up a timer's driver sleeps on.

@@ -1,5 +1,5 @@
 //! The `Workers.Session` stream: reads worker messages, drives a [`WorkerSession`], writes
-//! broker messages. Validation and conversion only; the session logic is in `crate::session`.
+//! broker messages. Validation and conversion only; the session logic is in `crate::sessions`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::{self, FieldError};
 use super::status::wire_error;
-use super::tasks::{ack_item, ack_result, leased_task};
 use crate::broker::Broker;
 use crate::config::SessionGrace;
-use crate::control::{WorkerCommand, WorkerReply};
-use crate::engine::NackAction;
-use crate::session::{SessionOptions, SessionRegistry, WorkerSession, MAX_CREDITS};
+use crate::sessions::{
+    SessionOptions, SessionRegistry, WorkerCommand, WorkerReply, WorkerSession, MAX_CREDITS,
+};
 
 /// Default prefetch lease of a pushed task that has not started.
 const PREFETCH_MS: u64 = 10_000;
@@ -167,7 +166,7 @@ impl WorkersService {
                     Ok(tasks) if tasks.is_empty() => {}
                     Ok(tasks) => {
                         session.pushed(&tasks);
-                        let tasks = tasks.into_iter().map(leased_task).collect();
+                        let tasks = tasks.into_iter().map(convert::leased_task).collect();
                         let push = pb::broker_message::Kind::Tasks(pb::LeaseResponse { tasks });
                         if tx.send(message(push)).await.is_err() {
                             break;
@@ -219,6 +218,7 @@ impl WorkersService {
         }
     }
 
+    /// Handles one message from the worker; an error ends the session with that status.
     async fn handle(
         &self,
         session: &mut WorkerSession,
@@ -228,127 +228,138 @@ impl WorkersService {
         use pb::worker_message::Kind;
         let reply = match msg.kind {
             Some(Kind::Goodbye(_) | Kind::Heartbeat(_)) => return Ok(()),
-            Some(Kind::ControlReply(reply)) => {
-                if reply.message.len() > 4096 || reply.details.len() > 64 {
-                    return Err(FieldError::invalid(
-                        "control_reply",
-                        "message over 4 KiB or more than 64 details",
-                    )
-                    .into());
-                }
-                session.control_reply(
-                    reply.request_id,
-                    WorkerReply {
-                        ok: reply.ok,
-                        message: reply.message,
-                        details: reply.details.into_iter().collect(),
-                        ..WorkerReply::default()
-                    },
-                );
-                return Ok(());
-            }
+            Some(Kind::ControlReply(reply)) => return control_reply(session, reply),
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
             }
-            Some(Kind::Credit(credit)) => {
-                if credit.tasks == 0 || credit.tasks > MAX_CREDITS {
-                    return Err(FieldError::invalid(
-                        "credit.tasks",
-                        format!("{} is outside 1..={MAX_CREDITS}", credit.tasks),
-                    )
-                    .into());
-                }
-                session.grant(credit.tasks);
-                return Ok(());
-            }
+            Some(Kind::Credit(credit)) => return grant(session, &credit),
             Some(Kind::Started(started)) => {
                 let leases: Vec<u64> = started.tasks.iter().map(|t| t.lease_id).collect();
                 session.started(&leases).await?;
                 return Ok(());
             }
-            Some(Kind::Acks(acks)) => {
-                convert::batch("acks.acks", acks.acks.len())?;
-                let items = acks
-                    .acks
-                    .into_iter()
-                    .map(|ack| ack_item(ack, self.max_payload))
-                    .collect::<Result<Vec<_>, FieldError>>()?;
-                let durable = session.ack(items)?;
-                // The answer goes out once the acks are durable; meanwhile the session keeps
-                // reading and pushing, so one flush does not stall the worker.
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let message = match durable.await {
-                        Ok(results) => {
-                            message(pb::broker_message::Kind::Acked(pb::AckManyResponse {
-                                results: results.into_iter().map(ack_result).collect(),
-                            }))
-                        }
-                        Err(err) => Err(err.into()),
-                    };
-                    let _ = tx.send(message).await;
-                });
-                return Ok(());
-            }
-            Some(Kind::Nack(nack)) => {
-                let action = match nack.action {
-                    Some(pb::nack_request::Action::Requeue(r)) => {
-                        convert::requeue("nack.requeue", &r)?
-                    }
-                    Some(pb::nack_request::Action::Reject(r)) => {
-                        convert::reason(&r.reason)?;
-                        NackAction::Reject { reason: r.reason }
-                    }
-                    None => return Err(FieldError::invalid("nack.action", "is required").into()),
-                };
-                let task_id = nack.task_id.clone();
-                let outcome = match session.nack(nack.task_id, nack.lease_id, action).await {
-                    Ok(state) => pb::NackOutcome {
-                        task_id,
-                        state: convert::state(state).into(),
-                        error: None,
-                    },
-                    Err(err) => {
-                        let status = Status::from(err);
-                        pb::NackOutcome {
-                            task_id,
-                            state: pb::TaskState::Unspecified.into(),
-                            error: Some(wire_error(status.code(), status.message().into())),
-                        }
-                    }
-                };
-                pb::broker_message::Kind::Nacked(outcome)
-            }
-            Some(Kind::Extend(extend)) => {
-                let lease_ms =
-                    convert::lease_ms("extend.lease_duration_ms", extend.lease_duration_ms)?
-                        .ok_or_else(|| {
-                            FieldError::invalid("extend.lease_duration_ms", "is required")
-                        })?;
-                let task_id = extend.task_id.clone();
-                let outcome = match session
-                    .extend(extend.task_id, extend.lease_id, lease_ms)
-                    .await
-                {
-                    Ok(deadline) => pb::ExtendOutcome {
-                        task_id,
-                        lease_deadline_unix_ms: convert::ms(deadline),
-                        error: None,
-                    },
-                    Err(err) => {
-                        let status = Status::from(err);
-                        pb::ExtendOutcome {
-                            task_id,
-                            lease_deadline_unix_ms: 0,
-                            error: Some(wire_error(status.code(), status.message().into())),
-                        }
-                    }
-                };
-                pb::broker_message::Kind::Extended(outcome)
-            }
+            Some(Kind::Acks(acks)) => return self.acks(session, acks, tx),
+            Some(Kind::Nack(nack)) => nacked(session, nack).await?,
+            Some(Kind::Extend(extend)) => extended(session, extend).await?,
         };
         tx.send(message(reply))
             .await
             .map_err(|_| Status::cancelled("the worker went away"))
     }
+
+    /// Applies acks; the answer goes out once they are durable. Meanwhile the session keeps
+    /// reading and pushing, so one flush does not stall the worker.
+    fn acks(
+        &self,
+        session: &mut WorkerSession,
+        acks: pb::AckManyRequest,
+        tx: &Outbound,
+    ) -> Result<(), Status> {
+        convert::batch("acks.acks", acks.acks.len())?;
+        let items = acks
+            .acks
+            .into_iter()
+            .map(|ack| convert::ack_item(ack, self.max_payload))
+            .collect::<Result<Vec<_>, FieldError>>()?;
+        let durable = session.ack(items)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let message = match durable.await {
+                Ok(results) => message(pb::broker_message::Kind::Acked(pb::AckManyResponse {
+                    results: results.into_iter().map(convert::ack_result).collect(),
+                })),
+                Err(err) => Err(err.into()),
+            };
+            let _ = tx.send(message).await;
+        });
+        Ok(())
+    }
+}
+
+/// Hands a worker's answer to a control command to the request waiting for it.
+fn control_reply(session: &WorkerSession, reply: pb::ControlReply) -> Result<(), Status> {
+    if reply.message.len() > 4096 || reply.details.len() > 64 {
+        return Err(FieldError::invalid(
+            "control_reply",
+            "message over 4 KiB or more than 64 details",
+        )
+        .into());
+    }
+    session.control_reply(
+        reply.request_id,
+        WorkerReply {
+            ok: reply.ok,
+            message: reply.message,
+            details: reply.details.into_iter().collect(),
+            ..WorkerReply::default()
+        },
+    );
+    Ok(())
+}
+
+/// Adds the worker's credits.
+fn grant(session: &mut WorkerSession, credit: &pb::Credit) -> Result<(), Status> {
+    if credit.tasks == 0 || credit.tasks > MAX_CREDITS {
+        return Err(FieldError::invalid(
+            "credit.tasks",
+            format!("{} is outside 1..={MAX_CREDITS}", credit.tasks),
+        )
+        .into());
+    }
+    session.grant(credit.tasks);
+    Ok(())
+}
+
+/// Gives an attempt back; a refusal is answered in the outcome, not by ending the session.
+async fn nacked(
+    session: &mut WorkerSession,
+    nack: pb::NackRequest,
+) -> Result<pb::broker_message::Kind, Status> {
+    let action = convert::nack_action("nack.", nack.action)?;
+    let task_id = nack.task_id.clone();
+    let outcome = match session.nack(nack.task_id, nack.lease_id, action).await {
+        Ok(state) => pb::NackOutcome {
+            task_id,
+            state: convert::state(state).into(),
+            error: None,
+        },
+        Err(err) => pb::NackOutcome {
+            task_id,
+            state: pb::TaskState::Unspecified.into(),
+            error: Some(refusal(err)),
+        },
+    };
+    Ok(pb::broker_message::Kind::Nacked(outcome))
+}
+
+/// Extends a lease; a refusal is answered in the outcome, not by ending the session.
+async fn extended(
+    session: &mut WorkerSession,
+    extend: pb::ExtendLeaseRequest,
+) -> Result<pb::broker_message::Kind, Status> {
+    let lease_ms = convert::lease_ms("extend.lease_duration_ms", extend.lease_duration_ms)?
+        .ok_or_else(|| FieldError::invalid("extend.lease_duration_ms", "is required"))?;
+    let task_id = extend.task_id.clone();
+    let outcome = match session
+        .extend(extend.task_id, extend.lease_id, lease_ms)
+        .await
+    {
+        Ok(deadline) => pb::ExtendOutcome {
+            task_id,
+            lease_deadline_unix_ms: convert::ms(deadline),
+            error: None,
+        },
+        Err(err) => pb::ExtendOutcome {
+            task_id,
+            lease_deadline_unix_ms: 0,
+            error: Some(refusal(err)),
+        },
+    };
+    Ok(pb::broker_message::Kind::Extended(outcome))
+}
+
+/// A broker error as carried inside a session answer.
+fn refusal(err: crate::broker::BrokerError) -> pb::Error {
+    let status = Status::from(err);
+    wire_error(status.code(), status.message().into())
 }

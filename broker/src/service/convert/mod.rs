@@ -1,0 +1,249 @@
+//! Checks and conversions between the wire types and the engine's, shared by every service.
+//! Every refusal names the field, says what was wrong and what is allowed.
+//!
+//! # Layout
+//! - `mod.rs`: [`FieldError`], bounds, and checks of names, ids, durations and states.
+//! - `task.rs`: a task spec into a `NewTask`.
+//! - `attempt.rs`: acks, nacks, failures and retries from workers.
+//! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
+
+mod attempt;
+mod reply;
+mod task;
+
+use stalk_proto::v1 as pb;
+use tonic::Code;
+
+use crate::engine::TaskState;
+
+pub(crate) use attempt::{ack_item, nack_action};
+pub(crate) use reply::{ack_result, enqueued, error, leased_task, summary};
+pub(crate) use task::{new_task, task_at};
+
+/// Longest task or queue name.
+pub(crate) const MAX_NAME_LEN: usize = 200;
+/// Longest task id.
+pub(crate) const MAX_ID_LEN: usize = 128;
+/// Most tasks in one Enqueue, ids in one Revoke, tasks in one Lease.
+pub(crate) const MAX_BATCH: usize = 1000;
+/// Shortest and longest lease.
+pub(crate) const LEASE_MS: (u64, u64) = (100, 12 * 3_600_000);
+/// Longest long poll.
+pub(crate) const MAX_WAIT_MS: u64 = 60_000;
+/// Longest delay (countdown, retry, requeue).
+pub(crate) const MAX_DELAY_MS: u64 = 366 * 86_400_000;
+pub(super) const MAX_BACKOFF_MS: u64 = 7 * 86_400_000;
+pub(super) const MAX_RETRIES: u32 = 1000;
+pub(super) const MAX_LOST_ATTEMPTS: u32 = 100;
+pub(super) const MAX_HEADERS: usize = 64;
+pub(super) const MAX_HEADER_VALUE: usize = 4096;
+pub(super) const MAX_CONTENT_TYPE: usize = 128;
+/// Longest header name.
+pub(super) const MAX_HEADER_NAME: usize = 128;
+pub(super) const MAX_UNIQUE_KEY: usize = 256;
+pub(super) const MAX_ERROR_KIND: usize = 256;
+pub(super) const MAX_MESSAGE: usize = 64 * 1024;
+const MAX_QUEUES_PER_LEASE: usize = 32;
+
+/// A refused field: the status code to answer with, the field's path, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub(crate) code: Code,
+    pub(crate) field: String,
+    pub(crate) message: String,
+}
+
+impl FieldError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: Code::InvalidArgument,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: Code::ResourceExhausted,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<FieldError> for tonic::Status {
+    fn from(err: FieldError) -> Self {
+        tonic::Status::new(err.code, format!("{}: {}", err.field, err.message))
+    }
+}
+
+/// Checks a task or queue name.
+pub(crate) fn name(field: &str, value: &str) -> Result<(), FieldError> {
+    token(field, value, MAX_NAME_LEN, "._-:/")
+}
+
+/// Checks a task id. `@` is allowed: a schedule's tasks are named `SCHEDULE@SLOT_MS`.
+pub(crate) fn task_id(field: &str, value: &str) -> Result<(), FieldError> {
+    token(field, value, MAX_ID_LEN, "._-:/@")
+}
+
+pub(super) fn token(field: &str, value: &str, max: usize, extra: &str) -> Result<(), FieldError> {
+    if value.is_empty() {
+        return Err(FieldError::invalid(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(FieldError::invalid(
+            field,
+            format!("is {} bytes long; at most {max} are allowed", value.len()),
+        ));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || extra.contains(c)))
+    {
+        return Err(FieldError::invalid(
+            field,
+            format!("{value:?} contains {bad:?}; use ASCII letters, digits and {extra}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the name of a header (as a keyed limit names one).
+pub(crate) fn header_name(field: &str, name: &str) -> Result<(), FieldError> {
+    at_most(field, name.len(), MAX_HEADER_NAME)
+}
+
+pub(super) fn at_most(field: &str, len: usize, max: usize) -> Result<(), FieldError> {
+    if len > max {
+        return Err(FieldError::invalid(
+            field,
+            format!("is {len} bytes long; at most {max} are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn in_range(field: &str, value: u64, (lo, hi): (u64, u64)) -> Result<(), FieldError> {
+    if value < lo || value > hi {
+        return Err(FieldError::invalid(
+            field,
+            format!("{value} is outside {lo}..={hi}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a batch size.
+pub(crate) fn batch(field: &str, len: usize) -> Result<(), FieldError> {
+    if len == 0 {
+        return Err(FieldError::invalid(field, "must hold at least one entry"));
+    }
+    if len > MAX_BATCH {
+        return Err(FieldError::invalid(
+            field,
+            format!("holds {len} entries; at most {MAX_BATCH} are allowed per call"),
+        ));
+    }
+    Ok(())
+}
+
+/// A lease duration: 0 means "not given".
+pub(crate) fn lease_ms(field: &str, value: u64) -> Result<Option<u64>, FieldError> {
+    if value == 0 {
+        return Ok(None);
+    }
+    in_range(field, value, LEASE_MS)?;
+    Ok(Some(value))
+}
+
+/// A long-poll wait.
+pub(crate) fn wait_ms(field: &str, value: u64) -> Result<std::time::Duration, FieldError> {
+    in_range(field, value, (0, MAX_WAIT_MS))?;
+    Ok(std::time::Duration::from_millis(value))
+}
+
+/// A delay (requeue, retry): at most a year.
+pub(crate) fn delay_ms(field: &str, value: u64) -> Result<u64, FieldError> {
+    in_range(field, value, (0, MAX_DELAY_MS))?;
+    Ok(value)
+}
+
+pub(super) fn unix_ms(field: &str, value: i64) -> Result<Option<u64>, FieldError> {
+    match value {
+        0 => Ok(None),
+        v if v < 0 => Err(FieldError::invalid(
+            field,
+            format!("{v} is before 1970; give ms since the Unix epoch"),
+        )),
+        v => Ok(u64::try_from(v).ok()),
+    }
+}
+
+/// Checks a lease id: 0 is never a lease.
+pub(crate) fn lease_id(value: u64) -> Result<(), FieldError> {
+    if value == 0 {
+        return Err(FieldError::invalid(
+            "lease_id",
+            "is required: pass the lease_id from the leased task",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the queues of a Lease.
+pub(crate) fn lease_queues(queues: &[String]) -> Result<(), FieldError> {
+    if queues.is_empty() {
+        return Err(FieldError::invalid("queues", "name at least one queue"));
+    }
+    if queues.len() > MAX_QUEUES_PER_LEASE {
+        return Err(FieldError::invalid(
+            "queues",
+            format!(
+                "names {} queues; at most {MAX_QUEUES_PER_LEASE}",
+                queues.len()
+            ),
+        ));
+    }
+    for (i, queue) in queues.iter().enumerate() {
+        name(&format!("queues[{i}]"), queue)?;
+    }
+    Ok(())
+}
+
+/// The wire form of a state.
+pub(crate) fn state(state: TaskState) -> pb::TaskState {
+    match state {
+        TaskState::Scheduled => pb::TaskState::Scheduled,
+        TaskState::Ready => pb::TaskState::Ready,
+        TaskState::Leased => pb::TaskState::Leased,
+        TaskState::Retrying => pb::TaskState::Retrying,
+        TaskState::Succeeded => pb::TaskState::Succeeded,
+        TaskState::Failed => pb::TaskState::Failed,
+        TaskState::Revoked => pb::TaskState::Revoked,
+        TaskState::Expired => pb::TaskState::Expired,
+    }
+}
+
+/// The engine form of a listable wire state.
+pub(crate) fn listable_state(value: i32) -> Result<TaskState, FieldError> {
+    match pb::TaskState::try_from(value) {
+        Ok(pb::TaskState::Scheduled) => Ok(TaskState::Scheduled),
+        Ok(pb::TaskState::Ready) => Ok(TaskState::Ready),
+        Ok(pb::TaskState::Leased) => Ok(TaskState::Leased),
+        Ok(pb::TaskState::Retrying) => Ok(TaskState::Retrying),
+        Ok(pb::TaskState::Succeeded) => Ok(TaskState::Succeeded),
+        Ok(pb::TaskState::Failed) => Ok(TaskState::Failed),
+        Ok(pb::TaskState::Revoked) => Ok(TaskState::Revoked),
+        Ok(pb::TaskState::Expired) => Ok(TaskState::Expired),
+        _ => Err(FieldError::invalid(
+            "state",
+            format!("{value} is not a state that tasks can be listed in; give READY, SCHEDULED, LEASED, RETRYING, SUCCEEDED, FAILED, REVOKED or EXPIRED"),
+        )),
+    }
+}
+
+/// Unix ms as the wire's signed field.
+pub(crate) fn ms(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

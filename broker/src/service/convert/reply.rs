@@ -1,0 +1,112 @@
+//! The wire forms of what the broker answers: enqueue outcomes, leased tasks, ack results and
+//! listing rows.
+
+use std::collections::HashMap;
+
+use stalk_proto::v1 as pb;
+
+use super::{ms, state};
+use crate::broker::LeasedTask;
+use crate::engine::{EngineError, Enqueued, TaskError, TaskMeta, TaskState};
+use crate::service::status::{engine_code, wire_error};
+
+/// The wire form of one task's enqueue outcome.
+pub(crate) fn enqueued(result: Enqueued) -> pb::EnqueueOutcome {
+    let created = matches!(result, Enqueued::Created { .. });
+    match result {
+        Enqueued::Created { id, state } | Enqueued::Existing { id, state } => pb::EnqueueOutcome {
+            task_id: id.to_string(),
+            created,
+            state: super::state(state).into(),
+            error: None,
+        },
+        Enqueued::Refused(err) => pb::EnqueueOutcome {
+            error: Some(wire_error(engine_code(&err), err.to_string())),
+            ..pb::EnqueueOutcome::default()
+        },
+    }
+}
+
+/// A leased task's headers: kept with its metadata, or in its body when it was stored by a
+/// broker from before keyed limits.
+fn headers(t: &LeasedTask) -> HashMap<String, String> {
+    let kept = &t.meta.cold().headers;
+    if kept.is_empty() {
+        return t.body.headers.clone().into_iter().collect();
+    }
+    kept.iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// The wire form of a leased task.
+pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
+    let headers = headers(&t);
+    pb::LeasedTask {
+        task_id: t.meta.id.to_string(),
+        name: t.meta.name.to_string(),
+        queue: t.meta.queue.to_string(),
+        payload: t.body.payload,
+        content_type: t.body.content_type,
+        headers,
+        priority: u32::from(t.meta.priority),
+        lease_id: t.lease_id,
+        attempt: t.meta.attempts,
+        lease_deadline_unix_ms: ms(t.deadline_ms),
+        retries_left: t
+            .meta
+            .options
+            .max_retries
+            .saturating_sub(t.meta.retries_used()),
+        enqueued_at_unix_ms: ms(t.meta.enqueued_ms),
+        soft_time_limit_ms: t.body.soft_time_limit_ms,
+        time_limit_ms: t.body.time_limit_ms,
+    }
+}
+
+/// The wire form of one ack's result.
+pub(crate) fn ack_result(result: Result<TaskState, EngineError>) -> pb::AckManyResult {
+    match result {
+        Ok(state) => pb::AckManyResult {
+            state: super::state(state).into(),
+            error: None,
+        },
+        Err(err) => pb::AckManyResult {
+            state: pb::TaskState::Unspecified.into(),
+            error: Some(wire_error(engine_code(&err), err.to_string())),
+        },
+    }
+}
+/// The wire form of a failure.
+pub(crate) fn error(error: Option<&TaskError>) -> Option<pb::Error> {
+    error.map(|e| pb::Error {
+        kind: e.kind.clone(),
+        message: e.message.clone(),
+    })
+}
+
+/// A listing row.
+pub(crate) fn summary(
+    meta: &TaskMeta,
+    held: Option<&crate::engine::limits::Held>,
+) -> pb::TaskSummary {
+    let due = match meta.state {
+        TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
+        TaskState::Leased => meta.lease().map_or(0, |l| l.deadline_ms),
+        _ => 0,
+    };
+    pb::TaskSummary {
+        task_id: meta.id.to_string(),
+        name: meta.name.to_string(),
+        queue: meta.queue.to_string(),
+        state: state(meta.state).into(),
+        priority: u32::from(meta.priority),
+        attempts: meta.attempts,
+        enqueued_at_unix_ms: ms(meta.enqueued_ms),
+        due_at_unix_ms: ms(due),
+        error: error(meta.error()),
+        payload_size: u64::from(meta.payload_size),
+        waiting_for: held.map(|h| h.limit.clone()).unwrap_or_default(),
+        waiting_until_unix_ms: held.map_or(0, |h| ms(h.until_ms)),
+    }
+}
