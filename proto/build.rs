@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // compile_fds does not write the descriptor set itself (that is a protoc step), so write it.
     std::fs::write(out_dir.join("stalk_v1_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Every `bytes` field is `bytes::Bytes`: decoded as a slice of the received frame and
+    // handed through the broker without a copy.
+    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
     Ok(())
 }

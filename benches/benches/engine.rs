@@ -22,7 +22,7 @@ fn tasks(prefix: u64, n: usize) -> Vec<NewTask> {
             expires: None,
             eta: None,
             body: TaskBody {
-                payload: vec![b'x'; 200],
+                payload: vec![b'x'; 200].into(),
                 ..TaskBody::default()
             },
         })

@@ -52,7 +52,7 @@ fn inserts(c: &mut Criterion) {
                         .map(|_| {
                             next += 1;
                             let body = TaskBody {
-                                payload: vec![b'x'; 200],
+                                payload: vec![b'x'; 200].into(),
                                 ..TaskBody::default()
                             };
                             Write::Insert(Box::new((meta(next), body)))

@@ -13,7 +13,7 @@ pub enum AckOutcome {
     /// The attempt succeeded with this value and content type.
     Success {
         /// The result bytes.
-        value: Vec<u8>,
+        value: bytes::Bytes,
         /// Their media type.
         content_type: String,
     },

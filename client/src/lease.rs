@@ -69,7 +69,7 @@ pub struct LeasedTask {
     /// The queue it came from.
     pub queue: String,
     /// The task's arguments.
-    pub payload: Vec<u8>,
+    pub payload: bytes::Bytes,
     /// The payload's media type; may be empty.
     pub content_type: String,
     /// Headers set by the producer.
@@ -187,7 +187,7 @@ impl Client {
     pub async fn ack_success<'a>(
         &self,
         lease: impl Into<LeaseRef<'a>>,
-        value: impl Into<Vec<u8>>,
+        value: impl Into<bytes::Bytes>,
         content_type: impl Into<String>,
     ) -> Result<TaskState, ClientError> {
         let outcome = v1::ack_request::Outcome::Success(v1::TaskResult {
@@ -364,7 +364,7 @@ mod tests {
         let task = LeasedTask::from_wire(v1::LeasedTask {
             task_id: "t-1".into(),
             name: "email.send".into(),
-            payload: br#"{"to":"ada"}"#.to_vec(),
+            payload: bytes::Bytes::from_static(br#"{"to":"ada"}"#),
             content_type: "application/json".into(),
             lease_id: 42,
             attempt: 1,

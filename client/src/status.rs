@@ -25,7 +25,7 @@ const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
     /// The value, opaque to the broker.
-    pub value: Vec<u8>,
+    pub value: bytes::Bytes,
     /// Its media type, e.g. `application/json`; may be empty.
     pub content_type: String,
 }
@@ -212,7 +212,7 @@ mod tests {
             name: "email.send".into(),
             queue: "default".into(),
             result: Some(v1::TaskResult {
-                value: br#"{"sent":true}"#.to_vec(),
+                value: bytes::Bytes::from_static(br#"{"sent":true}"#),
                 content_type: "application/json".into(),
             }),
             attempts: 2,

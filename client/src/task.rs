@@ -57,13 +57,17 @@ impl Task {
     ///
     /// [`ClientError::Json`] if `value` cannot be serialized (e.g. a map with non-string keys).
     pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, ClientError> {
-        self.spec.payload = serde_json::to_vec(value)?;
+        self.spec.payload = serde_json::to_vec(value)?.into();
         self.spec.content_type = JSON_CONTENT_TYPE.to_owned();
         Ok(self)
     }
 
     /// Sets the payload to opaque bytes of the given media type.
-    pub fn payload(mut self, bytes: impl Into<Vec<u8>>, content_type: impl Into<String>) -> Self {
+    pub fn payload(
+        mut self,
+        bytes: impl Into<bytes::Bytes>,
+        content_type: impl Into<String>,
+    ) -> Self {
         self.spec.payload = bytes.into();
         self.spec.content_type = content_type.into();
         self
@@ -231,7 +235,7 @@ mod tests {
         );
         assert_eq!(spec.name, "report.build");
         assert_eq!(spec.queue, "reports");
-        assert_eq!(spec.payload, b"raw");
+        assert_eq!(spec.payload, &b"raw"[..]);
         assert_eq!(spec.content_type, "application/octet-stream");
         assert_eq!(spec.headers.get("trace").map(String::as_str), Some("abc"));
         assert_eq!(spec.priority, 9);
@@ -262,7 +266,7 @@ mod tests {
             .json(&serde_json::json!({"n": 1}))
             .expect("a JSON value serializes")
             .into_spec();
-        assert_eq!(spec.payload, br#"{"n":1}"#);
+        assert_eq!(spec.payload, &br#"{"n":1}"#[..]);
         assert_eq!(spec.content_type, "application/json");
     }
 

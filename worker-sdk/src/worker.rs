@@ -1151,7 +1151,7 @@ impl Worker {
             lease_id: task.lease_id,
             name: task.name,
             attempt: task.attempt,
-            payload: task.payload,
+            payload: task.payload.to_vec(),
             limits,
             policy,
         });
@@ -1188,7 +1188,7 @@ fn ack(done: Done) -> pb::AckRequest {
     };
     let outcome = match result {
         Ok(value) => pb::ack_request::Outcome::Success(pb::TaskResult {
-            value,
+            value: value.into(),
             content_type: "application/json".into(),
         }),
         Err(TaskError::Retry {

@@ -78,7 +78,7 @@ pub(super) async fn run(
                     (
                         t,
                         AckOutcome::Success {
-                            value: Vec::new(),
+                            value: Default::default(),
                             content_type: String::new(),
                         },
                     )

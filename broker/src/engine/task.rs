@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::task_id::TaskId;
 
 /// Where a task is in its lifecycle (DESIGN.md §3).
@@ -116,8 +118,8 @@ impl Default for TaskOptions {
 /// What a task carries that the engine never looks at; stored once, read at lease time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskBody {
-    /// The opaque arguments.
-    pub payload: Vec<u8>,
+    /// The opaque arguments (shared, not copied, on their way from the wire to the store).
+    pub payload: Bytes,
     /// Media type of the payload.
     pub content_type: String,
     /// Free-form headers, as given at enqueue. The engine moves them into the task's metadata
@@ -142,7 +144,7 @@ pub struct TaskError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskResult {
     /// The opaque value.
-    pub value: Vec<u8>,
+    pub value: Bytes,
     /// Media type of the value.
     pub content_type: String,
 }

@@ -183,7 +183,8 @@ impl Store {
         let k = keys::task_key(keys::BODY, key);
         self.db
             .get(k)?
-            .map(|bytes| records::decode_body(&k, &bytes))
+            // The body's payload stays in sled's buffer, shared, until the task is sent.
+            .map(|bytes| records::decode_body(&k, bytes::Bytes::from_owner(bytes)))
             .transpose()
     }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use prost::Message;
 
 use super::StoreError;
@@ -91,8 +92,8 @@ struct ErrorRecord {
 
 #[derive(Clone, PartialEq, Message)]
 struct ResultRecord {
-    #[prost(bytes = "vec", tag = "1")]
-    value: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    value: Bytes,
     #[prost(string, tag = "2")]
     content_type: String,
 }
@@ -100,8 +101,8 @@ struct ResultRecord {
 /// A task's payload and headers.
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct BodyRecord {
-    #[prost(bytes = "vec", tag = "1")]
-    payload: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    payload: Bytes,
     #[prost(string, tag = "2")]
     content_type: String,
     #[prost(btree_map = "string, string", tag = "3")]
@@ -295,8 +296,11 @@ pub(crate) fn encode_body(body: TaskBody) -> Vec<u8> {
 }
 
 /// Decodes a task's body.
-pub(crate) fn decode_body(key: &[u8], bytes: &[u8]) -> Result<TaskBody, StoreError> {
-    let record = BodyRecord::decode(unversioned(key, bytes)?).map_err(corrupt(key))?;
+/// Decodes a body record; its payload is a slice of `bytes`, not a copy.
+pub(crate) fn decode_body(key: &[u8], bytes: Bytes) -> Result<TaskBody, StoreError> {
+    // Checks the version byte; the record follows it.
+    unversioned(key, &bytes)?;
+    let record = BodyRecord::decode(bytes.slice(1..)).map_err(corrupt(key))?;
     Ok(record.into_body())
 }
 
@@ -342,7 +346,7 @@ mod tests {
     fn state_records_round_trip_with_and_without_result() {
         let meta = sample();
         let result = TaskResult {
-            value: b"42".to_vec(),
+            value: Bytes::from_static(b"42"),
             content_type: "application/json".into(),
         };
         let bytes = encode_state(&meta, Some(result.clone()));
@@ -360,13 +364,16 @@ mod tests {
     #[test]
     fn body_records_round_trip() {
         let body = TaskBody {
-            payload: vec![0, 1, 2],
+            payload: Bytes::from_static(&[0, 1, 2]),
             content_type: "application/octet-stream".into(),
             headers: BTreeMap::from([("tenant".to_string(), "a".to_string())]),
             soft_time_limit_ms: 1_000,
             time_limit_ms: 2_000,
         };
-        assert_eq!(decode_body(b"k", &encode_body(body.clone())).unwrap(), body);
+        assert_eq!(
+            decode_body(b"k", encode_body(body.clone()).into()).unwrap(),
+            body
+        );
     }
 
     #[test]

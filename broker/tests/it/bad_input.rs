@@ -49,7 +49,7 @@ async fn bad_tasks_are_refused_with_the_field_named() {
         ),
         (
             pb::TaskSpec {
-                payload: vec![0; 1025],
+                payload: vec![0; 1025].into(),
                 ..spec("t")
             },
             "RESOURCE_EXHAUSTED",

@@ -195,7 +195,7 @@ async fn consume_until_empty(client: &Client, ledger: &Arc<Mutex<Ledger>>) {
 
 fn success() -> AckOutcome {
     AckOutcome::Success {
-        value: Vec::new(),
+        value: Default::default(),
         content_type: String::new(),
     }
 }

@@ -160,7 +160,7 @@ async fn ack_many_applies_each_ack_on_its_own() {
     }
     let leased = lease(&client, "q", 3).await;
     let success = || stalk_client::AckOutcome::Success {
-        value: b"1".to_vec(),
+        value: b"1".to_vec().into(),
         content_type: "application/json".into(),
     };
     let failure = stalk_client::AckOutcome::Failure {

@@ -159,7 +159,7 @@ fn task(id: &str, priority: u8) -> NewTask {
         expires: None,
         eta: None,
         body: TaskBody {
-            payload: id.as_bytes().to_vec(),
+            payload: id.as_bytes().to_vec().into(),
             ..TaskBody::default()
         },
     }

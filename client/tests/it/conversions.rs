@@ -48,7 +48,7 @@ async fn a_leased_task_carries_every_field_the_producer_set() {
     );
     assert_eq!(
         task.payload,
-        [0, 159, 255],
+        &[0u8, 159, 255][..],
         "binary payloads arrive unchanged"
     );
     assert_eq!(task.content_type, "application/octet-stream");
@@ -149,7 +149,7 @@ async fn a_status_reports_the_times_result_and_error_of_each_state() {
     assert_eq!(
         status.result,
         Some(TaskResult {
-            value: b"\x00raw".to_vec(),
+            value: b"\x00raw".to_vec().into(),
             content_type: "application/x-raw".into()
         })
     );

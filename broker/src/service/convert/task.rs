@@ -222,7 +222,7 @@ mod tests {
             "tasks[0].priority"
         );
         let mut s = spec("ok");
-        s.payload = vec![0; 2048];
+        s.payload = vec![0; 2048].into();
         let err = new_task(0, s, 1024, gen).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
         let mut s = spec("ok");
@@ -270,7 +270,7 @@ mod tests {
                 countdown_ms: countdown,
                 expires_at_unix_ms: expires_at,
                 expires_in_ms: expires_in,
-                payload: vec![0; payload_len],
+                payload: vec![0; payload_len].into(),
                 ..pb::TaskSpec::default()
             };
             if let Err(err) = new_task(0, spec, 2048, || TaskId::new("generated")) {

@@ -224,7 +224,7 @@ mod tests {
             name: "email.send".into(),
             queue: "default".into(),
             result: Some(TaskResult {
-                value: value.to_vec(),
+                value: value.to_vec().into(),
                 content_type: content_type.into(),
             }),
             error: None,

@@ -157,7 +157,7 @@ async fn a_payload_file_is_sent_with_its_content_type() {
         ])
         .await;
     let task = lease_one(&broker.client().await, "q").await;
-    assert_eq!(task.payload, b"not json {");
+    assert_eq!(task.payload, &b"not json {"[..]);
     assert_eq!(task.content_type, "text/plain");
 
     // With the default JSON content type the file is checked before connecting: a usage error
