@@ -3,10 +3,11 @@
 use std::collections::VecDeque;
 use std::ops::Bound::{Excluded, Unbounded};
 
-use super::apply::Change;
-use super::command::{Ctx, Outcome, Reply, Timer};
+use super::command::{Outcome, Reply, Timer};
+use super::ctx::Ctx;
 use super::task::{TaskMeta, TaskState};
 use super::task_id::TaskId;
+use super::transitions::Change;
 use super::{Engine, EngineError};
 
 /// Most tasks one page may scan before it returns, so a sparse listing cannot hold the engine.

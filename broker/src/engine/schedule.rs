@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::command::NewTask;
+use super::task::NewTask;
 
 /// When a schedule fires.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //! after a crash either both are stored, or the task alone (and enqueueing its id again returns
 //! it instead of a duplicate), or neither (and the slot is due again).
 
-use super::command::{Ctx, Enqueued, Outcome, Reply, Timer, Write};
+use super::command::{Enqueued, Outcome, Reply, Timer, Write};
+use super::ctx::Ctx;
 use super::schedule::{Overlap, Recurrence, Schedule};
 use super::task_id::TaskId;
 use super::{Engine, EngineError};

@@ -1,7 +1,8 @@
 //! Limits applied to the engine's tasks: admitting a task for a lease or parking it, putting
 //! parked tasks back in their lanes when a limit has room, and setting limits at runtime.
 
-use super::command::{Ctx, Outcome, Reply, Timer, Write};
+use super::command::{Outcome, Reply, Timer, Write};
+use super::ctx::Ctx;
 use super::limits::{parked_entry, Freed, Limit, LimitKey};
 use super::task::TaskState;
 use super::{Engine, EngineError};
