@@ -27,7 +27,6 @@ pub mod schedule;
 mod schedules;
 mod task;
 mod task_id;
-mod throttle;
 mod tick;
 mod timers;
 mod transitions;
