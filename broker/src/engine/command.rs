@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ctx::When;
 use super::limits::{Limit, LimitInfo, LimitKey};
-use super::schedule::Schedule;
+use super::schedules::Schedule;
 use super::task::{NewTask, TaskBody, TaskError, TaskMeta, TaskResult, TaskState};
 use super::task_id::TaskId;
 

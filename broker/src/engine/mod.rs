@@ -23,8 +23,7 @@ mod listing;
 mod queues;
 mod recover;
 mod revoke;
-pub mod schedule;
-mod schedules;
+pub mod schedules;
 mod task;
 mod task_id;
 mod tick;
@@ -47,6 +46,9 @@ pub use task::{
     DEFAULT_RETRY_BACKOFF_MS,
 };
 pub use task_id::TaskId;
+
+/// The former path of [`schedules`], kept for callers outside the engine.
+pub use self::schedules as schedule;
 
 use queues::Queues;
 use timers::Timers;
@@ -76,7 +78,7 @@ pub struct Engine {
     queues: Queues,
     timers: Timers,
     /// Periodic schedules by key, and their keys by name.
-    schedules: BTreeMap<u64, schedule::Schedule>,
+    schedules: BTreeMap<u64, schedules::Schedule>,
     schedule_names: HashMap<String, u64>,
     /// Rate limits, checked when leases are granted.
     limits: limits::Limits,

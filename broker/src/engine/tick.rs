@@ -1,5 +1,5 @@
 //! Time-driven transitions of tasks: a `Tick` of the `Due`, `Lease`, `Expiry` or `Purge` timer.
-//! The `Schedule` and `Limit` timers tick in `schedules.rs` and `limits/parks.rs`.
+//! The `Schedule` and `Limit` timers tick in `schedules/firing.rs` and `limits/parks.rs`.
 
 use super::command::{Outcome, Reply, Timer};
 use super::ctx::Ctx;
