@@ -12,6 +12,7 @@
 mod apply;
 mod attempt;
 mod backoff;
+mod bulk;
 mod command;
 mod ctx;
 mod enqueue;
