@@ -8,6 +8,33 @@
 //!
 //! It is not thread-safe by itself: the broker holds it behind one mutex and keeps every
 //! critical section short (no I/O waits inside).
+//!
+//! # Layout
+//! One concept per file; the [`Engine`] type and its read-only views are here.
+//!
+//! What the parts share:
+//! - `command.rs`: the messages in and out: [`Command`], [`Outcome`], [`Reply`], [`Write`],
+//!   [`Timer`].
+//! - `ctx.rs`: a command's time and sequence number ([`Ctx`]), and [`When`].
+//! - `task.rs`: a task in memory ([`TaskMeta`]), its states and options, and [`NewTask`].
+//! - `task_id.rs` ([`TaskId`]), `error.rs` ([`EngineError`]), `queues.rs` (ready lanes, dead
+//!   letters, counts), `timers.rs` (deadlines per [`Timer`]), `ids.rs` (the id index),
+//!   `backoff.rs` (retry delays).
+//!
+//! What the commands do:
+//! - `apply.rs`: [`Engine::apply`], the dispatch from a [`Command`] to the files below.
+//! - `enqueue.rs`: new tasks, deduplicated by id and unique key.
+//! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
+//! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
+//! - `revoke.rs`: revoking tasks.
+//! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
+//! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
+//! - `bulk.rs`: purging a queue, replaying dead letters.
+//! - `listing.rs`: paging through a queue.
+//! - `recover.rs`: the rebuild after a restart.
+//! - [`limits`]: rate limits and concurrency caps: types, token bucket, state, admission at
+//!   lease time, parked tasks, the registry.
+//! - [`schedules`]: periodic schedules: type, recurrence, firing, the registry.
 
 mod apply;
 mod attempt;
