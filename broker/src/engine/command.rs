@@ -1,75 +1,13 @@
 //! The messages into and out of the engine: every durable state change is a [`Command`], applied
-//! with a [`Ctx`] and answered with an [`Outcome`].
+//! with a [`Ctx`](super::Ctx) and answered with an [`Outcome`].
 
 use std::sync::Arc;
 
+use super::ctx::When;
 use super::limits::{Limit, LimitInfo, LimitKey};
-use super::schedule::Schedule;
-use super::task::{TaskBody, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState};
+use super::schedules::Schedule;
+use super::task::{NewTask, TaskBody, TaskError, TaskMeta, TaskResult, TaskState};
 use super::task_id::TaskId;
-
-/// The most sub-ids (task keys, lease ids, ready positions) one command may take from its
-/// sequence number: ids are `seq << SUB_BITS | index`.
-pub const SUB_BITS: u32 = 20;
-
-/// Time and order, stamped by whoever orders commands (the broker today, a Raft leader later).
-/// `apply` reads neither a clock nor a random source; everything it needs is here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ctx {
-    /// The command's time, unix ms.
-    pub now_ms: u64,
-    /// The command's sequence number: unique and increasing across restarts.
-    pub seq: u64,
-}
-
-impl Ctx {
-    /// The `index`-th id derived from this command's sequence number.
-    pub(crate) fn sub_id(&self, index: usize) -> u64 {
-        // index < 2^SUB_BITS is guaranteed by the per-command limits.
-        (self.seq << SUB_BITS) | (index as u64 & ((1 << SUB_BITS) - 1))
-    }
-}
-
-/// A point in time given absolutely or relative to the command's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// Unix ms.
-    At(u64),
-    /// This many ms after the command's time.
-    In(u64),
-}
-
-impl When {
-    pub(crate) fn resolve(self, now_ms: u64) -> u64 {
-        match self {
-            Self::At(at) => at,
-            Self::In(delay) => now_ms.saturating_add(delay),
-        }
-    }
-}
-
-/// A validated task to enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTask {
-    /// Client-supplied or broker-generated id.
-    pub id: TaskId,
-    /// The task type.
-    pub name: String,
-    /// The queue.
-    pub queue: String,
-    /// 0 to 9.
-    pub priority: u8,
-    /// Optional uniqueness key.
-    pub unique_key: Option<String>,
-    /// Options; `expires_at_ms` is filled from `expires`.
-    pub options: TaskOptions,
-    /// When the task expires, if it does.
-    pub expires: Option<When>,
-    /// When the task becomes ready, if not now.
-    pub eta: Option<When>,
-    /// The bytes the engine does not look at.
-    pub body: TaskBody,
-}
 
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

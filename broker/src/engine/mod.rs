@@ -8,38 +8,75 @@
 //!
 //! It is not thread-safe by itself: the broker holds it behind one mutex and keeps every
 //! critical section short (no I/O waits inside).
+//!
+//! # Layout
+//! One concept per file; the [`Engine`] type and its read-only views are here.
+//!
+//! What the parts share:
+//! - `command.rs`: the messages in and out: [`Command`], [`Outcome`], [`Reply`], [`Write`],
+//!   [`Timer`].
+//! - `ctx.rs`: a command's time and sequence number ([`Ctx`]), and [`When`].
+//! - `task.rs`: a task in memory ([`TaskMeta`]), its states and options, and [`NewTask`].
+//! - `task_id.rs` ([`TaskId`]), `error.rs` ([`EngineError`]), `queues.rs` (ready lanes, dead
+//!   letters, counts), `timers.rs` (deadlines per [`Timer`]), `ids.rs` (the id index),
+//!   `backoff.rs` (retry delays).
+//!
+//! What the commands do:
+//! - `apply.rs`: [`Engine::apply`], the dispatch from a [`Command`] to the files below.
+//! - `enqueue.rs`: new tasks, deduplicated by id and unique key.
+//! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
+//! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
+//! - `revoke.rs`: revoking tasks.
+//! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
+//! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
+//! - `bulk.rs`: purging a queue, replaying dead letters.
+//! - `listing.rs`: paging through a queue.
+//! - `recover.rs`: the rebuild after a restart.
+//! - [`limits`]: rate limits and concurrency caps: types, token bucket, state, admission at
+//!   lease time, parked tasks, the registry.
+//! - [`schedules`]: periodic schedules: type, recurrence, firing, the registry.
 
 mod apply;
+mod attempt;
 mod backoff;
+mod bulk;
 mod command;
+mod ctx;
+mod enqueue;
 mod error;
 mod ids;
+mod lease;
 pub mod limits;
 mod listing;
 mod queues;
-pub mod schedule;
-mod schedules;
+mod recover;
+mod revoke;
+pub mod schedules;
 mod task;
 mod task_id;
-mod throttle;
+mod tick;
 mod timers;
+mod transitions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use command::{
-    AckOutcome, Command, Ctx, Enqueued, Granted, NackAction, NewTask, Outcome, Reply, Timer, When,
-    Write, SUB_BITS,
+    AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Timer, Write,
 };
+pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;
 pub use task::{
-    Lease, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
+    Lease, NewTask, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
     DEFAULT_LEASE_MS, DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
     DEFAULT_RETRY_BACKOFF_MS,
 };
 pub use task_id::TaskId;
+
+/// The former path of [`schedules`], kept for callers outside the engine.
+pub use self::schedules as schedule;
 
 use queues::Queues;
 use timers::Timers;
@@ -69,7 +106,7 @@ pub struct Engine {
     queues: Queues,
     timers: Timers,
     /// Periodic schedules by key, and their keys by name.
-    schedules: BTreeMap<u64, schedule::Schedule>,
+    schedules: BTreeMap<u64, schedules::Schedule>,
     schedule_names: HashMap<String, u64>,
     /// Rate limits, checked when leases are granted.
     limits: limits::Limits,
@@ -90,40 +127,6 @@ impl Engine {
             schedule_names: HashMap::new(),
             limits: limits::Limits::default(),
         }
-    }
-
-    /// Rebuilds the engine from stored tasks (in any order). A task that was LEASED when the
-    /// broker stopped is READY again at its old place in the ready order: its attempt is lost
-    /// and it will be delivered again (at least once).
-    pub fn recover(config: EngineConfig, stored: impl IntoIterator<Item = TaskMeta>) -> Self {
-        let mut engine = Self::new(config);
-        for mut meta in stored {
-            if meta.state == TaskState::Leased {
-                meta.state = TaskState::Ready;
-                meta.due_ms = 0;
-                if let Some(cold) = meta.cold.as_deref_mut() {
-                    cold.lease_id = 0;
-                }
-            }
-            meta.name = engine.intern_name(&meta.name);
-            let (queue, _) = engine.queues.entry(&meta.queue);
-            meta.queue = queue;
-            engine.ids.insert(&meta.id, meta.key);
-            if let (Some(unique), false) = (meta.unique_key(), meta.state.is_terminal()) {
-                engine
-                    .unique
-                    .insert((meta.queue.clone(), unique.clone()), meta.key);
-            }
-            let mut moved = 0;
-            index(&mut engine.queues, &mut engine.timers, &meta, &mut moved);
-            engine.tasks.insert(meta.key, Box::new(meta));
-        }
-        for queue in engine.queues.by_name.values_mut() {
-            for lane in &mut queue.ready {
-                lane.make_contiguous().sort_unstable();
-            }
-        }
-        engine
     }
 
     /// The task with this id, if known.
@@ -178,67 +181,6 @@ impl Engine {
         let shared: Arc<str> = Arc::from(name);
         self.names.insert(shared.clone());
         shared
-    }
-}
-
-/// Adds a task to the indexes of its current state.
-fn index(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta, moved: &mut u8) {
-    let (_, queue) = queues.entry(&meta.queue);
-    queue.counts.moved(None, Some(meta.state));
-    match meta.state {
-        TaskState::Ready => queue.push_ready(meta.priority, meta.ready_seq, meta.key),
-        TaskState::Scheduled | TaskState::Retrying => {
-            *moved |= timers.insert(Timer::Due, meta.due_ms, meta.key);
-        }
-        TaskState::Leased => {
-            if let Some(lease) = meta.lease() {
-                *moved |= timers.insert(Timer::Lease, lease.deadline_ms, meta.key);
-            }
-        }
-        TaskState::Failed => {
-            queue.dead.insert(meta.key);
-        }
-        TaskState::Succeeded | TaskState::Revoked | TaskState::Expired => {}
-    }
-    if meta.state.is_waiting() {
-        if let Some(at) = meta.expires_at_ms() {
-            *moved |= timers.insert(Timer::Expiry, at, meta.key);
-        }
-    }
-    let purge_at_ms = meta.cold().purge_at_ms;
-    if meta.state.is_terminal() && purge_at_ms > 0 {
-        *moved |= timers.insert(Timer::Purge, purge_at_ms, meta.key);
-    }
-}
-
-/// Removes a task from the indexes of its current state. READY entries are left in their lane
-/// and skipped later as stale (see `Queue::ready`).
-fn unindex(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta) {
-    if let Some(queue) = queues.get_mut(&meta.queue) {
-        queue.counts.moved(Some(meta.state), None);
-        if meta.state == TaskState::Failed {
-            queue.dead.remove(&meta.key);
-        }
-    }
-    match meta.state {
-        TaskState::Scheduled | TaskState::Retrying => {
-            timers.remove(Timer::Due, meta.due_ms, meta.key);
-        }
-        TaskState::Leased => {
-            if let Some(lease) = meta.lease() {
-                timers.remove(Timer::Lease, lease.deadline_ms, meta.key);
-            }
-        }
-        _ => {}
-    }
-    if meta.state.is_waiting() {
-        if let Some(at) = meta.expires_at_ms() {
-            timers.remove(Timer::Expiry, at, meta.key);
-        }
-    }
-    let purge_at_ms = meta.cold().purge_at_ms;
-    if meta.state.is_terminal() && purge_at_ms > 0 {
-        timers.remove(Timer::Purge, purge_at_ms, meta.key);
     }
 }
 

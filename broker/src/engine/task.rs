@@ -1,4 +1,5 @@
-//! The task as the engine sees it: its state, options and the compact record kept in memory.
+//! The task as the engine sees it: its state, options and the compact record kept in memory, and
+//! [`NewTask`], a task as it is enqueued.
 //!
 //! Payloads are not here: they live only in the store and are read when a task is leased, so a
 //! million waiting tasks cost memory for their metadata alone. Headers are kept (in the cold
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::ctx::When;
 use super::task_id::TaskId;
 
 /// Where a task is in its lifecycle (DESIGN.md §3).
@@ -294,4 +296,27 @@ impl TaskMeta {
             .and_then(|i| headers.get(i))
             .map(|(_, value)| value)
     }
+}
+
+/// A validated task to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    /// Client-supplied or broker-generated id.
+    pub id: TaskId,
+    /// The task type.
+    pub name: String,
+    /// The queue.
+    pub queue: String,
+    /// 0 to 9.
+    pub priority: u8,
+    /// Optional uniqueness key.
+    pub unique_key: Option<String>,
+    /// Options; `expires_at_ms` is filled from `expires`.
+    pub options: TaskOptions,
+    /// When the task expires, if it does.
+    pub expires: Option<When>,
+    /// When the task becomes ready, if not now.
+    pub eta: Option<When>,
+    /// The bytes the engine does not look at.
+    pub body: TaskBody,
 }

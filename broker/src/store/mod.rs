@@ -2,19 +2,31 @@
 //! [`Write`]s into records and rebuilds the engine's input on start.
 //!
 //! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
-//! (rewritten on each change), `0x03 key` a task's body (written once). The hot path is one
-//! batch per command: enqueue writes state + body, a lease or ack rewrites the state.
+//! (rewritten on each change), `0x03 key` a task's body (written once), `0x04 key` a schedule,
+//! `0x05 scope` a limit. The hot path is one batch per command: enqueue writes state + body, a
+//! lease or ack rewrites the state.
+//!
+//! # Files
+//! - this file: [`Store`]: open, apply the engine's writes, read bodies and results.
+//! - `error.rs`: [`StoreError`].
+//! - `keys.rs`: the key encodings.
+//! - `records.rs`: a task's state and body records.
+//! - `schedule_records.rs`, `limit_records.rs`: the records of schedules and of limits.
+//! - `recovery.rs`: reading everything back on start ([`Recovered`]).
+//! - `commit.rs`: group commit ([`GroupCommit`]).
 
 mod commit;
+mod error;
 mod keys;
+mod limit_records;
 mod records;
 mod recovery;
 mod schedule_records;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 pub use commit::GroupCommit;
+pub use error::StoreError;
 pub use recovery::Recovered;
 
 use crate::engine::{TaskBody, TaskResult, Write};
@@ -24,45 +36,6 @@ const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn is_lock_busy(err: &sled::Error) -> bool {
     matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
-}
-
-/// A store failure. Startup turns these into messages that say what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// sled could not open the data directory.
-    #[error("cannot open the data directory {path}")]
-    Open {
-        /// The directory.
-        path: PathBuf,
-        /// sled's error.
-        #[source]
-        source: sled::Error,
-    },
-    /// A read or write failed.
-    #[error("storage I/O failed")]
-    Io(#[from] sled::Error),
-    /// A record was written by a newer broker.
-    #[error("record {key:?} has version {version}, which this broker cannot read; upgrade stalkd")]
-    UnknownRecordVersion {
-        /// The record's key.
-        key: Vec<u8>,
-        /// The version byte found.
-        version: u8,
-    },
-    /// A record could not be decoded.
-    #[error("record {key:?} is corrupt: {reason}")]
-    Corrupt {
-        /// The record's key.
-        key: Vec<u8>,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A flush failed earlier (its error is the source); the store refuses writes from then on.
-    #[error("the store failed to flush to disk and refuses further writes")]
-    Poisoned(#[source] Option<Arc<sled::Error>>),
-    /// Group commit was started outside a tokio runtime, which its flusher needs.
-    #[error("group commit needs a tokio runtime to run its flusher")]
-    NoRuntime(#[source] tokio::runtime::TryCurrentError),
 }
 
 /// Store settings.
@@ -159,11 +132,11 @@ impl Store {
                     self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
                 }
                 Write::PutLimit(limit_key, limit) => {
-                    let key = schedule_records::limit_key(&limit_key);
+                    let key = limit_records::limit_key(&limit_key);
                     match limit {
                         Some(limit) => {
                             self.db
-                                .insert(key, schedule_records::encode_limit(&limit_key, &limit))?;
+                                .insert(key, limit_records::encode_limit(&limit_key, &limit))?;
                         }
                         None => {
                             self.db.remove(key)?;

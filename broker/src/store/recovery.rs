@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 
 use super::keys::{self, decode_task_key, BODY, LIMIT, SCHEDULE, SEQ_RESERVED, STATE};
+use super::limit_records::decode_limit;
 use super::records::decode_state;
-use super::schedule_records::{decode_limit, decode_schedule};
+use super::schedule_records::decode_schedule;
 use super::{Store, StoreError};
 use crate::engine::limits::{Limit, LimitKey};
-use crate::engine::schedule::Schedule;
+use crate::engine::schedules::Schedule;
 use crate::engine::TaskMeta;
 
 /// What a store holds, ready for `Engine::recover`.

@@ -1,12 +1,10 @@
-//! Periodic schedules: what they enqueue and when. The times are pure functions of the clock
-//! readings the engine is given, so firing stays deterministic.
+//! When a schedule fires: intervals, crontabs in IANA time zones, and one-shots. The times are
+//! pure functions of the clock readings the engine is given.
 
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-
-use super::command::NewTask;
 
 /// When a schedule fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,33 +30,6 @@ pub enum Recurrence {
     },
 }
 
-/// What a schedule does with slots it missed (the broker was down, or it was paused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Misfire {
-    /// Fire only slots still within the grace window; drop the others.
-    #[default]
-    Skip,
-    /// Fire the slots within the grace window, or else one run for all the missed ones.
-    RunOnce,
-    /// Fire every missed slot (at most [`MAX_CATCH_UP`]).
-    RunAll,
-}
-
-/// What a schedule does when a slot comes while its previous run has not finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Overlap {
-    /// Fire anyway.
-    #[default]
-    Allow,
-    /// Do not fire while the previous run is waiting or running.
-    Skip,
-    /// Fire while the previous run is running, but keep at most one run waiting.
-    BufferOne,
-}
-
-/// The most missed slots one firing catches up on.
-pub const MAX_CATCH_UP: usize = 1000;
-
 /// Why a schedule's timing is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
@@ -76,33 +47,6 @@ pub enum ScheduleError {
     /// The interval is zero.
     #[error("the interval must be at least 1 ms")]
     Interval,
-}
-
-/// A stored schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedule {
-    /// Internal key, from the sequence number of the command that created it.
-    pub key: u64,
-    /// Unique name; fired tasks get ids `name@slot_ms`.
-    pub name: String,
-    /// When it fires.
-    pub recurrence: Recurrence,
-    /// The task each firing enqueues (its id is set per slot).
-    pub template: NewTask,
-    /// Missed slots.
-    pub misfire: Misfire,
-    /// How late a slot may still fire as on time, in ms.
-    pub grace_ms: u64,
-    /// Runs that overlap.
-    pub overlap: Overlap,
-    /// Paused schedules do not fire; their slots count as missed.
-    pub paused: bool,
-    /// The next slot, unix ms; 0 when there is none (a one-shot that fired).
-    pub next_fire_ms: u64,
-    /// The last slot fired, unix ms; 0 if none.
-    pub last_fire_ms: u64,
-    /// The id of the last task fired.
-    pub last_task_id: String,
 }
 
 impl Recurrence {
@@ -175,44 +119,6 @@ fn parse_zone(zone: &str) -> Result<Tz, ScheduleError> {
         .map_err(|_| ScheduleError::Zone(zone.to_string()))
 }
 
-impl Schedule {
-    /// The slots to fire at `now_ms` (the due ones, as the misfire policy keeps them) and the
-    /// next slot after now. A paused schedule fires nothing.
-    pub fn due_slots(&self, now_ms: u64) -> (Vec<u64>, Option<u64>) {
-        let next = self.recurrence.next_after(now_ms);
-        if self.paused || self.next_fire_ms == 0 || self.next_fire_ms > now_ms {
-            return (
-                Vec::new(),
-                next.or(Some(self.next_fire_ms)).filter(|&n| n > 0),
-            );
-        }
-        let mut missed = vec![self.next_fire_ms];
-        while missed.len() < MAX_CATCH_UP {
-            match self
-                .recurrence
-                .next_after(*missed.last().unwrap_or(&now_ms))
-            {
-                Some(slot) if slot <= now_ms => missed.push(slot),
-                _ => break,
-            }
-        }
-        let on_time = |slot: &u64| now_ms.saturating_sub(*slot) <= self.grace_ms;
-        let fire = match self.misfire {
-            Misfire::RunAll => missed,
-            Misfire::Skip => missed.into_iter().filter(on_time).collect(),
-            Misfire::RunOnce => {
-                let timely: Vec<u64> = missed.iter().copied().filter(on_time).collect();
-                if timely.is_empty() {
-                    missed.last().copied().into_iter().collect()
-                } else {
-                    timely
-                }
-            }
-        };
-        (fire, next)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,61 +174,6 @@ mod tests {
         let from = berlin(2026, 10, 25, 0, 30);
         let slots = hourly.preview(from, 4);
         assert_eq!(hours(&slots, slots[0]), [0.0, 1.0, 2.0, 3.0]);
-    }
-
-    fn every_minute(misfire: Misfire, grace_ms: u64) -> Schedule {
-        Schedule {
-            key: 1,
-            name: "s".into(),
-            recurrence: Recurrence::Every {
-                every_ms: 60_000,
-                anchor_ms: 0,
-            },
-            template: crate::engine::NewTask {
-                id: crate::engine::TaskId::new(""),
-                name: "t".into(),
-                queue: "q".into(),
-                priority: 0,
-                unique_key: None,
-                options: crate::engine::TaskOptions::default(),
-                expires: None,
-                eta: None,
-                body: crate::engine::TaskBody::default(),
-            },
-            misfire,
-            grace_ms,
-            overlap: Overlap::Allow,
-            paused: false,
-            next_fire_ms: 60_000,
-            last_fire_ms: 0,
-            last_task_id: String::new(),
-        }
-    }
-
-    #[test]
-    fn missed_slots_follow_the_misfire_policy() {
-        // Down from just before 1:00 until 5:10: slots 1:00, 2:00, 3:00, 4:00 and 5:00 missed.
-        let now = 5 * 60_000 + 10_000;
-        let fired = |misfire, grace| every_minute(misfire, grace).due_slots(now);
-        assert_eq!(fired(Misfire::Skip, 1_000).0, Vec::<u64>::new());
-        assert_eq!(
-            fired(Misfire::Skip, 30_000).0,
-            [300_000],
-            "5:00 is within the grace"
-        );
-        assert_eq!(
-            fired(Misfire::RunOnce, 1_000).0,
-            [300_000],
-            "one run for all"
-        );
-        assert_eq!(
-            fired(Misfire::RunAll, 1_000).0,
-            [60_000, 120_000, 180_000, 240_000, 300_000]
-        );
-        assert_eq!(fired(Misfire::RunAll, 1_000).1, Some(360_000));
-        let mut paused = every_minute(Misfire::RunAll, 1_000);
-        paused.paused = true;
-        assert!(paused.due_slots(now).0.is_empty());
     }
 
     #[test]

@@ -1,13 +1,11 @@
-//! Periodic schedules in the engine: stored, indexed by their next slot on
-//! [`Timer::Schedule`], and fired by its tick. Each slot enqueues the schedule's task with the id
-//! `name@slot_ms`, and the schedule records the slot in the same command, so a slot fires once:
-//! after a crash either both are stored, or the task alone (and enqueueing its id again returns
-//! it instead of a duplicate), or neither (and the slot is due again).
+//! The engine's schedules: created or replaced, paused and deleted by commands (each change is
+//! a write for the store), restored after a restart, indexed by name and on the `Schedule`
+//! timer by their next slot.
 
-use super::command::{Ctx, Enqueued, Outcome, Reply, Timer, Write};
-use super::schedule::{Overlap, Recurrence, Schedule};
-use super::task_id::TaskId;
-use super::{Engine, EngineError};
+use super::{Recurrence, Schedule};
+use crate::engine::command::{Outcome, Reply, Timer, Write};
+use crate::engine::ctx::Ctx;
+use crate::engine::{Engine, EngineError};
 
 impl Engine {
     /// Every schedule, by name.
@@ -43,7 +41,7 @@ impl Engine {
         self.schedules.insert(schedule.key, schedule);
     }
 
-    fn unindex_schedule(&mut self, key: u64) -> Option<Schedule> {
+    pub(super) fn unindex_schedule(&mut self, key: u64) -> Option<Schedule> {
         let schedule = self.schedules.remove(&key)?;
         self.timers
             .remove(Timer::Schedule, schedule.next_fire_ms, key);
@@ -52,7 +50,7 @@ impl Engine {
     }
 
     /// Stores `schedule` and answers it as stored.
-    fn store_schedule(&mut self, schedule: Schedule, out: &mut Outcome) {
+    pub(super) fn store_schedule(&mut self, schedule: Schedule, out: &mut Outcome) {
         out.writes
             .push(Write::PutSchedule(Box::new(schedule.clone())));
         out.reply = Reply::Schedule(Box::new(schedule.clone()));
@@ -62,7 +60,7 @@ impl Engine {
     /// Creates a schedule or replaces the one of the same name. A replacement keeps its key and
     /// its firing history; its next slot stays unless the timing changed, so putting the same
     /// schedule again (a declarative file applied twice) changes nothing.
-    pub(super) fn put_schedule(&mut self, mut schedule: Schedule, ctx: Ctx) -> Outcome {
+    pub(in crate::engine) fn put_schedule(&mut self, mut schedule: Schedule, ctx: Ctx) -> Outcome {
         let mut out = Outcome::new(Reply::Deleted(false));
         if let Recurrence::Every { anchor_ms, .. } = &mut schedule.recurrence {
             if *anchor_ms == 0 {
@@ -117,7 +115,10 @@ impl Engine {
         out
     }
 
-    pub(super) fn delete_schedule(&mut self, name: &str) -> Result<Outcome, EngineError> {
+    pub(in crate::engine) fn delete_schedule(
+        &mut self,
+        name: &str,
+    ) -> Result<Outcome, EngineError> {
         let key = self
             .schedule_names
             .get(name)
@@ -129,7 +130,7 @@ impl Engine {
         Ok(out)
     }
 
-    pub(super) fn pause_schedule(
+    pub(in crate::engine) fn pause_schedule(
         &mut self,
         name: &str,
         paused: bool,
@@ -148,55 +149,5 @@ impl Engine {
         schedule.paused = paused;
         self.store_schedule(schedule, &mut out);
         Ok(out)
-    }
-
-    /// Fires the schedules whose slot came (at most `limit` tasks in one command).
-    pub(super) fn fire_schedules(&mut self, limit: usize, ctx: Ctx) -> Outcome {
-        let mut out = Outcome::new(Reply::Ticked(0));
-        let due = self.timers.due(Timer::Schedule, ctx.now_ms, limit);
-        let mut fired = 0;
-        for (_, key) in due {
-            let Some(mut schedule) = self.unindex_schedule(key) else {
-                continue;
-            };
-            let (slots, next) = schedule.due_slots(ctx.now_ms);
-            for slot in slots {
-                if fired >= limit {
-                    break;
-                }
-                if self.overlaps(&schedule) {
-                    continue;
-                }
-                let mut task = schedule.template.clone();
-                task.id = TaskId::new(&format!("{}@{slot}", schedule.name));
-                if let Enqueued::Created { id, .. } | Enqueued::Existing { id, .. } =
-                    self.enqueue_one(task, ctx, fired, &mut out)
-                {
-                    schedule.last_task_id = id.to_string();
-                }
-                schedule.last_fire_ms = slot;
-                fired += 1;
-            }
-            schedule.next_fire_ms = match schedule.recurrence {
-                Recurrence::Once { .. } => 0,
-                _ => next.unwrap_or(0),
-            };
-            self.store_schedule(schedule, &mut out);
-        }
-        out.reply = Reply::Ticked(fired);
-        out
-    }
-
-    /// Whether the schedule's previous run holds this slot back under its overlap policy.
-    fn overlaps(&self, schedule: &Schedule) -> bool {
-        let previous = self
-            .get(&schedule.last_task_id)
-            .map(|m| m.state)
-            .filter(|_| !schedule.last_task_id.is_empty());
-        match (schedule.overlap, previous) {
-            (Overlap::Allow, _) | (_, None) => false,
-            (Overlap::Skip, Some(state)) => !state.is_terminal(),
-            (Overlap::BufferOne, Some(state)) => state.is_waiting(),
-        }
     }
 }
