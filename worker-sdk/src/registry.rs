@@ -45,9 +45,10 @@ fn encode<R: Serialize>(result: &R) -> Result<Vec<u8>, TaskError> {
         .map_err(|e| TaskError::fatal("ResultError", format!("cannot encode the result: {e}")))
 }
 
-/// Time limits of one task type.
+/// Soft and hard time limits (of a task, a task type or the worker); not the broker's rate
+/// limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub(crate) struct TimeLimits {
     pub(crate) soft: Option<Duration>,
     pub(crate) hard: Option<Duration>,
 }
@@ -56,7 +57,7 @@ pub(crate) struct Limits {
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Handler>,
-    limits: HashMap<String, Limits>,
+    time_limits: HashMap<String, TimeLimits>,
     policies: HashMap<String, RetryPolicy>,
 }
 
@@ -136,12 +137,13 @@ impl Registry {
         soft: Option<Duration>,
         hard: Option<Duration>,
     ) {
-        self.limits.insert(name.into(), Limits { soft, hard });
+        self.time_limits
+            .insert(name.into(), TimeLimits { soft, hard });
     }
 
     /// The time limits of task type `name`.
-    pub(crate) fn limits(&self, name: &str) -> Limits {
-        self.limits.get(name).copied().unwrap_or_default()
+    pub(crate) fn time_limits_of(&self, name: &str) -> TimeLimits {
+        self.time_limits.get(name).copied().unwrap_or_default()
     }
 
     /// Sets the retry policy of task type `name`; it replaces the worker's for that type.

@@ -20,8 +20,10 @@ use crate::policy::RetryPolicy;
 use crate::pool::{
     child_socket, is_prefork_child, serve_parent, ChildLimits, Done, Ending, Job, Pool, PoolKind,
 };
-use crate::registry::{Limits, Registry};
-use crate::steps::{builtins, order, Control, Settings, Step, StepContext, Steps, POOL, SESSION};
+use crate::registry::{Registry, TimeLimits};
+use crate::steps::{
+    builtins, order, Settings, Step, StepContext, StepRequest, Steps, POOL, SESSION,
+};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
@@ -53,7 +55,7 @@ pub struct WorkerBuilder {
     lease_duration: Duration,
     heartbeat: Duration,
     shutdown_timeout: Duration,
-    limits: Limits,
+    time_limits: TimeLimits,
     policy: RetryPolicy,
     registry: Registry,
     pool: PoolKind,
@@ -107,7 +109,7 @@ pub struct Worker {
     prefetch_lease: Duration,
     lease_duration: Duration,
     shutdown_timeout: Duration,
-    limits: Limits,
+    time_limits: TimeLimits,
     policy: RetryPolicy,
     registry: Registry,
     /// For the facts it reports.
@@ -191,7 +193,7 @@ struct Links {
     /// Completions from the pool.
     done: mpsc::UnboundedReceiver<Done>,
     /// Requests of the lease keeper, heartbeat and control handler.
-    control: mpsc::Receiver<Control>,
+    requests: mpsc::Receiver<StepRequest>,
     /// The control handler's inbox, if there is one.
     commands: Option<mpsc::Sender<pb::ControlRequest>>,
 }
@@ -280,14 +282,14 @@ impl WorkerBuilder {
 
     /// The default soft time limit of every attempt (see [`TaskContext::soft_limit_reached`]).
     pub fn soft_time_limit(mut self, limit: Duration) -> Self {
-        self.limits.soft = Some(limit);
+        self.time_limits.soft = Some(limit);
         self
     }
 
     /// The default hard time limit of every attempt: past it the attempt is stopped and
     /// reported as a `TimeLimitExceeded` failure.
     pub fn time_limit(mut self, limit: Duration) -> Self {
-        self.limits.hard = Some(limit);
+        self.time_limits.hard = Some(limit);
         self
     }
 
@@ -553,7 +555,7 @@ impl WorkerBuilder {
             prefetch_lease: self.prefetch_lease,
             lease_duration: self.lease_duration,
             shutdown_timeout: self.shutdown_timeout,
-            limits: self.limits,
+            time_limits: self.time_limits,
             policy: self.policy,
             registry: self.registry,
             steps,
@@ -606,7 +608,7 @@ impl Worker {
             lease_duration: DEFAULT_LEASE,
             heartbeat: DEFAULT_HEARTBEAT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            limits: Limits::default(),
+            time_limits: TimeLimits::default(),
             policy: RetryPolicy::default(),
             registry: Registry::default(),
             pool: PoolKind::default(),
@@ -699,9 +701,9 @@ impl Worker {
         result
     }
 
-    /// Runs the session with what the steps started: the pool, its completions and the control
-    /// channel of the lease keeper and heartbeat. The pool goes back to the context, for the
-    /// pool step to close.
+    /// Runs the session with what the steps started: the pool, its completions and the requests
+    /// of the lease keeper, heartbeat and control handler. The pool goes back to the context, for
+    /// the pool step to close.
     async fn serve_steps(
         &self,
         channel: Channel,
@@ -716,8 +718,8 @@ impl Worker {
         };
         let pool = ctx.pool.take().ok_or_else(|| missing("the pool", POOL))?;
         let done = ctx.done.take().ok_or_else(|| missing("the pool", POOL));
-        let control = ctx
-            .control_rx
+        let requests = ctx
+            .requests_rx
             .take()
             .ok_or_else(|| missing("the session", SESSION));
         let stop = ctx.stop.clone();
@@ -728,11 +730,11 @@ impl Worker {
                 () = stop.cancelled() => {}
             }
         };
-        let result = match (done, control) {
-            (Ok(done), Ok(control)) => {
+        let result = match (done, requests) {
+            (Ok(done), Ok(requests)) => {
                 let links = Links {
                     done,
-                    control,
+                    requests,
                     commands: ctx.commands.clone(),
                 };
                 self.serve(channel, &pool, links, shutdown, cold).await
@@ -755,7 +757,7 @@ impl Worker {
     ) -> Result<(), WorkerError> {
         let Links {
             done: mut done_rx,
-            mut control,
+            mut requests,
             commands,
         } = links;
         tokio::pin!(cold);
@@ -856,14 +858,14 @@ impl Worker {
                             let _ = to_broker.send(msg(pb::worker_message::Kind::Credit(credit))).await;
                         }
                     }
-                    Some(asked) = control.recv() => {
+                    Some(asked) = requests.recv() => {
                         let alive = match asked {
-                            Control::Heartbeat => {
+                            StepRequest::Heartbeat => {
                                 let beat = msg(pb::worker_message::Kind::Heartbeat(pb::Heartbeat {}));
                                 to_broker.send(beat).await.is_ok()
                             }
-                            Control::KeepLeases => self.keep_leases(&running, &to_broker).await,
-                            Control::Reply(reply) => {
+                            StepRequest::KeepLeases => self.keep_leases(&running, &to_broker).await,
+                            StepRequest::Reply(reply) => {
                                 to_broker.send(msg(pb::worker_message::Kind::ControlReply(reply))).await.is_ok()
                             }
                         };
@@ -896,8 +898,8 @@ impl Worker {
                 SessionEnd::Done => {
                     // Answers to control commands still queued (a `shutdown` answered just
                     // before it took effect) go out before the goodbye.
-                    while let Ok(asked) = control.try_recv() {
-                        if let Control::Reply(reply) = asked {
+                    while let Ok(asked) = requests.try_recv() {
+                        if let StepRequest::Reply(reply) = asked {
                             let reply = msg(pb::worker_message::Kind::ControlReply(reply));
                             let _ = to_broker.send(reply).await;
                         }
@@ -984,16 +986,16 @@ impl Worker {
     }
 
     /// A task's time limits: its own, else its type's, else the worker's.
-    fn limits_of(&self, task: &pb::LeasedTask) -> Limits {
+    fn time_limits_of(&self, task: &pb::LeasedTask) -> TimeLimits {
         let own = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
-        let by_type = self.registry.limits(&task.name);
-        Limits {
+        let by_type = self.registry.time_limits_of(&task.name);
+        TimeLimits {
             soft: own(task.soft_time_limit_ms)
                 .or(by_type.soft)
-                .or(self.limits.soft),
+                .or(self.time_limits.soft),
             hard: own(task.time_limit_ms)
                 .or(by_type.hard)
-                .or(self.limits.hard),
+                .or(self.time_limits.hard),
         }
     }
 
@@ -1140,7 +1142,7 @@ impl Worker {
             task_id: task.task_id.clone(),
             lease_id: task.lease_id,
         };
-        let limits = self.limits_of(&task);
+        let time_limits = self.time_limits_of(&task);
         let policy = self
             .registry
             .policy(&task.name)
@@ -1152,7 +1154,7 @@ impl Worker {
             name: task.name,
             attempt: task.attempt,
             payload: task.payload,
-            limits,
+            time_limits,
             policy,
         });
         running.insert(

@@ -9,7 +9,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
-use crate::registry::{Handler, Limits};
+use crate::registry::{Handler, TimeLimits};
 
 /// Far enough to stand for "no limit".
 const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
@@ -78,11 +78,11 @@ fn panicked(panic: &Box<dyn std::any::Any + Send>) -> TaskError {
 /// `TimeLimitExceeded` (a retryable failure). A blocking thread runs on, its result unused.
 pub(crate) async fn limited(
     attempt: impl Future<Output = Result<Vec<u8>, TaskError>>,
-    limits: Limits,
+    time_limits: TimeLimits,
     soft_limit: CancellationToken,
 ) -> Result<Vec<u8>, TaskError> {
-    let hard = tokio::time::sleep(limits.hard.unwrap_or(NEVER));
-    let soft = tokio::time::sleep(limits.soft.unwrap_or(NEVER));
+    let hard = tokio::time::sleep(time_limits.hard.unwrap_or(NEVER));
+    let soft = tokio::time::sleep(time_limits.soft.unwrap_or(NEVER));
     tokio::pin!(attempt, hard, soft);
     let mut soft_passed = false;
     loop {
@@ -93,7 +93,7 @@ pub(crate) async fn limited(
                 soft_limit.cancel();
             }
             () = &mut hard => {
-                return Err(super::time_limit_exceeded(limits.hard.unwrap_or(NEVER)));
+                return Err(super::time_limit_exceeded(time_limits.hard.unwrap_or(NEVER)));
             }
         }
     }

@@ -12,7 +12,7 @@ use super::attempt::{call_in, limited};
 use super::frame::{self, ChildJob, ChildReply};
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
-use crate::registry::{Limits, Registry};
+use crate::registry::{Registry, TimeLimits};
 use crate::steps::Resources;
 
 /// Set by the parent on a child it starts: the abstract socket name the child connects to.
@@ -92,13 +92,13 @@ async fn run(
         soft_limit: soft_limit.clone(),
         resources,
     };
-    let limits = Limits {
+    let time_limits = TimeLimits {
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
         hard: None,
     };
     limited(
         call_in(handler, job.payload, ctx, false, true),
-        limits,
+        time_limits,
         soft_limit,
     )
     .await

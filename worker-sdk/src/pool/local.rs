@@ -53,7 +53,7 @@ impl LocalPool {
                     };
                     let attempt = limited(
                         call(handler, job.payload, ctx, threads),
-                        job.limits,
+                        job.time_limits,
                         soft_limit,
                     );
                     tokio::select! {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{TaskError, WorkerError};
 use crate::policy::RetryPolicy;
-use crate::registry::{Limits, Registry};
+use crate::registry::{Registry, TimeLimits};
 use crate::steps::Resources;
 
 pub(crate) use child::{child_socket, serve_parent};
@@ -71,7 +71,7 @@ pub(crate) struct Job {
     pub(crate) name: String,
     pub(crate) attempt: u32,
     pub(crate) payload: Vec<u8>,
-    pub(crate) limits: Limits,
+    pub(crate) time_limits: TimeLimits,
     pub(crate) policy: RetryPolicy,
 }
 

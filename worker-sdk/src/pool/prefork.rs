@@ -210,7 +210,7 @@ async fn run_job(
         name,
         attempt,
         payload,
-        limits,
+        time_limits,
         policy,
     } = job;
     let report = |ending: Ending| {
@@ -225,7 +225,7 @@ async fn run_job(
         payload,
         task_id: task_id.clone(),
         attempt,
-        soft_limit_ms: limits.soft.map_or(0, |d| millis(d).max(1)),
+        soft_limit_ms: time_limits.soft.map_or(0, |d| millis(d).max(1)),
     };
     let pid = child.pid;
     let mut over_memory = None;
@@ -235,7 +235,7 @@ async fn run_job(
         let watch_memory =
             shared.limits.max_memory.is_some() || shared.limits.max_memory_hard.is_some();
         let mut memory = tokio::time::interval(MEMORY_CHECK);
-        let hard_limit = limits.hard.unwrap_or(NEVER);
+        let hard_limit = time_limits.hard.unwrap_or(NEVER);
         let hard = tokio::time::sleep(hard_limit);
         // One read for the whole attempt: a frame half read when another branch wins is kept.
         let reply = frame::read::<ChildReply>(&mut child.reader);

@@ -14,7 +14,7 @@ mod resources;
 
 use std::fmt;
 
-pub(crate) use builtin::{builtins, Control, Settings, NAMES};
+pub(crate) use builtin::{builtins, Settings, StepRequest, NAMES};
 
 pub(crate) use order::order;
 pub use resources::Resources;
@@ -94,8 +94,9 @@ pub struct StepContext {
     pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
     pub(crate) pool: Option<crate::pool::Pool>,
     pub(crate) done: Option<tokio::sync::mpsc::UnboundedReceiver<crate::pool::Done>>,
-    pub(crate) control: Option<tokio::sync::mpsc::Sender<Control>>,
-    pub(crate) control_rx: Option<tokio::sync::mpsc::Receiver<Control>>,
+    /// Where steps send their requests to the session.
+    pub(crate) requests: Option<tokio::sync::mpsc::Sender<StepRequest>>,
+    pub(crate) requests_rx: Option<tokio::sync::mpsc::Receiver<StepRequest>>,
     /// Where the session hands control commands; none without a control step.
     pub(crate) commands: Option<tokio::sync::mpsc::Sender<stalk_proto::v1::ControlRequest>>,
     pub(crate) stop: tokio_util::sync::CancellationToken,
@@ -120,8 +121,8 @@ impl StepContext {
             authorization: None,
             pool: None,
             done: None,
-            control: None,
-            control_rx: None,
+            requests: None,
+            requests_rx: None,
             commands: None,
             stop: tokio_util::sync::CancellationToken::new(),
             facts: std::collections::BTreeMap::new(),
