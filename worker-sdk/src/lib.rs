@@ -42,7 +42,9 @@ mod error;
 mod policy;
 mod pool;
 mod registry;
+mod resources;
 mod steps;
+mod time;
 mod worker;
 
 /// Implement [`Step`] with it: `#[stalk_worker::async_trait]` (re-exported so a worker crate
@@ -50,14 +52,12 @@ mod worker;
 pub use async_trait::async_trait;
 pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
-pub use error::{TaskError, WorkerError};
+pub use error::{StepError, TaskError, WorkerError};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
-pub use steps::{
-    Resources, Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL,
-    SESSION,
-};
+pub use resources::Resources;
+pub use steps::{Step, StepContext, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
 pub use worker::{
     Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
     DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::policy::RetryPolicy;
+use crate::time::TimeLimits;
 
 /// An async handler, boxed: payload bytes and the attempt's context in, result bytes (JSON) out.
 pub(crate) type AsyncHandler = Arc<
@@ -43,14 +44,6 @@ fn decode<A: DeserializeOwned>(payload: &[u8]) -> Result<A, TaskError> {
 fn encode<R: Serialize>(result: &R) -> Result<Vec<u8>, TaskError> {
     serde_json::to_vec(result)
         .map_err(|e| TaskError::fatal("ResultError", format!("cannot encode the result: {e}")))
-}
-
-/// Soft and hard time limits (of a task, a task type or the worker); not the broker's rate
-/// limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct TimeLimits {
-    pub(crate) soft: Option<Duration>,
-    pub(crate) hard: Option<Duration>,
 }
 
 /// The handlers a worker can run, by task name.

@@ -20,10 +20,11 @@ use crate::policy::RetryPolicy;
 use crate::pool::{
     child_socket, is_prefork_child, serve_parent, ChildLimits, Done, Ending, Job, Pool, PoolKind,
 };
-use crate::registry::{Registry, TimeLimits};
+use crate::registry::Registry;
 use crate::steps::{
     builtins, order, Settings, Step, StepContext, StepRequest, Steps, POOL, SESSION,
 };
+use crate::time::{millis, unix_now_ms, TimeLimits};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
@@ -156,11 +157,6 @@ fn hostname() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|name| name.trim().to_string())
         .unwrap_or_default()
-}
-
-/// A duration in whole ms, saturating.
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A running task's lease was refused an extension: the attempt now belongs to someone else
@@ -1113,9 +1109,7 @@ impl Worker {
         running: &mut RunningTasks,
     ) -> (Vec<pb::StartedTask>, u32) {
         let slots = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = unix_now_ms();
         let mut started = Vec::new();
         let mut expired = 0;
         while running.len() < slots {

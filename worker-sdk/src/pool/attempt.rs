@@ -7,9 +7,11 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::job::time_limit_exceeded;
 use crate::context::TaskContext;
 use crate::error::TaskError;
-use crate::registry::{Handler, TimeLimits};
+use crate::registry::Handler;
+use crate::time::TimeLimits;
 
 /// Far enough to stand for "no limit".
 const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
@@ -93,7 +95,7 @@ pub(crate) async fn limited(
                 soft_limit.cancel();
             }
             () = &mut hard => {
-                return Err(super::time_limit_exceeded(time_limits.hard.unwrap_or(NEVER)));
+                return Err(time_limit_exceeded(time_limits.hard.unwrap_or(NEVER)));
             }
         }
     }

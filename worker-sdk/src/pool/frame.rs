@@ -4,7 +4,7 @@ use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::TaskError;
-use crate::worker::millis;
+use crate::time::millis;
 
 /// Largest frame either side accepts: a payload or result is bounded by the broker well below.
 const MAX_FRAME: usize = 256 << 20;

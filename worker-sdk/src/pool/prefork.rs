@@ -16,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::child::CHILD_ENV;
 use super::frame::{self, ChildJob, ChildReply};
+use super::job::{time_limit_exceeded, Done, Ending, Job};
+use super::kind::ChildLimits;
 use super::process::{describe, mib, rss_bytes};
-use super::{time_limit_exceeded, ChildLimits, Done, Ending, Job};
 use crate::error::WorkerError;
-use crate::worker::millis;
+use crate::time::millis;
 
 /// How long a new child may take to start and connect.
 const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);

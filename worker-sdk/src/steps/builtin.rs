@@ -7,26 +7,12 @@ use stalk_proto::v1::admin_client::AdminClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION,
-};
+use super::names::{CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+use super::request::StepRequest;
+use super::step::{Step, StepContext};
+use crate::error::StepError;
 use crate::pool::{ChildLimits, Pool, PoolKind};
 use crate::registry::Registry;
-
-/// The built-in step names.
-pub(crate) const NAMES: [&str; 6] = [CONNECTION, POOL, SESSION, LEASE_KEEPER, HEARTBEAT, CONTROL];
-
-/// What the lease keeper, the heartbeat and the control handler ask of the running session (a
-/// request of a step, not a control command).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum StepRequest {
-    /// Extend the lease of every running task.
-    KeepLeases,
-    /// Tell the broker the worker is alive.
-    Heartbeat,
-    /// Send the answer to a control command.
-    Reply(pb::ControlReply),
-}
 
 /// The settings the built-in steps run with.
 pub(crate) struct Settings {
