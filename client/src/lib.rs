@@ -2,7 +2,7 @@
 //! results, lease and acknowledge them from simple workers, and inspect queues. Every call is one
 //! gRPC call of the `stalk.v1` API (`proto/stalk/v1/*.proto`), whose comments give the exact
 //! semantics, bounds and defaults; this crate turns them into Rust types and [`ClientError`]s.
-//! The `stalk` command-line tool (`src/bin/stalk.rs`) is built on it.
+//! The `stalk` command-line tool (`src/bin/stalk/main.rs`) is built on it.
 //!
 //! It is not a worker runtime: for pools, prefetch over the streaming `Session`, lease keeping
 //! and graceful shutdown use `stalk-worker`. The unary [`Client::lease`] and ack calls here are

@@ -17,11 +17,12 @@
 
 use std::time::Duration;
 
-use crate::pool::PoolKind;
-use crate::worker::{
-    Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
-    DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,
+use crate::builder::{
+    WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
+use crate::pool::PoolKind;
+use crate::worker::Worker;
 
 /// Worker settings from flags and the environment (flags win).
 #[derive(Debug, Clone, clap::Parser)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::steps::Resources;
+use crate::resources::Resources;
 
 /// The attempt a handler runs: its task, its number, and its soft time limit.
 #[derive(Debug, Clone)]

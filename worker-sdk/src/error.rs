@@ -1,4 +1,5 @@
-//! What a handler returns when it fails, and what running a worker can fail with.
+//! What a handler returns when it fails, what running a worker can fail with, and what a step
+//! fails with: a leaf that imports nothing of the worker.
 
 use std::time::Duration;
 
@@ -69,9 +70,21 @@ pub enum WorkerError {
         /// The step's name.
         step: String,
         /// What went wrong.
-        cause: crate::steps::StepError,
+        cause: StepError,
     },
     /// A prefork child lost its parent's socket.
     #[error("this prefork child cannot serve its parent at {0}")]
     Child(String),
+}
+
+/// Why a step could not start or stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StepError(String);
+
+impl StepError {
+    /// A step error saying what went wrong.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
 }

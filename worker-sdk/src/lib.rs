@@ -11,15 +11,26 @@
 //! resources that tasks read from their [`TaskContext`].
 //!
 //! # Layout
-//! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
-//! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
+//! Each module imports only modules listed before it, so no two import each other.
+//! - `error`: [`TaskError`] (what a handler returns), [`StepError`] and [`WorkerError`] (what
+//!   running fails with).
+//! - `time`: time limits (soft and hard) and durations in whole milliseconds.
+//! - `identity`: the host name and SDK version a worker reports.
+//! - `resources`: [`Resources`], values steps provide to tasks, by type.
 //! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
-//! - `error`: [`TaskError`] (what a handler returns) and [`WorkerError`] (what running fails with).
-//! - `worker`: [`Worker`] and [`WorkerBuilder`]: the session, credits, prefetch, acks, warm and
-//!   cold shutdown.
-//! - `pool`: the async, threads and prefork pools; the prefork child's side and wire format.
-//! - `steps`: [`Step`], their ordering, the built-in steps and [`Resources`].
+//! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
+//! - `pool`: the async, threads and prefork pools ([`PoolKind`]); the prefork child's side and
+//!   wire format.
+//! - `steps`: [`Step`] and [`StepContext`], their ordering, the built-in steps and what they ask
+//!   of the session.
+//! - `link`: what a worker talks to: the broker (TLS or not) or its prefork parent.
+//! - `session`: the session as a state machine (what runs, waits and is unsent; one method per
+//!   event), the loop that feeds it (reconnects, warm and cold shutdown) and the typed sender
+//!   of every message to the broker.
+//! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
+//! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
+//! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
 //!
 //! # Example
 //! ```no_run
@@ -36,32 +47,37 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod cli;
 mod context;
 mod error;
+mod identity;
+mod link;
 mod policy;
 mod pool;
 mod registry;
+mod resources;
+mod session;
 mod steps;
+mod time;
 mod worker;
 
 /// Implement [`Step`] with it: `#[stalk_worker::async_trait]` (re-exported so a worker crate
 /// does not need its own dependency).
 pub use async_trait::async_trait;
+pub use builder::{
+    WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+};
 pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
-pub use error::{TaskError, WorkerError};
+pub use error::{StepError, TaskError, WorkerError};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
-pub use steps::{
-    Resources, Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL,
-    SESSION,
-};
-pub use worker::{
-    Worker, WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
-    DEFAULT_PREFETCH_LEASE, DEFAULT_SHUTDOWN_TIMEOUT,
-};
+pub use resources::Resources;
+pub use steps::{Step, StepContext, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+pub use worker::Worker;
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot
 /// drift from the API.

@@ -6,23 +6,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::policy::RetryPolicy;
+use crate::time::TimeLimits;
 
 /// An async handler, boxed: payload bytes and the attempt's context in, result bytes (JSON) out.
 pub(crate) type AsyncHandler = Arc<
-    dyn Fn(Vec<u8>, TaskContext) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
+    dyn Fn(Bytes, TaskContext) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, TaskError>> + Send>>
         + Send
         + Sync,
 >;
 
 /// A blocking handler, boxed: it runs on a thread of its own, never on the async runtime.
 pub(crate) type BlockingHandler =
-    Arc<dyn Fn(Vec<u8>, TaskContext) -> Result<Vec<u8>, TaskError> + Send + Sync>;
+    Arc<dyn Fn(Bytes, TaskContext) -> Result<Vec<u8>, TaskError> + Send + Sync>;
 
 /// A registered handler.
 #[derive(Clone)]
@@ -45,18 +47,11 @@ fn encode<R: Serialize>(result: &R) -> Result<Vec<u8>, TaskError> {
         .map_err(|e| TaskError::fatal("ResultError", format!("cannot encode the result: {e}")))
 }
 
-/// Time limits of one task type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Limits {
-    pub(crate) soft: Option<Duration>,
-    pub(crate) hard: Option<Duration>,
-}
-
 /// The handlers a worker can run, by task name.
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Handler>,
-    limits: HashMap<String, Limits>,
+    time_limits: HashMap<String, TimeLimits>,
     policies: HashMap<String, RetryPolicy>,
 }
 
@@ -91,7 +86,7 @@ impl Registry {
         Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let boxed: AsyncHandler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
+        let boxed: AsyncHandler = Arc::new(move |payload: Bytes, ctx: TaskContext| {
             let handler = handler.clone();
             Box::pin(async move {
                 let args: A = decode(&payload)?;
@@ -122,7 +117,7 @@ impl Registry {
         R: Serialize + Send + 'static,
         F: Fn(A, TaskContext) -> Result<R, TaskError> + Send + Sync + 'static,
     {
-        let boxed: BlockingHandler = Arc::new(move |payload: Vec<u8>, ctx: TaskContext| {
+        let boxed: BlockingHandler = Arc::new(move |payload: Bytes, ctx: TaskContext| {
             encode(&handler(decode(&payload)?, ctx)?)
         });
         self.handlers.insert(name.into(), Handler::Blocking(boxed));
@@ -136,12 +131,13 @@ impl Registry {
         soft: Option<Duration>,
         hard: Option<Duration>,
     ) {
-        self.limits.insert(name.into(), Limits { soft, hard });
+        self.time_limits
+            .insert(name.into(), TimeLimits { soft, hard });
     }
 
     /// The time limits of task type `name`.
-    pub(crate) fn limits(&self, name: &str) -> Limits {
-        self.limits.get(name).copied().unwrap_or_default()
+    pub(crate) fn time_limits_of(&self, name: &str) -> TimeLimits {
+        self.time_limits.get(name).copied().unwrap_or_default()
     }
 
     /// Sets the retry policy of task type `name`; it replaces the worker's for that type.

@@ -3,13 +3,16 @@
 use std::future::Future;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::job::time_limit_exceeded;
 use crate::context::TaskContext;
 use crate::error::TaskError;
-use crate::registry::{Handler, Limits};
+use crate::registry::Handler;
+use crate::time::TimeLimits;
 
 /// Far enough to stand for "no limit".
 const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
@@ -19,7 +22,7 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// thread. A panic is a retryable `Panic` failure.
 pub(crate) async fn call(
     handler: Handler,
-    payload: Vec<u8>,
+    payload: Bytes,
     ctx: TaskContext,
     on_thread: bool,
 ) -> Result<Vec<u8>, TaskError> {
@@ -30,7 +33,7 @@ pub(crate) async fn call(
 /// attempt at a time, so a task of its own would only add wake-ups).
 pub(crate) async fn call_in(
     handler: Handler,
-    payload: Vec<u8>,
+    payload: Bytes,
     ctx: TaskContext,
     on_thread: bool,
     inline: bool,
@@ -78,11 +81,11 @@ fn panicked(panic: &Box<dyn std::any::Any + Send>) -> TaskError {
 /// `TimeLimitExceeded` (a retryable failure). A blocking thread runs on, its result unused.
 pub(crate) async fn limited(
     attempt: impl Future<Output = Result<Vec<u8>, TaskError>>,
-    limits: Limits,
+    time_limits: TimeLimits,
     soft_limit: CancellationToken,
 ) -> Result<Vec<u8>, TaskError> {
-    let hard = tokio::time::sleep(limits.hard.unwrap_or(NEVER));
-    let soft = tokio::time::sleep(limits.soft.unwrap_or(NEVER));
+    let hard = tokio::time::sleep(time_limits.hard.unwrap_or(NEVER));
+    let soft = tokio::time::sleep(time_limits.soft.unwrap_or(NEVER));
     tokio::pin!(attempt, hard, soft);
     let mut soft_passed = false;
     loop {
@@ -93,7 +96,7 @@ pub(crate) async fn limited(
                 soft_limit.cancel();
             }
             () = &mut hard => {
-                return Err(super::time_limit_exceeded(limits.hard.unwrap_or(NEVER)));
+                return Err(time_limit_exceeded(time_limits.hard.unwrap_or(NEVER)));
             }
         }
     }

@@ -12,8 +12,9 @@ use super::attempt::{call_in, limited};
 use super::frame::{self, ChildJob, ChildReply};
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
-use crate::registry::{Limits, Registry};
-use crate::steps::Resources;
+use crate::registry::Registry;
+use crate::resources::Resources;
+use crate::time::TimeLimits;
 
 /// Set by the parent on a child it starts: the abstract socket name the child connects to.
 pub(crate) const CHILD_ENV: &str = "STALK_WORKER_CHILD_SOCKET";
@@ -21,6 +22,13 @@ pub(crate) const CHILD_ENV: &str = "STALK_WORKER_CHILD_SOCKET";
 /// The parent's socket name, when this process is a prefork child.
 pub(crate) fn child_socket() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
+}
+
+/// Whether this process is a prefork child, started by a worker's pool to run its attempts.
+/// A binary that does more than run one worker checks this first and, when it is a child, only
+/// builds the same worker and runs it.
+pub fn is_prefork_child() -> bool {
+    child_socket().is_some()
 }
 
 /// Connects to the parent's abstract socket `name`.
@@ -92,13 +100,13 @@ async fn run(
         soft_limit: soft_limit.clone(),
         resources,
     };
-    let limits = Limits {
+    let time_limits = TimeLimits {
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
         hard: None,
     };
     limited(
         call_in(handler, job.payload, ctx, false, true),
-        limits,
+        time_limits,
         soft_limit,
     )
     .await

@@ -1,10 +1,11 @@
 //! The messages between a prefork parent and its child, length-prefixed on a Unix socket.
 
+use bytes::Bytes;
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::TaskError;
-use crate::worker::millis;
+use crate::time::millis;
 
 /// Largest frame either side accepts: a payload or result is bounded by the broker well below.
 const MAX_FRAME: usize = 256 << 20;
@@ -14,8 +15,8 @@ const MAX_FRAME: usize = 256 << 20;
 pub(crate) struct ChildJob {
     #[prost(string, tag = "1")]
     pub(crate) name: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub(crate) payload: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub(crate) payload: Bytes,
     #[prost(string, tag = "3")]
     pub(crate) task_id: String,
     #[prost(uint32, tag = "4")]

@@ -4,11 +4,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{call, limited};
-use super::{Done, Ending, Job};
+use super::job::{Done, Ending, Job};
 use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::registry::Registry;
-use crate::steps::Resources;
+use crate::resources::Resources;
 
 /// Runs attempts as tokio tasks, every handler on a blocking thread when `threads`.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl LocalPool {
                     };
                     let attempt = limited(
                         call(handler, job.payload, ctx, threads),
-                        job.limits,
+                        job.time_limits,
                         soft_limit,
                     );
                     tokio::select! {

@@ -16,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::child::CHILD_ENV;
 use super::frame::{self, ChildJob, ChildReply};
+use super::job::{time_limit_exceeded, Done, Ending, Job};
+use super::kind::ChildLimits;
 use super::process::{describe, mib, rss_bytes};
-use super::{time_limit_exceeded, ChildLimits, Done, Ending, Job};
 use crate::error::WorkerError;
-use crate::worker::millis;
+use crate::time::millis;
 
 /// How long a new child may take to start and connect.
 const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -210,7 +211,7 @@ async fn run_job(
         name,
         attempt,
         payload,
-        limits,
+        time_limits,
         policy,
     } = job;
     let report = |ending: Ending| {
@@ -225,41 +226,11 @@ async fn run_job(
         payload,
         task_id: task_id.clone(),
         attempt,
-        soft_limit_ms: limits.soft.map_or(0, |d| millis(d).max(1)),
+        soft_limit_ms: time_limits.soft.map_or(0, |d| millis(d).max(1)),
     };
+    let hard_limit = time_limits.hard.unwrap_or(NEVER);
+    let (busy, over_memory) = attend(shared, child, &message, hard_limit, &stop).await;
     let pid = child.pid;
-    let mut over_memory = None;
-    let busy = if frame::write(&mut child.writer, &message).await.is_err() {
-        Busy::Died
-    } else {
-        let watch_memory =
-            shared.limits.max_memory.is_some() || shared.limits.max_memory_hard.is_some();
-        let mut memory = tokio::time::interval(MEMORY_CHECK);
-        let hard_limit = limits.hard.unwrap_or(NEVER);
-        let hard = tokio::time::sleep(hard_limit);
-        // One read for the whole attempt: a frame half read when another branch wins is kept.
-        let reply = frame::read::<ChildReply>(&mut child.reader);
-        tokio::pin!(hard, reply);
-        loop {
-            tokio::select! {
-                reply = &mut reply => break match reply {
-                    Ok(Some(reply)) => Busy::Replied(reply),
-                    _ => Busy::Died,
-                },
-                () = &mut hard => break Busy::TimedOut(hard_limit),
-                () = stop.cancelled() => break Busy::Stopped,
-                _ = memory.tick(), if watch_memory => {
-                    let Some(rss) = rss_bytes(pid) else { continue };
-                    if let Some(limit) = shared.limits.max_memory_hard.filter(|&l| rss > l) {
-                        break Busy::OverMemory(rss, limit);
-                    }
-                    if shared.limits.max_memory.is_some_and(|l| rss > l) {
-                        over_memory = Some(rss);
-                    }
-                }
-            }
-        }
-    };
     match busy {
         Busy::Replied(reply) => {
             child.tasks += 1;
@@ -285,12 +256,7 @@ async fn run_job(
         }
         Busy::OverMemory(rss, limit) => {
             kill(child).await;
-            let cause = format!(
-                "child process {pid} used {} of memory, over the hard limit of {} \
-                 (max-memory-per-child-hard), and was killed",
-                mib(rss),
-                mib(limit)
-            );
+            let cause = over_hard_memory(pid, rss, limit);
             tracing::warn!(pid, task = %task_id, reason = %cause, "prefork child killed and replaced");
             report(Ending::Lost(cause));
             None
@@ -300,6 +266,60 @@ async fn run_job(
             None
         }
     }
+}
+
+/// Sends `message` to `child` and waits for its reply, watching the hard time limit, the
+/// memory limits and `stop`; also returns the memory the child was seen using past the soft
+/// memory limit, if it was.
+async fn attend(
+    shared: &Shared,
+    child: &mut ChildProc,
+    message: &ChildJob,
+    hard_limit: Duration,
+    stop: &CancellationToken,
+) -> (Busy, Option<u64>) {
+    if frame::write(&mut child.writer, message).await.is_err() {
+        return (Busy::Died, None);
+    }
+    let pid = child.pid;
+    let mut over_memory = None;
+    let watch_memory =
+        shared.limits.max_memory.is_some() || shared.limits.max_memory_hard.is_some();
+    let mut memory = tokio::time::interval(MEMORY_CHECK);
+    let hard = tokio::time::sleep(hard_limit);
+    // One read for the whole attempt: a frame half read when another branch wins is kept.
+    let reply = frame::read::<ChildReply>(&mut child.reader);
+    tokio::pin!(hard, reply);
+    let busy = loop {
+        tokio::select! {
+            reply = &mut reply => break match reply {
+                Ok(Some(reply)) => Busy::Replied(reply),
+                _ => Busy::Died,
+            },
+            () = &mut hard => break Busy::TimedOut(hard_limit),
+            () = stop.cancelled() => break Busy::Stopped,
+            _ = memory.tick(), if watch_memory => {
+                let Some(rss) = rss_bytes(pid) else { continue };
+                if let Some(limit) = shared.limits.max_memory_hard.filter(|&l| rss > l) {
+                    break Busy::OverMemory(rss, limit);
+                }
+                if shared.limits.max_memory.is_some_and(|l| rss > l) {
+                    over_memory = Some(rss);
+                }
+            }
+        }
+    };
+    (busy, over_memory)
+}
+
+/// The cause of an attempt whose child was killed for using `rss` bytes, over `limit`.
+fn over_hard_memory(pid: u32, rss: u64, limit: u64) -> String {
+    format!(
+        "child process {pid} used {} of memory, over the hard limit of {} \
+         (max-memory-per-child-hard), and was killed",
+        mib(rss),
+        mib(limit)
+    )
 }
 
 /// Why a child that finished a task must be replaced now, if it must.

@@ -7,25 +7,12 @@ use stalk_proto::v1::admin_client::AdminClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Step, StepContext, StepError, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION,
-};
+use super::names::{CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+use super::request::StepRequest;
+use super::step::{Step, StepContext};
+use crate::error::StepError;
 use crate::pool::{ChildLimits, Pool, PoolKind};
 use crate::registry::Registry;
-
-/// The built-in step names.
-pub(crate) const NAMES: [&str; 6] = [CONNECTION, POOL, SESSION, LEASE_KEEPER, HEARTBEAT, CONTROL];
-
-/// What the lease keeper and heartbeat ask of the running session.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Control {
-    /// Extend the lease of every running task.
-    KeepLeases,
-    /// Tell the broker the worker is alive.
-    Heartbeat,
-    /// Send the answer to a control command.
-    Reply(pb::ControlReply),
-}
 
 /// The settings the built-in steps run with.
 pub(crate) struct Settings {
@@ -51,13 +38,13 @@ pub(crate) fn builtins(settings: Settings) -> Vec<Box<dyn Step>> {
         Box::new(Ticker {
             name: LEASE_KEEPER,
             every: settings.keep_every,
-            control: Control::KeepLeases,
+            request: StepRequest::KeepLeases,
             stop: CancellationToken::new(),
         }),
         Box::new(Ticker {
             name: HEARTBEAT,
             every: settings.heartbeat_every,
-            control: Control::Heartbeat,
+            request: StepRequest::Heartbeat,
             stop: CancellationToken::new(),
         }),
         Box::new(ControlHandler {
@@ -115,7 +102,7 @@ impl Step for ControlHandler {
                     details: facts.clone().into_iter().collect(),
                 };
                 // The answer is queued first: the session sends what is queued before it closes.
-                if session.send(Control::Reply(reply)).await.is_err() {
+                if session.send(StepRequest::Reply(reply)).await.is_err() {
                     return;
                 }
                 if shutting_down {
@@ -135,8 +122,8 @@ impl Step for ControlHandler {
 }
 
 /// The channel to the running session, for steps that require it.
-fn session_link(ctx: &StepContext) -> Result<mpsc::Sender<Control>, StepError> {
-    ctx.control
+fn session_link(ctx: &StepContext) -> Result<mpsc::Sender<StepRequest>, StepError> {
+    ctx.requests
         .clone()
         .ok_or_else(|| StepError::new("the session step has not started"))
 }
@@ -224,23 +211,23 @@ impl Step for SessionStep {
     }
 
     async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
-        let (control, control_rx) = mpsc::channel(16);
-        ctx.control = Some(control);
-        ctx.control_rx = Some(control_rx);
+        let (requests, requests_rx) = mpsc::channel(16);
+        ctx.requests = Some(requests);
+        ctx.requests_rx = Some(requests_rx);
         Ok(())
     }
 
     async fn stop(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
-        ctx.control = None;
+        ctx.requests = None;
         Ok(())
     }
 }
 
-/// Asks the session for `control` every `every`: the lease keeper and the heartbeat.
+/// Asks the session for `request` every `every`: the lease keeper and the heartbeat.
 struct Ticker {
     name: &'static str,
     every: Duration,
-    control: Control,
+    request: StepRequest,
     stop: CancellationToken,
 }
 
@@ -256,14 +243,14 @@ impl Step for Ticker {
 
     async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
         let session = session_link(ctx)?;
-        let (every, control, stop) = (self.every, self.control.clone(), self.stop.clone());
+        let (every, request, stop) = (self.every, self.request.clone(), self.stop.clone());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {
-                        if session.send(control.clone()).await.is_err() {
+                        if session.send(request.clone()).await.is_err() {
                             return;
                         }
                     }

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{Step, SESSION};
+use super::names::{NAMES, SESSION};
+use super::step::Step;
 
 /// Orders `steps` (given in registration order, which breaks ties). `satisfied` names steps that
 /// count as present without being in the list (the built-ins, in a prefork child).
@@ -106,7 +107,7 @@ fn implicit_session_requirements(
     let Some(&session) = index.get(SESSION) else {
         return Vec::new();
     };
-    let builtin = |name: &str| super::builtin::NAMES.contains(&name);
+    let builtin = |name: &str| NAMES.contains(&name);
     let depends_on_session = |start: usize| {
         let mut seen = vec![false; steps.len()];
         let mut stack = vec![start];
@@ -134,7 +135,8 @@ fn implicit_session_requirements(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::steps::{StepContext, StepError};
+    use crate::error::StepError;
+    use crate::steps::step::StepContext;
 
     struct Named(&'static str, Vec<&'static str>);
 

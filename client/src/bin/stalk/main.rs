@@ -1,21 +1,12 @@
 //! `stalk`: the command-line client. Glue only: parse flags, run the command on a small
 //! runtime, print errors as one line and exit with the code `exit` maps them to.
 
-// A crate root's modules would live beside it in src/bin/, where cargo would take each for
-// a binary of its own; they live in src/bin/stalk/ instead.
-#[path = "stalk/args.rs"]
 mod args;
-#[path = "stalk/commands.rs"]
 mod commands;
-#[path = "stalk/exit.rs"]
 mod exit;
-#[path = "stalk/parse.rs"]
 mod parse;
-#[path = "stalk/render.rs"]
 mod render;
-#[path = "stalk/schedules.rs"]
 mod schedules;
-#[path = "stalk/table.rs"]
 mod table;
 
 use std::process::ExitCode;

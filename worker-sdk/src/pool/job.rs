@@ -1,0 +1,45 @@
+//! What the worker hands a pool ([`Job`]) and what the pool reports back ([`Done`]).
+
+use std::time::Duration;
+
+use crate::error::TaskError;
+use crate::policy::RetryPolicy;
+use crate::time::TimeLimits;
+use bytes::Bytes;
+
+/// One attempt to run.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) task_id: String,
+    pub(crate) lease_id: u64,
+    pub(crate) name: String,
+    pub(crate) attempt: u32,
+    pub(crate) payload: Bytes,
+    pub(crate) time_limits: TimeLimits,
+    pub(crate) policy: RetryPolicy,
+}
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// The handler returned (or hit a time limit).
+    Finished(Result<Vec<u8>, TaskError>),
+    /// The process running it died or was killed for a limit: the cause.
+    Lost(String),
+}
+
+/// A finished attempt.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub(crate) task_id: String,
+    pub(crate) lease_id: u64,
+    pub(crate) ending: Ending,
+}
+
+/// The error of an attempt stopped at its hard time limit.
+pub(crate) fn time_limit_exceeded(limit: Duration) -> TaskError {
+    TaskError::retry(
+        "TimeLimitExceeded",
+        format!("the attempt ran past its hard time limit of {limit:?} and was stopped"),
+    )
+}

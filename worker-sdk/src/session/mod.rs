@@ -1,0 +1,312 @@
+//! The session with the broker as a state machine: what runs, what waits for a slot and what
+//! could not be acked yet, changed by one method per event. [`serve`] is the loop that opens
+//! connections and feeds it their events; [`ToBroker`] is all the worker says.
+
+mod ack;
+mod buffer;
+mod outbox;
+mod running;
+pub(crate) mod serve;
+mod settings;
+
+use std::collections::HashMap;
+
+use stalk_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::pool::{Done, Pool};
+use crate::steps::StepRequest;
+use crate::time::unix_now_ms;
+use ack::ack;
+use buffer::Buffer;
+use outbox::{Disconnected, ToBroker};
+use running::RunningTasks;
+
+pub(crate) use settings::SessionSettings;
+
+/// A worker's side of its sessions: one value across reconnects.
+#[derive(Debug)]
+pub(crate) struct Session<'a> {
+    settings: &'a SessionSettings,
+    pool: &'a Pool,
+    /// The control step's inbox; none without a control step.
+    commands: Option<mpsc::Sender<pb::ControlRequest>>,
+    /// The current connection's messages to the broker.
+    out: ToBroker,
+    /// Running attempts; they survive a broken connection.
+    running: RunningTasks,
+    /// Pushed tasks not started yet; a broken connection's go back to the broker with it.
+    waiting: Buffer,
+    /// Acks a broken connection could not send, for the next one.
+    unsent: Vec<pb::AckRequest>,
+    /// Warm shutdown began: no new task starts.
+    stopping: bool,
+}
+
+impl<'a> Session<'a> {
+    /// A session not connected yet (see [`Session::open`]).
+    pub(crate) fn new(
+        settings: &'a SessionSettings,
+        pool: &'a Pool,
+        commands: Option<mpsc::Sender<pb::ControlRequest>>,
+    ) -> Self {
+        Self {
+            settings,
+            pool,
+            commands,
+            // Until the first `open`, nothing listens: what is sent is refused.
+            out: ToBroker::channel().0,
+            running: RunningTasks::default(),
+            waiting: Buffer::default(),
+            unsent: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    /// Starts a connection: queues its first messages (hello, the running tasks, whose leases
+    /// the broker hands back, acks that could not be sent, and credits for the free slots) and
+    /// returns the stream to send.
+    pub(crate) async fn open(&mut self) -> mpsc::Receiver<pb::WorkerMessage> {
+        let (out, outbound) = ToBroker::channel();
+        self.out = out;
+        self.waiting = Buffer::default();
+        // The channel is fresh and larger than these messages: they are queued at once.
+        let _ = self.out.hello(self.settings.hello()).await;
+        if !self.running.is_empty() {
+            let _ = self.out.started(self.running.started()).await;
+        }
+        if !self.unsent.is_empty() {
+            let _ = self.out.acks(std::mem::take(&mut self.unsent)).await;
+        }
+        let free = self.settings.capacity().saturating_sub(self.running.len());
+        if !self.stopping && free > 0 {
+            let _ = self
+                .out
+                .credit(u32::try_from(free).unwrap_or(u32::MAX))
+                .await;
+        }
+        outbound
+    }
+
+    /// Whether warm shutdown began.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Whether warm shutdown is over on this connection: stopping, and nothing runs.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.stopping && self.running.is_empty()
+    }
+
+    /// Whether nothing is left to do or say: drained, and every ack sent.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.is_drained() && self.unsent.is_empty()
+    }
+
+    /// The broker pushed tasks: they wait for a slot, and start when one is free.
+    pub(crate) async fn tasks_pushed(&mut self, tasks: Vec<pb::LeasedTask>) {
+        // Once stopping, pushed tasks are left to the goodbye, which releases them.
+        if self.stopping {
+            return;
+        }
+        for task in tasks {
+            self.admit(task).await;
+        }
+        self.run_waiting().await;
+    }
+
+    /// The broker refused to extend a running task's lease: the attempt now belongs to someone
+    /// else (or the task was revoked), so it is stopped and not acknowledged.
+    pub(crate) async fn lease_lost(&mut self, outcome: pb::ExtendOutcome) {
+        if self.running.stop_task(&outcome.task_id) {
+            tracing::warn!(task = %outcome.task_id, "lease lost; the attempt was stopped and is not acked");
+            if !self.stopping {
+                let _ = self.out.credit(1).await;
+            }
+        }
+        if !self.stopping {
+            self.run_waiting().await;
+        }
+    }
+
+    /// The broker relays a control command: the control step answers it, or it is refused here.
+    pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
+        if let Err(unanswered) = forward(self.commands.as_ref(), request) {
+            let _ = self.out.control_reply(unanswered).await;
+        }
+    }
+
+    /// Attempts finished: their acks go out together, and their slots take waiting tasks (or
+    /// are granted to the broker again).
+    pub(crate) async fn attempts_done(&mut self, finished: Vec<Done>) -> Result<(), Disconnected> {
+        for done in &finished {
+            self.running.remove(done.lease_id);
+        }
+        let count = u32::try_from(finished.len()).unwrap_or(u32::MAX);
+        let acks: Vec<pb::AckRequest> = finished.into_iter().map(ack).collect();
+        if let Err(gone) = self.out.acks(acks.clone()).await {
+            self.unsent.extend(acks);
+            return Err(gone);
+        }
+        if !self.stopping {
+            self.run_waiting().await;
+            let _ = self.out.credit(count).await;
+        }
+        Ok(())
+    }
+
+    /// A step asks: the heartbeat's and lease keeper's ticks, the control step's answers.
+    pub(crate) async fn step_request(&mut self, request: StepRequest) -> Result<(), Disconnected> {
+        match request {
+            StepRequest::Heartbeat => self.out.heartbeat().await,
+            StepRequest::KeepLeases => self.keep_leases().await,
+            StepRequest::Reply(reply) => self.out.control_reply(reply).await,
+        }
+    }
+
+    /// Warm shutdown begins: no task starts any more, running ones may finish until the
+    /// returned deadline.
+    pub(crate) fn shutdown_begun(&mut self) -> Instant {
+        tracing::info!(
+            running = self.running.len(),
+            "warm shutdown: finishing running tasks"
+        );
+        self.stopping = true;
+        Instant::now() + self.settings.shutdown_timeout
+    }
+
+    /// Cold shutdown (a second signal): the running attempts are stopped and never acked; the
+    /// goodbye has the broker put them back at once.
+    pub(crate) fn cold(&mut self) {
+        tracing::warn!(
+            running = self.running.len(),
+            "cold shutdown: stopping running tasks"
+        );
+        self.running.stop_all();
+    }
+
+    /// The warm shutdown's deadline passed: as [`Session::cold`].
+    pub(crate) fn deadline_passed(&mut self) {
+        tracing::warn!(
+            running = self.running.len(),
+            "shutdown deadline passed; stopping running tasks"
+        );
+        self.running.stop_all();
+    }
+
+    /// The connection broke; the running tasks go on, and are reported on the next one.
+    pub(crate) fn broken(&mut self) {
+        tracing::warn!(running = self.running.len(), "session broke; reconnecting");
+    }
+
+    /// An attempt finished while no connection was open: its ack waits for the next one.
+    pub(crate) fn done_while_away(&mut self, done: Done) {
+        self.running.remove(done.lease_id);
+        self.unsent.push(ack(done));
+    }
+
+    /// Shutdown was asked while no connection was open.
+    pub(crate) fn shutdown_while_away(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Warm shutdown is over: sends the answers to control commands still queued (a
+    /// `shutdown` answered just before it took effect), then the goodbye, and reads the
+    /// broker's answers to the last acks until it ends the stream, so it ends in order.
+    pub(crate) async fn close(
+        self,
+        requests: &mut mpsc::Receiver<StepRequest>,
+        mut from_broker: tonic::Streaming<pb::BrokerMessage>,
+    ) {
+        while let Ok(request) = requests.try_recv() {
+            if let StepRequest::Reply(reply) = request {
+                let _ = self.out.control_reply(reply).await;
+            }
+        }
+        let _ = self.out.goodbye().await;
+        // Dropping the sender ends the worker's side of the stream.
+        drop(self);
+        while let Ok(Some(_)) = from_broker.message().await {}
+    }
+
+    /// Queues a pushed task for a slot. One this worker has no handler for is rejected to the
+    /// dead-letter set, and its credit is granted again.
+    async fn admit(&mut self, task: pb::LeasedTask) {
+        let registry = &self.settings.registry;
+        if registry.contains(&task.name) {
+            self.waiting.push(task);
+            return;
+        }
+        let reason = format!(
+            "no handler for task {:?} in worker {} (it runs: {})",
+            task.name,
+            self.settings.worker_id,
+            registry.names().join(", ")
+        );
+        tracing::warn!(task = %task.task_id, name = %task.name, "unknown task name; rejecting");
+        let reject = pb::NackRequest {
+            task_id: task.task_id,
+            lease_id: task.lease_id,
+            action: Some(pb::nack_request::Action::Reject(pb::Reject { reason })),
+        };
+        let _ = self.out.nack(reject).await;
+        let _ = self.out.credit(1).await;
+    }
+
+    /// Starts waiting tasks while slots are free and tells the broker in one `started` message
+    /// (one lease change there); grants again the credits of pushed tasks that waited past
+    /// their prefetch lease.
+    async fn run_waiting(&mut self) {
+        let now_ms = unix_now_ms();
+        let mut started = Vec::new();
+        while self.running.len() < self.settings.slots() {
+            let Some(task) = self.waiting.pop_ready(now_ms) else {
+                break;
+            };
+            let task_id = task.task_id.clone();
+            let lease_id = task.lease_id;
+            let stop = self.pool.submit(self.settings.job(task));
+            self.running.insert(lease_id, task_id.clone(), stop);
+            started.push(pb::StartedTask { task_id, lease_id });
+        }
+        if !started.is_empty() {
+            let _ = self.out.started(started).await;
+        }
+        let expired = self.waiting.take_expired();
+        if expired > 0 {
+            tracing::debug!(expired, "pushed tasks waited past their prefetch lease");
+            let _ = self.out.credit(expired).await;
+        }
+    }
+
+    /// Extends the lease of every running task by the lease duration.
+    async fn keep_leases(&self) -> Result<(), Disconnected> {
+        for (lease_id, task_id) in self.running.leases() {
+            self.out
+                .extend(task_id, lease_id, self.settings.lease_duration)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Hands a control command to the control step; the reply to send when it cannot.
+fn forward(
+    commands: Option<&mpsc::Sender<pb::ControlRequest>>,
+    request: pb::ControlRequest,
+) -> Result<(), pb::ControlReply> {
+    let request_id = request.request_id;
+    let refused = |message: &str| pb::ControlReply {
+        request_id,
+        ok: false,
+        message: message.into(),
+        details: HashMap::new(),
+    };
+    match commands {
+        None => Err(refused("this worker runs no control step")),
+        Some(commands) => commands
+            .try_send(request)
+            .map_err(|_| refused("the control step is busy or stopped")),
+    }
+}

@@ -1,0 +1,89 @@
+//! What a session runs with: the worker's settings, as the broker and the attempts see them.
+
+use std::time::Duration;
+
+use stalk_proto::v1 as pb;
+
+use crate::identity::{hostname, SDK_VERSION};
+use crate::policy::RetryPolicy;
+use crate::pool::Job;
+use crate::registry::Registry;
+use crate::time::{millis, TimeLimits};
+
+/// The settings of a connected worker that its sessions use.
+#[derive(Debug)]
+pub(crate) struct SessionSettings {
+    pub(crate) worker_id: String,
+    /// `Bearer <token>`, sent on the session when the broker needs it.
+    pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
+    pub(crate) queues: Vec<String>,
+    pub(crate) concurrency: u32,
+    pub(crate) prefetch: u32,
+    pub(crate) prefetch_lease: Duration,
+    pub(crate) lease_duration: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    /// The worker's defaults; a task type's and a task's own override them.
+    pub(crate) time_limits: TimeLimits,
+    /// The worker's; a task type's own replaces it.
+    pub(crate) policy: RetryPolicy,
+    pub(crate) registry: Registry,
+}
+
+impl SessionSettings {
+    /// The first message of every session.
+    pub(crate) fn hello(&self) -> pb::Hello {
+        pb::Hello {
+            worker_id: self.worker_id.clone(),
+            hostname: hostname(),
+            pid: std::process::id(),
+            queues: self.queues.clone(),
+            task_names: self.registry.names(),
+            sdk_version: SDK_VERSION.into(),
+            lease_duration_ms: millis(self.lease_duration),
+            prefetch_lease_ms: millis(self.prefetch_lease),
+        }
+    }
+
+    /// Tasks run at once.
+    pub(crate) fn slots(&self) -> usize {
+        usize::try_from(self.concurrency).unwrap_or(usize::MAX)
+    }
+
+    /// Tasks held at once: running or waiting for a slot.
+    pub(crate) fn capacity(&self) -> usize {
+        usize::try_from(self.concurrency.saturating_add(self.prefetch)).unwrap_or(usize::MAX)
+    }
+
+    /// The attempt to run for a pushed task, under its time limits and retry policy.
+    pub(crate) fn job(&self, task: pb::LeasedTask) -> Job {
+        let time_limits = self.time_limits_of(&task);
+        let policy = self
+            .registry
+            .policy(&task.name)
+            .unwrap_or(&self.policy)
+            .clone();
+        Job {
+            task_id: task.task_id,
+            lease_id: task.lease_id,
+            name: task.name,
+            attempt: task.attempt,
+            payload: task.payload,
+            time_limits,
+            policy,
+        }
+    }
+
+    /// A task's time limits: its own, else its type's, else the worker's.
+    fn time_limits_of(&self, task: &pb::LeasedTask) -> TimeLimits {
+        let own = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        let by_type = self.registry.time_limits_of(&task.name);
+        TimeLimits {
+            soft: own(task.soft_time_limit_ms)
+                .or(by_type.soft)
+                .or(self.time_limits.soft),
+            hard: own(task.time_limit_ms)
+                .or(by_type.hard)
+                .or(self.time_limits.hard),
+        }
+    }
+}
