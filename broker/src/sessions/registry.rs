@@ -8,7 +8,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::control::ControlRouter;
-use super::session::Held;
+
+/// A lease a session holds: pushed (not started) or running.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) task_id: String,
+    pub(super) started: bool,
+    /// The lease length once started.
+    pub(super) run_lease_ms: u64,
+}
 
 /// Leases by lease id.
 pub(super) type HeldLeases = HashMap<u64, Held>;

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::control::{ControlRequest, WorkerReply};
-use super::registry::{HeldLeases, Live, SessionRegistry, WorkerInfo};
+use super::registry::{Held, HeldLeases, Live, SessionRegistry, WorkerInfo};
 use crate::broker::{AckItem, AckResults, Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
 use crate::engine::{NackAction, TaskState};
@@ -42,13 +42,6 @@ pub struct SessionOptions {
     pub grace: SessionGrace,
 }
 
-/// A lease the session holds.
-#[derive(Debug)]
-pub(super) struct Held {
-    pub(super) task_id: String,
-    pub(super) started: bool,
-    run_lease_ms: u64,
-}
 
 /// One worker's session.
 #[derive(Debug)]
