@@ -105,26 +105,8 @@ pub async fn start_with_clock(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::serve("the listener has no local address", e))?;
-    let store = Store::open(&StoreConfig {
-        path: config.data_dir.clone(),
-        cache_bytes: config.cache_bytes,
-        flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
-    })
-    .map_err(StartError::Open)?;
     let token = CancellationToken::new();
-    let engine_config = EngineConfig {
-        result_ttl_ms: u64::try_from(config.result_ttl.as_millis()).unwrap_or(u64::MAX),
-        priority_aging_ms: u64::try_from(config.priority_aging.as_millis()).unwrap_or(u64::MAX),
-    };
-    let broker = Broker::open(
-        store,
-        engine_config,
-        config.durability,
-        clock,
-        token.clone(),
-    )
-    .map_err(StartError::Recover)?;
-    let broker = Arc::new(broker);
+    let broker = Arc::new(open_broker(&config, clock, token.clone())?);
 
     let auth = service::BearerAuth::new(config.auth_token.as_deref());
     let sessions = Arc::new(SessionRegistry::default());
@@ -138,19 +120,7 @@ pub async fn start_with_clock(
     )
     .await
     .map_err(|e| StartError::serve("the reflection service cannot be built", e))?;
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &config.tls {
-        let read = |path: &std::path::PathBuf| {
-            std::fs::read(path).map_err(|source| StartError::TlsFile {
-                path: path.clone(),
-                source,
-            })
-        };
-        let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| StartError::serve("TLS setup failed", e))?;
-    }
+    let builder = server_builder(&config)?;
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let rpcs = TaskTracker::new();
     let serve = tokio::spawn(
@@ -181,6 +151,43 @@ pub async fn start_with_clock(
         reporter,
         shutdown_timeout: config.shutdown_timeout,
     })
+}
+
+/// Opens the store and recovers the broker core from it.
+fn open_broker(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    token: CancellationToken,
+) -> Result<Broker, StartError> {
+    let store = Store::open(&StoreConfig {
+        path: config.data_dir.clone(),
+        cache_bytes: config.cache_bytes,
+        flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
+    })
+    .map_err(StartError::Open)?;
+    let engine_config = EngineConfig {
+        result_ttl_ms: u64::try_from(config.result_ttl.as_millis()).unwrap_or(u64::MAX),
+        priority_aging_ms: u64::try_from(config.priority_aging.as_millis()).unwrap_or(u64::MAX),
+    };
+    Broker::open(store, engine_config, config.durability, clock, token).map_err(StartError::Recover)
+}
+
+/// The gRPC server, with TLS when configured.
+fn server_builder(config: &Config) -> Result<tonic::transport::Server, StartError> {
+    let builder = tonic::transport::Server::builder();
+    let Some(tls) = &config.tls else {
+        return Ok(builder);
+    };
+    let read = |path: &std::path::PathBuf| {
+        std::fs::read(path).map_err(|source| StartError::TlsFile {
+            path: path.clone(),
+            source,
+        })
+    };
+    let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
+    builder
+        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+        .map_err(|e| StartError::serve("TLS setup failed", e))
 }
 
 fn config_for_log(config: &Config) -> String {

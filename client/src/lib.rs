@@ -17,6 +17,8 @@
 //! - `lease`: [`Client::lease`], acks, nacks and lease extension; [`LeasedTask`], [`LeaseRef`].
 //! - `ack_many`: [`Client::ack_many`], many acks in one call.
 //! - `admin`: [`Client::revoke`], queue stats, task listings, purge, dead-letter replay.
+//! - `workers`: [`Client::list_workers`] and [`Client::control_workers`] (ping, shutdown).
+//! - `limits`: [`Client::set_limit`], [`Client::remove_limit`], [`Client::limits`].
 //! - `state`: [`TaskState`], the lifecycle states.
 //! - `error`: [`ClientError`], every failure with what to do about it.
 //! - `wire`: conversions between Rust times and the wire's millisecond integers.
@@ -60,24 +62,26 @@ mod client;
 mod enqueue;
 mod error;
 mod lease;
+mod limits;
 mod schedules;
 mod state;
 mod status;
 mod task;
 mod wire;
+mod workers;
 
 pub use ack_many::AckOutcome;
-pub use admin::{
-    Limit, LimitInfo, QueueStats, TaskSummary, WorkerCommand, WorkerInfo, WorkerReply,
-};
+pub use admin::{QueueStats, TaskSummary};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT};
 pub use enqueue::TaskHandle;
 pub use error::ClientError;
 pub use lease::{LeaseOptions, LeaseRef, LeasedTask};
+pub use limits::{Limit, LimitInfo};
 pub use schedules::{Misfire, Overlap, Recurrence, Schedule, ScheduleInfo};
 pub use state::{ParseTaskStateError, TaskState};
 pub use status::{is_json_content_type, TaskError, TaskResult, TaskStatus, MAX_POLL_WAIT};
 pub use task::{Task, JSON_CONTENT_TYPE};
+pub use workers::{WorkerCommand, WorkerInfo, WorkerReply};
 
 /// The generated wire types, for callers that need a field this crate does not wrap.
 pub use stalk_proto::v1 as proto;

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::engine::schedule::{Misfire, Overlap, Recurrence, Schedule, ScheduleError};
-use crate::engine::{TaskId, When};
+use crate::engine::{NewTask, TaskId, When};
 
 /// Default grace for a late slot.
 const DEFAULT_GRACE_MS: u64 = 60_000;
@@ -128,10 +128,10 @@ fn not_found(name: &str) -> Status {
     Status::not_found(format!("no schedule named {name:?}"))
 }
 
-/// Checks a schedule spec and converts it for the engine.
 /// Longest schedule name: its tasks' ids, `NAME@SLOT_MS`, must stay valid task ids.
 const MAX_SCHEDULE_NAME_LEN: usize = convert::MAX_ID_LEN - "@18446744073709551615".len();
 
+/// Checks a schedule spec and converts it for the engine.
 fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, FieldError> {
     let name = spec.name;
     if name.is_empty()
@@ -145,64 +145,11 @@ fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, Fiel
             format!("must be 1 to {MAX_SCHEDULE_NAME_LEN} bytes of letters, digits and ._-:"),
         ));
     }
-    let recurrence = match spec.when {
-        Some(pb::schedule_spec::When::Every(every)) => {
-            if every.every_ms < EVERY_MS.0 || every.every_ms > EVERY_MS.1 {
-                return Err(FieldError::invalid(
-                    "schedule.every.every_ms",
-                    format!("{} is outside 1 s to 366 days", every.every_ms),
-                ));
-            }
-            Recurrence::Every {
-                every_ms: every.every_ms,
-                anchor_ms: 0,
-            }
-        }
-        Some(pb::schedule_spec::When::Cron(cron)) => {
-            let zone = if cron.time_zone.is_empty() {
-                "UTC"
-            } else {
-                cron.time_zone.as_str()
-            };
-            Recurrence::cron(&cron.expression, zone).map_err(|e| match e {
-                ScheduleError::Zone(_) => {
-                    FieldError::invalid("schedule.cron.time_zone", e.to_string())
-                }
-                _ => FieldError::invalid("schedule.cron.expression", e.to_string()),
-            })?
-        }
-        Some(pb::schedule_spec::When::Once(once)) => Recurrence::Once {
-            at_ms: u64::try_from(once.at_unix_ms)
-                .ok()
-                .filter(|&at| at > 0)
-                .ok_or_else(|| {
-                    FieldError::invalid("schedule.once.at_unix_ms", "give a time after 1970")
-                })?,
-        },
-        None => {
-            return Err(FieldError::invalid(
-                "schedule.when",
-                "give one of every, cron and once",
-            ))
-        }
-    };
+    let recurrence = recurrence(spec.when)?;
     let task = spec
         .task
         .ok_or_else(|| FieldError::invalid("schedule.task", "is required"))?;
-    for (field, set) in [
-        ("task_id", !task.task_id.is_empty()),
-        ("eta_unix_ms", task.eta_unix_ms != 0),
-        ("countdown_ms", task.countdown_ms != 0),
-        ("expires_at_unix_ms", task.expires_at_unix_ms != 0),
-    ] {
-        if set {
-            return Err(FieldError::invalid(
-                format!("schedule.task.{field}"),
-                "must be unset: each slot has its own id and time",
-            ));
-        }
-    }
-    let template = convert::task_at("schedule.task", task, max_payload, || TaskId::new(""))?;
+    let template = template(task, max_payload)?;
     if spec.misfire_grace_ms > MAX_GRACE_MS {
         return Err(FieldError::invalid(
             "schedule.misfire_grace_ms",
@@ -245,6 +192,70 @@ fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, Fiel
         last_fire_ms: 0,
         last_task_id: String::new(),
     })
+}
+
+/// Checks when a schedule fires: every, cron (with its zone) or once.
+fn recurrence(when: Option<pb::schedule_spec::When>) -> Result<Recurrence, FieldError> {
+    let recurrence = match when {
+        Some(pb::schedule_spec::When::Every(every)) => {
+            if every.every_ms < EVERY_MS.0 || every.every_ms > EVERY_MS.1 {
+                return Err(FieldError::invalid(
+                    "schedule.every.every_ms",
+                    format!("{} is outside 1 s to 366 days", every.every_ms),
+                ));
+            }
+            Recurrence::Every {
+                every_ms: every.every_ms,
+                anchor_ms: 0,
+            }
+        }
+        Some(pb::schedule_spec::When::Cron(cron)) => {
+            let zone = if cron.time_zone.is_empty() {
+                "UTC"
+            } else {
+                cron.time_zone.as_str()
+            };
+            Recurrence::cron(&cron.expression, zone).map_err(|e| match e {
+                ScheduleError::Zone(_) => {
+                    FieldError::invalid("schedule.cron.time_zone", e.to_string())
+                }
+                _ => FieldError::invalid("schedule.cron.expression", e.to_string()),
+            })?
+        }
+        Some(pb::schedule_spec::When::Once(once)) => Recurrence::Once {
+            at_ms: u64::try_from(once.at_unix_ms)
+                .ok()
+                .filter(|&at| at > 0)
+                .ok_or_else(|| {
+                    FieldError::invalid("schedule.once.at_unix_ms", "give a time after 1970")
+                })?,
+        },
+        None => {
+            return Err(FieldError::invalid(
+                "schedule.when",
+                "give one of every, cron and once",
+            ))
+        }
+    };
+    Ok(recurrence)
+}
+
+/// Checks the task a schedule enqueues: each slot sets its own id and time, so those stay unset.
+fn template(task: pb::TaskSpec, max_payload: usize) -> Result<NewTask, FieldError> {
+    for (field, set) in [
+        ("task_id", !task.task_id.is_empty()),
+        ("eta_unix_ms", task.eta_unix_ms != 0),
+        ("countdown_ms", task.countdown_ms != 0),
+        ("expires_at_unix_ms", task.expires_at_unix_ms != 0),
+    ] {
+        if set {
+            return Err(FieldError::invalid(
+                format!("schedule.task.{field}"),
+                "must be unset: each slot has its own id and time",
+            ));
+        }
+    }
+    convert::task_at("schedule.task", task, max_payload, || TaskId::new(""))
 }
 
 /// The wire form of a schedule.

@@ -15,7 +15,8 @@ use super::status::wire_error;
 use crate::broker::Broker;
 use crate::config::SessionGrace;
 use crate::sessions::{
-    SessionOptions, SessionRegistry, WorkerCommand, WorkerReply, WorkerSession, MAX_CREDITS,
+    ControlRequest, SessionOptions, SessionRegistry, WorkerCommand, WorkerReply, WorkerSession,
+    MAX_CREDITS,
 };
 
 /// Default prefetch lease of a pushed task that has not started.
@@ -178,28 +179,13 @@ impl WorkersService {
                     }
                 },
                 Some(request) = control.recv() => {
-                    let command = pb::WorkerCommand {
-                        kind: Some(match request.command {
-                            WorkerCommand::Ping => pb::worker_command::Kind::Ping(pb::Ping {}),
-                            WorkerCommand::Shutdown => {
-                                pb::worker_command::Kind::Shutdown(pb::Shutdown {})
-                            }
-                        }),
-                    };
-                    let control = pb::broker_message::Kind::Control(pb::ControlRequest {
-                        request_id: request.request_id,
-                        command: Some(command),
-                    });
-                    if tx.send(message(control)).await.is_err() {
+                    if tx.send(message(control_request(request))).await.is_err() {
                         break;
                     }
                 }
                 () = &mut silent => {
                     tracing::warn!(silence = ?self.silence, "worker went silent; ending its session");
-                    let status = Status::deadline_exceeded(format!(
-                        "no message for {:?}; send heartbeats more often", self.silence
-                    ));
-                    let _ = tx.send(Err(status)).await;
+                    let _ = tx.send(Err(self.silent())).await;
                     clean = false;
                     break;
                 }
@@ -216,6 +202,14 @@ impl WorkersService {
                 0
             }
         }
+    }
+
+    /// How a session that sent nothing for too long is ended.
+    fn silent(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "no message for {:?}; send heartbeats more often",
+            self.silence
+        ))
     }
 
     /// Handles one message from the worker; an error ends the session with that status.
@@ -274,6 +268,18 @@ impl WorkersService {
         });
         Ok(())
     }
+}
+
+/// The wire form of a control command for the worker.
+fn control_request(request: ControlRequest) -> pb::broker_message::Kind {
+    let kind = match request.command {
+        WorkerCommand::Ping => pb::worker_command::Kind::Ping(pb::Ping {}),
+        WorkerCommand::Shutdown => pb::worker_command::Kind::Shutdown(pb::Shutdown {}),
+    };
+    pb::broker_message::Kind::Control(pb::ControlRequest {
+        request_id: request.request_id,
+        command: Some(pb::WorkerCommand { kind: Some(kind) }),
+    })
 }
 
 /// Hands a worker's answer to a control command to the request waiting for it.

@@ -42,7 +42,6 @@ pub struct SessionOptions {
     pub grace: SessionGrace,
 }
 
-
 /// One worker's session.
 #[derive(Debug)]
 pub struct WorkerSession {

@@ -15,6 +15,7 @@
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
 //! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
+//! - `reconnect`: a broken session: the reconnect grace, and silence ending a session.
 //! - `shutdown`: graceful shutdown ends long polls and loses nothing.
 //! - `model`: engine + store against an in-memory model, with restarts (proptest).
 //! - `crash`: `kill -9` of the real `stalkd` under load loses nothing acknowledged.
@@ -34,6 +35,7 @@ mod fixtures;
 mod leases;
 mod model;
 mod priorities;
+mod reconnect;
 mod recovery;
 mod reflection;
 mod results;

@@ -14,20 +14,20 @@ use tonic::Code;
 use crate::support::SOON;
 
 /// A session opened with `hello`, with the sender for further worker messages.
-struct Session {
-    to_broker: mpsc::Sender<pb::WorkerMessage>,
-    from_broker: tonic::Streaming<pb::BrokerMessage>,
+pub(crate) struct Session {
+    pub(crate) to_broker: mpsc::Sender<pb::WorkerMessage>,
+    pub(crate) from_broker: tonic::Streaming<pb::BrokerMessage>,
 }
 
-fn msg(kind: pb::worker_message::Kind) -> pb::WorkerMessage {
+pub(crate) fn msg(kind: pb::worker_message::Kind) -> pb::WorkerMessage {
     pb::WorkerMessage { kind: Some(kind) }
 }
 
-async fn open(broker: &TestBroker, queues: &[&str]) -> Session {
+pub(crate) async fn open(broker: &TestBroker, queues: &[&str]) -> Session {
     open_as(broker, "worker-1", queues).await
 }
 
-async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Session {
+pub(crate) async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Session {
     let mut client = WorkersClient::connect(broker.url()).await.unwrap();
     let (to_broker, rx) = mpsc::channel(16);
     let hello = pb::Hello {
@@ -57,7 +57,7 @@ async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Sessi
 
 impl Session {
     /// Acks `tasks` as succeeded, in one message.
-    async fn ack(&self, tasks: &[pb::LeasedTask]) {
+    pub(crate) async fn ack(&self, tasks: &[pb::LeasedTask]) {
         let acks = pb::AckManyRequest {
             acks: tasks
                 .iter()
@@ -74,7 +74,7 @@ impl Session {
             .unwrap();
     }
 
-    async fn credit(&self, tasks: u32) {
+    pub(crate) async fn credit(&self, tasks: u32) {
         let credit = pb::worker_message::Kind::Credit(pb::Credit { tasks });
         self.to_broker.send(msg(credit)).await.unwrap();
     }
@@ -87,7 +87,7 @@ impl Session {
             .expect("the stream is open")
     }
 
-    async fn tasks(&mut self, n: usize) -> Vec<pb::LeasedTask> {
+    pub(crate) async fn tasks(&mut self, n: usize) -> Vec<pb::LeasedTask> {
         let mut tasks = Vec::new();
         while tasks.len() < n {
             match self.next().await.kind {
@@ -99,7 +99,7 @@ impl Session {
     }
 }
 
-async fn counts(broker: &TestBroker, queue: &str) -> (u64, u64) {
+pub(crate) async fn counts(broker: &TestBroker, queue: &str) -> (u64, u64) {
     let client = broker.client().await;
     let stats = client.queue_stats(&[queue]).await.unwrap();
     stats.first().map_or((0, 0), |s| (s.ready, s.leased))
@@ -258,7 +258,7 @@ async fn a_session_must_start_with_hello() {
 }
 
 impl Session {
-    async fn start(&self, task: &pb::LeasedTask) {
+    pub(crate) async fn start(&self, task: &pb::LeasedTask) {
         let started = pb::Started {
             tasks: vec![pb::StartedTask {
                 task_id: task.task_id.clone(),
@@ -272,154 +272,9 @@ impl Session {
     }
 
     /// Ends the stream without `goodbye`, as a crash or a cut connection would.
-    fn break_off(self) {
+    pub(crate) fn break_off(self) {
         drop(self.from_broker);
     }
-}
-
-/// Waits until the broker's own clock has passed `ms`, by watching a task with that countdown.
-async fn let_broker_time_pass(broker: &TestBroker, ms: u64) {
-    let client = broker.client().await;
-    let marker = client
-        .enqueue(
-            Task::new("marker")
-                .queue("clock")
-                .countdown(Duration::from_millis(ms)),
-        )
-        .await
-        .unwrap();
-    let due = wait_until(
-        SOON,
-        || async { client.result(&marker.id, None).await.unwrap().state },
-        |s| *s == TaskState::Ready,
-    )
-    .await;
-    assert_eq!(due, Ok(TaskState::Ready));
-}
-
-#[tokio::test]
-async fn a_worker_that_reconnects_within_the_grace_keeps_its_running_tasks() {
-    let grace = Duration::from_millis(300);
-    let broker = TestBroker::start_with(|c| {
-        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
-    })
-    .await;
-    let client = broker.client().await;
-    client
-        .enqueue(Task::new("t").queue("q").id("long"))
-        .await
-        .unwrap();
-    let mut first = open_as(&broker, "worker-7", &["q"]).await;
-    first.credit(1).await;
-    let task = first.tasks(1).await.remove(0);
-    first.start(&task).await;
-    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
-    assert_eq!(running, Ok((0, 1)));
-    first.break_off();
-    // Reconnecting after the broker noticed the break (a reconnect that races the old stream's
-    // end is not adopted yet: its leases are released after the grace).
-    let closed = wait_until(
-        SOON,
-        || async { broker.sessions().open_sessions() },
-        |n| *n == 0,
-    )
-    .await;
-    assert_eq!(closed, Ok(0));
-
-    let second = open_as(&broker, "worker-7", &["q"]).await;
-    let_broker_time_pass(&broker, 600).await;
-    assert_eq!(
-        counts(&broker, "q").await,
-        (0, 1),
-        "the reconnected worker still holds the task"
-    );
-    second.ack(std::slice::from_ref(&task)).await;
-    let done = wait_until(
-        SOON,
-        || async { client.result("long", None).await.unwrap().state },
-        |s| *s == TaskState::Succeeded,
-    )
-    .await;
-    assert_eq!(
-        done,
-        Ok(TaskState::Succeeded),
-        "the old lease was acked through the new session"
-    );
-}
-
-#[tokio::test]
-async fn a_broken_session_releases_its_running_tasks_after_the_grace() {
-    let grace = Duration::from_millis(200);
-    let broker = TestBroker::start_with(|c| {
-        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
-    })
-    .await;
-    let client = broker.client().await;
-    client
-        .enqueue(Task::new("t").queue("q").id("orphan"))
-        .await
-        .unwrap();
-    let mut session = open(&broker, &["q"]).await;
-    session.credit(1).await;
-    let task = session.tasks(1).await.remove(0);
-    session.start(&task).await;
-    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
-    assert_eq!(running, Ok((0, 1)));
-    session.break_off();
-    let released = wait_until(SOON, || counts(&broker, "q"), |c| *c == (1, 0)).await;
-    assert_eq!(
-        released,
-        Ok((1, 0)),
-        "released after the grace, long before the 30 s lease ends"
-    );
-    let again = client.lease(LeaseOptions::new(["q"])).await.unwrap();
-    assert_eq!(again[0].attempt, 2, "the lost run counts as an attempt");
-}
-
-#[tokio::test]
-async fn a_reconnect_that_races_the_old_stream_takes_back_the_tasks_it_reports() {
-    let grace = Duration::from_millis(300);
-    let broker = TestBroker::start_with(|c| {
-        c.session_grace = stalk_broker::config::SessionGrace::After(grace)
-    })
-    .await;
-    let client = broker.client().await;
-    client
-        .enqueue(Task::new("t").queue("q").id("raced"))
-        .await
-        .unwrap();
-    let mut first = open_as(&broker, "worker-9", &["q"]).await;
-    first.credit(1).await;
-    let task = first.tasks(1).await.remove(0);
-    first.start(&task).await;
-    let running = wait_until(SOON, || counts(&broker, "q"), |c| *c == (0, 1)).await;
-    assert_eq!(running, Ok((0, 1)));
-    // The new session opens before the broker has seen the old stream end.
-    let second = open_as(&broker, "worker-9", &["q"]).await;
-    first.break_off();
-    let old_closed = wait_until(
-        SOON,
-        || async { broker.sessions().open_sessions() },
-        |n| *n == 1,
-    )
-    .await;
-    assert_eq!(old_closed, Ok(1));
-    // Reporting the running task on the new session takes its lease back.
-    second.start(&task).await;
-    let_broker_time_pass(&broker, 600).await;
-    assert_eq!(
-        counts(&broker, "q").await,
-        (0, 1),
-        "the task was not released after the grace"
-    );
-    second.ack(std::slice::from_ref(&task)).await;
-    let done = wait_until(
-        SOON,
-        || async { client.result("raced", None).await.unwrap().state },
-        |s| *s == TaskState::Succeeded,
-    )
-    .await;
-    assert_eq!(done, Ok(TaskState::Succeeded));
 }
 
 async fn workers(broker: &TestBroker) -> Vec<pb::WorkerInfo> {
@@ -473,30 +328,4 @@ async fn connected_workers_are_listed_with_what_they_run() {
         gone.is_ok(),
         "a closed session is no longer listed: {gone:?}"
     );
-}
-
-#[tokio::test]
-async fn a_silent_session_is_ended_and_its_running_tasks_released() {
-    let broker = TestBroker::start_with(|c| {
-        c.worker_silence = Duration::from_millis(300);
-        c.session_grace = stalk_broker::config::SessionGrace::After(Duration::ZERO);
-    })
-    .await;
-    let client = broker.client().await;
-    client
-        .enqueue(Task::new("t").queue("q").id("quiet"))
-        .await
-        .unwrap();
-    let mut session = open(&broker, &["q"]).await;
-    session.credit(1).await;
-    let task = session.tasks(1).await.remove(0);
-    session.start(&task).await;
-    // The worker now says nothing: the broker ends the session and releases the task.
-    let released = wait_until(SOON, || counts(&broker, "q"), |c| *c == (1, 0)).await;
-    assert_eq!(released, Ok((1, 0)));
-    let end = tokio::time::timeout(SOON, session.from_broker.message())
-        .await
-        .expect("the stream ends");
-    let status = end.expect_err("the broker ends the stream with an error");
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
 }

@@ -27,7 +27,7 @@ pub(crate) fn new_task(
 /// As [`new_task`], for the task spec at `path` (e.g. `schedule.task`) in errors.
 pub(crate) fn task_at(
     path: &str,
-    spec: pb::TaskSpec,
+    mut spec: pb::TaskSpec,
     max_payload: usize,
     generated_id: impl FnOnce() -> TaskId,
 ) -> Result<NewTask, FieldError> {
@@ -37,8 +37,63 @@ pub(crate) fn task_at(
         "default".to_string()
     } else {
         name(&f("queue"), &spec.queue)?;
-        spec.queue
+        std::mem::take(&mut spec.queue)
     };
+    check_body(&f, &spec, max_payload)?;
+    let priority = u8::try_from(spec.priority)
+        .ok()
+        .filter(|p| *p <= 9)
+        .ok_or_else(|| {
+            FieldError::invalid(f("priority"), format!("{} is outside 0..=9", spec.priority))
+        })?;
+    let id = if spec.task_id.is_empty() {
+        generated_id()
+    } else {
+        task_id(&f("task_id"), &spec.task_id)?;
+        TaskId::new(&spec.task_id)
+    };
+    let unique_key = if spec.unique_key.is_empty() {
+        None
+    } else {
+        at_most(&f("unique_key"), spec.unique_key.len(), MAX_UNIQUE_KEY)?;
+        Some(std::mem::take(&mut spec.unique_key))
+    };
+    let options = options(&f, &spec)?;
+    let expires = at_or_in(
+        &f,
+        ("expires_at_unix_ms", spec.expires_at_unix_ms),
+        ("expires_in_ms", spec.expires_in_ms),
+    )?;
+    let eta = at_or_in(
+        &f,
+        ("eta_unix_ms", spec.eta_unix_ms),
+        ("countdown_ms", spec.countdown_ms),
+    )?;
+    Ok(NewTask {
+        id,
+        name: spec.name,
+        queue,
+        priority,
+        unique_key,
+        options,
+        expires,
+        eta,
+        body: TaskBody {
+            payload: spec.payload,
+            content_type: spec.content_type,
+            headers: spec.headers.into_iter().collect::<BTreeMap<_, _>>(),
+            soft_time_limit_ms: spec.soft_time_limit_ms,
+            time_limit_ms: spec.time_limit_ms,
+        },
+    })
+}
+
+/// Checks the payload, its content type and the headers; `f` names a field of the spec.
+fn check_body(
+    f: &impl Fn(&str) -> String,
+    spec: &pb::TaskSpec,
+    max_payload: usize,
+) -> Result<(), FieldError> {
     if spec.payload.len() > max_payload {
         return Err(FieldError::too_large(
             f("payload"),
@@ -73,24 +128,11 @@ pub(crate) fn task_at(
             MAX_HEADER_VALUE,
         )?;
     }
-    let priority = u8::try_from(spec.priority)
-        .ok()
-        .filter(|p| *p <= 9)
-        .ok_or_else(|| {
-            FieldError::invalid(f("priority"), format!("{} is outside 0..=9", spec.priority))
-        })?;
-    let id = if spec.task_id.is_empty() {
-        generated_id()
-    } else {
-        task_id(&f("task_id"), &spec.task_id)?;
-        TaskId::new(&spec.task_id)
-    };
-    let unique_key = if spec.unique_key.is_empty() {
-        None
-    } else {
-        at_most(&f("unique_key"), spec.unique_key.len(), MAX_UNIQUE_KEY)?;
-        Some(spec.unique_key)
-    };
+    Ok(())
+}
+
+/// Checks the retry, lease and time-limit options and fills in the defaults.
+fn options(f: &impl Fn(&str) -> String, spec: &pb::TaskSpec) -> Result<TaskOptions, FieldError> {
     if spec.max_retries > MAX_RETRIES {
         return Err(FieldError::invalid(
             f("max_retries"),
@@ -111,7 +153,7 @@ pub(crate) fn task_at(
             ),
         ));
     }
-    // In range (checked above), so these fit u32.
+    // In range (checked below), so these fit u32.
     let or = |value: u64, default: u32| match value {
         0 => default,
         v => u32::try_from(v).unwrap_or(u32::MAX),
@@ -133,56 +175,33 @@ pub(crate) fn task_at(
         (0, MAX_BACKOFF_MS),
     )?;
     in_range(&f("time_limit_ms"), spec.time_limit_ms, (0, MAX_BACKOFF_MS))?;
-    let expires_at = unix_ms(&f("expires_at_unix_ms"), spec.expires_at_unix_ms)?;
-    let expires = match (expires_at, spec.expires_in_ms) {
-        (Some(_), n) if n > 0 => {
-            return Err(FieldError::invalid(
-                f("expires_in_ms"),
-                "give expires_at_unix_ms or expires_in_ms, not both",
-            ))
-        }
-        (Some(at), _) => Some(When::At(at)),
-        (None, 0) => None,
-        (None, n) => Some(When::In(delay_ms(&f("expires_in_ms"), n)?)),
-    };
-    let eta_at = unix_ms(&f("eta_unix_ms"), spec.eta_unix_ms)?;
-    let eta = match (eta_at, spec.countdown_ms) {
-        (Some(_), n) if n > 0 => {
-            return Err(FieldError::invalid(
-                f("countdown_ms"),
-                "give eta_unix_ms or countdown_ms, not both",
-            ))
-        }
-        (Some(at), _) => Some(When::At(at)),
-        (None, 0) => None,
-        (None, n) => Some(When::In(delay_ms(&f("countdown_ms"), n)?)),
-    };
-    Ok(NewTask {
-        id,
-        name: spec.name,
-        queue,
-        priority,
-        unique_key,
-        options: TaskOptions {
-            max_retries,
-            retry_backoff_ms: or(spec.retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS),
-            retry_backoff_max_ms: or(spec.retry_backoff_max_ms, DEFAULT_RETRY_BACKOFF_MAX_MS),
-            lease_ms: lease.map_or(DEFAULT_LEASE_MS, |ms| u32::try_from(ms).unwrap_or(u32::MAX)),
-            max_lost_attempts: match spec.max_lost_attempts {
-                0 => DEFAULT_MAX_LOST_ATTEMPTS,
-                n => n,
-            },
-        },
-        expires,
-        eta,
-        body: TaskBody {
-            payload: spec.payload,
-            content_type: spec.content_type,
-            headers: spec.headers.into_iter().collect::<BTreeMap<_, _>>(),
-            soft_time_limit_ms: spec.soft_time_limit_ms,
-            time_limit_ms: spec.time_limit_ms,
+    Ok(TaskOptions {
+        max_retries,
+        retry_backoff_ms: or(spec.retry_backoff_ms, DEFAULT_RETRY_BACKOFF_MS),
+        retry_backoff_max_ms: or(spec.retry_backoff_max_ms, DEFAULT_RETRY_BACKOFF_MAX_MS),
+        lease_ms: lease.map_or(DEFAULT_LEASE_MS, |ms| u32::try_from(ms).unwrap_or(u32::MAX)),
+        max_lost_attempts: match spec.max_lost_attempts {
+            0 => DEFAULT_MAX_LOST_ATTEMPTS,
+            n => n,
         },
     })
+}
+
+/// A time given as an absolute unix-ms field or a relative ms field, at most one of them.
+fn at_or_in(
+    f: &impl Fn(&str) -> String,
+    (at_field, at): (&str, i64),
+    (in_field, delay): (&str, u64),
+) -> Result<Option<When>, FieldError> {
+    match (unix_ms(&f(at_field), at)?, delay) {
+        (Some(_), n) if n > 0 => Err(FieldError::invalid(
+            f(in_field),
+            format!("give {at_field} or {in_field}, not both"),
+        )),
+        (Some(at), _) => Ok(Some(When::At(at))),
+        (None, 0) => Ok(None),
+        (None, n) => Ok(Some(When::In(delay_ms(&f(in_field), n)?))),
+    }
 }
 
 #[cfg(test)]
