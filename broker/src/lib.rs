@@ -1,10 +1,10 @@
 //! stalk-broker: durable task queues in sled, served over gRPC.
 //!
-//! A task flows one way: the gRPC [`service`] layer validates and converts a request; the
-//! [`broker`] core stamps it with time and a sequence number and applies it to the [`engine`], a
-//! deterministic state machine; the [`store`] makes the engine's writes durable (group commit)
-//! before the client is answered. Background [`drivers`] turn passing deadlines (retry due, lease
-//! expired, result TTL) into engine commands.
+//! A task flows one way: the gRPC `service` layer validates and converts a request and calls
+//! one typed method of the [`broker`] core, which stamps it with time and a sequence number and
+//! applies it to the [`engine`], a deterministic state machine; the [`store`] makes the engine's
+//! writes durable (group commit) before the client is answered. Background `drivers` turn
+//! passing deadlines (retry due, lease expired, result TTL) into engine commands.
 //!
 //! It is not a client: programs use `stalk-client`; this crate is the broker library and the
 //! `stalkd` binary.
@@ -19,6 +19,7 @@
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer.
+//! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
 //!
 //! # Example

@@ -4,7 +4,8 @@
 //!
 //! Callers use its typed methods, one per operation, each returning its own answer type:
 //! [`Command`] stays the log entry (what a replicated broker will ship), and the one `match` on
-//! the engine's [`Reply`] for each operation lives beside the method that sent the command.
+//! the engine's [`Reply`](crate::engine::Reply) for each operation lives beside the method that
+//! sent the command.
 //!
 //! # Layout
 //! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce, fail.

@@ -302,7 +302,7 @@ pub struct Outcome {
     pub ready_queues: Vec<Arc<str>>,
     /// Ids of tasks that became terminal (result waiters should look again).
     pub finished: Vec<TaskId>,
-    /// Timers whose earliest deadline moved earlier (bit set of [`Timer::bit`]).
+    /// Timers whose earliest deadline moved earlier (a bit set, one bit per timer).
     pub timers_moved: u8,
 }
 
