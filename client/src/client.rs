@@ -18,6 +18,11 @@ use crate::error::ClientError;
 /// The default of [`ClientBuilder::connect_timeout`].
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest message the client sends or accepts. tonic's default of 4 MiB refused a lease of
+/// 100 tasks of 64 KiB; the broker bounds what it sends by its own limit (`--max-payload-bytes`
+/// plus 64 MiB), so the client's bound only has to be above any broker's.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
 /// The channel type under both generated clients: every call passes the auth interceptor.
 pub(crate) type AuthedChannel = InterceptedService<Channel, BearerAuth>;
 
@@ -160,9 +165,15 @@ impl ClientBuilder {
         let channel = endpoint.connect().await.map_err(ClientError::Connect)?;
         Ok(Client {
             addr: self.addr.into(),
-            tasks: TaskQueueClient::with_interceptor(channel.clone(), auth.clone()),
-            admin: AdminClient::with_interceptor(channel.clone(), auth.clone()),
-            schedules: SchedulesClient::with_interceptor(channel.clone(), auth),
+            tasks: TaskQueueClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            admin: AdminClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            schedules: SchedulesClient::with_interceptor(channel.clone(), auth)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             channel,
         })
     }

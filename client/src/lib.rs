@@ -72,7 +72,7 @@ mod workers;
 
 pub use ack_many::AckOutcome;
 pub use admin::{QueueStats, TaskSummary};
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT};
+pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use enqueue::TaskHandle;
 pub use error::ClientError;
 pub use lease::{LeaseOptions, LeaseRef, LeasedTask};

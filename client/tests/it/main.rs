@@ -9,6 +9,7 @@
 //! - `auth`: the bearer token reaches every call of both services.
 //! - `waiting`: `result` / `wait_for`: waits longer than one poll, timeouts, unknown ids.
 //! - `conversions`: every field the broker sends arrives in the client's types.
+//! - `large`: messages over tonic's 4 MiB default (big leases) arrive whole.
 //! - `cli`: the real `stalk` binary: output, JSON output, exit codes, error lines.
 //! - `support`: short client calls and the `stalk` runner.
 
@@ -20,5 +21,6 @@ mod auth;
 mod cli;
 mod connect;
 mod conversions;
+mod large;
 mod support;
 mod waiting;

@@ -123,7 +123,12 @@ async fn connect(
             .metadata_mut()
             .insert("authorization", authorization.clone());
     }
-    let response = WorkersClient::new(channel).session(request).await?;
+    // A push of many large tasks is one message: accept what the broker may send.
+    let response = WorkersClient::new(channel)
+        .max_decoding_message_size(stalk_client::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(stalk_client::MAX_MESSAGE_BYTES)
+        .session(request)
+        .await?;
     Ok(response.into_inner())
 }
 

@@ -399,3 +399,29 @@ async fn a_slow_task_does_not_hold_quick_ones_queued_behind_it() {
     );
     worker.stop().await.unwrap();
 }
+
+/// A push of many large tasks is one message over tonic's 4 MiB default: the session must take
+/// it, not break and reconnect forever.
+#[tokio::test]
+async fn a_push_of_large_tasks_over_four_mib_is_received_and_run() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    // 16 tasks of 512 KiB, waiting before the worker comes: its first push holds them all.
+    let big = "x".repeat(512 << 10);
+    let tasks: Vec<Task> = (0..16)
+        .map(|_| Task::new("size").json(&big).unwrap())
+        .collect();
+    let handles = client.enqueue_many(tasks).await.unwrap();
+    let worker = spawn(&broker, |w| {
+        w.concurrency(4).prefetch(12).task("size", |s: String| async move {
+            Ok::<_, TaskError>(s.len())
+        })
+    })
+    .await;
+    for handle in handles {
+        let status = handle.unwrap().wait(&client, SOON).await.unwrap();
+        assert_eq!(status.state, TaskState::Succeeded, "{status:?}");
+        assert_eq!(status.json::<usize>().unwrap(), 512 << 10);
+    }
+    worker.stop().await.unwrap();
+}
