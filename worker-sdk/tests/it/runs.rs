@@ -413,9 +413,12 @@ async fn a_push_of_large_tasks_over_four_mib_is_received_and_run() {
         .collect();
     let handles = client.enqueue_many(tasks).await.unwrap();
     let worker = spawn(&broker, |w| {
-        w.concurrency(4).prefetch(12).task("size", |s: String| async move {
-            Ok::<_, TaskError>(s.len())
-        })
+        w.concurrency(4)
+            .prefetch(12)
+            .task(
+                "size",
+                |s: String| async move { Ok::<_, TaskError>(s.len()) },
+            )
     })
     .await;
     for handle in handles {
