@@ -36,7 +36,24 @@ pub(crate) enum Handler {
 }
 
 /// Decodes a task's JSON arguments; a payload that does not decode is a fatal error.
+///
+/// A task sent with no payload at all (`stalk enqueue report`, a schedule without arguments)
+/// decodes as JSON `null` (so `()` and `Option<T>` handlers run) or, failing that, as `{}` (a
+/// map, or a struct whose fields all have defaults).
 fn decode<A: DeserializeOwned>(payload: &[u8]) -> Result<A, TaskError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::from_slice(b"null")
+            .or_else(|_| serde_json::from_slice(b"{}"))
+            .map_err(|e| {
+                TaskError::fatal(
+                    "PayloadError",
+                    format!(
+                        "the task has no payload, and this handler's arguments need one \
+                         (as null: {e}); send them as JSON"
+                    ),
+                )
+            });
+    }
     serde_json::from_slice(payload)
         .map_err(|e| TaskError::fatal("PayloadError", format!("cannot decode the arguments: {e}")))
 }

@@ -428,3 +428,56 @@ async fn a_push_of_large_tasks_over_four_mib_is_received_and_run() {
     }
     worker.stop().await.unwrap();
 }
+
+/// A task sent with no payload (as `stalk enqueue report` and argument-less schedules send it)
+/// runs a handler whose arguments allow nothing: `()`, an `Option`, a map; one that needs
+/// arguments fails with a message that says the payload is missing (issue 11).
+#[tokio::test]
+async fn a_task_without_a_payload_runs_handlers_that_need_no_arguments() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| {
+        w.task("unit", |(): ()| async move { Ok::<_, TaskError>("ran") })
+            .task("optional", |args: Option<serde_json::Value>| async move {
+                Ok::<_, TaskError>(args.is_none())
+            })
+            .task(
+                "map",
+                |args: std::collections::HashMap<String, String>| async move {
+                    Ok::<_, TaskError>(args.len())
+                },
+            )
+            .task("pair", |(a, b): (i64, i64)| async move {
+                Ok::<_, TaskError>(a + b)
+            })
+    })
+    .await;
+    let client = broker.client().await;
+    let run = |name: &'static str| {
+        let client = client.clone();
+        async move {
+            let handle = client.enqueue(Task::new(name)).await.unwrap();
+            handle.wait(&client, SOON).await.unwrap()
+        }
+    };
+    let unit = run("unit").await;
+    assert_eq!(unit.state, TaskState::Succeeded, "{unit:?}");
+    assert_eq!(unit.json::<String>().unwrap(), "ran");
+    let optional = run("optional").await;
+    assert_eq!(optional.state, TaskState::Succeeded, "{optional:?}");
+    assert!(optional.json::<bool>().unwrap(), "no payload is None");
+    let map = run("map").await;
+    assert_eq!(map.state, TaskState::Succeeded, "{map:?}");
+    assert_eq!(
+        map.json::<usize>().unwrap(),
+        0,
+        "no payload is an empty map"
+    );
+    let pair = run("pair").await;
+    assert_eq!(pair.state, TaskState::Failed, "{pair:?}");
+    let error = pair.error.expect("the failure says why");
+    assert!(
+        error.message.contains("no payload"),
+        "the error names the missing payload: {error:?}"
+    );
+    worker.stop().await.unwrap();
+}
