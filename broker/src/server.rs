@@ -116,6 +116,7 @@ pub async fn start_with_clock(
         config.max_payload_bytes,
         config.session_grace,
         config.worker_silence,
+        config.priority_aging,
         auth,
     )
     .await

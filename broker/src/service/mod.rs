@@ -40,6 +40,7 @@ pub(crate) async fn routes(
     max_payload: usize,
     grace: crate::config::SessionGrace,
     silence: std::time::Duration,
+    priority_aging: std::time::Duration,
     auth: BearerAuth,
 ) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -73,6 +74,7 @@ pub(crate) async fn routes(
         max_payload,
         grace,
         silence,
+        priority_aging_ms: u64::try_from(priority_aging.as_millis()).unwrap_or(u64::MAX),
         registry: sessions.clone(),
     })
     .max_decoding_message_size(limit)

@@ -31,6 +31,8 @@ pub(crate) struct WorkersService {
     pub(crate) max_payload: usize,
     pub(crate) grace: SessionGrace,
     pub(crate) silence: Duration,
+    /// The engine's priority aging, told to workers so they order their buffers the same way.
+    pub(crate) priority_aging_ms: u64,
     pub(crate) registry: Arc<SessionRegistry>,
 }
 
@@ -64,6 +66,7 @@ impl Workers for WorkersService {
         let session_id = uuid::Uuid::now_v7().to_string();
         let welcome = pb::broker_message::Kind::Welcome(pb::Welcome {
             session_id: session_id.clone(),
+            priority_aging_ms: self.priority_aging_ms,
         });
         // The channel is fresh and larger than one message.
         let _ = tx.try_send(Ok(pb::BrokerMessage {

@@ -42,6 +42,8 @@ pub(crate) struct Session<'a> {
     unsent: Vec<pb::AckRequest>,
     /// Warm shutdown began: no new task starts.
     stopping: bool,
+    /// The broker's priority aging (from its welcome), so the buffer starts tasks in its order.
+    priority_aging_ms: u64,
 }
 
 impl<'a> Session<'a> {
@@ -61,6 +63,7 @@ impl<'a> Session<'a> {
             waiting: Buffer::default(),
             unsent: Vec::new(),
             stopping: false,
+            priority_aging_ms: 0,
         }
     }
 
@@ -102,6 +105,11 @@ impl<'a> Session<'a> {
     /// Whether nothing is left to do or say: drained, and every ack sent.
     pub(crate) fn is_finished(&self) -> bool {
         self.is_drained() && self.unsent.is_empty()
+    }
+
+    /// The broker accepted the session and says how it orders tasks.
+    pub(crate) fn welcomed(&mut self, welcome: &pb::Welcome) {
+        self.priority_aging_ms = welcome.priority_aging_ms;
     }
 
     /// The broker pushed tasks: they wait for a slot, and start when one is free.
@@ -261,7 +269,7 @@ impl<'a> Session<'a> {
         let now_ms = unix_now_ms();
         let mut started = Vec::new();
         while self.running.len() < self.settings.slots() {
-            let Some(task) = self.waiting.pop_ready(now_ms) else {
+            let Some(task) = self.waiting.pop_ready(now_ms, self.priority_aging_ms) else {
                 break;
             };
             let task_id = task.task_id.clone();

@@ -197,6 +197,7 @@ where
 /// acks, granted extensions) are dropped.
 async fn dispatch(session: &mut Session<'_>, message: pb::BrokerMessage) {
     match message.kind {
+        Some(pb::broker_message::Kind::Welcome(welcome)) => session.welcomed(&welcome),
         Some(pb::broker_message::Kind::Control(request)) => session.control_request(request).await,
         Some(pb::broker_message::Kind::Tasks(batch)) => session.tasks_pushed(batch.tasks).await,
         Some(pb::broker_message::Kind::Extended(outcome)) if outcome.error.is_some() => {

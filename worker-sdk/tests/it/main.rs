@@ -11,6 +11,7 @@
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
+//! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
 //! - `threads`: the threads pool: blocking handlers, time limits.
@@ -27,6 +28,7 @@ mod failures;
 mod leases;
 mod limits;
 mod prefork;
+mod priorities;
 mod rate_limits;
 mod runs;
 mod schedules;
