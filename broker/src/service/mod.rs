@@ -85,16 +85,21 @@ pub(crate) async fn routes(
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    // v1alpha too: Python's grpcio-reflection client and older grpcurl builds ask for it.
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection = reflection().build_v1()?;
     let routes = Routes::new(health)
         .add_service(InterceptedService::new(queue, auth.clone()))
         .add_service(InterceptedService::new(admin, auth.clone()))
         .add_service(InterceptedService::new(workers, auth.clone()))
         .add_service(InterceptedService::new(schedules, auth.clone()))
-        .add_service(InterceptedService::new(reflection, auth));
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, auth));
     Ok((routes, reporter))
 }
 
