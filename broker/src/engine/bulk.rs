@@ -67,14 +67,19 @@ impl Engine {
             let Some(meta) = self.tasks.get_mut(&key) else {
                 continue;
             };
-            if let Some(cold) = meta.cold.as_deref_mut() {
-                cold.retries_used = 0;
-            }
             if let Some(unique) = meta.unique_key() {
-                // The key is free again unless another live task took it meanwhile.
-                self.unique
+                // A unique key stays unique: while another live task holds it (enqueued after
+                // this one failed), this one stays a dead letter and is not in the reply.
+                let holder = self
+                    .unique
                     .entry((meta.queue.clone(), unique.clone()))
                     .or_insert(key);
+                if *holder != key {
+                    continue;
+                }
+            }
+            if let Some(cold) = meta.cold.as_deref_mut() {
+                cold.retries_used = 0;
             }
             replayed.push(meta.id.clone());
             let change = Change {

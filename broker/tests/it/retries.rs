@@ -186,3 +186,46 @@ async fn a_nack_can_requeue_until_a_given_time() {
     let past = lease(&client, "q", 1).await;
     assert!(past.is_empty(), "it waits in the broker: {past:?}");
 }
+
+/// A unique key stays unique across a replay: a dead letter whose key a live task took since is
+/// not replayed (it stays a dead letter); once the key is free again, it is (issue 11, A7).
+#[tokio::test]
+async fn a_replay_never_gives_two_live_tasks_the_same_unique_key() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let first = client
+        .enqueue(Task::new("report").queue("q").unique_key("daily"))
+        .await
+        .unwrap();
+    let task = lease(&client, "q", 1).await.remove(0);
+    client
+        .ack_failure(&task, "Error", "first run failed", true, None)
+        .await
+        .unwrap();
+    let second = client
+        .enqueue(Task::new("report").queue("q").unique_key("daily"))
+        .await
+        .unwrap();
+    assert!(second.created, "the failed task freed the key");
+
+    let replayed = client.replay_dead_letters("q", &[], None).await.unwrap();
+    assert!(
+        replayed.is_empty(),
+        "the live task holds the key, so the dead letter stays: {replayed:?}"
+    );
+    let first_state = client.result(&first.id, None).await.unwrap().state;
+    assert_eq!(first_state, TaskState::Failed, "still a dead letter");
+
+    let task = lease(&client, "q", 1).await.remove(0);
+    assert_eq!(task.id, second.id, "only the live task is leased");
+    client
+        .ack_success(&task, b"ok".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let replayed = client.replay_dead_letters("q", &[], None).await.unwrap();
+    assert_eq!(
+        replayed,
+        std::slice::from_ref(&first.id),
+        "the key is free again"
+    );
+}
