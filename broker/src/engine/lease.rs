@@ -261,12 +261,8 @@ fn pop_aged(
                 lane.pop_front();
                 continue;
             };
-            let since = if meta.due_ms > 0 {
-                meta.due_ms
-            } else {
-                meta.enqueued_ms
-            };
-            let effective = priority as u64 + now_ms.saturating_sub(since) / aging_ms;
+            let effective =
+                priority as u64 + now_ms.saturating_sub(meta.ready_since_ms()) / aging_ms;
             let better = best.is_none_or(|(e, s, _)| effective > e || (effective == e && seq < s));
             if better {
                 best = Some((effective, seq, priority));

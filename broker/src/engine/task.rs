@@ -252,6 +252,16 @@ impl TaskMeta {
         self.cold.get_or_insert_with(Box::default)
     }
 
+    /// Since when the task has waited to run (its due time, else its enqueue), unix ms: what
+    /// priority aging counts from, in the broker's lease order and in a worker's buffer alike.
+    pub fn ready_since_ms(&self) -> u64 {
+        if self.due_ms > 0 {
+            self.due_ms
+        } else {
+            self.enqueued_ms
+        }
+    }
+
     /// The current lease, when LEASED.
     pub fn lease(&self) -> Option<Lease> {
         let lease_id = self.cold().lease_id;

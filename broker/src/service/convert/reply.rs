@@ -61,11 +61,7 @@ pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
         enqueued_at_unix_ms: ms(t.meta.enqueued_ms),
         soft_time_limit_ms: t.body.soft_time_limit_ms,
         time_limit_ms: t.body.time_limit_ms,
-        ready_since_unix_ms: ms(if t.meta.due_ms > 0 {
-            t.meta.due_ms
-        } else {
-            t.meta.enqueued_ms
-        }),
+        ready_since_unix_ms: ms(t.meta.ready_since_ms()),
     }
 }
 
