@@ -1,4 +1,4 @@
-//! Control and inspection: [`Client::revoke`] and the `Admin` service (queue stats, task
+//! Control and inspection: the `Admin` service (queue stats, task
 //! listings, purge, dead-letter replay).
 
 use std::time::SystemTime;
@@ -90,26 +90,6 @@ impl TaskSummary {
 }
 
 impl Client {
-    /// Revokes tasks by id: waiting tasks never run, a leased task's lease is void. Returns
-    /// each id with its state after the call: REVOKED, another terminal state if it had
-    /// already finished, or UNKNOWN for an id the broker does not know.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Status`] if the broker refuses the call (no ids, over 1000, malformed
-    /// id), [`ClientError::Protocol`] for a state this client does not know.
-    pub async fn revoke(&self, ids: &[&str]) -> Result<Vec<(String, TaskState)>, ClientError> {
-        let request = v1::RevokeRequest {
-            task_ids: ids.iter().map(|&id| id.to_owned()).collect(),
-        };
-        let response = self.tasks().revoke(request).await?.into_inner();
-        response
-            .outcomes
-            .into_iter()
-            .map(|outcome| Ok((outcome.task_id, TaskState::from_wire(outcome.state)?)))
-            .collect()
-    }
-
     /// Task counts of the named queues (an empty slice: every queue that holds tasks), sorted
     /// by queue name.
     ///

@@ -18,8 +18,11 @@ pub enum TaskState {
     Scheduled,
     /// Waiting in its queue, leasable now.
     Ready,
-    /// Held by a worker under a lease.
+    /// Pushed to a worker under a lease, waiting in its prefetch buffer: not started yet.
     Leased,
+    /// Its handler runs: the worker reported the start (a task taken with
+    /// [`Client::lease`](crate::Client::lease) runs from its lease).
+    Running,
     /// An attempt failed and the task waits out its retry backoff.
     Retrying,
     /// Terminal: an attempt succeeded.
@@ -28,17 +31,18 @@ pub enum TaskState {
     Failed,
     /// Terminal: revoked before it completed.
     Revoked,
-    /// Terminal: its expiry time passed before it could complete.
+    /// Terminal: its expiry time passed before it started.
     Expired,
 }
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 9] = [
+    pub const ALL: [TaskState; 10] = [
         Self::Unknown,
         Self::Scheduled,
         Self::Ready,
         Self::Leased,
+        Self::Running,
         Self::Retrying,
         Self::Succeeded,
         Self::Failed,
@@ -61,6 +65,7 @@ impl TaskState {
             Self::Scheduled => "SCHEDULED",
             Self::Ready => "READY",
             Self::Leased => "LEASED",
+            Self::Running => "RUNNING",
             Self::Retrying => "RETRYING",
             Self::Succeeded => "SUCCEEDED",
             Self::Failed => "FAILED",
@@ -76,6 +81,7 @@ impl TaskState {
             Self::Scheduled => v1::TaskState::Scheduled,
             Self::Ready => v1::TaskState::Ready,
             Self::Leased => v1::TaskState::Leased,
+            Self::Running => v1::TaskState::Running,
             Self::Retrying => v1::TaskState::Retrying,
             Self::Succeeded => v1::TaskState::Succeeded,
             Self::Failed => v1::TaskState::Failed,
@@ -96,6 +102,7 @@ impl TaskState {
             Ok(v1::TaskState::Scheduled) => Ok(Self::Scheduled),
             Ok(v1::TaskState::Ready) => Ok(Self::Ready),
             Ok(v1::TaskState::Leased) => Ok(Self::Leased),
+            Ok(v1::TaskState::Running) => Ok(Self::Running),
             Ok(v1::TaskState::Retrying) => Ok(Self::Retrying),
             Ok(v1::TaskState::Succeeded) => Ok(Self::Succeeded),
             Ok(v1::TaskState::Failed) => Ok(Self::Failed),
@@ -123,8 +130,8 @@ impl From<TaskState> for v1::TaskState {
 /// The error of parsing a [`TaskState`] from text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown task state '{0}'; use one of unknown, scheduled, ready, leased, retrying, \
-     succeeded, failed, revoked, expired"
+    "unknown task state '{0}'; use one of unknown, scheduled, ready, leased, running, \
+     retrying, succeeded, failed, revoked, expired"
 )]
 pub struct ParseTaskStateError(pub String);
 
@@ -168,7 +175,7 @@ mod tests {
 
     #[test]
     fn unspecified_and_unknown_numbers_are_protocol_errors() {
-        for wire in [0, 10, -1] {
+        for wire in [0, 11, -1] {
             let err = TaskState::from_wire(wire).unwrap_err();
             assert!(
                 matches!(err, ClientError::Protocol(_)),

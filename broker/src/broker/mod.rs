@@ -18,18 +18,20 @@ mod error;
 mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
-pub use tasks::{AckItem, AckResults, LeasedTask, TaskStatus};
+pub use tasks::{AckItem, AckResults, LeasedTask, StartResults, TaskStatus};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Durability;
-use crate::engine::{Command, Ctx, Engine, EngineConfig, Outcome, Timer, SUB_BITS};
+use crate::engine::{
+    Command, Ctx, Engine, EngineConfig, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
+};
 use crate::store::{GroupCommit, Store, StoreError};
 use crate::waiters::{ReadySignals, ResultWaiters};
 
@@ -37,6 +39,9 @@ use crate::waiters::{ReadySignals, ResultWaiters};
 const SEQ_BLOCK: u64 = 1 << 20;
 /// Most transitions one timer command moves, so a backlog never holds the engine for long.
 const TICK_BATCH: usize = 10_000;
+/// Batches of stopped leases a session may fall behind by before it must check its leases
+/// itself (see [`Broker::stopped_leases`]).
+const STOPPED_BACKLOG: usize = 1024;
 
 struct Core {
     engine: Engine,
@@ -59,6 +64,8 @@ pub struct Broker {
     failure: Mutex<Option<Failure>>,
     healthy: watch::Sender<bool>,
     long_polls: AtomicUsize,
+    /// Leases ended by a revoke, for the sessions that hold them.
+    stopped: broadcast::Sender<Arc<[StoppedLease]>>,
     /// Lets one multi-chunk enqueue apply its chunks at a time (see `tasks::ENQUEUE_CHUNK`).
     enqueue_gate: tokio::sync::Mutex<()>,
 }
@@ -125,6 +132,7 @@ impl Broker {
             failure: Mutex::new(None),
             healthy: watch::channel(true).0,
             long_polls: AtomicUsize::new(0),
+            stopped: broadcast::channel(STOPPED_BACKLOG).0,
             enqueue_gate: tokio::sync::Mutex::new(()),
         })
     }
@@ -211,8 +219,13 @@ impl Broker {
         }
     }
 
-    /// Wakes result waiters and the timer drivers, once the change is durable.
+    /// Wakes result waiters and the timer drivers, and tells sessions of their stopped leases,
+    /// once the change is durable.
     fn announce(&self, outcome: &Outcome) {
+        if !outcome.stopped.is_empty() {
+            // No session listening is fine: then no worker holds those leases.
+            let _ = self.stopped.send(outcome.stopped.as_slice().into());
+        }
         for id in &outcome.finished {
             self.results.finished(id);
         }
@@ -266,6 +279,30 @@ impl Broker {
     pub(crate) fn timer_moved(&self, timer: Timer) -> &Notify {
         let i = Timer::ALL.iter().position(|t| *t == timer).unwrap_or(0);
         &self.timers[i.min(5)]
+    }
+
+    /// Leases that ended while a worker held them (a revoke), in batches, as they become
+    /// durable. A receiver that falls more than a thousand batches behind gets
+    /// [`broadcast::error::RecvError::Lagged`] and must check its leases with
+    /// [`Broker::ended_leases`].
+    pub fn stopped_leases(&self) -> broadcast::Receiver<Arc<[StoppedLease]>> {
+        self.stopped.subscribe()
+    }
+
+    /// Of these (task id, lease id) pairs, the ones whose lease is not current any more, with
+    /// the task's state now (`None`: gone).
+    pub fn ended_leases(&self, leases: &[(String, u64)]) -> Vec<(String, u64, Option<TaskState>)> {
+        let core = self.core.lock();
+        leases
+            .iter()
+            .filter_map(|(id, lease_id)| {
+                let meta = core.engine.get(id);
+                let current = meta
+                    .and_then(|m| m.lease())
+                    .is_some_and(|l| l.id == *lease_id);
+                (!current).then(|| (id.clone(), *lease_id, meta.map(|m| m.state)))
+            })
+            .collect()
     }
 
     /// Cancelled when the broker begins to shut down; long-lived streams end on it.

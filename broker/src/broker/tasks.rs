@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{Broker, BrokerError, Polling};
 use crate::engine::{
-    AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, TaskBody,
-    TaskMeta, TaskResult, TaskState,
+    AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, Revocation,
+    TaskBody, TaskMeta, TaskResult, TaskState,
 };
 
 /// Tasks of an enqueue applied per engine command. Small, so a worker session waits at most
@@ -20,6 +20,9 @@ const ENQUEUE_CHUNK: usize = 25;
 
 /// Per ack, the task's state after it or why it was refused.
 pub type AckResults = Vec<Result<TaskState, EngineError>>;
+
+/// Per start, the running lease's deadline, or why it was refused and the task's state now.
+pub type StartResults = Vec<Result<u64, (EngineError, Option<TaskState>)>>;
 
 /// An ack to apply: task id, the lease that fences the attempt, how the attempt ended.
 pub type AckItem = (String, u64, AckOutcome);
@@ -280,31 +283,30 @@ impl Broker {
         }
     }
 
-    /// Moves many leases' deadlines, each (task id, lease id, new lease length in ms) answered
-    /// on its own with the new deadline or why it was refused.
+    /// Starts pushed attempts, each (task id, lease id, running lease length in ms) answered on
+    /// its own with the running lease's deadline, or why the start was refused (the task
+    /// expired or was revoked, the lease ended) and the task's state now.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn extend_many(
+    pub async fn start(
         &self,
         leases: Vec<(String, u64, u64)>,
-    ) -> Result<Vec<Result<u64, EngineError>>, BrokerError> {
-        match self.execute(Command::ExtendMany(leases)).await?.reply {
-            Reply::ExtendedMany(results) => Ok(results),
-            other => Err(BrokerError::unexpected("ExtendMany", &other)),
+    ) -> Result<StartResults, BrokerError> {
+        match self.execute(Command::Start(leases)).await?.reply {
+            Reply::Started(results) => Ok(results),
+            other => Err(BrokerError::unexpected("Start", &other)),
         }
     }
 
-    /// Revokes tasks by id; per id, its state after (`None`: unknown id).
+    /// Revokes tasks by id; per id, what the revoke did. The holders of revoked leases hear of
+    /// it through [`Broker::stopped_leases`].
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn revoke(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<Vec<(String, Option<TaskState>)>, BrokerError> {
+    pub async fn revoke(&self, ids: Vec<String>) -> Result<Vec<(String, Revocation)>, BrokerError> {
         match self.execute(Command::Revoke(ids)).await?.reply {
-            Reply::Revoked(states) => Ok(states),
+            Reply::Revoked(revoked) => Ok(revoked),
             other => Err(BrokerError::unexpected("Revoke", &other)),
         }
     }

@@ -38,7 +38,7 @@ impl Engine {
             } => self.extend(&id, lease_id, lease_ms, ctx),
             Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
             Command::Release { leases, cause } => Ok(self.release(leases, &cause, ctx)),
-            Command::ExtendMany(leases) => Ok(self.extend_many(leases, ctx)),
+            Command::Start(leases) => Ok(self.start_many(leases, ctx)),
             Command::Purge {
                 queue,
                 dead_letters,

@@ -179,6 +179,11 @@ impl Engine {
         };
         // Recorded before the transition, which writes the task as it then is.
         if let Some(meta) = self.tasks.get_mut(&key) {
+            // A pushed task its worker gives back unstarted (e.g. expired in its buffer) was
+            // no attempt.
+            if meta.cold().prefetched {
+                meta.attempts = meta.attempts.saturating_sub(1);
+            }
             meta.cold_mut().last_lease_id = lease_id;
         }
         let mut out = Outcome::new(Reply::State(TaskState::Ready));

@@ -112,8 +112,9 @@ pub enum Command {
     },
     /// Complete many attempts, each as `Ack` would, each accepted or refused on its own.
     AckMany(Vec<(String, u64, AckOutcome)>),
-    /// Move many leases' deadlines at once: (task id, lease id, new lease length in ms).
-    ExtendMany(Vec<(String, u64, u64)>),
+    /// Start pushed attempts: (task id, lease id, running lease length in ms). Each prefetch
+    /// lease becomes a running lease; a task past its expiry is refused and expires.
+    Start(Vec<(String, u64, u64)>),
     /// Give an attempt back.
     Nack {
         /// Task id.
@@ -194,7 +195,7 @@ impl Command {
             Self::Enqueue(tasks) => tasks.len(),
             Self::AckMany(acks) => acks.len(),
             Self::Release { leases, .. } => leases.len(),
-            Self::ExtendMany(leases) => leases.len(),
+            Self::Start(leases) => leases.len(),
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,
             Self::Tick { limit, .. } => *limit,
@@ -251,10 +252,11 @@ pub enum Reply {
         /// Unix ms.
         deadline_ms: u64,
     },
-    /// To `Revoke`: per id, the state after (`None`: unknown id).
-    Revoked(Vec<(String, Option<TaskState>)>),
-    /// To `ExtendMany`: per lease, the new deadline or why it was refused.
-    ExtendedMany(Vec<Result<u64, crate::engine::EngineError>>),
+    /// To `Revoke`: per id, what the revoke did.
+    Revoked(Vec<(String, Revocation)>),
+    /// To `Start`: per lease, the running lease's deadline, or why the start was refused and
+    /// the task's state now (`None`: gone).
+    Started(Vec<Result<u64, (crate::engine::EngineError, Option<TaskState>)>>),
     /// To `Release`: how many leases were given back.
     Released(usize),
     /// To `Purge`: how many tasks were deleted.
@@ -304,6 +306,35 @@ pub struct Outcome {
     pub finished: Vec<TaskId>,
     /// Timers whose earliest deadline moved earlier (a bit set, one bit per timer).
     pub timers_moved: u8,
+    /// Leases ended by something other than their holder (a revoke): the worker that holds
+    /// each must drop or stop the task at once.
+    pub stopped: Vec<StoppedLease>,
+}
+
+/// A lease that ended while its worker held it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedLease {
+    /// The task.
+    pub task_id: TaskId,
+    /// The lease that ended.
+    pub lease_id: u64,
+    /// The task's state now (REVOKED, EXPIRED).
+    pub state: TaskState,
+}
+
+/// What a revoke did to one id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// It waited in the broker (ready, scheduled or retrying); it is REVOKED and never runs.
+    Waiting,
+    /// It was pushed to a worker and had not started; it is REVOKED and the worker drops it.
+    Prefetched,
+    /// It was running; it is REVOKED and its worker is told to stop it.
+    Running,
+    /// It had already finished in this state; nothing changed.
+    Finished(TaskState),
+    /// The broker does not know the id.
+    Unknown,
 }
 
 impl Outcome {
@@ -326,6 +357,7 @@ impl Outcome {
             ready_queues: Vec::new(),
             finished: Vec::new(),
             timers_moved: 0,
+            stopped: Vec::new(),
         }
     }
 }

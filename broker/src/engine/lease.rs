@@ -67,7 +67,10 @@ impl Engine {
                 meta.state = TaskState::Leased;
                 meta.attempts += 1;
                 let cold = meta.cold_mut();
-                cold.started_ms = ctx.now_ms;
+                // A pushed task starts when its worker says so (`start.rs`); a leased one now.
+                if !prefetch {
+                    cold.started_ms = ctx.now_ms;
+                }
                 cold.prefetched = prefetch;
                 meta.set_lease(Lease {
                     id: lease_id,
@@ -146,6 +149,16 @@ impl Engine {
         })
     }
 
+    /// The key of the task whose current lease this is; a completed attempt is refused too.
+    pub(super) fn current(&self, id: &str, lease_id: u64) -> Result<u64, EngineError> {
+        self.fenced(id, lease_id, |_| false)?
+            .ok_or_else(|| EngineError::StaleLease {
+                id: id.into(),
+                lease_id,
+                why: "the attempt already completed".into(),
+            })
+    }
+
     pub(super) fn extend(
         &mut self,
         id: &str,
@@ -153,13 +166,7 @@ impl Engine {
         lease_ms: u64,
         ctx: Ctx,
     ) -> Result<Outcome, EngineError> {
-        let key = self
-            .fenced(id, lease_id, |_| false)?
-            .ok_or_else(|| EngineError::StaleLease {
-                id: id.into(),
-                lease_id,
-                why: "the attempt already completed".into(),
-            })?;
+        let key = self.current(id, lease_id)?;
         let deadline_ms = ctx.now_ms.saturating_add(lease_ms);
         let mut out = Outcome::new(Reply::Extended { deadline_ms });
         out.durable = false;
@@ -179,24 +186,6 @@ impl Engine {
             );
         }
         Ok(out)
-    }
-
-    pub(super) fn extend_many(&mut self, leases: Vec<(String, u64, u64)>, ctx: Ctx) -> Outcome {
-        let mut out = Outcome::new(Reply::ExtendedMany(Vec::new()));
-        out.durable = false;
-        let results = leases
-            .into_iter()
-            .map(|(id, lease_id, lease_ms)| {
-                let one = self.extend(&id, lease_id, lease_ms, ctx)?;
-                out.timers_moved |= one.timers_moved;
-                match one.reply {
-                    Reply::Extended { deadline_ms } => Ok(deadline_ms),
-                    _ => Ok(0),
-                }
-            })
-            .collect();
-        out.reply = Reply::ExtendedMany(results);
-        out
     }
 
     pub(super) fn release(

@@ -26,6 +26,7 @@
 //! - `enqueue.rs`: new tasks, deduplicated by id and unique key.
 //! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
 //! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
+//! - `start.rs`: starting pushed attempts (prefetch lease to running lease, expiry check).
 //! - `revoke.rs`: revoking tasks.
 //! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
 //! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
@@ -52,6 +53,7 @@ mod queues;
 mod recover;
 mod revoke;
 pub mod schedules;
+mod start;
 mod task;
 mod task_id;
 mod tick;
@@ -62,7 +64,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use command::{
-    AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Timer, Write,
+    AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, StoppedLease,
+    Timer, Write,
 };
 pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;

@@ -170,7 +170,7 @@ impl TaskQueue for TaskQueueService {
         let shows_error = matches!(meta.state, TaskState::Failed | TaskState::Retrying);
         Ok(Response::new(pb::GetResultResponse {
             task_id: meta.id.to_string(),
-            state: convert::state(meta.state).into(),
+            state: convert::task_state(&meta).into(),
             name: meta.name.to_string(),
             queue: meta.queue.to_string(),
             result: status.result.map(|r| pb::TaskResult {
@@ -204,12 +204,16 @@ impl TaskQueue for TaskQueueService {
         for (i, id) in ids.iter().enumerate() {
             convert::task_id(&format!("task_ids[{i}]"), id)?;
         }
-        let states = self.broker.revoke(ids).await?;
-        let outcomes = states
+        let revoked = self.broker.revoke(ids).await?;
+        let outcomes = revoked
             .into_iter()
-            .map(|(task_id, state)| pb::RevokeOutcome {
-                task_id,
-                state: state.map_or(pb::TaskState::Unknown, convert::state).into(),
+            .map(|(task_id, what)| {
+                let (state, was) = convert::revocation(what);
+                pb::RevokeOutcome {
+                    task_id,
+                    state: state.into(),
+                    was: was.into(),
+                }
             })
             .collect();
         Ok(Response::new(pb::RevokeResponse { outcomes }))

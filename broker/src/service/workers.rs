@@ -15,8 +15,8 @@ use super::status::wire_error;
 use crate::broker::Broker;
 use crate::config::SessionGrace;
 use crate::sessions::{
-    ControlRequest, SessionOptions, SessionRegistry, WorkerCommand, WorkerReply, WorkerSession,
-    MAX_CREDITS,
+    ControlRequest, SessionOptions, SessionRegistry, Stop, WorkerCommand, WorkerReply,
+    WorkerSession, MAX_CREDITS,
 };
 
 /// Default prefetch lease of a pushed task that has not started.
@@ -145,6 +145,9 @@ impl WorkersService {
         let mut control = session
             .control_requests()
             .unwrap_or_else(|| tokio::sync::mpsc::channel(1).1);
+        let mut stopped = session
+            .stopped_leases()
+            .unwrap_or_else(|| self.broker.stopped_leases());
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
@@ -181,6 +184,12 @@ impl WorkersService {
                         break;
                     }
                 },
+                batch = stopped.recv() => {
+                    let stops = session.stopped(batch);
+                    if !stops.is_empty() && tx.send(message(stop_tasks(stops))).await.is_err() {
+                        break;
+                    }
+                }
                 Some(request) = control.recv() => {
                     if tx.send(message(control_request(request))).await.is_err() {
                         break;
@@ -231,9 +240,16 @@ impl WorkersService {
             }
             Some(Kind::Credit(credit)) => return grant(session, &credit),
             Some(Kind::Started(started)) => {
-                let leases: Vec<u64> = started.tasks.iter().map(|t| t.lease_id).collect();
-                session.started(&leases).await?;
-                return Ok(());
+                let leases: Vec<(String, u64)> = started
+                    .tasks
+                    .into_iter()
+                    .map(|t| (t.task_id, t.lease_id))
+                    .collect();
+                let refused = session.started(&leases).await?;
+                if refused.is_empty() {
+                    return Ok(());
+                }
+                stop_tasks(refused)
             }
             Some(Kind::Acks(acks)) => return self.acks(session, acks, tx),
             Some(Kind::Nack(nack)) => nacked(session, nack).await?,
@@ -283,6 +299,23 @@ fn control_request(request: ControlRequest) -> pb::broker_message::Kind {
         request_id: request.request_id,
         command: Some(pb::WorkerCommand { kind: Some(kind) }),
     })
+}
+
+/// The message that tells the worker to drop or stop tasks whose leases ended.
+fn stop_tasks(stops: Vec<Stop>) -> pb::broker_message::Kind {
+    let tasks = stops
+        .into_iter()
+        .map(|stop| pb::StopTask {
+            task_id: stop.task_id,
+            lease_id: stop.lease_id,
+            state: stop
+                .state
+                .map_or(pb::TaskState::Unknown, convert::state)
+                .into(),
+            reason: stop.reason,
+        })
+        .collect();
+    pb::broker_message::Kind::Stop(pb::StopTasks { tasks })
 }
 
 /// Hands a worker's answer to a control command to the request waiting for it.

@@ -8,13 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
 
 use super::control::{ControlRequest, WorkerReply};
 use super::registry::{Held, HeldLeases, Live, SessionRegistry, WorkerInfo};
+use super::stops::{not_held, take_stopped, Stop};
 use crate::broker::{AckItem, AckResults, Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
-use crate::engine::{NackAction, TaskState};
+use crate::engine::{NackAction, StoppedLease, TaskState};
+
+/// A start to apply: task id, lease id, running lease length in ms.
+type Start = (String, u64, u64);
 
 /// Most credits granted and unused at a time.
 pub const MAX_CREDITS: u32 = 10_000;
@@ -54,6 +59,9 @@ pub struct WorkerSession {
     session_no: u64,
     /// Control commands for the worker, until the session's loop takes them.
     control: Option<mpsc::Receiver<ControlRequest>>,
+    /// Leases revoked anywhere, until the session's loop takes them; subscribed before the
+    /// first push, so none of this session's is missed.
+    stopped: Option<broadcast::Receiver<Arc<[StoppedLease]>>>,
 }
 
 impl WorkerSession {
@@ -87,6 +95,7 @@ impl WorkerSession {
             },
         );
         let control = Some(registry.control.attach(session_no, &options.worker_id));
+        let stopped = Some(broker.stopped_leases());
         Self {
             broker,
             options,
@@ -95,7 +104,19 @@ impl WorkerSession {
             registry,
             session_no,
             control,
+            stopped,
         }
+    }
+
+    /// The leases revoked anywhere, for [`WorkerSession::stopped`] (once).
+    pub fn stopped_leases(&mut self) -> Option<broadcast::Receiver<Arc<[StoppedLease]>>> {
+        self.stopped.take()
+    }
+
+    /// The leases of a batch of stopped ones that this session holds: they are no longer its,
+    /// and the worker must drop or stop their tasks.
+    pub fn stopped(&mut self, batch: Result<Arc<[StoppedLease]>, RecvError>) -> Vec<Stop> {
+        take_stopped(&self.broker, &mut self.held.lock(), batch)
     }
 
     /// The control commands for this worker (once).
@@ -176,38 +197,59 @@ impl WorkerSession {
     }
 
     /// Turns the prefetch leases of tasks the worker began running into running leases, and
-    /// takes back running leases of the same worker's broken session. Leases that are no longer
-    /// current are dropped from the session.
+    /// takes back running leases of the same worker's broken session. Returns the starts
+    /// refused (the task expired or was revoked meanwhile, the lease ended, or the session does
+    /// not hold it): they are dropped from the session, and the worker must stop them.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn started(&mut self, leases: &[u64]) -> Result<(), BrokerError> {
-        for lease_id in leases {
+    pub async fn started(&mut self, leases: &[(String, u64)]) -> Result<Vec<Stop>, BrokerError> {
+        for (_, lease_id) in leases {
             self.adopt(*lease_id);
         }
-        let extends: Vec<(String, u64, u64)> = {
-            let mut held = self.held.lock();
-            leases
-                .iter()
-                .filter_map(|lease_id| {
-                    let held = held.get_mut(lease_id).filter(|h| !h.started)?;
-                    held.started = true;
-                    Some((held.task_id.clone(), *lease_id, held.run_lease_ms))
-                })
-                .collect()
-        };
-        if extends.is_empty() {
-            return Ok(());
+        let (starts, unheld) = self.to_start(leases);
+        let mut refused = not_held(&self.broker, unheld);
+        if starts.is_empty() {
+            return Ok(refused);
         }
-        let ids: Vec<u64> = extends.iter().map(|(_, lease, _)| *lease).collect();
-        let results = self.broker.extend_many(extends).await?;
+        let ids: Vec<(String, u64)> = starts
+            .iter()
+            .map(|(id, lease, _)| (id.clone(), *lease))
+            .collect();
+        let results = self.broker.start(starts).await?;
         let mut held = self.held.lock();
-        for (lease_id, result) in ids.into_iter().zip(results) {
-            if result.is_err() {
+        for ((task_id, lease_id), result) in ids.into_iter().zip(results) {
+            if let Err((err, state)) = result {
                 held.remove(&lease_id);
+                refused.push(Stop {
+                    task_id,
+                    lease_id,
+                    state,
+                    reason: err.to_string(),
+                });
             }
         }
-        Ok(())
+        Ok(refused)
+    }
+
+    /// Splits reported starts into the held, unstarted leases to start (with their running
+    /// lease length) and the leases this session does not hold. Leases already running are
+    /// neither: a reconnecting worker reports them again.
+    fn to_start(&self, leases: &[(String, u64)]) -> (Vec<Start>, Vec<(String, u64)>) {
+        let mut held = self.held.lock();
+        let mut starts = Vec::new();
+        let mut unheld = Vec::new();
+        for (task_id, lease_id) in leases {
+            match held.get_mut(lease_id) {
+                Some(h) if !h.started => {
+                    h.started = true;
+                    starts.push((h.task_id.clone(), *lease_id, h.run_lease_ms));
+                }
+                Some(_) => {}
+                None => unheld.push((task_id.clone(), *lease_id)),
+            }
+        }
+        (starts, unheld)
     }
 
     /// Completes attempts, each fenced on its own. The acks are applied at once; the returned

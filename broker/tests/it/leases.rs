@@ -102,7 +102,7 @@ async fn extending_a_lease_keeps_the_task_from_redelivery() {
     )
     .await
     .expect("time passes");
-    assert_eq!(status.state, TaskState::Leased);
+    assert_eq!(status.state, TaskState::Running);
     assert_eq!(status.attempts, 1);
     assert_eq!(
         client.ack_success(&task, Vec::new(), "").await.unwrap(),
@@ -183,7 +183,7 @@ async fn ack_many_applies_each_ack_on_its_own() {
     assert_eq!(refused.code(), Some(Code::FailedPrecondition), "{refused}");
     assert_eq!(
         client.result(&leased[2].id, None).await.unwrap().state,
-        TaskState::Leased,
+        TaskState::Running,
         "the refused ack changed nothing"
     );
     let repeat = client

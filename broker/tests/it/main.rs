@@ -45,4 +45,5 @@ mod schedules;
 mod session;
 mod shutdown;
 mod stalkd;
+mod stops;
 mod support;

@@ -79,7 +79,7 @@ impl Session {
         self.to_broker.send(msg(credit)).await.unwrap();
     }
 
-    async fn next(&mut self) -> pb::BrokerMessage {
+    pub(crate) async fn next(&mut self) -> pb::BrokerMessage {
         tokio::time::timeout(SOON, self.from_broker.message())
             .await
             .expect("the broker answers")

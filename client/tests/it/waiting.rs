@@ -62,7 +62,7 @@ async fn wait_for_gives_up_with_a_timeout_naming_the_last_state() {
         matches!(
             err,
             ClientError::Timeout {
-                state: TaskState::Leased,
+                state: TaskState::Running,
                 ..
             }
         ),

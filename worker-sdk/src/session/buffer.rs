@@ -54,6 +54,13 @@ impl Buffer {
     }
 
     /// How many tasks were dropped as expired since the last call.
+    /// Drops the task of this lease, if it waits here.
+    pub(crate) fn remove(&mut self, lease_id: u64) -> bool {
+        let before = self.tasks.len();
+        self.tasks.retain(|task| task.lease_id != lease_id);
+        self.tasks.len() < before
+    }
+
     pub(crate) fn take_expired(&mut self) -> u32 {
         std::mem::take(&mut self.expired)
     }

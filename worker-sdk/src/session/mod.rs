@@ -138,6 +138,30 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The broker took leases back (the tasks were revoked, or their start was refused): a task
+    /// waiting here is dropped without starting, a running one is stopped and not acked, and
+    /// each freed place is granted again.
+    pub(crate) async fn tasks_stopped(&mut self, stop: pb::StopTasks) {
+        let mut freed = 0;
+        for task in stop.tasks {
+            let state = pb::TaskState::try_from(task.state).unwrap_or_default();
+            let state = state.as_str_name();
+            if self.waiting.remove(task.lease_id) {
+                tracing::info!(task = %task.task_id, state, reason = %task.reason, "task dropped before it started");
+            } else if self.running.stop_lease(task.lease_id) {
+                tracing::info!(task = %task.task_id, state, reason = %task.reason, "running task stopped; it is not acked");
+            } else {
+                continue;
+            }
+            freed += 1;
+        }
+        if self.stopping || freed == 0 {
+            return;
+        }
+        self.run_waiting().await;
+        let _ = self.out.credit(freed).await;
+    }
+
     /// The broker relays a control command: the control step answers it, or it is refused here.
     pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
         if let Err(unanswered) = forward(self.commands.as_ref(), request) {
@@ -272,6 +296,10 @@ impl<'a> Session<'a> {
             let Some(task) = self.waiting.pop_ready(now_ms, self.priority_aging_ms) else {
                 break;
             };
+            if task.expires_at_unix_ms > 0 && task.expires_at_unix_ms <= now_ms {
+                self.expired_before_start(task).await;
+                continue;
+            }
             let task_id = task.task_id.clone();
             let lease_id = task.lease_id;
             let stop = self.pool.submit(self.settings.job(task));
@@ -286,6 +314,20 @@ impl<'a> Session<'a> {
             tracing::debug!(expired, "pushed tasks waited past their prefetch lease");
             let _ = self.out.credit(expired).await;
         }
+    }
+
+    /// A pushed task whose expiry passed while it waited here: it is not started, and goes back
+    /// to the broker, which expires it by its own clock (or, should this worker's clock run
+    /// ahead, hands it out again).
+    async fn expired_before_start(&mut self, task: pb::LeasedTask) {
+        tracing::info!(task = %task.task_id, name = %task.name, "task expired before it could start; not run");
+        let requeue = pb::NackRequest {
+            task_id: task.task_id,
+            lease_id: task.lease_id,
+            action: Some(pb::nack_request::Action::Requeue(pb::Requeue::default())),
+        };
+        let _ = self.out.nack(requeue).await;
+        let _ = self.out.credit(1).await;
     }
 
     /// Extends the lease of every running task by the lease duration.

@@ -53,6 +53,15 @@ impl RunningTasks {
     }
 
     /// Stops and forgets every attempt (they are then never acked).
+    /// Stops the attempt of this lease, if it runs here.
+    pub(crate) fn stop_lease(&mut self, lease_id: u64) -> bool {
+        let Some(task) = self.0.remove(&lease_id) else {
+            return false;
+        };
+        task.stop.cancel();
+        true
+    }
+
     pub(crate) fn stop_all(&mut self) {
         for (_, task) in self.0.drain() {
             task.stop.cancel();

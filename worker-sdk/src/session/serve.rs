@@ -200,6 +200,7 @@ async fn dispatch(session: &mut Session<'_>, message: pb::BrokerMessage) {
         Some(pb::broker_message::Kind::Welcome(welcome)) => session.welcomed(&welcome),
         Some(pb::broker_message::Kind::Control(request)) => session.control_request(request).await,
         Some(pb::broker_message::Kind::Tasks(batch)) => session.tasks_pushed(batch.tasks).await,
+        Some(pb::broker_message::Kind::Stop(stop)) => session.tasks_stopped(stop).await,
         Some(pb::broker_message::Kind::Extended(outcome)) if outcome.error.is_some() => {
             session.lease_lost(outcome).await;
         }

@@ -52,10 +52,10 @@ async fn a_task_whose_lease_is_lost_is_stopped_and_its_slot_freed() {
     let running = wait_until(
         SOON,
         || async { client.result(&stuck.id, None).await.unwrap().state },
-        |s| *s == TaskState::Leased,
+        |s| *s == TaskState::Running,
     )
     .await;
-    assert_eq!(running, Ok(TaskState::Leased));
+    assert_eq!(running, Ok(TaskState::Running));
     client.revoke(&[&stuck.id]).await.unwrap();
     let quick = client
         .enqueue(Task::new("quick").json(&()).unwrap())

@@ -30,6 +30,7 @@ mod limits;
 mod prefork;
 mod priorities;
 mod rate_limits;
+mod revokes;
 mod runs;
 mod schedules;
 mod shutdown;

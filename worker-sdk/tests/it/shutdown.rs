@@ -33,10 +33,10 @@ async fn warm_shutdown_finishes_the_running_task_and_acks_it() {
     let running = wait_until(
         SOON,
         || async { client.result(&handle.id, None).await.unwrap().state },
-        |s| *s == TaskState::Leased,
+        |s| *s == TaskState::Running,
     )
     .await;
-    assert_eq!(running, Ok(TaskState::Leased));
+    assert_eq!(running, Ok(TaskState::Running));
     // The stop is requested while the task is still held at the gate.
     worker.request_stop();
     gate.add_permits(1);
@@ -68,10 +68,10 @@ async fn past_the_shutdown_timeout_running_tasks_are_stopped_and_given_back() {
     let running = wait_until(
         SOON,
         || async { client.result(&handle.id, None).await.unwrap().state },
-        |s| *s == TaskState::Leased,
+        |s| *s == TaskState::Running,
     )
     .await;
-    assert_eq!(running, Ok(TaskState::Leased));
+    assert_eq!(running, Ok(TaskState::Running));
     worker.request_stop();
     worker
         .stop()

@@ -48,10 +48,19 @@ fn revoking_a_leased_task_voids_its_lease() {
     assert_eq!(
         outcome.reply,
         Reply::Revoked(vec![
-            ("running".into(), Some(TaskState::Revoked)),
-            ("later".into(), Some(TaskState::Revoked)),
-            ("nope".into(), None),
+            ("running".into(), Revocation::Running),
+            ("later".into(), Revocation::Waiting),
+            ("nope".into(), Revocation::Unknown),
         ])
+    );
+    assert_eq!(
+        outcome.stopped,
+        [StoppedLease {
+            task_id: running.meta.id.clone(),
+            lease_id: running.lease_id,
+            state: TaskState::Revoked,
+        }],
+        "the holder of the revoked lease is to be told"
     );
     assert!(matches!(
         h.ack_ok(&running),

@@ -130,12 +130,8 @@ fn an_expired_prefetch_lease_is_no_attempt_but_an_expired_started_one_is_lost() 
     assert_eq!(h.state("t"), Some(TaskState::Ready));
     let again = pushed(&mut h);
     assert_eq!(again.meta.attempts, 1, "the unstarted push was no attempt");
-    h.run(Command::ExtendMany(vec![(
-        "t".into(),
-        again.lease_id,
-        1_000,
-    )]))
-    .expect("started");
+    h.run(Command::Start(vec![("t".into(), again.lease_id, 1_000)]))
+        .expect("started");
     h.now += 1_001;
     h.tick(Timer::Lease);
     assert_eq!(

@@ -9,6 +9,7 @@ mod limited;
 mod lost_attempts;
 mod operator;
 mod periodic;
+mod starts;
 
 const TTL: u64 = 60_000;
 

@@ -14,7 +14,7 @@ mod task;
 use stalk_proto::v1 as pb;
 use tonic::Code;
 
-use crate::engine::TaskState;
+use crate::engine::{Revocation, TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
 pub(crate) use reply::{ack_result, enqueued, error, leased_task, summary};
@@ -225,12 +225,33 @@ pub(crate) fn state(state: TaskState) -> pb::TaskState {
     }
 }
 
+/// The wire state of a task: a leased one is RUNNING once its worker started it, LEASED while
+/// it waits in the worker's prefetch buffer.
+pub(crate) fn task_state(meta: &TaskMeta) -> pb::TaskState {
+    match meta.state {
+        TaskState::Leased if !meta.cold().prefetched => pb::TaskState::Running,
+        other => state(other),
+    }
+}
+
+/// The wire form of what a revoke did: (state after, what the task was doing).
+pub(crate) fn revocation(what: Revocation) -> (pb::TaskState, pb::RevokedWhile) {
+    match what {
+        Revocation::Waiting => (pb::TaskState::Revoked, pb::RevokedWhile::Waiting),
+        Revocation::Prefetched => (pb::TaskState::Revoked, pb::RevokedWhile::Prefetched),
+        Revocation::Running => (pb::TaskState::Revoked, pb::RevokedWhile::Running),
+        Revocation::Finished(s) => (state(s), pb::RevokedWhile::Finished),
+        Revocation::Unknown => (pb::TaskState::Unknown, pb::RevokedWhile::Unknown),
+    }
+}
+
 /// The engine form of a listable wire state.
 pub(crate) fn listable_state(value: i32) -> Result<TaskState, FieldError> {
     match pb::TaskState::try_from(value) {
         Ok(pb::TaskState::Scheduled) => Ok(TaskState::Scheduled),
         Ok(pb::TaskState::Ready) => Ok(TaskState::Ready),
-        Ok(pb::TaskState::Leased) => Ok(TaskState::Leased),
+        // Held by a worker, started or not; each row says which.
+        Ok(pb::TaskState::Leased | pb::TaskState::Running) => Ok(TaskState::Leased),
         Ok(pb::TaskState::Retrying) => Ok(TaskState::Retrying),
         Ok(pb::TaskState::Succeeded) => Ok(TaskState::Succeeded),
         Ok(pb::TaskState::Failed) => Ok(TaskState::Failed),

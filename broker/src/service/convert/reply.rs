@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use stalk_proto::v1 as pb;
 
-use super::{ms, state};
+use super::ms;
 use crate::broker::LeasedTask;
 use crate::engine::{EngineError, Enqueued, TaskError, TaskMeta, TaskState};
 use crate::service::status::{engine_code, wire_error};
@@ -62,6 +62,7 @@ pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
         soft_time_limit_ms: t.body.soft_time_limit_ms,
         time_limit_ms: t.body.time_limit_ms,
         ready_since_unix_ms: ms(t.meta.ready_since_ms()),
+        expires_at_unix_ms: t.meta.expires_at_ms().map_or(0, ms),
     }
 }
 
@@ -100,7 +101,7 @@ pub(crate) fn summary(
         task_id: meta.id.to_string(),
         name: meta.name.to_string(),
         queue: meta.queue.to_string(),
-        state: state(meta.state).into(),
+        state: super::task_state(meta).into(),
         priority: u32::from(meta.priority),
         attempts: meta.attempts,
         enqueued_at_unix_ms: ms(meta.enqueued_ms),

@@ -376,20 +376,24 @@ async fn revoke(client: &Client, ids: &[String], json: bool) -> anyhow::Result<(
     if json {
         let doc: Vec<Value> = outcomes
             .iter()
-            .map(|(id, state)| json!({ "id": id, "state": state.as_str() }))
+            .map(|r| json!({ "id": r.id, "state": r.state.as_str(), "was": r.was.as_str() }))
             .collect();
         emit_json(&Value::Array(doc))?;
     } else {
-        let mut table = crate::table::Table::new(&["ID", "STATE"]);
-        for (id, state) in &outcomes {
-            table.row(vec![id.clone(), state.to_string()]);
+        let mut table = crate::table::Table::new(&["ID", "STATE", "WHAT HAPPENED"]);
+        for r in &outcomes {
+            table.row(vec![
+                r.id.clone(),
+                r.state.to_string(),
+                r.was.describe().into(),
+            ]);
         }
         emit(&table.render())?;
     }
     let unknown: Vec<String> = outcomes
         .into_iter()
-        .filter(|(_, state)| *state == TaskState::Unknown)
-        .map(|(id, _)| id)
+        .filter(|r| r.state == TaskState::Unknown)
+        .map(|r| r.id)
         .collect();
     if unknown.is_empty() {
         Ok(())

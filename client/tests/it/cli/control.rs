@@ -24,7 +24,10 @@ async fn revoke_reports_each_id_and_exits_4_for_unknown_ones() {
 
     let run = stalk.ok(&["revoke", "waiting", "running"]).await;
     assert_eq!(
-        run.stdout, "ID       STATE\nwaiting  REVOKED\nrunning  REVOKED\n",
+        run.stdout,
+        "ID       STATE    WHAT HAPPENED\n\
+         waiting  REVOKED  revoked while running: its worker stops it\n\
+         running  REVOKED  revoked while waiting: it never runs\n",
         "{run}"
     );
     for id in ["waiting", "running"] {
@@ -38,8 +41,8 @@ async fn revoke_reports_each_id_and_exits_4_for_unknown_ones() {
     assert_eq!(
         run.json(),
         serde_json::json!([
-            {"id": "running", "state": "REVOKED"},
-            {"id": "nope", "state": "UNKNOWN"},
+            {"id": "running", "state": "REVOKED", "was": "finished"},
+            {"id": "nope", "state": "UNKNOWN", "was": "unknown"},
         ]),
         "every id is reported, known or not\n{run}"
     );
