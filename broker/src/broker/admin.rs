@@ -125,22 +125,27 @@ impl Broker {
         self.core.lock().engine.schedule(name).cloned()
     }
 
-    /// A page of a queue's tasks in one state.
+    /// A page of a queue's tasks in one state; a first page of READY tasks is in the lease
+    /// order at the clock's time now.
+    ///
+    /// # Errors
+    /// A token from a listing of another state.
     pub fn list(
         &self,
         queue: &str,
         state: TaskState,
         after: Option<PageToken>,
         page_size: usize,
-    ) -> (Page, Vec<Option<Held>>) {
+    ) -> Result<(Page, Vec<Option<Held>>), BrokerError> {
+        let now_ms = self.clock.now_ms();
         let core = self.core.lock();
-        let page = core.engine.list(queue, state, after, page_size);
+        let page = core.engine.list(queue, state, after, page_size, now_ms)?;
         let held = page
             .tasks
             .iter()
             .map(|t| core.engine.held(t.key).cloned())
             .collect();
-        (page, held)
+        Ok((page, held))
     }
 
     /// Runs one timer's due transitions; returns its next deadline (unix ms).

@@ -4,6 +4,7 @@
 
 use super::command::{Granted, Outcome, Reply, Write};
 use super::ctx::Ctx;
+use super::lease_order::lease_rank;
 use super::task::{Lease, TaskError, TaskMeta, TaskState};
 use super::transitions::{index, unindex, Change};
 use super::{Engine, EngineError};
@@ -227,10 +228,9 @@ impl Engine {
     }
 }
 
-/// Pops the READY task to lease next when priorities age: each lane's head (the oldest there)
-/// counts one priority higher per `aging_ms` it has waited (since it became due, or since its
-/// enqueue), so a low-priority task that waits long enough goes ahead of newer high-priority
-/// ones. Equal effective priorities go in ready order. Only lane heads are compared.
+/// Pops the READY task to lease next when priorities age: the lane head of the greatest
+/// [`lease_rank`], so a low-priority task that waits long enough goes ahead of newer
+/// high-priority ones. Only lane heads are compared; listings walk the same order.
 fn pop_aged(
     queue: &mut super::queues::Queue,
     tasks: &std::collections::BTreeMap<u64, Box<TaskMeta>>,
@@ -242,23 +242,21 @@ fn pop_aged(
             .get(&key)
             .filter(|m| m.state == TaskState::Ready && m.ready_seq == seq)
     };
-    // (effective priority, ready_seq, lane) of the best head so far.
-    let mut best: Option<(u64, u64, usize)> = None;
+    // (rank, lane) of the best head so far.
+    let mut best = None;
     for (priority, lane) in queue.ready.iter_mut().enumerate() {
         while let Some(&(seq, key)) = lane.front() {
             let Some(meta) = live(seq, key) else {
                 lane.pop_front();
                 continue;
             };
-            let effective =
-                priority as u64 + now_ms.saturating_sub(meta.ready_since_ms()) / aging_ms;
-            let better = best.is_none_or(|(e, s, _)| effective > e || (effective == e && seq < s));
-            if better {
-                best = Some((effective, seq, priority));
+            let rank = lease_rank(meta, now_ms, aging_ms);
+            if best.is_none_or(|(b, _)| rank > b) {
+                best = Some((rank, priority));
             }
             break;
         }
     }
-    let (_, _, lane) = best?;
+    let (_, lane) = best?;
     queue.ready[lane].pop_front().map(|(_, key)| key)
 }

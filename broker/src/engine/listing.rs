@@ -3,20 +3,37 @@
 use std::ops::Bound::{Excluded, Unbounded};
 
 use super::command::Timer;
+use super::lease_order::{ReadyCursor, ReadyWalk};
+use super::queues::Queue;
 use super::task::{TaskMeta, TaskState};
 use super::{Engine, EngineError};
 
 /// Most tasks one page may scan before it returns, so a sparse listing cannot hold the engine.
 const SCAN_BUDGET: usize = 100_000;
 
-/// Where a listing resumes: two numbers whose meaning depends on the state listed.
+/// Where a listing resumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageToken(pub u64, pub u64);
+pub enum PageToken {
+    /// After the last task listed by due time or by key: its `(due_ms, key)` (due time 0 when
+    /// listed by key).
+    After(u64, u64),
+    /// A READY listing's place in the lease order of its first page.
+    Ready(ReadyCursor),
+}
+
+/// How a READY token starts, so it cannot be mistaken for an `After` one.
+const READY_PREFIX: &str = "r.";
 
 impl PageToken {
-    /// The token as sent to clients.
+    /// The token as sent to clients: `due.key`, or `r.now.seq0.….seq9` for READY.
     pub fn encode(self) -> String {
-        format!("{}.{}", self.0, self.1)
+        match self {
+            Self::After(due, key) => format!("{due}.{key}"),
+            Self::Ready(cursor) => {
+                let seqs = cursor.next_seq.map(|seq| seq.to_string()).join(".");
+                format!("{READY_PREFIX}{}.{seqs}", cursor.now_ms)
+            }
+        }
     }
 
     /// Parses a token from `encode`.
@@ -24,15 +41,34 @@ impl PageToken {
     /// # Errors
     /// [`EngineError::InvalidArgument`] when the text is not a token this broker issued.
     pub fn decode(text: &str) -> Result<Self, EngineError> {
-        let invalid = || EngineError::InvalidArgument {
-            field: "page_token",
-            message: format!("{text:?} is not a page token; pass next_page_token unchanged"),
+        let invalid = || bad_token(format!("{text:?} is not a page token"));
+        let (ready, body) = match text.strip_prefix(READY_PREFIX) {
+            Some(body) => (true, body),
+            None => (false, text),
         };
-        let (a, b) = text.split_once('.').ok_or_else(invalid)?;
-        Ok(Self(
-            a.parse().map_err(|_| invalid())?,
-            b.parse().map_err(|_| invalid())?,
-        ))
+        let numbers = body
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| invalid())?;
+        match (ready, numbers.as_slice()) {
+            (false, &[due, key]) => Ok(Self::After(due, key)),
+            (true, [now_ms, seqs @ ..]) => Ok(Self::Ready(ReadyCursor {
+                now_ms: *now_ms,
+                next_seq: seqs.try_into().map_err(|_| invalid())?,
+            })),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// A refused page token, with what to do instead.
+fn bad_token(why: String) -> EngineError {
+    EngineError::InvalidArgument {
+        field: "page_token",
+        message: format!(
+            "{why}; pass next_page_token unchanged, with the queue and state it was listed with"
+        ),
     }
 }
 
@@ -45,85 +81,113 @@ pub struct Page {
     pub next: Option<PageToken>,
 }
 
+impl Page {
+    fn empty() -> Self {
+        Self {
+            tasks: Vec::new(),
+            next: None,
+        }
+    }
+}
+
 impl Engine {
-    /// A page of the tasks of `queue` in `state`: READY in lease order, SCHEDULED and RETRYING
-    /// by due time, FAILED and every other state in enqueue order.
+    /// A page of the tasks of `queue` in `state`. READY tasks come in the order successive
+    /// leases at `now_ms` would hand them out (priority aging included); later pages keep the
+    /// first page's time, so one listing is one order. SCHEDULED and RETRYING tasks come by due
+    /// time, FAILED and every other state in enqueue order.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidArgument`] for a token of a listing of another state.
     pub fn list(
         &self,
         queue: &str,
         state: TaskState,
         after: Option<PageToken>,
         page_size: usize,
-    ) -> Page {
+        now_ms: u64,
+    ) -> Result<Page, EngineError> {
         let Some(q) = self.queues.get(queue) else {
-            return Page {
-                tasks: Vec::new(),
-                next: None,
-            };
+            return Ok(Page::empty());
         };
+        let other_listing = || {
+            bad_token(format!(
+                "the token is not from a listing of {state:?} tasks"
+            ))
+        };
+        if state == TaskState::Ready {
+            let cursor = match after {
+                None => ReadyCursor::start(now_ms),
+                Some(PageToken::Ready(cursor)) => cursor,
+                Some(PageToken::After(..)) => return Err(other_listing()),
+            };
+            return Ok(self.ready_page(q, cursor, page_size));
+        }
+        let from = match after {
+            None => None,
+            Some(PageToken::After(due, key)) => Some((due, key)),
+            Some(PageToken::Ready(_)) => return Err(other_listing()),
+        };
+        Ok(self.page_not_ready(queue, q, state, from, page_size))
+    }
+
+    /// A page of tasks not READY: by due time for SCHEDULED and RETRYING, else by key, after
+    /// `from` (`(due_ms, key)` of the last task listed).
+    fn page_not_ready(
+        &self,
+        queue: &str,
+        q: &Queue,
+        state: TaskState,
+        from: Option<(u64, u64)>,
+        page_size: usize,
+    ) -> Page {
         let matches = |m: &&TaskMeta| &*m.queue == queue && m.state == state;
         match state {
-            TaskState::Ready => {
-                let mut tasks = Vec::new();
-                for (priority, lane) in q.ready.iter().enumerate().rev() {
-                    let start = match after {
-                        Some(PageToken(p, _)) if priority as u64 > p => continue,
-                        Some(PageToken(p, seq)) if priority as u64 == p => seq + 1,
-                        _ => 0,
-                    };
-                    // The lane and the tasks a limit parked, merged in ready order.
-                    let inverse = 9 - u8::try_from(priority).unwrap_or(9);
-                    let in_lane = lane
-                        .range(lane.partition_point(|&(s, _)| s < start)..)
-                        .copied();
-                    let parked = q
-                        .parked
-                        .range((inverse, start, 0)..(inverse, u64::MAX, u64::MAX))
-                        .map(|&(_, seq, key)| (seq, key));
-                    for (seq, key) in merged(in_lane, parked) {
-                        let live = self
-                            .tasks
-                            .get(&key)
-                            .filter(|m| m.state == TaskState::Ready && m.ready_seq == seq);
-                        if let Some(meta) = live {
-                            if tasks.len() == page_size {
-                                let last: &TaskMeta = tasks.last().expect("invariant: page full");
-                                let token = PageToken(u64::from(last.priority), last.ready_seq);
-                                return Page {
-                                    tasks,
-                                    next: Some(token),
-                                };
-                            }
-                            tasks.push((**meta).clone());
-                        }
-                    }
-                }
-                Page { tasks, next: None }
-            }
             TaskState::Scheduled | TaskState::Retrying => {
-                let from = after.map_or((0, 0), |t| (t.0, t.1));
                 let iter = self
                     .timers
-                    .after(Timer::Due, from)
+                    .after(Timer::Due, from.unwrap_or((0, 0)))
                     .filter_map(|&(due, key)| self.tasks.get(&key).map(|m| (due, &**m)));
-                page_of(iter, matches, page_size, |m| PageToken(m.due_ms, m.key))
+                page_of(iter, matches, page_size, |m| {
+                    PageToken::After(m.due_ms, m.key)
+                })
             }
             TaskState::Failed => {
-                let start = after.map_or(Unbounded, |t| Excluded(t.1));
+                let start = from.map_or(Unbounded, |(_, key)| Excluded(key));
                 let iter = q
                     .dead
                     .range((start, Unbounded))
                     .filter_map(|key| self.tasks.get(key).map(|m| (*key, &**m)));
-                page_of(iter, matches, page_size, |m| PageToken(0, m.key))
+                page_of(iter, matches, page_size, |m| PageToken::After(0, m.key))
             }
             _ => {
-                let start = after.map_or(Unbounded, |t| Excluded(t.1));
+                let start = from.map_or(Unbounded, |(_, key)| Excluded(key));
                 let iter = self
                     .tasks
                     .range((start, Unbounded))
                     .map(|(key, m)| (*key, &**m));
-                page_of(iter, matches, page_size, |m| PageToken(0, m.key))
+                page_of(iter, matches, page_size, |m| PageToken::After(0, m.key))
             }
+        }
+    }
+
+    /// A page of READY tasks in lease order from `cursor`.
+    fn ready_page(&self, queue: &Queue, cursor: ReadyCursor, page_size: usize) -> Page {
+        let aging_ms = self.config.priority_aging_ms;
+        let mut walk = ReadyWalk::new(queue, &self.tasks, cursor, aging_ms);
+        let mut tasks = Vec::new();
+        loop {
+            let before = walk.cursor();
+            let Some(meta) = walk.next_within(SCAN_BUDGET) else {
+                let next = walk.cut_short().then(|| PageToken::Ready(walk.cursor()));
+                return Page { tasks, next };
+            };
+            if tasks.len() == page_size {
+                return Page {
+                    tasks,
+                    next: Some(PageToken::Ready(before)),
+                };
+            }
+            tasks.push(meta.clone());
         }
     }
 }
@@ -156,17 +220,4 @@ fn page_of<'a, K>(
         last_seen = Some(meta);
     }
     Page { tasks, next: None }
-}
-
-/// Two `(seq, key)` runs, each in order, as one in order.
-fn merged(
-    a: impl Iterator<Item = (u64, u64)>,
-    b: impl Iterator<Item = (u64, u64)>,
-) -> impl Iterator<Item = (u64, u64)> {
-    let (mut a, mut b) = (a.peekable(), b.peekable());
-    std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y < x => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    })
 }

@@ -19,7 +19,8 @@
 //! - `task.rs`: a task in memory ([`TaskMeta`]), its states and options, and [`NewTask`].
 //! - `task_id.rs` ([`TaskId`]), `error.rs` ([`EngineError`]), `queues.rs` (ready lanes, dead
 //!   letters, counts), `timers.rs` (deadlines per [`Timer`]), `ids.rs` (the id index),
-//!   `backoff.rs` (retry delays).
+//!   `backoff.rs` (retry delays), `lease_order.rs` (the order READY tasks are leased in, for
+//!   leases and listings alike).
 //!
 //! What the commands do:
 //! - `apply.rs`: [`Engine::apply`], the dispatch from a [`Command`] to the files below.
@@ -47,6 +48,7 @@ mod enqueue;
 mod error;
 mod ids;
 mod lease;
+mod lease_order;
 pub mod limits;
 mod listing;
 mod queues;
@@ -69,6 +71,7 @@ pub use command::{
 };
 pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;
+pub use lease_order::ReadyCursor;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;
 pub use task::{

@@ -125,7 +125,7 @@ impl Admin for AdminService {
         };
         let (page, held) = self
             .broker
-            .list(&req.queue, state, after, page_size as usize);
+            .list(&req.queue, state, after, page_size as usize)?;
         Ok(Response::new(pb::ListTasksResponse {
             tasks: page
                 .tasks

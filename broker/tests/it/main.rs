@@ -3,7 +3,8 @@
 //!
 //! One binary, one module per behaviour:
 //! - `enqueue`: priorities, FIFO, batches, idempotent ids and unique keys.
-//! - `priorities`: priority aging lets a waiting low-priority task past newer high ones.
+//! - `priorities`: priority aging lets a waiting low-priority task past newer high ones, and
+//!   READY listings show that aged lease order.
 //! - `fixtures`: a committed v1 data dir still loads.
 //! - `leases`: long polls, lease expiry and redelivery, fencing, extend.
 //! - `retries`: failure backoff, dead letters and replay, nack.

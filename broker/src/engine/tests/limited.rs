@@ -45,7 +45,8 @@ fn of_tenant(id: &str, tenant: &str) -> NewTask {
 
 fn ready_ids(h: &Harness) -> Vec<String> {
     h.engine
-        .list("q", TaskState::Ready, None, 100)
+        .list("q", TaskState::Ready, None, 100, h.now)
+        .unwrap()
         .tasks
         .iter()
         .map(|m| m.id.to_string())

@@ -3,6 +3,7 @@
 use super::*;
 
 mod acks;
+mod lease_order;
 mod leasing;
 mod lifecycle;
 mod limited;

@@ -14,7 +14,10 @@ fn listing_ready_tasks_pages_in_lease_order() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = h.engine.list("q", TaskState::Ready, token, 2);
+        let page = h
+            .engine
+            .list("q", TaskState::Ready, token, 2, h.now)
+            .unwrap();
         seen.extend(page.tasks.iter().map(|m| m.id.to_string()));
         match page.next {
             Some(next) => token = Some(next),
