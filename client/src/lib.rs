@@ -16,7 +16,7 @@
 //! - `status`: [`TaskStatus`] and the long-polling [`Client::result`] / [`Client::wait_for`].
 //! - `lease`: [`Client::lease`], acks, nacks and lease extension; [`LeasedTask`], [`LeaseRef`].
 //! - `ack_many`: [`Client::ack_many`], many acks in one call.
-//! - `revoke`: [`Client::revoke`] and what it did per task ([`Revoked`], [`RevokedWhile`]).
+//! - `revoke`: [`Client::revoke`], [`Client::revoke_by_headers`] and what they did per task ([`Revoked`], [`RevokedWhile`]).
 //! - `admin`: queue stats, task listings, purge, dead-letter replay.
 //! - `workers`: [`Client::list_workers`] and [`Client::control_workers`] (ping, shutdown).
 //! - `limits`: [`Client::set_limit`], [`Client::remove_limit`], [`Client::limits`].
@@ -79,7 +79,7 @@ pub use enqueue::TaskHandle;
 pub use error::ClientError;
 pub use lease::{LeaseOptions, LeaseRef, LeasedTask};
 pub use limits::{Limit, LimitInfo};
-pub use revoke::{Revoked, RevokedWhile};
+pub use revoke::{Revoked, RevokedByHeaders, RevokedWhile};
 pub use schedules::{Misfire, Overlap, Recurrence, Schedule, ScheduleInfo};
 pub use state::{ParseTaskStateError, TaskState};
 pub use status::{is_json_content_type, TaskError, TaskResult, TaskStatus, MAX_POLL_WAIT};

@@ -1,4 +1,7 @@
-//! [`Client::revoke`] and what it reports per task ([`Revoked`], [`RevokedWhile`]).
+//! [`Client::revoke`], [`Client::revoke_by_headers`] and what they report per task
+//! ([`Revoked`], [`RevokedWhile`]).
+
+use std::time::Duration;
 
 use stalk_proto::v1;
 
@@ -29,7 +32,8 @@ pub enum RevokedWhile {
     Running,
     /// It had already finished: nothing changed.
     Finished,
-    /// The broker does not know the id.
+    /// The broker does not know the id: it remembers it, and refuses the task (stores it
+    /// REVOKED) if it arrives.
     Unknown,
 }
 
@@ -52,7 +56,7 @@ impl RevokedWhile {
             Self::Prefetched => "revoked in a worker's buffer: dropped unstarted",
             Self::Running => "revoked while running: its worker stops it",
             Self::Finished => "already finished: nothing changed",
-            Self::Unknown => "unknown id",
+            Self::Unknown => "unknown id: refused if it arrives",
         }
     }
 
@@ -70,10 +74,20 @@ impl RevokedWhile {
     }
 }
 
+/// What a revoke by header did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedByHeaders {
+    /// The live tasks revoked for their headers (at most 1000 listed).
+    pub matched: Vec<Revoked>,
+    /// How many live tasks were revoked, listed or not.
+    pub matched_count: u64,
+}
+
 impl Client {
     /// Revokes tasks by id: a waiting task never runs; a leased one's lease is void at once,
-    /// and the worker holding it drops it unstarted or stops it while it runs. Returns per id
-    /// what the revoke did, in request order.
+    /// and the worker holding it drops it unstarted or stops it while it runs. An id the broker
+    /// does not know yet is remembered (3 hours) and its task refused if it arrives. Returns
+    /// per id what the revoke did, in request order.
     ///
     /// # Errors
     ///
@@ -82,18 +96,53 @@ impl Client {
     pub async fn revoke(&self, ids: &[&str]) -> Result<Vec<Revoked>, ClientError> {
         let request = v1::RevokeRequest {
             task_ids: ids.iter().map(|&id| id.to_owned()).collect(),
+            ..v1::RevokeRequest::default()
         };
         let response = self.tasks().revoke(request).await?.into_inner();
-        response
-            .outcomes
-            .into_iter()
-            .map(|outcome| {
-                Ok(Revoked {
-                    state: TaskState::from_wire(outcome.state)?,
-                    was: RevokedWhile::from_wire(outcome.was)?,
-                    id: outcome.task_id,
-                })
-            })
-            .collect()
+        outcomes(response.outcomes)
     }
+
+    /// Revokes every live task that carries one of these header values (as Celery revokes by
+    /// stamped header), and, for `remember` (default 3 hours), every task that arrives with
+    /// one. Durable when it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`] if the broker refuses the call (no headers, over 100, empty
+    /// name, too many revocations remembered).
+    pub async fn revoke_by_headers(
+        &self,
+        headers: &[(&str, &str)],
+        remember: Option<Duration>,
+    ) -> Result<RevokedByHeaders, ClientError> {
+        let request = v1::RevokeRequest {
+            headers: headers
+                .iter()
+                .map(|&(name, value)| v1::HeaderValue {
+                    name: name.to_owned(),
+                    value: value.to_owned(),
+                })
+                .collect(),
+            remember_ms: remember.map_or(0, |d| crate::wire::duration_ms(d).max(1)),
+            ..v1::RevokeRequest::default()
+        };
+        let response = self.tasks().revoke(request).await?.into_inner();
+        Ok(RevokedByHeaders {
+            matched: outcomes(response.matched)?,
+            matched_count: response.matched_count,
+        })
+    }
+}
+
+fn outcomes(outcomes: Vec<v1::RevokeOutcome>) -> Result<Vec<Revoked>, ClientError> {
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            Ok(Revoked {
+                state: TaskState::from_wire(outcome.state)?,
+                was: RevokedWhile::from_wire(outcome.was)?,
+                id: outcome.task_id,
+            })
+        })
+        .collect()
 }

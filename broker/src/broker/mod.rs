@@ -111,6 +111,7 @@ impl Broker {
         let mut engine = Engine::recover(engine_config, recovered.tasks);
         engine.restore_schedules(recovered.schedules);
         engine.restore_limits(recovered.limits);
+        engine.restore_revocations(recovered.revocations);
         let reserved = next_seq + SEQ_BLOCK;
         store.reserve_seq(reserved)?;
         let commit = store.group_commit()?;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{Broker, BrokerError, Polling};
 use crate::engine::{
-    AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, Revocation,
+    AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, RevokeReport,
     TaskBody, TaskMeta, TaskResult, TaskState,
 };
 
@@ -299,14 +299,25 @@ impl Broker {
         }
     }
 
-    /// Revokes tasks by id; per id, what the revoke did. The holders of revoked leases hear of
-    /// it through [`Broker::stopped_leases`].
+    /// Revokes tasks by id and by header value; ids not known yet and header values are
+    /// remembered for `remember_ms`, and tasks arriving with them are stored REVOKED. The
+    /// holders of revoked leases hear of it through [`Broker::stopped_leases`].
     ///
     /// # Errors
-    /// Storage failures.
-    pub async fn revoke(&self, ids: Vec<String>) -> Result<Vec<(String, Revocation)>, BrokerError> {
-        match self.execute(Command::Revoke(ids)).await?.reply {
-            Reply::Revoked(revoked) => Ok(revoked),
+    /// Storage failures; [`EngineError::Full`] when too many revocations are remembered.
+    pub async fn revoke(
+        &self,
+        ids: Vec<String>,
+        headers: Vec<(String, String)>,
+        remember_ms: u64,
+    ) -> Result<RevokeReport, BrokerError> {
+        let command = Command::Revoke {
+            ids,
+            headers,
+            remember_ms,
+        };
+        match self.execute(command).await?.reply {
+            Reply::Revoked(report) => Ok(report),
             other => Err(BrokerError::unexpected("Revoke", &other)),
         }
     }

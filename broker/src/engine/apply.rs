@@ -36,7 +36,11 @@ impl Engine {
                 lease_id,
                 lease_ms,
             } => self.extend(&id, lease_id, lease_ms, ctx),
-            Command::Revoke(ids) => Ok(self.revoke(ids, ctx)),
+            Command::Revoke {
+                ids,
+                headers,
+                remember_ms,
+            } => self.revoke(ids, headers, remember_ms, ctx),
             Command::Release { leases, cause } => Ok(self.release(leases, &cause, ctx)),
             Command::Start(leases) => Ok(self.start_many(leases, ctx)),
             Command::Purge {

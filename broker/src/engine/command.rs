@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::ctx::When;
 use super::limits::{Limit, LimitInfo, LimitKey};
+use super::revocations::RevokeRule;
 use super::schedules::Schedule;
 use super::task::{NewTask, TaskBody, TaskError, TaskMeta, TaskResult, TaskState};
 use super::task_id::TaskId;
@@ -133,8 +134,16 @@ pub enum Command {
         /// New deadline is now + this.
         lease_ms: u64,
     },
-    /// Revoke tasks by id.
-    Revoke(Vec<String>),
+    /// Revoke tasks by id and by header value.
+    Revoke {
+        /// Task ids; one not known yet is remembered, and refused when it arrives.
+        ids: Vec<String>,
+        /// Header (name, value) pairs: every live task with one is revoked, and tasks that
+        /// arrive with one are refused.
+        headers: Vec<(String, String)>,
+        /// How long unknown ids and headers are remembered, ms.
+        remember_ms: u64,
+    },
     /// Give leases back without completing them (a worker session ended). Each entry is
     /// (task id, lease id, whether the attempt started); an unstarted one does not count as an
     /// attempt, a started one is a lost attempt with `cause`. Leases that are no longer current
@@ -252,8 +261,8 @@ pub enum Reply {
         /// Unix ms.
         deadline_ms: u64,
     },
-    /// To `Revoke`: per id, what the revoke did.
-    Revoked(Vec<(String, Revocation)>),
+    /// To `Revoke`: what it did.
+    Revoked(RevokeReport),
     /// To `Start`: per lease, the running lease's deadline, or why the start was refused and
     /// the task's state now (`None`: gone).
     Started(Vec<Result<u64, (crate::engine::EngineError, Option<TaskState>)>>),
@@ -288,6 +297,8 @@ pub enum Write {
     DeleteSchedule(u64),
     /// A limit was set (`None`: removed).
     PutLimit(LimitKey, Option<Limit>),
+    /// A revocation is remembered until this time (`None`: forgotten).
+    Revocation(RevokeRule, Option<u64>),
 }
 
 /// The result of applying a command.
@@ -322,6 +333,15 @@ pub struct StoppedLease {
     pub state: TaskState,
 }
 
+/// What a revoke did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevokeReport {
+    /// Per requested id, in order.
+    pub ids: Vec<(String, Revocation)>,
+    /// The live tasks revoked for their headers.
+    pub matched: Vec<(TaskId, Revocation)>,
+}
+
 /// What a revoke did to one id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revocation {
@@ -333,7 +353,8 @@ pub enum Revocation {
     Running,
     /// It had already finished in this state; nothing changed.
     Finished(TaskState),
-    /// The broker does not know the id.
+    /// The broker does not know the id: it is remembered, and the task refused if it
+    /// arrives.
     Unknown,
 }
 

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use super::command::{Enqueued, Outcome, Reply, Write};
 use super::ctx::Ctx;
-use super::task::{NewTask, TaskBody, TaskCold, TaskMeta, TaskState};
-use super::transitions::index;
+use super::revocations::RevokeRule;
+use super::task::{NewTask, TaskBody, TaskCold, TaskError, TaskMeta, TaskState};
+use super::transitions::{index, Change};
 use super::{Engine, EngineError};
 
 impl Engine {
@@ -55,6 +56,14 @@ impl Engine {
                     .into(),
             });
         }
+        let revoked_by = task.id.with_str(|id| {
+            let headers = task.body.headers.iter();
+            self.revocations.matching(
+                id,
+                headers.map(|(n, v)| (n.as_str(), v.as_str())),
+                ctx.now_ms,
+            )
+        });
         let due_ms = task.eta.map_or(0, |w| w.resolve(ctx.now_ms));
         let (state, due_ms) = if due_ms > ctx.now_ms {
             (TaskState::Scheduled, due_ms)
@@ -91,7 +100,33 @@ impl Engine {
             state,
             cold,
         };
-        self.insert_task(meta, task.body, out)
+        let created = self.insert_task(meta, task.body, out);
+        match revoked_by {
+            Some(rule) => self.revoke_on_arrival(key, &rule, ctx, out),
+            None => created,
+        }
+    }
+
+    /// A task that arrived after a revoke that names it (by id or header): stored, so its
+    /// result says so, but REVOKED at once; it never runs.
+    fn revoke_on_arrival(
+        &mut self,
+        key: u64,
+        rule: &RevokeRule,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) -> Enqueued {
+        let meta = self
+            .tasks
+            .get_mut(&key)
+            .expect("invariant: the task was inserted just before");
+        meta.cold_mut().error = Some(TaskError {
+            kind: "Revoked".into(),
+            message: format!("revoked before it arrived (by {rule})"),
+        });
+        let id = meta.id.clone();
+        let state = self.transition(key, TaskState::Revoked, Change::default(), ctx, out);
+        Enqueued::Created { id, state }
     }
 
     /// Adds a new task (built by `enqueue_one`) to the indexes and the store's writes.

@@ -31,6 +31,14 @@ pub enum EngineError {
         /// What happened instead, e.g. "the lease expired and the task was leased again".
         why: String,
     },
+    /// A bounded table is full.
+    #[error("too many {what}: at most {limit} are kept; wait for some to expire")]
+    Full {
+        /// What is full.
+        what: &'static str,
+        /// Its bound.
+        limit: usize,
+    },
     /// A field is invalid in a way only the engine can see (e.g. a time in the past).
     #[error("{field}: {message}")]
     InvalidArgument {

@@ -28,7 +28,8 @@
 //! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
 //! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
 //! - `start.rs`: starting pushed attempts (prefetch lease to running lease, expiry check).
-//! - `revoke.rs`: revoking tasks.
+//! - `revoke.rs`: revoking tasks by id and header; `revocations.rs`: the revocations
+//!   remembered for tasks yet to arrive.
 //! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
 //! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
 //! - `bulk.rs`: purging a queue, replaying dead letters.
@@ -53,6 +54,7 @@ pub mod limits;
 mod listing;
 mod queues;
 mod recover;
+mod revocations;
 mod revoke;
 pub mod schedules;
 mod start;
@@ -66,14 +68,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use command::{
-    AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, StoppedLease,
-    Timer, Write,
+    AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, RevokeReport,
+    StoppedLease, Timer, Write,
 };
 pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;
 pub use lease_order::ReadyCursor;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;
+pub use revocations::{RevokeRule, MAX_REVOCATIONS};
 pub use task::{
     Lease, NewTask, TaskBody, TaskCold, TaskError, TaskMeta, TaskOptions, TaskResult, TaskState,
     DEFAULT_LEASE_MS, DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF_MAX_MS,
@@ -116,6 +119,8 @@ pub struct Engine {
     schedule_names: HashMap<String, u64>,
     /// Rate limits, checked when leases are granted.
     limits: limits::Limits,
+    /// Revocations remembered for tasks yet to arrive.
+    revocations: revocations::Revocations,
 }
 
 impl Engine {
@@ -132,6 +137,7 @@ impl Engine {
             schedules: BTreeMap::new(),
             schedule_names: HashMap::new(),
             limits: limits::Limits::default(),
+            revocations: revocations::Revocations::default(),
         }
     }
 

@@ -59,6 +59,7 @@ pub(crate) fn engine_code(err: &EngineError) -> Code {
         | EngineError::LimitNotFound { .. } => Code::NotFound,
         EngineError::StaleLease { .. } => Code::FailedPrecondition,
         EngineError::InvalidArgument { .. } => Code::InvalidArgument,
+        EngineError::Full { .. } => Code::ResourceExhausted,
     }
 }
 

@@ -167,7 +167,10 @@ impl TaskQueue for TaskQueueService {
                 ..pb::GetResultResponse::default()
             }));
         };
-        let shows_error = matches!(meta.state, TaskState::Failed | TaskState::Retrying);
+        let shows_error = matches!(
+            meta.state,
+            TaskState::Failed | TaskState::Retrying | TaskState::Revoked
+        );
         Ok(Response::new(pb::GetResultResponse {
             task_id: meta.id.to_string(),
             state: convert::task_state(&meta).into(),
@@ -199,24 +202,9 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::RevokeResponse>, Status> {
-        let ids = request.into_inner().task_ids;
-        convert::batch("task_ids", ids.len())?;
-        for (i, id) in ids.iter().enumerate() {
-            convert::task_id(&format!("task_ids[{i}]"), id)?;
-        }
-        let revoked = self.broker.revoke(ids).await?;
-        let outcomes = revoked
-            .into_iter()
-            .map(|(task_id, what)| {
-                let (state, was) = convert::revocation(what);
-                pb::RevokeOutcome {
-                    task_id,
-                    state: state.into(),
-                    was: was.into(),
-                }
-            })
-            .collect();
-        Ok(Response::new(pb::RevokeResponse { outcomes }))
+        let (ids, headers, remember_ms) = convert::revoke_request(request.into_inner())?;
+        let report = self.broker.revoke(ids, headers, remember_ms).await?;
+        Ok(Response::new(convert::revoke_response(report)))
     }
 }
 

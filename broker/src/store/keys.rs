@@ -10,6 +10,8 @@ pub(crate) const BODY: u8 = 0x03;
 pub(crate) const SCHEDULE: u8 = 0x04;
 /// A limit, by its scope as text (and a keyed limit's header).
 pub(crate) const LIMIT: u8 = 0x05;
+/// A revocation remembered for tasks yet to arrive, by its rule.
+pub(crate) const REVOCATION: u8 = 0x06;
 
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";

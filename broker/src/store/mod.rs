@@ -3,7 +3,7 @@
 //!
 //! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
 //! (rewritten on each change), `0x03 key` a task's body (written once), `0x04 key` a schedule,
-//! `0x05 scope` a limit. The hot path is one batch per command: enqueue writes state + body, a
+//! `0x05 scope` a limit, `0x06 rule` a remembered revocation. The hot path is one batch per command: enqueue writes state + body, a
 //! lease or ack rewrites the state.
 //!
 //! # Files
@@ -11,7 +11,8 @@
 //! - `error.rs`: [`StoreError`].
 //! - `keys.rs`: the key encodings.
 //! - `records.rs`: a task's state and body records.
-//! - `schedule_records.rs`, `limit_records.rs`: the records of schedules and of limits.
+//! - `schedule_records.rs`, `limit_records.rs`, `revocation_records.rs`: the records of
+//!   schedules, limits and remembered revocations.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
 
@@ -21,6 +22,7 @@ mod keys;
 mod limit_records;
 mod records;
 mod recovery;
+mod revocation_records;
 mod schedule_records;
 
 use std::path::PathBuf;
@@ -130,6 +132,18 @@ impl Store {
                 }
                 Write::DeleteSchedule(key) => {
                     self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
+                }
+                Write::Revocation(rule, until) => {
+                    let key = revocation_records::revocation_key(&rule);
+                    match until {
+                        Some(until) => {
+                            self.db
+                                .insert(key, revocation_records::encode_revocation(until))?;
+                        }
+                        None => {
+                            self.db.remove(key)?;
+                        }
+                    }
                 }
                 Write::PutLimit(limit_key, limit) => {
                     let key = limit_records::limit_key(&limit_key);

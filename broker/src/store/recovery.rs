@@ -2,14 +2,15 @@
 
 use std::collections::HashSet;
 
-use super::keys::{self, decode_task_key, BODY, LIMIT, SCHEDULE, SEQ_RESERVED, STATE};
+use super::keys::{self, decode_task_key, BODY, LIMIT, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE};
 use super::limit_records::decode_limit;
 use super::records::decode_state;
+use super::revocation_records::decode_revocation;
 use super::schedule_records::decode_schedule;
 use super::{Store, StoreError};
 use crate::engine::limits::{Limit, LimitKey};
 use crate::engine::schedules::Schedule;
-use crate::engine::TaskMeta;
+use crate::engine::{RevokeRule, TaskMeta};
 
 /// What a store holds, ready for `Engine::recover`.
 #[derive(Debug, Default)]
@@ -20,6 +21,8 @@ pub struct Recovered {
     pub schedules: Vec<Schedule>,
     /// Every stored limit.
     pub limits: Vec<(LimitKey, Limit)>,
+    /// Every remembered revocation, with when it is forgotten.
+    pub revocations: Vec<(RevokeRule, u64)>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
 }
@@ -47,6 +50,7 @@ impl Store {
             tasks: Vec::new(),
             schedules: Vec::new(),
             limits: Vec::new(),
+            revocations: Vec::new(),
             next_seq: reserved,
         };
         for entry in self.db.scan_prefix([STATE]) {
@@ -77,6 +81,10 @@ impl Store {
         for entry in self.db.scan_prefix([LIMIT]) {
             let (key, value) = entry?;
             out.limits.push(decode_limit(&key, &value)?);
+        }
+        for entry in self.db.scan_prefix([REVOCATION]) {
+            let (key, value) = entry?;
+            out.revocations.push(decode_revocation(&key, &value)?);
         }
         self.drop_orphan_bodies(&out.tasks)?;
         Ok(out)

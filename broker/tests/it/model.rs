@@ -294,7 +294,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .expect("in range")
                     .clone();
                 real.broker()
-                    .revoke(vec![id.clone()])
+                    .revoke(vec![id.clone()], Vec::new(), 60_000)
                     .await
                     .expect("revoke");
                 model.tasks.get_mut(&id).expect("known").1 = ModelState::Done;

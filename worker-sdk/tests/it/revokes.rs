@@ -278,3 +278,36 @@ async fn a_revoked_task_running_in_a_prefork_child_is_killed_with_the_child() {
         "the slot was freed: {quick:?}"
     );
 }
+
+#[tokio::test]
+async fn revoking_by_header_stops_the_running_task_that_carries_it() {
+    let broker = TestBroker::start().await;
+    let (probes, worker, client) = setup(&broker).await;
+    let hang = client
+        .enqueue(task("hang").header("batch", "b-7"))
+        .await
+        .unwrap();
+    wait_state(&client, &hang.id, TaskState::Running).await;
+
+    let report = client
+        .revoke_by_headers(&[("batch", "b-7")], None)
+        .await
+        .unwrap();
+    assert_eq!(report.matched_count, 1);
+    assert_eq!(report.matched[0].was, RevokedWhile::Running);
+    let dropped = wait_until(
+        SOON,
+        || async { probes.hangs_dropped.load(Ordering::SeqCst) },
+        |n| *n == 1,
+    )
+    .await;
+    assert_eq!(dropped, Ok(1), "the handler's future was dropped");
+    let late = client
+        .enqueue(task("victim").header("batch", "b-7"))
+        .await
+        .unwrap();
+    assert_eq!(late.state, TaskState::Revoked, "refused on arrival");
+    flush_buffer(&client).await;
+    assert_eq!(probes.victims_started.load(Ordering::SeqCst), 0);
+    worker.stop().await.unwrap();
+}

@@ -80,7 +80,7 @@ impl Harness {
             }
             Step::Revoke(n) => {
                 // Unknown or finished tasks are refused or ignored alike; either is fine here.
-                let _ = self.run(Command::Revoke(vec![format!("t{n}")]));
+                let _ = self.run(revoke(&[&format!("t{n}")]));
             }
         }
     }

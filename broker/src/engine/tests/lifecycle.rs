@@ -38,20 +38,17 @@ fn revoking_a_leased_task_voids_its_lease() {
         .find(|g| g.meta.id.matches("running"))
         .unwrap();
     h.enqueue(task("later"));
-    let outcome = h
-        .run(Command::Revoke(vec![
-            "running".into(),
-            "later".into(),
-            "nope".into(),
-        ]))
-        .unwrap();
+    let outcome = h.run(revoke(&["running", "later", "nope"])).unwrap();
     assert_eq!(
         outcome.reply,
-        Reply::Revoked(vec![
-            ("running".into(), Revocation::Running),
-            ("later".into(), Revocation::Waiting),
-            ("nope".into(), Revocation::Unknown),
-        ])
+        Reply::Revoked(RevokeReport {
+            ids: vec![
+                ("running".into(), Revocation::Running),
+                ("later".into(), Revocation::Waiting),
+                ("nope".into(), Revocation::Unknown),
+            ],
+            matched: Vec::new(),
+        })
     );
     assert_eq!(
         outcome.stopped,

@@ -235,7 +235,7 @@ fn parked_tasks_can_be_revoked_and_purged() {
     }
     let running = h.lease("q", 10);
     assert_eq!(ids(&running), ["a0"]);
-    h.run(Command::Revoke(vec!["a1".into()])).unwrap();
+    h.run(revoke(&["a1"])).unwrap();
     assert_eq!(h.engine.limits()[0].waiting, 2);
     h.run(Command::Purge {
         queue: "q".into(),

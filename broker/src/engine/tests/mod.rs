@@ -127,6 +127,15 @@ fn task(id: &str) -> NewTask {
     }
 }
 
+/// Revokes these ids (nothing by header).
+fn revoke(ids: &[&str]) -> Command {
+    Command::Revoke {
+        ids: ids.iter().map(|id| id.to_string()).collect(),
+        headers: Vec::new(),
+        remember_ms: 60_000,
+    }
+}
+
 fn ids(granted: &[Granted]) -> Vec<String> {
     granted.iter().map(|g| g.meta.id.to_string()).collect()
 }

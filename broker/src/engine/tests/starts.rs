@@ -70,10 +70,13 @@ fn revoking_a_pushed_task_says_it_was_prefetched_and_refuses_its_start() {
     let mut h = Harness::new();
     h.enqueue(task("t"));
     let pushed = push(&mut h);
-    let outcome = h.run(Command::Revoke(vec!["t".into()])).unwrap();
+    let outcome = h.run(revoke(&["t"])).unwrap();
     assert_eq!(
         outcome.reply,
-        Reply::Revoked(vec![("t".into(), Revocation::Prefetched)])
+        Reply::Revoked(RevokeReport {
+            ids: vec![("t".into(), Revocation::Prefetched)],
+            matched: Vec::new(),
+        })
     );
     assert_eq!(outcome.stopped.len(), 1);
     assert!(matches!(

@@ -5,19 +5,22 @@
 //! - `mod.rs`: [`FieldError`], bounds, and checks of names, ids, durations and states.
 //! - `task.rs`: a task spec into a `NewTask`.
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
+//! - `revoke.rs`: a revoke request, and what a revoke did.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
 mod reply;
+mod revoke;
 mod task;
 
 use stalk_proto::v1 as pb;
 use tonic::Code;
 
-use crate::engine::{Revocation, TaskMeta, TaskState};
+use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
 pub(crate) use reply::{ack_result, enqueued, error, leased_task, summary};
+pub(crate) use revoke::{revoke_request, revoke_response};
 pub(crate) use task::{new_task, task_at};
 
 /// Longest task or queue name.
@@ -231,17 +234,6 @@ pub(crate) fn task_state(meta: &TaskMeta) -> pb::TaskState {
     match meta.state {
         TaskState::Leased if !meta.cold().prefetched => pb::TaskState::Running,
         other => state(other),
-    }
-}
-
-/// The wire form of what a revoke did: (state after, what the task was doing).
-pub(crate) fn revocation(what: Revocation) -> (pb::TaskState, pb::RevokedWhile) {
-    match what {
-        Revocation::Waiting => (pb::TaskState::Revoked, pb::RevokedWhile::Waiting),
-        Revocation::Prefetched => (pb::TaskState::Revoked, pb::RevokedWhile::Prefetched),
-        Revocation::Running => (pb::TaskState::Revoked, pb::RevokedWhile::Running),
-        Revocation::Finished(s) => (state(s), pb::RevokedWhile::Finished),
-        Revocation::Unknown => (pb::TaskState::Unknown, pb::RevokedWhile::Unknown),
     }
 }
 

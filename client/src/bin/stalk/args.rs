@@ -75,11 +75,19 @@ pub(crate) enum Command {
     Control(ControlCommand),
     /// List the tasks of a queue in one state.
     Tasks(TasksArgs),
-    /// Revoke tasks: waiting ones never run, running ones lose their lease.
+    /// Revoke tasks: waiting ones never run, prefetched ones are dropped, running ones are
+    /// stopped; unknown ids and header values are refused if they arrive.
     Revoke {
         /// Task ids.
-        #[arg(required = true, value_name = "ID")]
+        #[arg(value_name = "ID", required_unless_present = "headers")]
         ids: Vec<String>,
+        /// Revoke every task with this header value, and those that arrive with it; repeat
+        /// for more.
+        #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
+        /// How long unknown ids and header values are remembered (default 3h).
+        #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+        remember: Option<Duration>,
     },
     /// Dead letters: the FAILED tasks of a queue.
     #[command(subcommand)]

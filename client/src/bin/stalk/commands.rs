@@ -52,7 +52,20 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             control(&client, &workers, WorkerCommand::Shutdown, timeout, json).await
         }
         Command::Tasks(args) => tasks(&connect(&conn).await?, args, json).await,
-        Command::Revoke { ids } => revoke(&connect(&conn).await?, &ids, json).await,
+        Command::Revoke {
+            ids,
+            headers,
+            remember,
+        } => {
+            let client = connect(&conn).await?;
+            if !headers.is_empty() {
+                revoke_by_headers(&client, &headers, remember, json).await?;
+            }
+            if ids.is_empty() {
+                return Ok(());
+            }
+            revoke(&client, &ids, json).await
+        }
         Command::Dead(DeadCommand::List { queue, limit }) => {
             dead_list(&connect(&conn).await?, &queue, limit, json).await
         }
@@ -366,6 +379,42 @@ async fn tasks(client: &Client, args: TasksArgs, json: bool) -> anyhow::Result<(
     emit(&render::summaries_table(&tasks))?;
     if let Some(token) = next {
         eprintln!("more tasks: add --page-token {token}");
+    }
+    Ok(())
+}
+
+async fn revoke_by_headers(
+    client: &Client,
+    headers: &[(String, String)],
+    remember: Option<Duration>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let report = client.revoke_by_headers(&headers, remember).await?;
+    if json {
+        let matched: Vec<Value> = report
+            .matched
+            .iter()
+            .map(|r| json!({ "id": r.id, "state": r.state.as_str(), "was": r.was.as_str() }))
+            .collect();
+        emit_json(&json!({ "matched": matched, "matched_count": report.matched_count }))?;
+    } else {
+        let mut table = crate::table::Table::new(&["ID", "STATE", "WHAT HAPPENED"]);
+        for r in &report.matched {
+            table.row(vec![
+                r.id.clone(),
+                r.state.to_string(),
+                r.was.describe().into(),
+            ]);
+        }
+        emit(&table.render())?;
+        eprintln!(
+            "revoked {} live task(s) by header; tasks arriving with it are refused",
+            report.matched_count
+        );
     }
     Ok(())
 }
