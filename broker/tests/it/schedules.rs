@@ -340,3 +340,42 @@ async fn overlap_policies_allow_skip_and_buffer_one() {
     let fired = wait_until(SOON, counts, |&(allow, _, _)| allow == 4).await;
     assert_eq!(fired, Ok((4, 1, 1)));
 }
+
+#[tokio::test]
+async fn every_slot_of_a_berlin_crontab_fires_once_across_dst() {
+    // 02:15 and 02:45 do not exist on 28 March 2027 (02:00 jumps to 03:00).
+    let (broker, clock) = manual_broker(utc(2027, 3, 27, 23, 0)).await;
+    let client = broker.client().await;
+    let twice = Schedule::cron("twice", "15,45 2 * * *", "Europe/Berlin", tick_task());
+    let three_cest = utc(2027, 3, 28, 1, 0);
+    let info = client.put_schedule(twice).await.unwrap();
+    assert_eq!(info.next_fire, Some(at(three_cest)), "both run at 03:00");
+    move_to(&clock, three_cest + 1);
+    let fired = wait_until(SOON, || slots(&client, "twice"), |s| !s.is_empty()).await;
+    assert_eq!(fired.unwrap(), [three_cest], "as one task");
+    let next = client.schedule("twice").await.unwrap().next_fire;
+    assert_eq!(next, Some(at(utc(2027, 3, 29, 0, 15))), "then 02:15 CEST");
+
+    // 02:00 and 02:30 happen twice on 31 October 2027 (03:00 falls back to 02:00).
+    client.delete_schedule("twice").await.unwrap();
+    move_to(&clock, utc(2027, 10, 30, 23, 0));
+    let half = Schedule::cron("half", "*/30 2 * * *", "Europe/Berlin", tick_task());
+    client.put_schedule(half).await.unwrap();
+    let (two, half_past) = (utc(2027, 10, 31, 0, 0), utc(2027, 10, 31, 0, 30));
+    for (slot, count) in [(two, 1), (half_past, 2)] {
+        move_to(&clock, slot + 1);
+        let fired = wait_until(SOON, || slots(&client, "half"), |s| s.len() == count).await;
+        assert!(fired.is_ok(), "{fired:?}");
+    }
+    assert_eq!(
+        slots(&client, "half").await,
+        [two, half_past],
+        "02:00 and 02:30 CEST"
+    );
+    let next = client.schedule("half").await.unwrap().next_fire;
+    assert_eq!(
+        next,
+        Some(at(utc(2027, 11, 1, 1, 0))),
+        "02:00 and 02:30 CET, the repeated hour, do not fire: next is 02:00 CET a day later"
+    );
+}

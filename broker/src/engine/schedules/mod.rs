@@ -11,10 +11,14 @@
 //! # Layout
 //! - this file: a [`Schedule`] and its policies ([`Misfire`], [`Overlap`]).
 //! - `recurrence.rs`: intervals, crontabs in time zones, one-shots: the next slot.
+//! - `crontab.rs`: a crontab's wall clock slots as instants in its zone, across DST changes.
 //! - `firing.rs`: the slots due under the misfire policy, the overlap check, and firing them
 //!   into tasks on the `Schedule` timer's tick.
 //! - `registry.rs`: the engine's schedules: put, pause, delete, restore, look up.
 
+mod crontab;
+#[cfg(test)]
+mod dst_tests;
 mod firing;
 mod recurrence;
 mod registry;

@@ -1,10 +1,9 @@
 //! When a schedule fires: intervals, crontabs in IANA time zones, and one-shots. The times are
 //! pure functions of the clock readings the engine is given.
 
-use std::str::FromStr;
+use chrono::DateTime;
 
-use chrono::{DateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use super::crontab::Crontab;
 
 /// When a schedule fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +54,7 @@ impl Recurrence {
     /// # Errors
     /// A bad expression or zone.
     pub fn cron(expr: &str, zone: &str) -> Result<Self, ScheduleError> {
-        parse_cron(expr)?;
-        parse_zone(zone)?;
+        Crontab::parse(expr, zone)?;
         Ok(Self::Cron {
             expr: expr.to_string(),
             zone: zone.to_string(),
@@ -79,13 +77,10 @@ impl Recurrence {
             }
             Self::Once { at_ms } => (*at_ms > after_ms).then_some(*at_ms),
             Self::Cron { expr, zone } => {
-                let cron = parse_cron(expr).ok()?;
-                let tz = parse_zone(zone).ok()?;
-                let after = i64::try_from(after_ms / 1000).ok()?;
-                let start =
-                    tz.from_utc_datetime(&DateTime::<Utc>::from_timestamp(after, 0)?.naive_utc());
-                let next = cron.find_next_occurrence(&start, false).ok()?;
-                u64::try_from(next.timestamp()).ok()?.checked_mul(1000)
+                // Stored crontabs were checked when they were put, so this parse succeeds.
+                let crontab = Crontab::parse(expr, zone).ok()?;
+                let after = DateTime::from_timestamp_millis(i64::try_from(after_ms).ok()?)?;
+                u64::try_from(crontab.next_after(after)?.timestamp_millis()).ok()
             }
         }
     }
@@ -107,20 +102,11 @@ impl Recurrence {
     }
 }
 
-fn parse_cron(expr: &str) -> Result<croner::Cron, ScheduleError> {
-    croner::Cron::from_str(expr).map_err(|e| ScheduleError::Cron {
-        expr: expr.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn parse_zone(zone: &str) -> Result<Tz, ScheduleError> {
-    zone.parse::<Tz>()
-        .map_err(|_| ScheduleError::Zone(zone.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+    use chrono_tz::Tz;
+
     use super::*;
 
     fn berlin(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> u64 {
