@@ -79,7 +79,7 @@ pub use lease::{LeaseOptions, LeaseRef, LeasedTask};
 pub use limits::{Limit, LimitInfo};
 pub use schedules::{Misfire, Overlap, Recurrence, Schedule, ScheduleInfo};
 pub use state::{ParseTaskStateError, TaskState};
-pub use status::{is_json_content_type, TaskError, TaskResult, TaskStatus, MAX_POLL_WAIT};
+pub use status::{is_json_content_type, TaskFailure, TaskResult, TaskStatus, MAX_POLL_WAIT};
 pub use task::{Task, JSON_CONTENT_TYPE};
 pub use workers::{WorkerCommand, WorkerInfo, WorkerReply};
 

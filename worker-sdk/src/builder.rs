@@ -122,7 +122,8 @@ impl WorkerBuilder {
     }
 
     /// The default hard time limit of every attempt: past it the attempt is stopped and
-    /// reported as a `TimeLimitExceeded` failure.
+    /// reported as a `TimeLimitExceeded` failure. Code on a thread cannot be stopped: it keeps
+    /// its slot until it returns (see [`PoolKind::Threads`]).
     pub fn time_limit(mut self, limit: Duration) -> Self {
         self.time_limits.hard = Some(limit);
         self

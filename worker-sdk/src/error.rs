@@ -5,10 +5,17 @@ use std::time::Duration;
 
 /// A handler's failure: retried (with the task's backoff, or after `countdown`) while retries
 /// are left, or fatal (straight to the dead-letter set).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `?` works on any [`std::error::Error`] in a handler: the error becomes a retryable failure
+/// whose kind is the error's Rust type (as [`std::any::type_name`] spells it, e.g.
+/// `std::io::error::Error`) and whose message is the error and its sources. Say otherwise with
+/// [`TaskError::fatal_from`] (`.map_err(TaskError::fatal_from)?`) or a [`crate::RetryPolicy`].
+///
+/// It does not implement [`std::error::Error`] itself: that would make the blanket `From`
+/// conflict with `From<TaskError> for TaskError` (anyhow's `Error` has the same trade-off).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskError {
     /// Worth another attempt.
-    #[error("{kind}: {message}")]
     Retry {
         /// The error type, e.g. `IOError`.
         kind: String,
@@ -18,7 +25,6 @@ pub enum TaskError {
         countdown: Option<Duration>,
     },
     /// Not worth another attempt.
-    #[error("{kind}: {message}")]
     Fatal {
         /// The error type.
         kind: String,
@@ -44,6 +50,49 @@ impl TaskError {
             message: message.into(),
         }
     }
+
+    /// A fatal error from `error`, with the kind and message `?` would give it.
+    pub fn fatal_from<E: std::error::Error + 'static>(error: E) -> Self {
+        Self::fatal(std::any::type_name::<E>(), chain(&error))
+    }
+
+    /// The error type, e.g. `IOError` or `std::io::error::Error`.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::Retry { kind, .. } | Self::Fatal { kind, .. } => kind,
+        }
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Retry { message, .. } | Self::Fatal { message, .. } => message,
+        }
+    }
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind(), self.message())
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for TaskError {
+    fn from(error: E) -> Self {
+        Self::retry(std::any::type_name::<E>(), chain(&error))
+    }
+}
+
+/// `error` and its sources, as one line: `outer: inner: root`.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 /// Why a worker could not run.

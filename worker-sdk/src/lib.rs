@@ -3,7 +3,8 @@
 //! A [`Worker`] opens a streaming session (`Workers.Session`), grants the broker as many credits
 //! as it has free slots, runs each pushed task on the tokio runtime, and acknowledges results on
 //! the same stream. Unknown task names go to the dead-letter set with a clear error instead of
-//! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry.
+//! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry
+//! (`?` on any standard error makes a retryable one).
 //!
 //! Attempts run in a pool ([`PoolKind`]): tokio tasks, threads, or prefork child processes that
 //! are replaced after a number of tasks, past a memory limit or an age ([`ChildLimits`]). The
@@ -17,7 +18,8 @@
 //! - `time`: time limits (soft and hard) and durations in whole milliseconds.
 //! - `identity`: the host name and SDK version a worker reports.
 //! - `resources`: [`Resources`], values steps provide to tasks, by type.
-//! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
+//! - `context`: [`TaskContext`], the attempt a handler runs: its task's [`TaskMeta`] (id,
+//!   name, queue, attempt, priority, headers, times), its soft time limit, step resources.
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
 //! - `pool`: the async, threads and prefork pools ([`PoolKind`]); the prefork child's side and
@@ -70,7 +72,7 @@ pub use builder::{
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use cli::{init_logging, WorkerArgs};
-pub use context::TaskContext;
+pub use context::{TaskContext, TaskMeta};
 pub use error::{StepError, TaskError, WorkerError};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};

@@ -5,10 +5,12 @@
 //! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
 //! - `patient`: waits that many milliseconds or until its soft time limit, and says which.
 //! - `block`: sleeps that many milliseconds on a blocking thread.
+//! - `meta`: returns what its context says of the task (id, name, queue, attempt, priority,
+//!   the `tenant` header, enqueue and ready times in ms since the epoch).
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
 //! - `leak`: `[mib, steps]`: leaks `mib` MiB in `steps` steps 20 ms apart; returns the pid.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use stalk_worker::{TaskContext, TaskError, WorkerArgs};
@@ -36,6 +38,9 @@ async fn main() -> Result<(), stalk_worker::WorkerError> {
             std::thread::sleep(Duration::from_millis(ms));
             Ok::<_, TaskError>(ms)
         })
+        .task_with_context("meta", |(): (), ctx: TaskContext| async move {
+            Ok::<_, TaskError>(meta_json(&ctx))
+        })
         .task("pid", |(): ()| async move {
             Ok::<_, TaskError>(std::process::id())
         })
@@ -52,4 +57,23 @@ async fn main() -> Result<(), stalk_worker::WorkerError> {
         .await?
         .run_until_signal()
         .await
+}
+
+/// What a context says of its task, as JSON.
+fn meta_json(ctx: &TaskContext) -> serde_json::Value {
+    let ms = |time: Option<SystemTime>| {
+        time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis())
+    };
+    let meta = ctx.meta();
+    serde_json::json!({
+        "id": ctx.task_id(),
+        "name": meta.name,
+        "queue": meta.queue,
+        "attempt": ctx.attempt(),
+        "priority": meta.priority,
+        "tenant": ctx.header("tenant"),
+        "enqueued_at": ms(meta.enqueued_at),
+        "ready_at": ms(meta.ready_at),
+    })
 }

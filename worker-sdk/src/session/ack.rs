@@ -20,7 +20,7 @@ pub(crate) fn ack(done: Done) -> pb::AckRequest {
                 ..pb::Failure::default()
             });
             return pb::AckRequest {
-                task_id: done.task_id,
+                task_id: done.meta.id.clone(),
                 lease_id: done.lease_id,
                 outcome: Some(outcome),
             };
@@ -48,7 +48,7 @@ pub(crate) fn ack(done: Done) -> pb::AckRequest {
         }),
     };
     pb::AckRequest {
-        task_id: done.task_id,
+        task_id: done.meta.id.clone(),
         lease_id: done.lease_id,
         outcome: Some(outcome),
     }

@@ -6,6 +6,7 @@
 //! - `crash`: a worker process killed with `kill -9` mid-task.
 //! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
+//! - `handlers`: `?` on standard errors; the task's metadata in the handler's context.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
@@ -25,6 +26,7 @@ mod control;
 mod crash;
 mod eta;
 mod failures;
+mod handlers;
 mod leases;
 mod limits;
 mod prefork;
