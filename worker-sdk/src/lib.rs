@@ -15,6 +15,7 @@
 //! Each module imports only modules listed before it, so no two import each other.
 //! - `error`: [`TaskError`] (what a handler returns), [`StepError`] and [`WorkerError`] (what
 //!   running fails with).
+//! - `backoff`: jittered exponential backoff, for waiting on the broker.
 //! - `time`: time limits (soft and hard) and durations in whole milliseconds.
 //! - `identity`: the host name and SDK version a worker reports.
 //! - `resources`: [`Resources`], values steps provide to tasks, by type.
@@ -32,6 +33,7 @@
 //!   of every message to the broker.
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
+//! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
 //! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
 //!
 //! # Example
@@ -49,12 +51,14 @@
 //! # Ok(()) }
 //! ```
 
+mod backoff;
 mod builder;
 mod cli;
 mod context;
 mod error;
 mod identity;
 mod link;
+mod logging;
 mod policy;
 mod pool;
 mod registry;
@@ -71,9 +75,10 @@ pub use builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
-pub use cli::{init_logging, WorkerArgs};
+pub use cli::WorkerArgs;
 pub use context::{TaskContext, TaskMeta};
 pub use error::{StepError, TaskError, WorkerError};
+pub use logging::{init_logging, LogFormat};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;

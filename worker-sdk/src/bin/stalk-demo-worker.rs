@@ -1,5 +1,6 @@
 //! `stalk-demo-worker`: a worker with demo tasks, for trying stalk out and for tests that need a
-//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`).
+//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`,
+//! `--log-format`); a startup error is one line on stderr and exit code 1.
 //!
 //! - `echo`: returns its JSON argument.
 //! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
@@ -10,16 +11,39 @@
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
 //! - `leak`: `[mib, steps]`: leaks `mib` MiB in `steps` steps 20 ms apart; returns the pid.
 
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use stalk_worker::{TaskContext, TaskError, WorkerArgs};
 
 #[tokio::main]
-async fn main() -> Result<(), stalk_worker::WorkerError> {
-    stalk_worker::init_logging();
-    WorkerArgs::parse()
-        .builder()
+async fn main() -> ExitCode {
+    let args = WorkerArgs::parse();
+    stalk_worker::init_logging(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", sentence(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` and its causes as one line, outermost first.
+fn sentence(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+async fn run(args: WorkerArgs) -> Result<(), stalk_worker::WorkerError> {
+    args.builder()
         .task("echo", |value: serde_json::Value| async move {
             Ok::<_, TaskError>(value)
         })
