@@ -8,7 +8,7 @@ use stalk_proto::v1;
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::state::TaskState;
-use crate::status::TaskError;
+use crate::status::TaskFailure;
 use crate::wire::{non_empty, time_from_unix_ms};
 
 /// Task counts of one queue.
@@ -61,7 +61,7 @@ pub struct TaskSummary {
     /// SCHEDULED and RETRYING: when it becomes ready; LEASED: the lease deadline.
     pub due_at: Option<SystemTime>,
     /// The last failure, if any.
-    pub error: Option<TaskError>,
+    pub error: Option<TaskFailure>,
     /// Size of the payload in bytes.
     pub payload_size: u64,
     /// For a READY task a limit held back: which (`rate limit task:NAME`).
@@ -81,7 +81,7 @@ impl TaskSummary {
             attempts: task.attempts,
             enqueued_at: time_from_unix_ms(task.enqueued_at_unix_ms),
             due_at: time_from_unix_ms(task.due_at_unix_ms),
-            error: task.error.map(TaskError::from),
+            error: task.error.map(TaskFailure::from),
             payload_size: task.payload_size,
             waiting_for: crate::wire::non_empty(task.waiting_for),
             waiting_until: time_from_unix_ms(task.waiting_until_unix_ms),

@@ -82,7 +82,7 @@ pub use limits::{Limit, LimitInfo};
 pub use revoke::{Revoked, RevokedByHeaders, RevokedWhile};
 pub use schedules::{Misfire, Overlap, Recurrence, Schedule, ScheduleInfo};
 pub use state::{ParseTaskStateError, TaskState};
-pub use status::{is_json_content_type, TaskError, TaskResult, TaskStatus, MAX_POLL_WAIT};
+pub use status::{is_json_content_type, TaskFailure, TaskResult, TaskStatus, MAX_POLL_WAIT};
 pub use task::{Task, JSON_CONTENT_TYPE};
 pub use workers::{WorkerCommand, WorkerInfo, WorkerReply};
 

@@ -32,14 +32,14 @@ pub struct TaskResult {
 
 /// Why an attempt failed, or why a task was refused or rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskError {
+pub struct TaskFailure {
     /// The error type a worker reported (e.g. `TimeoutError`) or a gRPC code name.
     pub kind: String,
     /// A human-readable description.
     pub message: String,
 }
 
-impl From<v1::Error> for TaskError {
+impl From<v1::Error> for TaskFailure {
     fn from(err: v1::Error) -> Self {
         Self {
             kind: err.kind,
@@ -62,7 +62,7 @@ pub struct TaskStatus {
     /// The return value; set when the task SUCCEEDED.
     pub result: Option<TaskResult>,
     /// The last failure: set when the task FAILED, is RETRYING, or was rejected.
-    pub error: Option<TaskError>,
+    pub error: Option<TaskFailure>,
     /// How many attempts were started.
     pub attempts: u32,
     /// When the task was enqueued.
@@ -102,7 +102,7 @@ impl TaskStatus {
                 value: r.value,
                 content_type: r.content_type,
             }),
-            error: response.error.map(TaskError::from),
+            error: response.error.map(TaskFailure::from),
             attempts: response.attempts,
             enqueued_at: time_from_unix_ms(response.enqueued_at_unix_ms),
             started_at: time_from_unix_ms(response.started_at_unix_ms),

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`TestBroker`]: start, connect clients, restart, shut down.
+//! - [`ReservedPort`]: a port to start a worker against before its broker starts there.
 //! - [`wait_until`]: poll a condition with a deadline; on timeout, report what was last seen.
 //!
 //! # Example
@@ -29,7 +30,7 @@ use stalk_broker::sessions::SessionRegistry;
 use stalk_broker::{Config, Server};
 use stalk_client::Client;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 /// A broker running in this process on a loopback port, with its data in a temp dir.
 #[derive(Debug)]
@@ -58,13 +59,22 @@ impl TestBroker {
         clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        Self::start_on(listener, clock, configure).await
+    }
+
+    /// Starts a broker on `listener`.
+    async fn start_on(
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("create a temp data dir");
         let mut config = Config::with_data_dir(dir.path().join("data"));
         configure(&mut config);
         config.data_dir = dir.path().join("data");
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
         let server = stalk_broker::start_with_clock(listener, config.clone(), clock.clone())
             .await
             .expect("start the test broker");
@@ -148,6 +158,52 @@ impl TestBroker {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("graceful shutdown");
         }
+    }
+}
+
+/// A loopback port taken but not listening yet: connecting to it is refused, as to a broker
+/// that has not started, until [`ReservedPort::start`] starts one there. Nothing else can take
+/// the port meanwhile, so a test can start a worker before its broker without a race.
+#[derive(Debug)]
+pub struct ReservedPort {
+    socket: TcpSocket,
+    addr: SocketAddr,
+}
+
+impl ReservedPort {
+    /// Takes a free loopback port.
+    pub fn new() -> Self {
+        let socket = TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind 127.0.0.1:0");
+        let addr = socket.local_addr().expect("the bound address");
+        Self { socket, addr }
+    }
+
+    /// `http://127.0.0.1:port`, where the broker will be.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts a broker with default settings on the port.
+    pub async fn start(self) -> TestBroker {
+        self.start_with(|_| {}).await
+    }
+
+    /// Starts a broker on the port after `configure` adjusted its settings.
+    pub async fn start_with(self, configure: impl FnOnce(&mut Config)) -> TestBroker {
+        let listener = self
+            .socket
+            .listen(1024)
+            .expect("listen on the reserved port");
+        TestBroker::start_on(listener, Arc::new(SystemClock), configure).await
+    }
+}
+
+impl Default for ReservedPort {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -46,9 +46,9 @@ impl Step for VisitStore {
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    stalk_worker::init_logging();
-    WorkerArgs::parse()
-        .builder()
+    let args = WorkerArgs::parse();
+    stalk_worker::init_logging(args.log_format);
+    args.builder()
         .step(VisitStore)
         .task_with_context("visits", |name: String, ctx: TaskContext| async move {
             let visits = ctx

@@ -27,9 +27,9 @@ struct Resize {
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    stalk_worker::init_logging();
-    WorkerArgs::parse()
-        .builder()
+    let args = WorkerArgs::parse();
+    stalk_worker::init_logging(args.log_format);
+    args.builder()
         .pool(PoolKind::Prefork)
         .concurrency(2)
         .max_tasks_per_child(100)

@@ -54,6 +54,7 @@ pub struct WorkerBuilder {
     pool: PoolKind,
     child_limits: ChildLimits,
     tls_ca: Option<TlsCa>,
+    wait_for_broker: Option<Duration>,
     steps: Vec<Box<dyn Step>>,
 }
 
@@ -122,7 +123,8 @@ impl WorkerBuilder {
     }
 
     /// The default hard time limit of every attempt: past it the attempt is stopped and
-    /// reported as a `TimeLimitExceeded` failure.
+    /// reported as a `TimeLimitExceeded` failure. Code on a thread cannot be stopped: it keeps
+    /// its slot until it returns (see [`PoolKind::Threads`]).
     pub fn time_limit(mut self, limit: Duration) -> Self {
         self.time_limits.hard = Some(limit);
         self
@@ -266,6 +268,15 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long [`WorkerBuilder::connect`] waits for a broker that does not answer (not
+    /// started yet, restarting, unreachable) before it fails. Default: forever, retrying with
+    /// jittered backoff (at most 5 s apart) and logging each wait, as a Celery worker does; a
+    /// worker and its broker may then start in any order.
+    pub fn wait_for_broker(mut self, at_most: Duration) -> Self {
+        self.wait_for_broker = Some(at_most);
+        self
+    }
+
     /// The broker's auth token (see `stalkd --auth-token`).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
@@ -290,12 +301,14 @@ impl WorkerBuilder {
         self
     }
 
-    /// Connects to the broker. In a prefork child (started by its parent worker) it connects
-    /// to the parent instead, when run.
+    /// Connects to the broker, waiting for it to answer (see
+    /// [`WorkerBuilder::wait_for_broker`]). In a prefork child (started by its parent worker)
+    /// it connects to the parent instead, when run.
     ///
     /// # Errors
     /// [`WorkerError::Config`] when no task is registered or a setting is out of range;
-    /// [`WorkerError::Connect`] when the broker cannot be reached.
+    /// [`WorkerError::Connect`] when the address cannot be used or the broker did not answer
+    /// within the wait.
     pub async fn connect(mut self) -> Result<Worker, WorkerError> {
         let prefetch = self.checked_prefetch()?;
         let authorization = match &self.auth_token {
@@ -305,7 +318,7 @@ impl WorkerBuilder {
             None => None,
         };
         let steps = self.ordered_steps()?;
-        let link = Link::open(&self.addr, self.tls_ca.take()).await?;
+        let link = Link::open(&self.addr, self.tls_ca.take(), self.wait_for_broker).await?;
         let worker_id = self
             .worker_id
             .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
@@ -322,7 +335,7 @@ impl WorkerBuilder {
             policy: self.policy,
             registry: self.registry,
         };
-        Ok(Worker::new(link, settings, self.pool, steps))
+        Ok(Worker::new(self.addr, link, settings, self.pool, steps))
     }
 
     /// Checks the settings; the prefetch, defaulted.
@@ -428,6 +441,7 @@ impl Worker {
             child_limits: ChildLimits::default(),
             steps: Vec::new(),
             tls_ca: None,
+            wait_for_broker: None,
         }
     }
 }

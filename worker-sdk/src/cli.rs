@@ -21,6 +21,7 @@ use crate::builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+use crate::logging::LogFormat;
 use crate::pool::PoolKind;
 use crate::worker::Worker;
 
@@ -88,19 +89,9 @@ pub struct WorkerArgs {
     /// Prefork: replace a child after its task once it is this old, e.g. `1h`.
     #[arg(long, env = "STALK_MAX_CHILD_AGE", value_parser = humantime::parse_duration)]
     pub max_child_age: Option<Duration>,
-}
-
-/// Logs to stderr, filtered by `STALK_LOG` (default `info`; e.g. `STALK_LOG=stalk_worker=debug`).
-/// Pool events such as child recycles (with their reason) and lost attempts are logged here.
-/// Does nothing if the program has set a logger already.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STALK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+    /// Log lines as human-readable text or one JSON object per line (see [`crate::init_logging`]).
+    #[arg(long, env = "STALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 /// A size such as `200MiB`, `1.5GB` or `1048576`.

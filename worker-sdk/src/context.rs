@@ -1,16 +1,94 @@
-//! What a handler may know about the attempt it runs.
+//! What a handler may know about the attempt it runs: the task's metadata ([`TaskMeta`]), its
+//! soft time limit and the resources steps provide.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use stalk_proto::v1 as pb;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::resources::Resources;
 
-/// The attempt a handler runs: its task, its number, and its soft time limit.
+/// A task as the broker handed it to this worker, less its payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskMeta {
+    /// The task's id.
+    pub id: String,
+    /// The task type, e.g. `email.send`.
+    pub name: String,
+    /// The queue it came from.
+    pub queue: String,
+    /// 1 for the first delivery, +1 for every redelivery.
+    pub attempt: u32,
+    /// 0..=9, 9 first.
+    pub priority: u32,
+    /// The headers the client sent with it.
+    pub headers: HashMap<String, String>,
+    /// The payload's media type, e.g. `application/json`; may be empty.
+    pub content_type: String,
+    /// Retries left after this attempt if it fails.
+    pub retries_left: u32,
+    /// When the task was first enqueued.
+    pub enqueued_at: Option<SystemTime>,
+    /// When it became ready to run: its ETA (or the end of its countdown) if it had one, a
+    /// retry's due time, else when it was enqueued. The task's expiry is not sent to workers.
+    pub ready_at: Option<SystemTime>,
+}
+
+impl TaskMeta {
+    /// The metadata of a pushed task.
+    pub(crate) fn from_leased(task: &pb::LeasedTask) -> Self {
+        Self {
+            id: task.task_id.clone(),
+            name: task.name.clone(),
+            queue: task.queue.clone(),
+            attempt: task.attempt,
+            priority: task.priority,
+            headers: task.headers.clone(),
+            content_type: task.content_type.clone(),
+            retries_left: task.retries_left,
+            enqueued_at: from_unix_ms(task.enqueued_at_unix_ms),
+            ready_at: from_unix_ms(task.ready_since_unix_ms),
+        }
+    }
+
+    /// As a pushed task without payload or lease, to send to a prefork child.
+    pub(crate) fn to_leased(&self) -> pb::LeasedTask {
+        pb::LeasedTask {
+            task_id: self.id.clone(),
+            name: self.name.clone(),
+            queue: self.queue.clone(),
+            attempt: self.attempt,
+            priority: self.priority,
+            headers: self.headers.clone(),
+            content_type: self.content_type.clone(),
+            retries_left: self.retries_left,
+            enqueued_at_unix_ms: to_unix_ms(self.enqueued_at),
+            ready_since_unix_ms: to_unix_ms(self.ready_at),
+            ..pb::LeasedTask::default()
+        }
+    }
+}
+
+/// A time in ms since the Unix epoch; 0 (unset) and earlier are none.
+fn from_unix_ms(ms: i64) -> Option<SystemTime> {
+    let ms = u64::try_from(ms).ok().filter(|&ms| ms > 0)?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
+/// The inverse of [`from_unix_ms`].
+fn to_unix_ms(time: Option<SystemTime>) -> i64 {
+    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The attempt a handler runs: its task's metadata, its soft time limit, and what steps
+/// provide.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
-    pub(crate) task_id: String,
-    pub(crate) attempt: u32,
+    pub(crate) meta: Arc<TaskMeta>,
     pub(crate) soft_limit: CancellationToken,
     pub(crate) resources: Resources,
 }
@@ -18,16 +96,27 @@ pub struct TaskContext {
 impl TaskContext {
     /// The task's id.
     pub fn task_id(&self) -> &str {
-        &self.task_id
+        &self.meta.id
     }
 
     /// 1 for the first delivery, +1 for every redelivery.
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.meta.attempt
+    }
+
+    /// Everything the broker said about the task: name, queue, priority, headers, times.
+    pub fn meta(&self) -> &TaskMeta {
+        &self.meta
+    }
+
+    /// The value of header `name`, if the client sent it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.meta.headers.get(name).map(String::as_str)
     }
 
     /// Resolves when the attempt passes its soft time limit (never, without one): select on it
-    /// to clean up and return before the hard limit stops the attempt.
+    /// to clean up and return before the hard limit stops the attempt. On a thread, which the
+    /// hard limit cannot stop, it also resolves at the hard limit.
     pub fn soft_limit_reached(&self) -> WaitForCancellationFuture<'_> {
         self.soft_limit.cancelled()
     }
@@ -38,8 +127,41 @@ impl TaskContext {
         self.resources.get::<T>()
     }
 
-    /// Whether the attempt has passed its soft time limit.
+    /// Whether the attempt has passed its soft time limit (or, on a thread, its hard one):
+    /// blocking code polls this to stop in time.
     pub fn is_past_soft_limit(&self) -> bool {
         self.soft_limit.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_survives_the_trip_to_a_prefork_child() {
+        let task = pb::LeasedTask {
+            task_id: "t-1".into(),
+            name: "email.send".into(),
+            queue: "mail".into(),
+            attempt: 2,
+            priority: 7,
+            headers: HashMap::from([("tenant".into(), "acme".into())]),
+            content_type: "application/json".into(),
+            retries_left: 3,
+            enqueued_at_unix_ms: 1_700_000_000_000,
+            ready_since_unix_ms: 1_700_000_060_000,
+            ..pb::LeasedTask::default()
+        };
+        let meta = TaskMeta::from_leased(&task);
+        assert_eq!(TaskMeta::from_leased(&meta.to_leased()), meta);
+        assert_eq!(
+            meta.ready_at,
+            Some(UNIX_EPOCH + Duration::from_millis(1_700_000_060_000))
+        );
+        assert_eq!(
+            TaskMeta::from_leased(&pb::LeasedTask::default()).enqueued_at,
+            None
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! A [`Worker`] opens a streaming session (`Workers.Session`), grants the broker as many credits
 //! as it has free slots, runs each pushed task on the tokio runtime, and acknowledges results on
 //! the same stream. Unknown task names go to the dead-letter set with a clear error instead of
-//! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry.
+//! being retried forever; a handler's [`TaskError`] says whether the failure is worth a retry
+//! (`?` on any standard error makes a retryable one).
 //!
 //! Attempts run in a pool ([`PoolKind`]): tokio tasks, threads, or prefork child processes that
 //! are replaced after a number of tasks, past a memory limit or an age ([`ChildLimits`]). The
@@ -14,10 +15,12 @@
 //! Each module imports only modules listed before it, so no two import each other.
 //! - `error`: [`TaskError`] (what a handler returns), [`StepError`] and [`WorkerError`] (what
 //!   running fails with).
+//! - `backoff`: jittered exponential backoff, for waiting on the broker.
 //! - `time`: time limits (soft and hard) and durations in whole milliseconds.
 //! - `identity`: the host name and SDK version a worker reports.
 //! - `resources`: [`Resources`], values steps provide to tasks, by type.
-//! - `context`: [`TaskContext`], the attempt a handler runs (id, attempt, soft time limit).
+//! - `context`: [`TaskContext`], the attempt a handler runs: its task's [`TaskMeta`] (id,
+//!   name, queue, attempt, priority, headers, times), its soft time limit, step resources.
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
 //! - `pool`: the async, threads and prefork pools ([`PoolKind`]); the prefork child's side and
@@ -30,6 +33,7 @@
 //!   of every message to the broker.
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
+//! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
 //! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
 //!
 //! # Example
@@ -47,12 +51,14 @@
 //! # Ok(()) }
 //! ```
 
+mod backoff;
 mod builder;
 mod cli;
 mod context;
 mod error;
 mod identity;
 mod link;
+mod logging;
 mod policy;
 mod pool;
 mod registry;
@@ -69,9 +75,10 @@ pub use builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
-pub use cli::{init_logging, WorkerArgs};
-pub use context::TaskContext;
+pub use cli::WorkerArgs;
+pub use context::{TaskContext, TaskMeta};
 pub use error::{StepError, TaskError, WorkerError};
+pub use logging::{init_logging, LogFormat};
 pub use policy::RetryPolicy;
 pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;

@@ -115,8 +115,9 @@ impl Registry {
 
     /// Registers a blocking handler for `name` (JSON arguments and result): it runs on a
     /// thread, so it may do blocking I/O or long computations without stalling the worker.
-    /// At the hard time limit the attempt is reported as timed out, but a thread cannot be
-    /// stopped from outside: use the prefork pool for handlers that must be killed.
+    /// A thread cannot be stopped from outside: past the hard time limit the handler is told
+    /// through [`TaskContext::is_past_soft_limit`] and keeps its slot until it returns, when the
+    /// attempt fails as timed out. Use the prefork pool for handlers that must be killed.
     pub fn task_blocking<A, R, F>(&mut self, name: impl Into<String>, handler: F)
     where
         A: DeserializeOwned + Send + 'static,

@@ -17,6 +17,8 @@ use crate::steps::{StepContext, Steps, POOL, SESSION};
 /// A connected worker, ready to [`run`](Worker::run).
 #[derive(Debug)]
 pub struct Worker {
+    /// The broker's address, as given.
+    broker: String,
     link: Link,
     settings: SessionSettings,
     /// For the facts it reports.
@@ -42,8 +44,15 @@ async fn signal() {
 
 impl Worker {
     /// A worker that talks over `link`, ready to start `steps`.
-    pub(crate) fn new(link: Link, settings: SessionSettings, pool: PoolKind, steps: Steps) -> Self {
+    pub(crate) fn new(
+        broker: String,
+        link: Link,
+        settings: SessionSettings,
+        pool: PoolKind,
+        steps: Steps,
+    ) -> Self {
         Self {
+            broker,
             link,
             settings,
             pool,
@@ -123,6 +132,7 @@ impl Worker {
                     serve_parent(path, &self.settings.registry, &ctx.resources).await
                 }
                 Link::Broker(channel) => {
+                    self.log_startup();
                     self.serve_steps(channel.clone(), &mut ctx, shutdown, cold)
                         .await
                 }
@@ -180,13 +190,28 @@ impl Worker {
         result
     }
 
+    /// Says what the worker is about to do, once its steps have started.
+    fn log_startup(&self) {
+        let settings = &self.settings;
+        tracing::info!(
+            worker = %settings.worker_id,
+            broker = %self.broker,
+            queues = %settings.queues.join(","),
+            tasks = %settings.registry.names().join(","),
+            pool = %pool_name(self.pool),
+            concurrency = settings.concurrency,
+            prefetch = settings.prefetch,
+            "worker ready"
+        );
+    }
+
     /// What the worker tells about itself in answer to a ping.
     fn facts(&self) -> BTreeMap<String, String> {
         let settings = &self.settings;
         [
             ("pid", std::process::id().to_string()),
             ("hostname", hostname()),
-            ("pool", format!("{:?}", self.pool).to_lowercase()),
+            ("pool", pool_name(self.pool)),
             ("concurrency", settings.concurrency.to_string()),
             ("prefetch", settings.prefetch.to_string()),
             ("queues", settings.queues.join(",")),
@@ -196,4 +221,9 @@ impl Worker {
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     }
+}
+
+/// A pool's name, as the `--pool` flag spells it.
+fn pool_name(pool: PoolKind) -> String {
+    format!("{pool:?}").to_lowercase()
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use stalk_client::{ClientError, Task, TaskError, TaskHandle, TaskResult, TaskState};
+use stalk_client::{ClientError, Task, TaskFailure, TaskHandle, TaskResult, TaskState};
 use stalk_testkit::TestBroker;
 use tonic::Code;
 
@@ -117,7 +117,7 @@ async fn a_status_reports_the_times_result_and_error_of_each_state() {
     assert_eq!((status.state, status.attempts), (TaskState::Retrying, 1));
     assert_eq!(
         status.error,
-        Some(TaskError {
+        Some(TaskFailure {
             kind: "IOError".into(),
             message: "disk full".into()
         })
@@ -206,7 +206,7 @@ async fn listings_summarise_each_task_with_its_error_and_due_time() {
     assert_eq!(summary.payload_size, 7, "the size of {{\"n\":1}}");
     assert_eq!(
         summary.error,
-        Some(TaskError {
+        Some(TaskFailure {
             kind: "ValueError".into(),
             message: "bad input".into()
         })

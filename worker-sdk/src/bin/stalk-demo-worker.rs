@@ -1,23 +1,49 @@
 //! `stalk-demo-worker`: a worker with demo tasks, for trying stalk out and for tests that need a
-//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`).
+//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`,
+//! `--log-format`); a startup error is one line on stderr and exit code 1.
 //!
 //! - `echo`: returns its JSON argument.
 //! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
 //! - `patient`: waits that many milliseconds or until its soft time limit, and says which.
 //! - `block`: sleeps that many milliseconds on a blocking thread.
+//! - `meta`: returns what its context says of the task (id, name, queue, attempt, priority,
+//!   the `tenant` header, enqueue and ready times in ms since the epoch).
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
 //! - `leak`: `[mib, steps]`: leaks `mib` MiB in `steps` steps 20 ms apart; returns the pid.
 
-use std::time::Duration;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use stalk_worker::{TaskContext, TaskError, WorkerArgs};
 
 #[tokio::main]
-async fn main() -> Result<(), stalk_worker::WorkerError> {
-    stalk_worker::init_logging();
-    WorkerArgs::parse()
-        .builder()
+async fn main() -> ExitCode {
+    let args = WorkerArgs::parse();
+    stalk_worker::init_logging(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", sentence(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error` and its causes as one line, outermost first.
+fn sentence(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+async fn run(args: WorkerArgs) -> Result<(), stalk_worker::WorkerError> {
+    args.builder()
         .task("echo", |value: serde_json::Value| async move {
             Ok::<_, TaskError>(value)
         })
@@ -36,6 +62,9 @@ async fn main() -> Result<(), stalk_worker::WorkerError> {
             std::thread::sleep(Duration::from_millis(ms));
             Ok::<_, TaskError>(ms)
         })
+        .task_with_context("meta", |(): (), ctx: TaskContext| async move {
+            Ok::<_, TaskError>(meta_json(&ctx))
+        })
         .task("pid", |(): ()| async move {
             Ok::<_, TaskError>(std::process::id())
         })
@@ -52,4 +81,23 @@ async fn main() -> Result<(), stalk_worker::WorkerError> {
         .await?
         .run_until_signal()
         .await
+}
+
+/// What a context says of its task, as JSON.
+fn meta_json(ctx: &TaskContext) -> serde_json::Value {
+    let ms = |time: Option<SystemTime>| {
+        time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis())
+    };
+    let meta = ctx.meta();
+    serde_json::json!({
+        "id": ctx.task_id(),
+        "name": meta.name,
+        "queue": meta.queue,
+        "attempt": ctx.attempt(),
+        "priority": meta.priority,
+        "tenant": ctx.header("tenant"),
+        "enqueued_at": ms(meta.enqueued_at),
+        "ready_at": ms(meta.ready_at),
+    })
 }

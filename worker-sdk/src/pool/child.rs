@@ -2,15 +2,16 @@
 //! the parent sends, one at a time, instead of talking to the broker.
 
 use std::os::linux::net::SocketAddrExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::{call_in, limited};
+use super::attempt::{call_inline, limited};
 use super::frame::{self, ChildJob, ChildReply};
-use crate::context::TaskContext;
+use crate::context::{TaskContext, TaskMeta};
 use crate::error::{TaskError, WorkerError};
 use crate::registry::Registry;
 use crate::resources::Resources;
@@ -95,8 +96,7 @@ async fn run(
     };
     let soft_limit = CancellationToken::new();
     let ctx = TaskContext {
-        task_id: job.task_id,
-        attempt: job.attempt,
+        meta: Arc::new(TaskMeta::from_leased(&job.task.unwrap_or_default())),
         soft_limit: soft_limit.clone(),
         resources,
     };
@@ -104,10 +104,12 @@ async fn run(
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
         hard: None,
     };
+    // The parent enforces the hard limit by killing this process: nothing here runs over it.
     limited(
-        call_in(handler, job.payload, ctx, false, true),
+        call_inline(handler, job.payload, ctx),
         time_limits,
         soft_limit,
+        false,
     )
     .await
 }

@@ -17,13 +17,13 @@ pub(crate) struct ChildJob {
     pub(crate) name: String,
     #[prost(bytes = "bytes", tag = "2")]
     pub(crate) payload: Bytes,
-    #[prost(string, tag = "3")]
-    pub(crate) task_id: String,
-    #[prost(uint32, tag = "4")]
-    pub(crate) attempt: u32,
     /// 0 = none.
     #[prost(uint64, tag = "5")]
     pub(crate) soft_limit_ms: u64,
+    /// What the handler may read of the task (no payload, no lease). Tags 3 and 4 (its id and
+    /// attempt, before) are retired; parent and child are one binary, so no old peer reads them.
+    #[prost(message, optional, tag = "6")]
+    pub(crate) task: Option<stalk_proto::v1::LeasedTask>,
 }
 
 /// How the child's attempt ended.

@@ -1,7 +1,9 @@
 //! What the worker hands a pool ([`Job`]) and what the pool reports back ([`Done`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::context::TaskMeta;
 use crate::error::TaskError;
 use crate::policy::RetryPolicy;
 use crate::time::TimeLimits;
@@ -10,10 +12,9 @@ use bytes::Bytes;
 /// One attempt to run.
 #[derive(Debug)]
 pub(crate) struct Job {
-    pub(crate) task_id: String,
     pub(crate) lease_id: u64,
-    pub(crate) name: String,
-    pub(crate) attempt: u32,
+    /// The task: id, name, attempt and what the handler may read of it.
+    pub(crate) meta: Arc<TaskMeta>,
     pub(crate) payload: Bytes,
     pub(crate) time_limits: TimeLimits,
     pub(crate) policy: RetryPolicy,
@@ -31,9 +32,11 @@ pub(crate) enum Ending {
 /// A finished attempt.
 #[derive(Debug)]
 pub(crate) struct Done {
-    pub(crate) task_id: String,
     pub(crate) lease_id: u64,
+    pub(crate) meta: Arc<TaskMeta>,
     pub(crate) ending: Ending,
+    /// How long the attempt ran.
+    pub(crate) elapsed: Duration,
 }
 
 /// The error of an attempt stopped at its hard time limit.

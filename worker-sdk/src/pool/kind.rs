@@ -10,8 +10,10 @@ pub enum PoolKind {
     #[default]
     Async,
     /// Every handler on a thread of its own, so CPU-heavy or blocking code never stalls the
-    /// runtime. A thread cannot be killed: past the hard time limit the attempt is reported as
-    /// timed out while the thread runs on.
+    /// runtime. A thread cannot be killed: past the hard time limit the handler is told (its
+    /// context says it is past its limit) and keeps its slot until it returns; the attempt then
+    /// fails as `TimeLimitExceeded`, saying the thread could not be stopped. Use `Prefork` for
+    /// a hard limit that stops blocking code.
     Threads,
     /// One child process of the worker binary per slot, each running one task at a time. A
     /// child is killed at the hard time limit or memory limit and replaced after a number of

@@ -1,13 +1,17 @@
 //! The `async` and `threads` pools: attempts run in this process.
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
 
-use super::attempt::{call, limited};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::attempt::{call, limited, runs_on_thread};
 use super::job::{Done, Ending, Job};
 use crate::context::TaskContext;
 use crate::error::TaskError;
-use crate::registry::Registry;
+use crate::registry::{Handler, Registry};
 use crate::resources::Resources;
 
 /// Runs attempts as tokio tasks, every handler on a blocking thread when `threads`.
@@ -17,45 +21,42 @@ pub(crate) struct LocalPool {
     threads: bool,
     resources: Resources,
     done: mpsc::UnboundedSender<Done>,
+    /// One permit per slot, held while a handler's code runs. The session counts slots too,
+    /// but it forgets an attempt it gave up (a lost lease); a thread it gave up runs on, and
+    /// holds its permit until it returns, so no more handlers run at once than there are slots.
+    slots: Arc<Semaphore>,
 }
 
 impl LocalPool {
     pub(crate) fn new(
         registry: Registry,
         threads: bool,
+        slots: u32,
         resources: Resources,
         done: mpsc::UnboundedSender<Done>,
     ) -> Self {
+        let slots = usize::try_from(slots).unwrap_or(usize::MAX);
         Self {
             registry,
             threads,
             resources,
             done,
+            slots: Arc::new(Semaphore::new(slots.min(Semaphore::MAX_PERMITS))),
         }
     }
 
     pub(crate) fn submit(&self, job: Job) -> CancellationToken {
         let stop = CancellationToken::new();
         let done = self.done.clone();
-        let handler = self.registry.get(&job.name);
-        let threads = self.threads;
-        let resources = self.resources.clone();
-        let stopped = stop.clone();
-        tokio::spawn(async move {
+        let handler = self.registry.get(&job.meta.name);
+        let (threads, resources) = (self.threads, self.resources.clone());
+        let (stopped, slots) = (stop.clone(), self.slots.clone());
+        let span = tracing::info_span!("task", id = %job.meta.id, name = %job.meta.name);
+        let attempt = async move {
+            let started = Instant::now();
             let result = match handler {
                 Some(handler) => {
-                    let soft_limit = CancellationToken::new();
-                    let ctx = TaskContext {
-                        task_id: job.task_id.clone(),
-                        attempt: job.attempt,
-                        soft_limit: soft_limit.clone(),
-                        resources,
-                    };
-                    let attempt = limited(
-                        call(handler, job.payload, ctx, threads),
-                        job.time_limits,
-                        soft_limit,
-                    );
+                    let attempt = run(handler, &job, threads, resources, slots);
                     tokio::select! {
                         result = attempt => result,
                         () = stopped.cancelled() => return,
@@ -63,15 +64,38 @@ impl LocalPool {
                 }
                 None => Err(TaskError::fatal(
                     "UnknownTask",
-                    format!("no handler for task {:?}", job.name),
+                    format!("no handler for task {:?}", job.meta.name),
                 )),
             };
             let _ = done.send(Done {
-                task_id: job.task_id,
                 lease_id: job.lease_id,
                 ending: Ending::Finished(result.map_err(|e| job.policy.apply(e))),
+                meta: job.meta,
+                elapsed: started.elapsed(),
             });
-        });
+        };
+        tokio::spawn(attempt.instrument(span));
         stop
     }
+}
+
+/// Runs `job` with `handler` once a slot is free, under the job's time limits.
+async fn run(
+    handler: Handler,
+    job: &Job,
+    threads: bool,
+    resources: Resources,
+    slots: Arc<Semaphore>,
+) -> Result<Vec<u8>, TaskError> {
+    // The semaphore is never closed, so this waits for a permit and never fails.
+    let slot = slots.acquire_owned().await.ok();
+    let soft_limit = CancellationToken::new();
+    let ctx = TaskContext {
+        meta: job.meta.clone(),
+        soft_limit: soft_limit.clone(),
+        resources,
+    };
+    let on_thread = runs_on_thread(&handler, threads);
+    let attempt = call(handler, job.payload.clone(), ctx, on_thread, slot);
+    limited(attempt, job.time_limits, soft_limit, on_thread).await
 }

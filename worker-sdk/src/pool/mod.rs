@@ -49,12 +49,20 @@ impl Pool {
         done: mpsc::UnboundedSender<Done>,
     ) -> Result<Self, WorkerError> {
         Ok(match kind {
-            PoolKind::Async => {
-                Self::Local(LocalPool::new(registry.clone(), false, resources, done))
-            }
-            PoolKind::Threads => {
-                Self::Local(LocalPool::new(registry.clone(), true, resources, done))
-            }
+            PoolKind::Async => Self::Local(LocalPool::new(
+                registry.clone(),
+                false,
+                slots,
+                resources,
+                done,
+            )),
+            PoolKind::Threads => Self::Local(LocalPool::new(
+                registry.clone(),
+                true,
+                slots,
+                resources,
+                done,
+            )),
             PoolKind::Prefork => Self::Prefork(Prefork::start(slots, limits, done).await?),
         })
     }

@@ -206,27 +206,27 @@ async fn run_job(
     stop: CancellationToken,
 ) -> Option<Option<String>> {
     let Job {
-        task_id,
         lease_id,
-        name,
-        attempt,
+        meta,
         payload,
         time_limits,
         policy,
     } = job;
+    let started = Instant::now();
+    let task_id = meta.id.clone();
+    let message = ChildJob {
+        name: meta.name.clone(),
+        payload,
+        soft_limit_ms: time_limits.soft.map_or(0, |d| millis(d).max(1)),
+        task: Some(meta.to_leased()),
+    };
     let report = |ending: Ending| {
         let _ = shared.done.send(Done {
-            task_id: task_id.clone(),
             lease_id,
+            meta: meta.clone(),
             ending,
+            elapsed: started.elapsed(),
         });
-    };
-    let message = ChildJob {
-        name,
-        payload,
-        task_id: task_id.clone(),
-        attempt,
-        soft_limit_ms: time_limits.soft.map_or(0, |d| millis(d).max(1)),
     };
     let hard_limit = time_limits.hard.unwrap_or(NEVER);
     let (busy, over_memory) = attend(shared, child, &message, hard_limit, &stop).await;

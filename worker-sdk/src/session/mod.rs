@@ -266,6 +266,7 @@ impl<'a> Session<'a> {
     /// dead-letter set, and its credit is granted again.
     async fn admit(&mut self, task: pb::LeasedTask) {
         let registry = &self.settings.registry;
+        tracing::debug!(task = %task.task_id, name = %task.name, attempt = task.attempt, queue = %task.queue, "task received");
         if registry.contains(&task.name) {
             self.waiting.push(task);
             return;

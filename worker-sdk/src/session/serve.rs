@@ -14,11 +14,12 @@ use tonic::transport::Channel;
 
 use super::outbox::Disconnected;
 use super::{Session, SessionSettings};
-use crate::error::WorkerError;
+use crate::backoff::Backoff;
+use crate::error::{status_sentence, WorkerError};
 use crate::pool::{Done, Pool};
 use crate::steps::StepRequest;
 
-/// First wait before reconnecting a broken session; doubles up to [`RECONNECT_MAX`].
+/// First wait before reconnecting a broken session; doubles up to [`RECONNECT_MAX`], jittered.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest wait between reconnect attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
@@ -77,23 +78,23 @@ pub(crate) async fn serve(
         cold,
         deadline,
     };
-    let mut backoff = RECONNECT_MIN;
+    let mut backoff = Backoff::new(RECONNECT_MIN, RECONNECT_MAX);
     loop {
         let outbound = session.open().await;
         let mut from_broker = match connect(settings, channel.clone(), outbound).await {
             Ok(stream) => stream,
             Err(status) if is_refusal(&status) => return Err(WorkerError::Session(status)),
             Err(status) => {
-                tracing::warn!(cause = %status, retry_in = ?backoff, "cannot open a session; retrying");
-                wait_out(&mut session, backoff, &mut done, &mut stops).await;
+                let delay = backoff.next_delay();
+                tracing::warn!(cause = %status_sentence(&status), retry_in = ?delay, "cannot open a session; retrying");
+                wait_out(&mut session, delay, &mut done, &mut stops).await;
                 if session.is_finished() {
                     return Ok(());
                 }
-                backoff = (backoff * 2).min(RECONNECT_MAX);
                 continue;
             }
         };
-        backoff = RECONNECT_MIN;
+        backoff.reset();
         let ended = run_connection(
             &mut session,
             &mut from_broker,

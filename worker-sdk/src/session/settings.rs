@@ -1,9 +1,11 @@
 //! What a session runs with: the worker's settings, as the broker and the attempts see them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use stalk_proto::v1 as pb;
 
+use crate::context::TaskMeta;
 use crate::identity::{hostname, SDK_VERSION};
 use crate::policy::RetryPolicy;
 use crate::pool::Job;
@@ -63,10 +65,8 @@ impl SessionSettings {
             .unwrap_or(&self.policy)
             .clone();
         Job {
-            task_id: task.task_id,
             lease_id: task.lease_id,
-            name: task.name,
-            attempt: task.attempt,
+            meta: Arc::new(TaskMeta::from_leased(&task)),
             payload: task.payload,
             time_limits,
             policy,

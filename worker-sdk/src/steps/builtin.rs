@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::names::{CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
 use super::request::StepRequest;
 use super::step::{Step, StepContext};
-use crate::error::StepError;
+use crate::error::{status_sentence, StepError};
 use crate::pool::{ChildLimits, Pool, PoolKind};
 use crate::registry::Registry;
 
@@ -152,9 +152,25 @@ impl Step for Connection {
         AdminClient::new(channel)
             .queue_stats(request)
             .await
-            .map_err(|status| StepError::new(format!("the broker does not answer: {status}")))?;
+            .map_err(|status| refused(&status))?;
         Ok(())
     }
+}
+
+/// What the connection step says when the broker refused its probe.
+fn refused(status: &tonic::Status) -> StepError {
+    let hint = match status.code() {
+        tonic::Code::Unauthenticated => {
+            "; give the worker the broker's token (WorkerBuilder::auth_token, --token or \
+             STALK_TOKEN)"
+        }
+        tonic::Code::Unavailable => "; the broker stopped answering: is it shutting down?",
+        _ => "",
+    };
+    StepError::new(format!(
+        "the broker answered {}{hint}",
+        status_sentence(status)
+    ))
 }
 
 /// Starts the pool that runs attempts; closes it last.

@@ -6,13 +6,16 @@
 //! - `crash`: a worker process killed with `kill -9` mid-task.
 //! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
+//! - `handlers`: `?` on standard errors; the task's metadata in the handler's context.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
+//! - `logs`: what the demo worker logs: startup and task lines, no color off a terminal, JSON.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
 //! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
+//! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
 //! - `threads`: the threads pool: blocking handlers, time limits.
 
@@ -25,8 +28,10 @@ mod control;
 mod crash;
 mod eta;
 mod failures;
+mod handlers;
 mod leases;
 mod limits;
+mod logs;
 mod prefork;
 mod priorities;
 mod rate_limits;
@@ -34,6 +39,7 @@ mod revokes;
 mod runs;
 mod schedules;
 mod shutdown;
+mod startup;
 mod steps;
 mod support;
 mod threads;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use stalk_testkit::TestBroker;
+use stalk_testkit::{wait_until, TestBroker};
 use stalk_worker::WorkerBuilder;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -70,17 +70,43 @@ pub(crate) struct DemoWorker {
 impl DemoWorker {
     /// Starts the demo worker against `broker` with more flags.
     pub(crate) fn start(broker: &TestBroker, args: &[&str]) -> Self {
+        Self::start_at(&broker.url(), args, "info")
+    }
+
+    /// Starts the demo worker against the broker at `url` (which may not be there yet), with
+    /// more flags and `STALK_LOG=stalk_log`.
+    pub(crate) fn start_at(url: &str, args: &[&str], stalk_log: &str) -> Self {
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_stalk-demo-worker"))
             .arg("--addr")
-            .arg(broker.url())
+            .arg(url)
             .args(args)
-            .env("STALK_LOG", "info")
+            .env("STALK_LOG", stalk_log)
             .stdout(std::process::Stdio::null())
             .stderr(log.reopen().expect("the log file"))
             .spawn()
             .expect("spawn the demo worker");
         Self { child, log }
+    }
+
+    /// Waits until its log holds `text`; the log, either way.
+    pub(crate) async fn wait_for_log(&self, text: &str) -> Result<String, String> {
+        wait_until(SOON, || async { self.log() }, |log| log.contains(text)).await
+    }
+
+    /// Waits for the process to exit on its own.
+    pub(crate) async fn exited(&mut self) -> std::process::ExitStatus {
+        let child = &mut self.child;
+        let status = wait_until(
+            SOON,
+            || std::future::ready(child.try_wait()),
+            |s| !matches!(s, Ok(None)),
+        )
+        .await;
+        status
+            .expect("the worker exits")
+            .expect("the worker's status")
+            .expect("an exit status")
     }
 
     /// The process id.

@@ -1,7 +1,7 @@
 //! Exit codes: the one mapping from what went wrong to the status `stalk` exits with, and the
 //! one line that says what went wrong.
 
-use stalk_client::{ClientError, TaskError, TaskState};
+use stalk_client::{ClientError, TaskFailure, TaskState};
 
 /// Success.
 pub(crate) const OK: u8 = 0;
@@ -43,7 +43,7 @@ pub(crate) enum CliError {
         /// FAILED, REVOKED or EXPIRED.
         state: TaskState,
         /// The task's last error, if any.
-        error: Option<TaskError>,
+        error: Option<TaskFailure>,
     },
     /// The broker has no record of these ids.
     #[error(
@@ -71,7 +71,7 @@ fn no_answer(workers: &[String]) -> String {
     }
 }
 
-fn describe(error: Option<&TaskError>) -> String {
+fn describe(error: Option<&TaskFailure>) -> String {
     error.map_or_else(String::new, |e| format!(": {}: {}", e.kind, e.message))
 }
 
@@ -239,7 +239,7 @@ mod tests {
         let ended = CliError::TaskEnded {
             id: "t".into(),
             state: TaskState::Failed,
-            error: Some(TaskError {
+            error: Some(TaskFailure {
                 kind: "ValueError".into(),
                 message: "bad input\n  at line 3".into(),
             }),

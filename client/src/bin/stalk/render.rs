@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 use stalk_client::{
-    is_json_content_type, QueueStats, TaskError, TaskResult, TaskStatus, TaskSummary,
+    is_json_content_type, QueueStats, TaskFailure, TaskResult, TaskStatus, TaskSummary,
 };
 
 use crate::table::Table;
@@ -27,7 +27,7 @@ fn time_json(time: Option<SystemTime>) -> Value {
     })
 }
 
-fn error_json(error: Option<&TaskError>) -> Value {
+fn error_json(error: Option<&TaskFailure>) -> Value {
     error.map_or(
         Value::Null,
         |e| json!({ "kind": e.kind, "message": e.message }),
@@ -35,7 +35,7 @@ fn error_json(error: Option<&TaskError>) -> Value {
 }
 
 /// `kind: message` on one line, cut to `max_chars`.
-fn error_line(error: &TaskError, max_chars: usize) -> String {
+fn error_line(error: &TaskFailure, max_chars: usize) -> String {
     let text = format!("{}: {}", error.kind, error.message);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max_chars {
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn long_multi_line_errors_fit_one_table_cell() {
-        let error = TaskError {
+        let error = TaskFailure {
             kind: "Boom".into(),
             message: format!("first line\n{}", "x".repeat(200)),
         };
