@@ -12,9 +12,8 @@
 
 use std::collections::HashMap;
 
-use clap::Parser;
 use parking_lot::Mutex;
-use stalk_worker::{Step, StepContext, StepError, TaskContext, TaskError, WorkerArgs};
+use stalk_worker::{Step, StepContext, StepError, TaskContext, TaskError};
 
 /// The shared resource: visit counts by name.
 #[derive(Default)]
@@ -47,7 +46,7 @@ impl Step for VisitStore {
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
     stalk_worker::init_logging();
-    WorkerArgs::parse()
+    stalk_worker::worker_args!()
         .builder()
         .step(VisitStore)
         .task_with_context("visits", |name: String, ctx: TaskContext| async move {

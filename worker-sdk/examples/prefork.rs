@@ -15,9 +15,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
 use serde::Deserialize;
-use stalk_worker::{PoolKind, TaskError, WorkerArgs};
+use stalk_worker::{PoolKind, TaskError};
 
 #[derive(Deserialize)]
 struct Resize {
@@ -28,7 +27,7 @@ struct Resize {
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
     stalk_worker::init_logging();
-    WorkerArgs::parse()
+    stalk_worker::worker_args!()
         .builder()
         .pool(PoolKind::Prefork)
         .concurrency(2)

@@ -30,7 +30,8 @@
 //!   of every message to the broker.
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
-//! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
+//! - `cli`: [`WorkerArgs`] and [`worker_args!`], a ready-made command line (flags with `STALK_*`
+//!   twins) that carries the program's own name and version.
 //!
 //! # Example
 //! ```no_run
@@ -69,6 +70,8 @@ pub use builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+/// clap, for a program that builds its own command line around [`WorkerArgs`].
+pub use clap;
 pub use cli::{init_logging, WorkerArgs};
 pub use context::TaskContext;
 pub use error::{StepError, TaskError, WorkerError};

@@ -1,5 +1,5 @@
 //! `stalk-demo-worker`: a worker with demo tasks, for trying stalk out and for tests that need a
-//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`).
+//! real worker process. Flags as [`stalk_worker::WorkerArgs`] (read with `worker_args!`, so `--version` names this program); logs to stderr (`STALK_LOG`).
 //!
 //! - `echo`: returns its JSON argument.
 //! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
@@ -8,15 +8,27 @@
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
 //! - `leak`: `[mib, steps]`: leaks `mib` MiB in `steps` steps 20 ms apart; returns the pid.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use stalk_worker::{TaskContext, TaskError, WorkerArgs};
+use stalk_worker::{TaskContext, TaskError, WorkerError};
 
 #[tokio::main]
-async fn main() -> Result<(), stalk_worker::WorkerError> {
+async fn main() -> ExitCode {
     stalk_worker::init_logging();
-    WorkerArgs::parse()
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("stalk-demo-worker: {err}");
+            // A setting the builder refuses is a usage error, as a flag clap refuses is.
+            let usage = matches!(err, WorkerError::Config(_));
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+async fn run() -> Result<(), WorkerError> {
+    stalk_worker::worker_args!()
         .builder()
         .task("echo", |value: serde_json::Value| async move {
             Ok::<_, TaskError>(value)
