@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use stalk_client::{Client, Misfire, Overlap, Recurrence, Schedule, ScheduleInfo, Task};
+use stalk_proto::duration::format_duration;
 
 use crate::commands::{emit, emit_json};
 use crate::exit::CliError;
@@ -110,9 +111,11 @@ pub(crate) struct AddArgs {
     #[serde(default)]
     pub(crate) queue: Option<String>,
     /// The task's payload as a JSON document.
-    #[arg(long, value_parser = parse_json)]
-    #[serde(default)]
-    pub(crate) json: Option<Value>,
+    #[arg(long, value_name = "JSON", value_parser = parse_json)]
+    // `json` is the key files written before the flag was renamed (--json is now the output
+    // format, on every command) use.
+    #[serde(default, alias = "json")]
+    pub(crate) payload: Option<Value>,
     /// The task's priority, 0 to 9.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
     #[serde(default)]
@@ -133,6 +136,33 @@ pub(crate) struct AddArgs {
     #[arg(long)]
     #[serde(default)]
     pub(crate) paused: bool,
+}
+
+impl From<Misfire> for MisfireArg {
+    fn from(misfire: Misfire) -> Self {
+        match misfire {
+            Misfire::Skip => Self::Skip,
+            Misfire::RunOnce => Self::RunOnce,
+            Misfire::RunAll => Self::RunAll,
+        }
+    }
+}
+
+impl From<Overlap> for OverlapArg {
+    fn from(overlap: Overlap) -> Self {
+        match overlap {
+            Overlap::Allow => Self::Allow,
+            Overlap::Skip => Self::Skip,
+            Overlap::BufferOne => Self::BufferOne,
+        }
+    }
+}
+
+/// A value as its flag spells it (`run-once`), so output can be pasted back into a command.
+fn flag_value(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 fn skip() -> MisfireArg {
@@ -176,7 +206,7 @@ mod time_opt {
 /// The schedule `args` describe.
 fn build(args: &AddArgs) -> anyhow::Result<Schedule> {
     let mut task = Task::new(args.task.as_str());
-    if let Some(value) = &args.json {
+    if let Some(value) = &args.payload {
         task = task.json(value)?;
     }
     if let Some(queue) = &args.queue {
@@ -239,7 +269,7 @@ pub(crate) fn read_file(path: &PathBuf) -> anyhow::Result<Vec<Schedule>> {
 
 fn when_text(when: &Recurrence) -> String {
     match when {
-        Recurrence::Every(every) => format!("every {}", humantime::format_duration(*every)),
+        Recurrence::Every(every) => format!("every {}", format_duration(*every)),
         Recurrence::Cron {
             expression,
             time_zone,
@@ -255,9 +285,9 @@ fn info_json(info: &ScheduleInfo) -> Value {
         "task": info.task_name,
         "queue": info.queue,
         "paused": info.paused,
-        "misfire": format!("{:?}", info.misfire),
+        "misfire": flag_value(MisfireArg::from(info.misfire)),
         "grace_s": info.grace.as_secs_f64(),
-        "overlap": format!("{:?}", info.overlap),
+        "overlap": flag_value(OverlapArg::from(info.overlap)),
         "next_fire": info.next_fire.map(|t| time_text(Some(t))),
         "last_fire": info.last_fire.map(|t| time_text(Some(t))),
         "last_task_id": info.last_task_id,
@@ -266,15 +296,15 @@ fn info_json(info: &ScheduleInfo) -> Value {
 
 fn info_text(info: &ScheduleInfo) -> String {
     format!(
-        "name       {}\nwhen       {}\ntask       {} on {}\npaused     {}\nmisfire    {:?} (grace {})\noverlap    {:?}\nnext fire  {}\nlast fire  {}\nlast task  {}\n",
+        "name       {}\nwhen       {}\ntask       {} on {}\npaused     {}\nmisfire    {} (grace {})\noverlap    {}\nnext fire  {}\nlast fire  {}\nlast task  {}\n",
         info.name,
         when_text(&info.when),
         info.task_name,
         info.queue,
         if info.paused { "yes" } else { "no" },
-        info.misfire,
-        humantime::format_duration(info.grace),
-        info.overlap,
+        flag_value(MisfireArg::from(info.misfire)),
+        format_duration(info.grace),
+        flag_value(OverlapArg::from(info.overlap)),
         time_text(info.next_fire),
         time_text(info.last_fire),
         info.last_task_id.as_deref().unwrap_or("-"),
