@@ -97,6 +97,36 @@ pub(crate) fn parse_json(input: &str) -> Result<serde_json::Value, String> {
     })
 }
 
+/// Durations in a schedules file, written as on the command line (`30s`, `1h`).
+pub(crate) mod duration_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| crate::parse::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Times in a schedules file, written as on the command line.
+pub(crate) mod time_opt {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| crate::parse::parse_time(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

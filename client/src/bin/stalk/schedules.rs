@@ -92,7 +92,7 @@ pub(crate) struct AddArgs {
     pub(crate) task: String,
     /// Fire every this long (at least 1s).
     #[arg(long, value_parser = parse_positive_duration, group = "when")]
-    #[serde(default, with = "duration_opt")]
+    #[serde(default, with = "crate::parse::duration_opt")]
     pub(crate) every: Option<Duration>,
     /// Fire at the times of this crontab expression (5 fields, or 6 with seconds first).
     #[arg(long, group = "when")]
@@ -104,7 +104,7 @@ pub(crate) struct AddArgs {
     pub(crate) tz: Option<String>,
     /// Fire once at this time: RFC 3339 or milliseconds since the Unix epoch.
     #[arg(long, value_parser = parse_time, group = "when")]
-    #[serde(default, with = "time_opt")]
+    #[serde(default, with = "crate::parse::time_opt")]
     pub(crate) at: Option<SystemTime>,
     /// The task's queue [default: default].
     #[arg(long)]
@@ -126,7 +126,7 @@ pub(crate) struct AddArgs {
     pub(crate) misfire: MisfireArg,
     /// How late a slot may still fire as on time [default: 60s].
     #[arg(long, value_parser = parse_duration)]
-    #[serde(default, with = "duration_opt")]
+    #[serde(default, with = "crate::parse::duration_opt")]
     pub(crate) grace: Option<Duration>,
     /// A slot that comes while the previous run is unfinished.
     #[arg(long, value_enum, default_value_t = OverlapArg::Allow)]
@@ -171,36 +171,6 @@ fn skip() -> MisfireArg {
 
 fn allow() -> OverlapArg {
     OverlapArg::Allow
-}
-
-/// Durations in a schedules file, written as on the command line (`30s`, `1h`).
-mod duration_opt {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| crate::parse::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
-/// Times in a schedules file, written as on the command line.
-mod time_opt {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| crate::parse::parse_time(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 /// The schedule `args` describe.
