@@ -32,12 +32,9 @@ impl std::str::FromStr for SessionGrace {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "deadline" => Ok(Self::UntilDeadline),
-            "0" => Ok(Self::After(Duration::ZERO)),
-            other => humantime::parse_duration(other)
+            other => stalk_proto::duration::parse_duration(other)
                 .map(Self::After)
-                .map_err(|e| {
-                    format!("{other:?} is not a duration (e.g. 1s, 500ms), 0 or deadline: {e}")
-                }),
+                .map_err(|e| format!("{e}; or `deadline` to keep them until the lease ends")),
         }
     }
 }
@@ -54,6 +51,7 @@ pub struct Config {
     pub result_ttl: Duration,
     /// A READY task counts one priority higher per this long it waits, so low priorities never
     /// starve behind a stream of high ones; zero turns aging off.
+    #[serde(with = "millis")]
     pub priority_aging: Duration,
     /// Largest task payload or result value accepted, bytes.
     pub max_payload_bytes: usize,
@@ -208,6 +206,23 @@ mod millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_grace_takes_the_shared_duration_syntax_or_deadline() {
+        let parse = |text: &str| text.parse::<SessionGrace>();
+        assert_eq!(parse("deadline"), Ok(SessionGrace::UntilDeadline));
+        assert_eq!(parse("0"), Ok(SessionGrace::After(Duration::ZERO)));
+        assert_eq!(parse("2"), Ok(SessionGrace::After(Duration::from_secs(2))));
+        assert_eq!(
+            parse("1m30s"),
+            Ok(SessionGrace::After(Duration::from_secs(90)))
+        );
+        let err = parse("soon").unwrap_err();
+        assert!(
+            err.contains("500ms, 10s") && err.contains("deadline"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -9,6 +9,10 @@
 //! # Layout
 //! - [`v1`]: messages, the `TaskQueue`, `Admin` and `Workers` service traits, clients and servers.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection.
+//! - [`duration`]: the one text syntax for durations that every stalk binary reads (`10s`, `1h30m`,
+//!   a bare number of seconds); it lives here, below the broker, the client and the worker SDK.
+
+pub mod duration;
 
 /// Generated code for package `stalk.v1`; the proto comments are its documentation.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

@@ -12,9 +12,8 @@
 
 use std::collections::HashMap;
 
-use clap::Parser;
 use parking_lot::Mutex;
-use stalk_worker::{Step, StepContext, StepError, TaskContext, TaskError, WorkerArgs};
+use stalk_worker::{Step, StepContext, StepError, TaskContext, TaskError};
 
 /// The shared resource: visit counts by name.
 #[derive(Default)]
@@ -46,7 +45,7 @@ impl Step for VisitStore {
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    let args = WorkerArgs::parse();
+    let args = stalk_worker::worker_args!();
     stalk_worker::init_logging(args.log_format);
     args.builder()
         .step(VisitStore)

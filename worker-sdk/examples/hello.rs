@@ -9,12 +9,11 @@
 //! cargo run --bin stalk -- result <id> --wait 5s
 //! ```
 
-use clap::Parser;
-use stalk_worker::{TaskError, WorkerArgs};
+use stalk_worker::TaskError;
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    WorkerArgs::parse()
+    stalk_worker::worker_args!()
         .builder()
         .task("hello", |name: String| async move {
             Ok::<_, TaskError>(format!("hello, {name}"))

@@ -15,9 +15,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
 use serde::Deserialize;
-use stalk_worker::{PoolKind, TaskError, WorkerArgs};
+use stalk_worker::{PoolKind, TaskError};
 
 #[derive(Deserialize)]
 struct Resize {
@@ -27,7 +26,7 @@ struct Resize {
 
 #[tokio::main]
 async fn main() -> Result<(), stalk_worker::WorkerError> {
-    let args = WorkerArgs::parse();
+    let args = stalk_worker::worker_args!();
     stalk_worker::init_logging(args.log_format);
     args.builder()
         .pool(PoolKind::Prefork)

@@ -1,12 +1,16 @@
 //! A ready-made command line for worker binaries: every setting as a flag with a `STALK_*`
-//! environment twin.
+//! environment twin. Durations use the syntax of every stalk binary
+//! ([`stalk_proto::duration`]: `30s`, `1h30m`, a bare number of seconds).
+//!
+//! [`worker_args!`](crate::worker_args) parses the command line with the program's own name
+//! and version (`my-worker --version` prints `my-worker 1.2.0`, not the SDK's), and needs no
+//! clap dependency in the program:
 //!
 //! ```no_run
-//! use clap::Parser;
-//! use stalk_worker::{TaskError, WorkerArgs};
+//! use stalk_worker::TaskError;
 //!
 //! # async fn demo() -> Result<(), stalk_worker::WorkerError> {
-//! let worker = WorkerArgs::parse()
+//! let worker = stalk_worker::worker_args!()
 //!     .builder()
 //!     .task("add", |(a, b): (i64, i64)| async move { Ok::<_, TaskError>(a + b) })
 //!     .connect()
@@ -15,7 +19,11 @@
 //! # }
 //! ```
 
+use std::ffi::OsString;
 use std::time::Duration;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+use stalk_proto::duration::parse_duration;
 
 use crate::builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
@@ -26,8 +34,12 @@ use crate::pool::PoolKind;
 use crate::worker::Worker;
 
 /// Worker settings from flags and the environment (flags win).
+///
+/// Parse them with [`worker_args!`](crate::worker_args) or [`WorkerArgs::parse_for`]; a program
+/// with a clap command line of its own can `#[command(flatten)]` them (clap is re-exported as
+/// `stalk_worker::clap`, but its derive macros need `clap` as a dependency of the program).
 #[derive(Debug, Clone, clap::Parser)]
-#[command(about = "A stalk worker", version)]
+#[command(about = "A stalk worker")]
 pub struct WorkerArgs {
     /// The broker: `host:port` or a URL.
     #[arg(long, env = "STALK_ADDR", default_value = "127.0.0.1:7070")]
@@ -48,7 +60,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "STALK_PREFETCH")]
     pub prefetch: Option<u32>,
     /// How long a pushed task may wait for a free slot before the broker takes it back.
-    #[arg(long, env = "STALK_PREFETCH_LEASE", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_PREFETCH_LEASE", default_value = "2s", value_parser = parse_duration)]
     pub prefetch_lease: Duration,
     /// A stable id for this worker; default `hostname-pid`.
     #[arg(long, env = "STALK_WORKER_ID")]
@@ -60,19 +72,19 @@ pub struct WorkerArgs {
     #[arg(long, env = "STALK_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<std::path::PathBuf>,
     /// The lease of a running task (extended while it runs).
-    #[arg(long, env = "STALK_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub lease: Duration,
     /// Default soft time limit of an attempt.
-    #[arg(long, env = "STALK_SOFT_TIME_LIMIT", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_SOFT_TIME_LIMIT", value_parser = parse_duration)]
     pub soft_time_limit: Option<Duration>,
     /// Default hard time limit of an attempt.
-    #[arg(long, env = "STALK_TIME_LIMIT", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_TIME_LIMIT", value_parser = parse_duration)]
     pub time_limit: Option<Duration>,
     /// How long running tasks may finish after SIGTERM before they are stopped.
-    #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
     /// How often an idle worker tells the broker it is alive.
-    #[arg(long, env = "STALK_HEARTBEAT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_HEARTBEAT", default_value = "10s", value_parser = parse_duration)]
     pub heartbeat: Duration,
     /// Where tasks run: tokio tasks, blocking threads, or child processes.
     #[arg(long, env = "STALK_POOL", value_enum, default_value_t = PoolKind::Async)]
@@ -87,7 +99,7 @@ pub struct WorkerArgs {
     #[arg(long, env = "STALK_MAX_MEMORY_PER_CHILD_HARD", value_parser = bytes)]
     pub max_memory_per_child_hard: Option<u64>,
     /// Prefork: replace a child after its task once it is this old, e.g. `1h`.
-    #[arg(long, env = "STALK_MAX_CHILD_AGE", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_MAX_CHILD_AGE", value_parser = parse_duration)]
     pub max_child_age: Option<Duration>,
     /// Log lines as human-readable text or one JSON object per line (see [`crate::init_logging`]).
     #[arg(long, env = "STALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -103,7 +115,56 @@ fn bytes(text: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses the worker flags from the command line and `STALK_*` variables, with the calling
+/// program's package name (its binary's name, in a binary) and version for `--help` and
+/// `--version`. On a usage error, `--help` or `--version` it prints and exits (2 for a usage
+/// error), as clap does.
+///
+/// ```no_run
+/// let args: stalk_worker::WorkerArgs = stalk_worker::worker_args!();
+/// ```
+#[macro_export]
+macro_rules! worker_args {
+    () => {
+        $crate::WorkerArgs::parse_for(
+            match ::std::option_env!("CARGO_BIN_NAME") {
+                ::std::option::Option::Some(name) => name,
+                ::std::option::Option::None => ::std::env!("CARGO_PKG_NAME"),
+            },
+            ::std::env!("CARGO_PKG_VERSION"),
+        )
+    };
+}
+
 impl WorkerArgs {
+    /// Parses the command line and environment for the program `name` at `version`, which
+    /// `--help` and `--version` show; see [`worker_args!`](crate::worker_args), which passes the
+    /// calling crate's. On a usage error, `--help` or `--version` it prints and exits (2 for a
+    /// usage error).
+    pub fn parse_for(name: &'static str, version: &'static str) -> Self {
+        Self::try_parse_for(name, version, std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// Parses `args` (the first is the program's path) and the environment for the program
+    /// `name` at `version`.
+    ///
+    /// # Errors
+    /// A [`clap::Error`] for a usage error, and for `--help` and `--version` (whose text is the
+    /// error's rendering; `err.exit()` prints it).
+    pub fn try_parse_for<I, T>(
+        name: &'static str,
+        version: &'static str,
+        args: I,
+    ) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command().name(name).version(version);
+        let matches = command.try_get_matches_from_mut(args)?;
+        Self::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
+    }
+
     /// A builder with these settings; register the tasks on it.
     pub fn builder(self) -> WorkerBuilder {
         let mut builder = Worker::builder(self.addr)
@@ -190,9 +251,35 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_duration_is_a_usage_error() {
+    fn a_bad_duration_is_a_usage_error_naming_the_accepted_forms() {
         let err = WorkerArgs::try_parse_from(["worker", "--lease", "soon"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
         assert!(err.to_string().contains("--lease"), "{err}");
+        assert!(err.to_string().contains("500ms, 10s"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_the_syntax_of_every_stalk_binary() {
+        let args = WorkerArgs::try_parse_from(["worker", "--lease", "90", "--heartbeat", "1m30s"])
+            .expect("valid flags");
+        assert_eq!(
+            args.lease,
+            Duration::from_secs(90),
+            "a bare number is seconds"
+        );
+        assert_eq!(args.heartbeat, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn version_and_help_name_the_application_not_the_sdk() {
+        let err = WorkerArgs::try_parse_for("my-worker", "7.1.2", ["my-worker", "--version"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert_eq!(err.to_string(), "my-worker 7.1.2\n");
+        let args =
+            WorkerArgs::try_parse_for("my-worker", "7.1.2", ["my-worker", "--pool", "threads"])
+                .expect("valid flags");
+        assert_eq!(args.pool, PoolKind::Threads);
     }
 
     #[test]

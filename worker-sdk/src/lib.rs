@@ -34,7 +34,8 @@
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
 //! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
-//! - `cli`: [`WorkerArgs`], a ready-made command line (flags with `STALK_*` twins).
+//! - `cli`: [`WorkerArgs`] and [`worker_args!`], a ready-made command line (flags with `STALK_*`
+//!   twins) that carries the program's own name and version.
 //!
 //! # Example
 //! ```no_run
@@ -75,6 +76,8 @@ pub use builder::{
     WorkerBuilder, DEFAULT_CONCURRENCY, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_PREFETCH_LEASE,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+/// clap, for a program that builds its own command line around [`WorkerArgs`].
+pub use clap;
 pub use cli::WorkerArgs;
 pub use context::{TaskContext, TaskMeta};
 pub use error::{StepError, TaskError, WorkerError};

@@ -91,3 +91,54 @@ fn a_data_dir_with_a_record_from_a_newer_broker_is_refused_not_dropped() {
     assert!(stderr.contains("version 99"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Issue 11 (B6): `--listen` takes a host name, as `localhost:7070` in the README's spirit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalkd_listens_on_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalkd = Stalkd::start_on("localhost:0", dir.path(), &[]);
+    assert!(stalkd.addr.ip().is_loopback(), "bound {}", stalkd.addr);
+    let client = Client::connect(&stalkd.url()).await.unwrap();
+    client.enqueue(Task::new("t")).await.unwrap();
+}
+
+/// Issue 11 (B6): stalkd reads durations as `stalk` and workers do: a bare number is seconds.
+#[test]
+fn durations_take_the_syntax_shared_by_every_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        "--result-ttl",
+        "3600",
+        "--session-grace",
+        "2",
+        "--priority-aging",
+        "0",
+        "--worker-silence",
+        "1m30s",
+        "--shutdown-timeout",
+        "5",
+    ];
+    let stalkd = Stalkd::start(dir.path(), &settings);
+    assert!(stalkd.terminate().success());
+}
+
+/// Issue 11 (B6): a bad flag value or a setting out of range exits 2 (a usage error, as clap's
+/// own are) with a message that names the setting and the accepted forms.
+#[test]
+fn bad_settings_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, says) in [
+        ("--flush-every", "soon", "500ms, 10s"),
+        ("--result-ttl", "10ms", "result-ttl"),
+        ("--listen", "localhost", "HOST:PORT"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+            .args([flag, value, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}

@@ -65,8 +65,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 impl Stalkd {
     /// Starts `stalkd --listen 127.0.0.1:0 --data-dir <dir> <extra>` and waits for its ready line.
     pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", data_dir, extra)
+    }
+
+    /// Starts `stalkd --listen <listen> --data-dir <dir> <extra>` and waits for its ready line.
+    pub(crate) fn start_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stalkd"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("STALK_LOG", "warn")

@@ -1,6 +1,7 @@
 //! `stalk-demo-worker`: a worker with demo tasks, for trying stalk out and for tests that need a
-//! real worker process. Flags as [`stalk_worker::WorkerArgs`]; logs to stderr (`STALK_LOG`,
-//! `--log-format`); a startup error is one line on stderr and exit code 1.
+//! real worker process. Flags as [`stalk_worker::WorkerArgs`] (read with `worker_args!`, so
+//! `--version` names this program); logs to stderr (`STALK_LOG`, `--log-format`). A startup
+//! error is one line on stderr, with exit code 2 for a refused setting and 1 otherwise.
 //!
 //! - `echo`: returns its JSON argument.
 //! - `sleep`: waits that many milliseconds (and logs the pid of the process it runs in).
@@ -14,18 +15,19 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
-use stalk_worker::{TaskContext, TaskError, WorkerArgs};
+use stalk_worker::{TaskContext, TaskError, WorkerArgs, WorkerError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = WorkerArgs::parse();
+    let args = stalk_worker::worker_args!();
     stalk_worker::init_logging(args.log_format);
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", sentence(&err));
-            ExitCode::FAILURE
+            // A setting the builder refuses is a usage error, as a flag clap refuses is.
+            let usage = matches!(err, WorkerError::Config(_));
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
@@ -42,7 +44,7 @@ fn sentence(error: &dyn std::error::Error) -> String {
     line
 }
 
-async fn run(args: WorkerArgs) -> Result<(), stalk_worker::WorkerError> {
+async fn run(args: WorkerArgs) -> Result<(), WorkerError> {
     args.builder()
         .task("echo", |value: serde_json::Value| async move {
             Ok::<_, TaskError>(value)

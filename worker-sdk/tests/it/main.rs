@@ -1,5 +1,6 @@
 //! Integration tests of the worker runtime against a real broker on `127.0.0.1:0`.
 //!
+//! - `cli`: a worker binary's command line: its own `--version`, usage errors exit 2.
 //! - `caps`: concurrency caps across workers, per-tenant caps, runtime removal, restarts.
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `control`: control commands (ping, shutdown) through the broker to the control step.
@@ -24,6 +25,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod caps;
+mod cli;
 mod control;
 mod crash;
 mod eta;

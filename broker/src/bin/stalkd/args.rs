@@ -1,12 +1,12 @@
 //! `stalkd`'s flags: each has a `STALK_*` environment twin.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use stalk_broker::config;
 use stalk_broker::Durability;
+use stalk_proto::duration::parse_duration;
 
 /// The stalk broker: durable task queues over gRPC.
 #[derive(Debug, Parser)]
@@ -14,13 +14,16 @@ use stalk_broker::Durability;
     name = "stalkd",
     version,
     after_long_help = "Precedence: built-in defaults < STALK_* environment variables < flags.\n\n\
+Durations are written 500ms, 10s, 5m, 1h, 2d or 1h30m; a plain number is seconds (the same\n\
+syntax as the stalk CLI's and the workers' flags).\n\n\
 Getting started:\n  stalkd                           # serves on 127.0.0.1:7070, data in ./stalk-data\n  \
 stalk enqueue hello --json '{}'  # from another terminal\n  stalk queues"
 )]
 pub(crate) struct Args {
-    /// Address to listen on; port 0 picks a free port (printed at start).
-    #[arg(long, env = "STALK_LISTEN", default_value = "127.0.0.1:7070")]
-    pub(crate) listen: SocketAddr,
+    /// Address to listen on, HOST:PORT (a host name such as localhost resolves); port 0 picks
+    /// a free port (printed at start).
+    #[arg(long, env = "STALK_LISTEN", default_value = "127.0.0.1:7070", value_parser = parse_listen)]
+    pub(crate) listen: String,
     /// Directory for the durable data (created if missing).
     #[arg(long, env = "STALK_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
@@ -29,11 +32,11 @@ pub(crate) struct Args {
     #[arg(long, env = "STALK_DURABILITY", value_enum, default_value_t = Durability::Sync)]
     pub(crate) durability: Durability,
     /// How long results of finished tasks are kept (e.g. 24h, 30m).
-    #[arg(long, env = "STALK_RESULT_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_RESULT_TTL", default_value = "24h", value_parser = parse_duration)]
     pub(crate) result_ttl: Duration,
     /// A ready task counts one priority higher per this long it waits, so low priorities never
     /// starve (e.g. 1m, 30s); 0 turns aging off.
-    #[arg(long, env = "STALK_PRIORITY_AGING", default_value = "1m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_PRIORITY_AGING", default_value = "1m", value_parser = parse_duration)]
     pub(crate) priority_aging: Duration,
     /// Largest payload or result accepted, in bytes.
     #[arg(long, env = "STALK_MAX_PAYLOAD_BYTES", default_value_t = config::DEFAULT_MAX_PAYLOAD_BYTES)]
@@ -59,7 +62,7 @@ pub(crate) struct Args {
     #[arg(long, env = "STALK_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
     /// Longest graceful shutdown before open calls are cut.
-    #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: Duration,
     /// Async worker threads; default: one fewer than the cores (at least one).
     #[arg(long, env = "STALK_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -69,13 +72,13 @@ pub(crate) struct Args {
     #[arg(long, env = "STALK_SESSION_GRACE", default_value = "1s")]
     pub(crate) session_grace: stalk_broker::config::SessionGrace,
     /// A worker session that sends nothing for this long (no heartbeat) is treated as broken.
-    #[arg(long, env = "STALK_WORKER_SILENCE", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_WORKER_SILENCE", default_value = "30s", value_parser = parse_duration)]
     pub(crate) worker_silence: Duration,
     /// sled's page cache, MiB.
     #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     pub(crate) cache_mib: u64,
     /// Background flush interval (bounds what --durability fast can lose).
-    #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = parse_duration)]
     pub(crate) flush_every: Duration,
 }
 
@@ -85,4 +88,65 @@ pub(crate) enum LogFormat {
     Human,
     /// One JSON object per line.
     Json,
+}
+
+/// Checks that a listen address is HOST:PORT; the host is resolved when the broker binds.
+fn parse_listen(text: &str) -> Result<String, String> {
+    let port = text
+        .rsplit_once(':')
+        .map(|(host, port)| (host.is_empty(), port.parse::<u16>()));
+    match port {
+        Some((false, Ok(_))) => Ok(text.to_owned()),
+        _ => Err(format!(
+            "'{text}' is not HOST:PORT; e.g. 127.0.0.1:7070, localhost:7070, [::1]:7070 or \
+             0.0.0.0:0 (port 0 picks a free port)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    /// Issue 11 (B6): the README's settings table lists every flag and its environment twin.
+    #[test]
+    fn the_readme_lists_every_flag_and_variable() {
+        let readme = include_str!("../../../../README.md");
+        let table = readme
+            .split("## Broker settings")
+            .nth(1)
+            .expect("README has a Broker settings section");
+        for arg in Args::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            assert!(table.contains(&format!("`--{long}`")), "--{long} missing");
+            let env = arg.get_env().expect("every flag has an environment twin");
+            let env = env.to_string_lossy();
+            assert!(table.contains(&format!("`{env}`")), "{env} missing");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_are_host_and_port() {
+        for ok in [
+            "127.0.0.1:7070",
+            "localhost:0",
+            "[::1]:7070",
+            "stalk.internal:80",
+        ] {
+            assert_eq!(parse_listen(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["localhost", ":7070", "localhost:http", "127.0.0.1:70000"] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
 }

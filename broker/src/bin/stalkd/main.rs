@@ -7,7 +7,7 @@ mod args;
 use anyhow::Context;
 use args::{Args, LogFormat};
 use clap::Parser;
-use stalk_broker::config::TlsFiles;
+use stalk_broker::config::{ConfigError, TlsFiles};
 use stalk_broker::Config;
 
 // glibc's malloc serializes the broker's threads on its arena locks (a quarter of the CPU under
@@ -31,7 +31,9 @@ fn main() {
     };
     if let Err(err) = result {
         eprintln!("stalkd: {err:#}");
-        std::process::exit(1);
+        // A setting out of range is a usage error, as clap's own are.
+        let usage = err.downcast_ref::<ConfigError>().is_some();
+        std::process::exit(if usage { 2 } else { 1 });
     }
 }
 
@@ -76,25 +78,22 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         worker_silence: args.worker_silence,
     };
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    // Binding a HOST:PORT string resolves the host and tries each address it has.
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}: is another process using it? pick another --listen",
-                args.listen
-            )
-        })?;
+        .with_context(|| listen_error(&args.listen))?;
     let mut server = stalk_broker::start(listener, config).await?;
+    let mut signals = StopSignals::listen()?;
     println!(
         "{}",
         serde_json::json!({"event": "listening", "addr": server.addr().to_string(), "data_dir": args.data_dir})
     );
     tokio::select! {
-        () = shutdown_signal() => {}
+        () = signals.recv() => {}
         result = server.stopped() => result?,
     }
-    tokio::spawn(async {
-        shutdown_signal().await;
+    tokio::spawn(async move {
+        signals.recv().await;
         eprintln!("stalkd: second signal, exiting now");
         std::process::exit(130);
     });
@@ -102,27 +101,45 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+fn listen_error(listen: &str) -> String {
+    format!("cannot listen on {listen}: is the host this machine's and the port free? pick another --listen")
+}
+
+/// SIGTERM and SIGINT (ctrl-c), caught from the moment this is made. It is made before the ready
+/// line is printed: a supervisor that sends SIGTERM as soon as it reads the line then gets a
+/// graceful stop, where before the signal's default action could kill the broker unflushed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(term) => term,
-            Err(err) => {
-                tracing::warn!(cause = %err, "cannot listen for SIGTERM; only ctrl-c stops the broker");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind| signal(kind).context("cannot listen for SIGTERM and SIGINT");
+            Ok(Self {
+                term: listen(SignalKind::terminate())?,
+                interrupt: listen(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    /// Resolves at the next signal.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn init_logging(format: LogFormat) {

@@ -16,10 +16,12 @@ const LONG_ABOUT: &str = "\
 Command-line client for the stalk task queue: enqueue tasks, read results, inspect queues,
 handle dead letters.
 
-Options that apply to every command (--addr, --token, --json) go before the command:
-    stalk --addr broker:7070 --json queues
+Options that apply to every command (--addr, --token, --ca-cert, --json) go before or after
+the command:
+    stalk --addr broker:7070 queues --json
 
-Durations are written 500ms, 10s, 5m, 1h, 2d or 1h30m; a plain number is seconds.";
+Durations are written 500ms, 10s, 5m, 1h, 2d or 1h30m; a plain number is seconds (the same
+syntax as stalkd's and the workers' flags).";
 
 /// `stalk [OPTIONS] <COMMAND>`.
 #[derive(Debug, Parser)]
@@ -30,7 +32,7 @@ pub(crate) struct Cli {
     pub(crate) conn: ConnArgs,
 
     /// Print one JSON document instead of text, for scripts.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) json: bool,
 
     #[command(subcommand)]
@@ -41,15 +43,20 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 pub(crate) struct ConnArgs {
     /// The broker: host:port, http://host:port or https://host:port.
-    #[arg(long, env = "STALK_ADDR", default_value = "127.0.0.1:7070")]
+    #[arg(
+        long,
+        env = "STALK_ADDR",
+        default_value = "127.0.0.1:7070",
+        global = true
+    )]
     pub(crate) addr: String,
 
     /// Bearer token sent on every call, if the broker requires one.
-    #[arg(long, env = "STALK_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "STALK_TOKEN", hide_env_values = true, global = true)]
     pub(crate) token: Option<String>,
 
     /// PEM file of the CA that signed the broker's certificate; implies TLS.
-    #[arg(long, env = "STALK_CA_CERT", value_name = "FILE")]
+    #[arg(long, env = "STALK_CA_CERT", value_name = "FILE", global = true)]
     pub(crate) ca_cert: Option<PathBuf>,
 }
 
@@ -97,6 +104,14 @@ pub(crate) enum Command {
         /// The queue.
         queue: String,
     },
+    /// Print a shell completion script: `stalk completions bash > /etc/bash_completion.d/stalk`,
+    /// `stalk completions zsh > ~/.zfunc/_stalk`, `stalk completions fish >
+    /// ~/.config/fish/completions/stalk.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `stalk enqueue`.
@@ -111,7 +126,7 @@ pub(crate) struct EnqueueArgs {
 
     /// The payload as a JSON document, e.g. '{"to":"ada@example.com"}'.
     #[arg(long, value_name = "JSON", value_parser = parse_json, conflicts_with = "payload_file")]
-    pub(crate) json: Option<serde_json::Value>,
+    pub(crate) payload: Option<serde_json::Value>,
 
     /// Read the payload from this file.
     #[arg(long, value_name = "FILE")]
@@ -168,10 +183,14 @@ pub(crate) struct ResultArgs {
 
 /// `stalk tasks`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which_queue").required(true).args(["queue", "queue_flag"])))]
 pub(crate) struct TasksArgs {
     /// The queue.
-    #[arg(long)]
-    pub(crate) queue: String,
+    pub(crate) queue: Option<String>,
+
+    /// The queue, as a flag (the same as the positional QUEUE).
+    #[arg(long = "queue", value_name = "QUEUE")]
+    pub(crate) queue_flag: Option<String>,
 
     /// The state to list: scheduled, ready, leased, retrying, succeeded, failed, revoked or
     /// expired.
@@ -187,10 +206,21 @@ pub(crate) struct TasksArgs {
     pub(crate) page_token: Option<String>,
 }
 
+impl TasksArgs {
+    /// The queue, given as the positional QUEUE or as --queue (the parser requires one).
+    pub(crate) fn queue(&self) -> &str {
+        self.queue
+            .as_deref()
+            .or(self.queue_flag.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 /// `stalk limits …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LimitCommand {
-    /// Set a limit, replacing the one of the same scope and header:
+    /// Set a limit, or change the one of the same scope and header: settings not given keep
+    /// their value (a rate without --burst takes the default burst); --replace drops them.
     /// `stalk limits set task:email.send 10/s --burst 20`,
     /// `stalk limits set queue:mail --concurrency 5 --per tenant`.
     #[command(group(
@@ -202,14 +232,17 @@ pub(crate) enum LimitCommand {
         /// Tasks per period: 10/s, 100/m, 1000/h or 5000/d.
         rate: Option<String>,
         /// Tasks that may start at once after a quiet spell [default: one period's worth].
-        #[arg(long, default_value_t = 0, requires = "rate")]
-        burst: u32,
+        #[arg(long, requires = "rate")]
+        burst: Option<u32>,
         /// Most tasks running (leased) at once.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         concurrency: Option<u32>,
         /// One limit for each value of this header (e.g. tenant).
         #[arg(long, value_name = "HEADER")]
         per: Option<String>,
+        /// Replace the limit: a rate or cap not given here is removed.
+        #[arg(long)]
+        replace: bool,
     },
     /// Remove a limit.
     Remove {
@@ -310,7 +343,7 @@ mod tests {
             "--json",
             "enqueue",
             "email.send",
-            "--json",
+            "--payload",
             "{}",
             "--header",
             "a=1",
@@ -325,9 +358,17 @@ mod tests {
         let Command::Enqueue(args) = cli.command else {
             panic!("parsed as {:?}", cli.command);
         };
-        assert_eq!(args.json, Some(serde_json::json!({})));
+        assert_eq!(args.payload, Some(serde_json::json!({})));
         assert_eq!(args.headers.len(), 2);
         assert_eq!(args.countdown, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn global_options_follow_the_command_too() {
+        let cli = Cli::try_parse_from(["stalk", "queues", "--json", "--addr", "broker:1"])
+            .expect("valid command line");
+        assert!(cli.json, "--json after the command selects JSON output");
+        assert_eq!(cli.conn.addr, "broker:1");
     }
 
     #[test]
@@ -339,13 +380,15 @@ mod tests {
                 "stalk",
                 "enqueue",
                 "t",
-                "--json",
+                "--payload",
                 "{}",
                 "--payload-file",
                 "f",
             ],
             &["stalk", "tasks", "--queue", "q", "--state", "unknown"],
             &["stalk", "revoke"],
+            &["stalk", "tasks"],
+            &["stalk", "tasks", "q", "--queue", "q"],
             &["stalk", "enqueue", "t", "--expires-in", "0s"],
         ] {
             let err = Cli::try_parse_from(line).expect_err(&line.join(" "));

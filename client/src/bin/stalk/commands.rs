@@ -10,8 +10,7 @@ use stalk_client::{
 };
 
 use crate::args::{
-    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, LimitCommand, ResultArgs,
-    TasksArgs,
+    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, ResultArgs, TasksArgs,
 };
 use crate::exit::CliError;
 use crate::render;
@@ -35,7 +34,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Result(args) => result(&connect(&conn).await?, args, json).await,
         Command::Queues => queues(&connect(&conn).await?, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
-        Command::Limits(command) => limits(&connect(&conn).await?, command, json).await,
+        Command::Limits(command) => crate::limits::run(&connect(&conn).await?, command, json).await,
         Command::Schedules(command) => {
             // Built before connecting, so a bad flag or file is a usage error with no broker.
             let prepared = crate::schedules::prepare(&command)?;
@@ -76,6 +75,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             purge(&connect(&conn).await?, &queue, true, json).await
         }
         Command::Purge { queue } => purge(&connect(&conn).await?, &queue, false, json).await,
+        Command::Completions { shell } => completions(shell),
     }
 }
 
@@ -103,7 +103,7 @@ async fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
 /// Turns the enqueue flags into a [`Task`].
 fn build_task(args: &EnqueueArgs) -> anyhow::Result<Task> {
     let mut task = Task::new(args.name.as_str());
-    if let Some(value) = &args.json {
+    if let Some(value) = &args.payload {
         task = task.json(value)?;
     } else if let Some(path) = &args.payload_file {
         let bytes = std::fs::read(path).map_err(|e| {
@@ -252,72 +252,6 @@ async fn control(
     Ok(())
 }
 
-async fn limits(client: &Client, command: LimitCommand, json: bool) -> anyhow::Result<()> {
-    let limits = match command {
-        LimitCommand::Set {
-            scope,
-            rate,
-            burst,
-            concurrency,
-            per,
-        } => {
-            let limit = stalk_client::Limit {
-                scope,
-                per_header: per,
-                rate,
-                burst,
-                max_concurrency: concurrency,
-            };
-            client.set_limit(&limit).await?
-        }
-        LimitCommand::Remove { scope, per } => client.remove_limit(&scope, per.as_deref()).await?,
-        LimitCommand::List => client.limits().await?,
-    };
-    if json {
-        let list = limits
-            .iter()
-            .map(|l| {
-                json!({
-                    "scope": l.scope,
-                    "per_header": l.per_header,
-                    "rate": l.rate,
-                    "burst": l.burst,
-                    "max_concurrency": l.max_concurrency,
-                    "running": l.running,
-                    "waiting": l.waiting,
-                })
-            })
-            .collect();
-        return emit_json(&Value::Array(list));
-    }
-    let mut table = crate::table::Table::new(&[
-        "SCOPE",
-        "PER",
-        "RATE",
-        "BURST",
-        "CONCURRENCY",
-        "RUNNING",
-        "WAITING",
-    ]);
-    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
-    for l in &limits {
-        table.row(vec![
-            l.scope.clone(),
-            or_dash(l.per_header.clone()),
-            or_dash(l.rate.clone()),
-            if l.rate.is_some() {
-                l.burst.to_string()
-            } else {
-                "-".into()
-            },
-            or_dash(l.max_concurrency.map(|n| n.to_string())),
-            l.running.to_string(),
-            l.waiting.to_string(),
-        ]);
-    }
-    emit(&table.render())
-}
-
 async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {
     let workers = client.list_workers().await?;
     if json {
@@ -366,7 +300,7 @@ async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {
 async fn tasks(client: &Client, args: TasksArgs, json: bool) -> anyhow::Result<()> {
     let (tasks, next) = client
         .list_tasks(
-            &args.queue,
+            args.queue(),
             args.state,
             args.limit,
             args.page_token.as_deref(),
@@ -518,6 +452,15 @@ async fn purge(client: &Client, queue: &str, dead_letters: bool, json: bool) -> 
     emit(&format!("purged {purged} {what} from {queue}\n"))
 }
 
+/// Prints a completion script; `stalk completions bash` works without a broker.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "stalk", &mut script);
+    emit(&String::from_utf8_lossy(&script))
+}
+
+/// Prints `doc` as pretty JSON.
 pub(crate) fn emit_json(doc: &Value) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(doc).context("encoding the JSON output")?;
     text.push('\n');

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod exit;
+mod limits;
 mod parse;
 mod render;
 mod schedules;

@@ -1,67 +1,19 @@
-//! Parsers for flag values: durations, points in time, `key=value` headers, JSON payloads.
-//! Each returns a message clap shows as a usage error (exit code 2).
+//! Parsers for flag values: durations (the syntax shared with stalkd and workers), points in
+//! time, `key=value` headers, JSON payloads. Each returns a message clap shows as a usage error
+//! (exit code 2).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const DURATION_FORMS: &str = "use a number with a unit, e.g. 500ms, 10s, 5m, 1h, 2d or 1h30m \
-                              (a plain number is seconds)";
+pub(crate) use stalk_proto::duration::parse_duration;
+use stalk_proto::duration::DURATION_SYNTAX;
 
-/// Parses "500ms", "10s", "5m", "1h", "2d", sums of those ("1h30m"), or plain seconds ("30").
-pub(crate) fn parse_duration(input: &str) -> Result<Duration, String> {
-    let invalid = |why: &str| format!("invalid duration '{input}': {why}; {DURATION_FORMS}");
-    let text = input.trim();
-    if text.is_empty() {
-        return Err(invalid("it is empty"));
-    }
-    if text.starts_with('-') {
-        return Err(invalid("a duration cannot be negative"));
-    }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = text
-            .parse::<u64>()
-            .map_err(|_| invalid("it is too large"))?;
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(invalid("a unit must follow a number"));
-        }
-        let (number, after) = rest.split_at(digits);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        rest = after;
-        let n = number
-            .parse::<u64>()
-            .map_err(|_| invalid("it is too large"))?;
-        let part = match unit {
-            "ms" => Some(Duration::from_millis(n)),
-            "s" => Some(Duration::from_secs(n)),
-            "m" => n.checked_mul(60).map(Duration::from_secs),
-            "h" => n.checked_mul(3_600).map(Duration::from_secs),
-            "d" => n.checked_mul(86_400).map(Duration::from_secs),
-            "" => return Err(invalid("only a lone number may omit its unit")),
-            _ => return Err(invalid(&format!("unknown unit '{unit}'"))),
-        };
-        total = part
-            .and_then(|part| total.checked_add(part))
-            .ok_or_else(|| invalid("it is too large"))?;
-    }
-    Ok(total)
-}
-
-/// Parses a duration as [`parse_duration`] does, refusing zero: for a flag where zero would
-/// silently mean "not set" (the wire's 0), such as `--expires-in`.
+/// Parses a duration in the syntax every stalk binary reads ([`stalk_proto::duration`]),
+/// refusing zero: for a flag where zero would silently mean "not set" (the wire's 0), such as
+/// `--expires-in`.
 pub(crate) fn parse_positive_duration(input: &str) -> Result<Duration, String> {
-    match parse_duration(input)? {
+    match parse_duration(input).map_err(|e| e.to_string())? {
         Duration::ZERO => Err(format!(
-            "invalid duration '{input}': it must be more than zero; {DURATION_FORMS}"
+            "invalid duration '{input}': it must be more than zero; {DURATION_SYNTAX}"
         )),
         positive => Ok(positive),
     }
@@ -145,54 +97,39 @@ pub(crate) fn parse_json(input: &str) -> Result<serde_json::Value, String> {
     })
 }
 
+/// Durations in a schedules file, written as on the command line (`30s`, `1h`).
+pub(crate) mod duration_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| crate::parse::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Times in a schedules file, written as on the command line.
+pub(crate) mod time_opt {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| crate::parse::parse_time(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_the_documented_units() {
-        let cases = [
-            ("500ms", Duration::from_millis(500)),
-            ("10s", Duration::from_secs(10)),
-            ("5m", Duration::from_secs(300)),
-            ("1h", Duration::from_secs(3_600)),
-            ("2d", Duration::from_secs(172_800)),
-            ("1h30m", Duration::from_secs(5_400)),
-            ("1s250ms", Duration::from_millis(1_250)),
-            ("30", Duration::from_secs(30)),
-            (" 0 ", Duration::ZERO),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(parse_duration(input), Ok(expected), "input {input:?}");
-        }
-    }
-
-    #[test]
-    fn bad_durations_explain_the_accepted_forms() {
-        for input in [
-            "",
-            "s",
-            "10x",
-            "1.5s",
-            "-1s",
-            "10s5",
-            "99999999999999999999d",
-            "ten",
-        ] {
-            let err = parse_duration(input).expect_err(input);
-            assert!(err.contains("500ms, 10s"), "{input:?}: {err}");
-            assert!(
-                err.contains(&format!("'{input}'")),
-                "names the input: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn negative_durations_say_so() {
-        let err = parse_duration("-5s").unwrap_err();
-        assert!(err.contains("cannot be negative"), "{err}");
-    }
 
     #[test]
     fn positive_durations_refuse_zero() {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Value};
 use stalk_client::{
-    is_json_content_type, QueueStats, TaskFailure, TaskResult, TaskStatus, TaskSummary,
+    is_json_content_type, QueueStats, TaskFailure, TaskResult, TaskState, TaskStatus, TaskSummary,
 };
 
 use crate::table::Table;
@@ -164,10 +164,15 @@ pub(crate) fn stats_json(stats: &[QueueStats]) -> Value {
         .collect()
 }
 
-/// A task listing as a table; the ERROR column appears when some task has an error.
+/// A task listing as a table. The WAITING FOR column appears when some task waits to be
+/// leased, the ERROR column when some task has an error.
 pub(crate) fn summaries_table(tasks: &[TaskSummary]) -> String {
+    let with_waiting = tasks.iter().any(|t| waiting_text(t).is_some());
     let with_errors = tasks.iter().any(|t| t.error.is_some());
     let mut headers = vec!["ID", "NAME", "STATE", "PRI", "ATTEMPTS", "ENQUEUED", "DUE"];
+    if with_waiting {
+        headers.push("WAITING FOR");
+    }
     if with_errors {
         headers.push("ERROR");
     }
@@ -182,6 +187,9 @@ pub(crate) fn summaries_table(tasks: &[TaskSummary]) -> String {
             time_text(t.enqueued_at),
             time_text(t.due_at),
         ];
+        if with_waiting {
+            row.push(waiting_text(t).unwrap_or_else(|| "-".into()));
+        }
         if with_errors {
             let error = t.error.as_ref();
             row.push(error.map_or_else(String::new, |e| error_line(e, TABLE_ERROR_CHARS)));
@@ -189,6 +197,24 @@ pub(crate) fn summaries_table(tasks: &[TaskSummary]) -> String {
         table.row(row);
     }
     table.render()
+}
+
+/// What a task that is not leased yet waits for: the limit that held a READY task back at its
+/// last lease attempt (and when that limit has room), or the time a SCHEDULED or RETRYING task
+/// becomes ready. `None` for other tasks, and for a READY task no limit was seen to hold (the
+/// broker reports holds per task, not a queue's own limit that stops the whole queue).
+fn waiting_text(t: &TaskSummary) -> Option<String> {
+    let text = match t.state {
+        TaskState::Ready => match (&t.waiting_for, t.waiting_until) {
+            (Some(limit), Some(until)) => format!("{limit} until {}", time_text(Some(until))),
+            (Some(limit), None) => limit.clone(),
+            (None, _) => return None,
+        },
+        TaskState::Scheduled => format!("its ETA, {}", time_text(t.due_at)),
+        TaskState::Retrying => format!("retry backoff until {}", time_text(t.due_at)),
+        _ => return None,
+    };
+    Some(text)
 }
 
 /// One task of a listing as JSON.
@@ -212,8 +238,6 @@ pub(crate) fn summary_json(t: &TaskSummary) -> Value {
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
-
-    use stalk_client::TaskState;
 
     use super::*;
 

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use stalk_client::{Client, Misfire, Overlap, Recurrence, Schedule, ScheduleInfo, Task};
+use stalk_proto::duration::format_duration;
 
 use crate::commands::{emit, emit_json};
 use crate::exit::CliError;
@@ -91,7 +92,7 @@ pub(crate) struct AddArgs {
     pub(crate) task: String,
     /// Fire every this long (at least 1s).
     #[arg(long, value_parser = parse_positive_duration, group = "when")]
-    #[serde(default, with = "duration_opt")]
+    #[serde(default, with = "crate::parse::duration_opt")]
     pub(crate) every: Option<Duration>,
     /// Fire at the times of this crontab expression (5 fields, or 6 with seconds first).
     #[arg(long, group = "when")]
@@ -103,16 +104,18 @@ pub(crate) struct AddArgs {
     pub(crate) tz: Option<String>,
     /// Fire once at this time: RFC 3339 or milliseconds since the Unix epoch.
     #[arg(long, value_parser = parse_time, group = "when")]
-    #[serde(default, with = "time_opt")]
+    #[serde(default, with = "crate::parse::time_opt")]
     pub(crate) at: Option<SystemTime>,
     /// The task's queue [default: default].
     #[arg(long)]
     #[serde(default)]
     pub(crate) queue: Option<String>,
     /// The task's payload as a JSON document.
-    #[arg(long, value_parser = parse_json)]
-    #[serde(default)]
-    pub(crate) json: Option<Value>,
+    #[arg(long, value_name = "JSON", value_parser = parse_json)]
+    // `json` is the key files written before the flag was renamed (--json is now the output
+    // format, on every command) use.
+    #[serde(default, alias = "json")]
+    pub(crate) payload: Option<Value>,
     /// The task's priority, 0 to 9.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
     #[serde(default)]
@@ -123,7 +126,7 @@ pub(crate) struct AddArgs {
     pub(crate) misfire: MisfireArg,
     /// How late a slot may still fire as on time [default: 60s].
     #[arg(long, value_parser = parse_duration)]
-    #[serde(default, with = "duration_opt")]
+    #[serde(default, with = "crate::parse::duration_opt")]
     pub(crate) grace: Option<Duration>,
     /// A slot that comes while the previous run is unfinished.
     #[arg(long, value_enum, default_value_t = OverlapArg::Allow)]
@@ -135,6 +138,33 @@ pub(crate) struct AddArgs {
     pub(crate) paused: bool,
 }
 
+impl From<Misfire> for MisfireArg {
+    fn from(misfire: Misfire) -> Self {
+        match misfire {
+            Misfire::Skip => Self::Skip,
+            Misfire::RunOnce => Self::RunOnce,
+            Misfire::RunAll => Self::RunAll,
+        }
+    }
+}
+
+impl From<Overlap> for OverlapArg {
+    fn from(overlap: Overlap) -> Self {
+        match overlap {
+            Overlap::Allow => Self::Allow,
+            Overlap::Skip => Self::Skip,
+            Overlap::BufferOne => Self::BufferOne,
+        }
+    }
+}
+
+/// A value as its flag spells it (`run-once`), so output can be pasted back into a command.
+fn flag_value(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
 fn skip() -> MisfireArg {
     MisfireArg::Skip
 }
@@ -143,40 +173,10 @@ fn allow() -> OverlapArg {
     OverlapArg::Allow
 }
 
-/// Durations in a schedules file, written as on the command line (`30s`, `1h`).
-mod duration_opt {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| crate::parse::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
-/// Times in a schedules file, written as on the command line.
-mod time_opt {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| crate::parse::parse_time(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
 /// The schedule `args` describe.
 fn build(args: &AddArgs) -> anyhow::Result<Schedule> {
     let mut task = Task::new(args.task.as_str());
-    if let Some(value) = &args.json {
+    if let Some(value) = &args.payload {
         task = task.json(value)?;
     }
     if let Some(queue) = &args.queue {
@@ -239,7 +239,7 @@ pub(crate) fn read_file(path: &PathBuf) -> anyhow::Result<Vec<Schedule>> {
 
 fn when_text(when: &Recurrence) -> String {
     match when {
-        Recurrence::Every(every) => format!("every {}", humantime::format_duration(*every)),
+        Recurrence::Every(every) => format!("every {}", format_duration(*every)),
         Recurrence::Cron {
             expression,
             time_zone,
@@ -255,9 +255,9 @@ fn info_json(info: &ScheduleInfo) -> Value {
         "task": info.task_name,
         "queue": info.queue,
         "paused": info.paused,
-        "misfire": format!("{:?}", info.misfire),
+        "misfire": flag_value(MisfireArg::from(info.misfire)),
         "grace_s": info.grace.as_secs_f64(),
-        "overlap": format!("{:?}", info.overlap),
+        "overlap": flag_value(OverlapArg::from(info.overlap)),
         "next_fire": info.next_fire.map(|t| time_text(Some(t))),
         "last_fire": info.last_fire.map(|t| time_text(Some(t))),
         "last_task_id": info.last_task_id,
@@ -266,15 +266,15 @@ fn info_json(info: &ScheduleInfo) -> Value {
 
 fn info_text(info: &ScheduleInfo) -> String {
     format!(
-        "name       {}\nwhen       {}\ntask       {} on {}\npaused     {}\nmisfire    {:?} (grace {})\noverlap    {:?}\nnext fire  {}\nlast fire  {}\nlast task  {}\n",
+        "name       {}\nwhen       {}\ntask       {} on {}\npaused     {}\nmisfire    {} (grace {})\noverlap    {}\nnext fire  {}\nlast fire  {}\nlast task  {}\n",
         info.name,
         when_text(&info.when),
         info.task_name,
         info.queue,
         if info.paused { "yes" } else { "no" },
-        info.misfire,
-        humantime::format_duration(info.grace),
-        info.overlap,
+        flag_value(MisfireArg::from(info.misfire)),
+        format_duration(info.grace),
+        flag_value(OverlapArg::from(info.overlap)),
         time_text(info.next_fire),
         time_text(info.last_fire),
         info.last_task_id.as_deref().unwrap_or("-"),

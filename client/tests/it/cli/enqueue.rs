@@ -18,7 +18,7 @@ async fn enqueue_prints_the_new_id_and_the_task_is_ready() {
             "email.send",
             "--queue",
             "mail",
-            "--json",
+            "--payload",
             r#"{"to":"ada"}"#,
         ])
         .await;

@@ -94,3 +94,20 @@ async fn a_broker_that_needs_a_token_gets_it_from_the_flag_or_the_environment() 
         .await
         .stdout_has("enqueued ");
 }
+
+/// Issue 11 (B6): `stalk completions SHELL` prints a completion script without a broker; an
+/// unknown shell is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_are_printed_for_bash_zsh_and_fish() {
+    let stalk = Stalk::at(vacant_addr());
+    let run = stalk.ok(&["completions", "bash"]).await;
+    assert!(run.stdout.contains("complete -F _stalk"), "{run}");
+    let run = stalk.ok(&["completions", "zsh"]).await;
+    assert!(run.stdout.starts_with("#compdef stalk"), "{run}");
+    let run = stalk.ok(&["completions", "fish"]).await;
+    assert!(run.stdout.contains("complete -c stalk"), "{run}");
+    stalk
+        .expect(2, &["completions", "tcsh"])
+        .await
+        .stderr_has("tcsh");
+}

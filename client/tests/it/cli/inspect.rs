@@ -179,3 +179,88 @@ async fn tasks_table_names_the_token_for_the_next_page_on_stderr() {
         "the last page has no hint\n{second}"
     );
 }
+
+/// Issue 11 (B6): `stalk tasks QUEUE` takes the queue as an argument, as the README shows, and
+/// the table says what each waiting task waits for: the limit that held it back at its last
+/// lease attempt (a rate limit with the time it has room again), or its ETA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_takes_the_queue_as_an_argument_and_says_what_each_task_waits_for() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let stalk = Stalk::for_broker(&broker);
+    stalk.ok(&["limits", "set", "task:t", "1/h"]).await;
+    for id in ["first", "held"] {
+        client
+            .enqueue(Task::new("t").queue("q").id(id))
+            .await
+            .unwrap();
+    }
+    lease_one(&client, "q").await;
+    // This lease finds the rate limit's only token taken: `held` stays READY, held back.
+    let leased = client
+        .lease(stalk_client::LeaseOptions::new(["q"]))
+        .await
+        .unwrap();
+    assert!(leased.is_empty(), "the rate limit holds `held`: {leased:?}");
+    client
+        .enqueue(
+            Task::new("t")
+                .queue("q")
+                .id("later")
+                .countdown(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    client
+        .enqueue(Task::new("u").queue("free").id("free"))
+        .await
+        .unwrap();
+
+    let run = stalk.ok(&["tasks", "q"]).await;
+    let held = row_of(&run.stdout, "held");
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("WAITING FOR"),
+        "{run}"
+    );
+    assert!(
+        held.contains("rate limit task:t until 20"),
+        "the limit and when\n{run}"
+    );
+    let run = stalk.ok(&["tasks", "q", "--state", "scheduled"]).await;
+    assert!(
+        row_of(&run.stdout, "later").contains("its ETA, 20"),
+        "{run}"
+    );
+    let run = stalk.ok(&["tasks", "--queue", "free"]).await;
+    assert!(
+        !run.stdout.contains("WAITING FOR"),
+        "nothing known holds `free`\n{run}"
+    );
+    row_of(&run.stdout, "free");
+
+    stalk.expect(2, &["tasks"]).await.stderr_has("QUEUE");
+}
+
+/// The line of `stdout` whose first column is `id`.
+fn row_of<'a>(stdout: &'a str, id: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(id))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{stdout}"))
+}
+
+/// Issue 11 (B6): `--json`, which applies to every command, also works after the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_options_work_after_the_command() {
+    let broker = TestBroker::start().await;
+    two_queues(&broker.client().await).await;
+    let stalk = Stalk::for_broker(&broker);
+    let run = stalk.ok(&["queues", "--json"]).await;
+    assert_eq!(run.json()[0]["queue"], "alpha", "{run}");
+    let run = stalk.ok(&["tasks", "alpha", "--json"]).await;
+    assert_eq!(run.json()["tasks"][0]["id"], "a1", "{run}");
+}

@@ -60,3 +60,68 @@ async fn limits_are_set_listed_and_removed() {
         .await;
     run.one_line_error().stderr_has("scope");
 }
+
+/// Issue 11 (B6): the README's two `queue:mail` lines give a cap and then a rate; the rate is
+/// added to the cap, not put in its place. `--replace` sets exactly what it is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_a_rate_keeps_the_cap_set_before_unless_replace_is_given() {
+    let broker = TestBroker::start().await;
+    let stalk = Stalk::for_broker(&broker);
+    stalk
+        .ok(&[
+            "limits",
+            "set",
+            "queue:mail",
+            "--concurrency",
+            "5",
+            "--per",
+            "tenant",
+        ])
+        .await;
+    let run = stalk
+        .ok(&["limits", "set", "queue:mail", "100/m", "--per", "tenant"])
+        .await;
+    assert_eq!(
+        run.stdout,
+        "SCOPE       PER     RATE   BURST  CONCURRENCY  RUNNING  WAITING\n\
+         queue:mail  tenant  100/m  100    5            0        0\n",
+        "the cap of 5 stays\n{run}"
+    );
+    let run = stalk
+        .ok(&[
+            "--json",
+            "limits",
+            "set",
+            "queue:mail",
+            "--concurrency",
+            "2",
+            "--per",
+            "tenant",
+        ])
+        .await;
+    assert_eq!(
+        (
+            run.json()[0]["rate"].clone(),
+            run.json()[0]["max_concurrency"].clone()
+        ),
+        (serde_json::json!("100/m"), serde_json::json!(2)),
+        "the rate stays, the cap changes\n{run}"
+    );
+    let run = stalk
+        .ok(&[
+            "--json",
+            "limits",
+            "set",
+            "queue:mail",
+            "1/s",
+            "--per",
+            "tenant",
+            "--replace",
+        ])
+        .await;
+    assert_eq!(
+        run.json()[0]["max_concurrency"],
+        serde_json::Value::Null,
+        "--replace drops the cap\n{run}"
+    );
+}

@@ -20,7 +20,7 @@ async fn schedules_are_added_listed_previewed_paused_and_removed() {
             "30 2 * * *",
             "--tz",
             "Europe/Berlin",
-            "--json",
+            "--payload",
             "{\"kind\":\"daily\"}",
         ])
         .await
@@ -118,4 +118,40 @@ async fn a_schedules_file_applies_idempotently_and_bad_specs_are_refused() {
         .expect(2, &["schedules", "apply", path])
         .await
         .stderr_has("is not a JSON list of schedules");
+}
+
+/// Issue 11 (B6): policies print as their flags spell them (`run-once`, not `RunOnce`), and the
+/// interval and grace in the duration syntax the flags take, so output can be pasted back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_and_durations_print_as_the_flags_spell_them() {
+    let broker = TestBroker::start().await;
+    let stalk = Stalk::for_broker(&broker);
+    let add = [
+        "schedules",
+        "add",
+        "beat",
+        "--task",
+        "ping",
+        "--every",
+        "90",
+        "--misfire",
+        "run-once",
+        "--overlap",
+        "buffer-one",
+        "--grace",
+        "2d",
+    ];
+    let run = stalk.ok(&add).await;
+    run.stdout_has("when       every 1m30s\n")
+        .stdout_has("misfire    run-once (grace 2d)\n")
+        .stdout_has("overlap    buffer-one\n");
+    let run = stalk.ok(&["schedules", "show", "beat", "--json"]).await;
+    assert_eq!(
+        (run.json()["misfire"].clone(), run.json()["overlap"].clone()),
+        (
+            serde_json::json!("run-once"),
+            serde_json::json!("buffer-one")
+        ),
+        "{run}"
+    );
 }
