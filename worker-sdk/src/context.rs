@@ -33,8 +33,10 @@ pub struct TaskMeta {
     /// When the task was first enqueued.
     pub enqueued_at: Option<SystemTime>,
     /// When it became ready to run: its ETA (or the end of its countdown) if it had one, a
-    /// retry's due time, else when it was enqueued. The task's expiry is not sent to workers.
+    /// retry's due time, else when it was enqueued.
     pub ready_at: Option<SystemTime>,
+    /// The time after which it must not start, if it has one (it started before it).
+    pub expires_at: Option<SystemTime>,
 }
 
 impl TaskMeta {
@@ -51,6 +53,7 @@ impl TaskMeta {
             retries_left: task.retries_left,
             enqueued_at: from_unix_ms(task.enqueued_at_unix_ms),
             ready_at: from_unix_ms(task.ready_since_unix_ms),
+            expires_at: from_unix_ms(task.expires_at_unix_ms),
         }
     }
 
@@ -67,6 +70,7 @@ impl TaskMeta {
             retries_left: self.retries_left,
             enqueued_at_unix_ms: to_unix_ms(self.enqueued_at),
             ready_since_unix_ms: to_unix_ms(self.ready_at),
+            expires_at_unix_ms: to_unix_ms(self.expires_at),
             ..pb::LeasedTask::default()
         }
     }

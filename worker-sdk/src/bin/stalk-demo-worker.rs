@@ -101,5 +101,6 @@ fn meta_json(ctx: &TaskContext) -> serde_json::Value {
         "tenant": ctx.header("tenant"),
         "enqueued_at": ms(meta.enqueued_at),
         "ready_at": ms(meta.ready_at),
+        "expires_at": ms(meta.expires_at),
     })
 }

@@ -66,6 +66,7 @@ fn meta_json(ctx: &TaskContext) -> Value {
         "tenant": ctx.header("tenant"),
         "enqueued_at": meta.enqueued_at.map(ms_since_epoch),
         "ready_at": meta.ready_at.map(ms_since_epoch),
+        "expires_at": meta.expires_at.map(ms_since_epoch),
     })
 }
 
@@ -75,7 +76,7 @@ fn ms_since_epoch(time: SystemTime) -> u128 {
         .as_millis()
 }
 
-/// A task with metadata to read: queue, priority, a header and a countdown.
+/// A task with metadata to read: queue, priority, a header, a countdown and an expiry.
 fn described(queue: &str) -> Task {
     Task::new("meta")
         .id(format!("meta-on-{queue}"))
@@ -83,6 +84,7 @@ fn described(queue: &str) -> Task {
         .priority(7)
         .header("tenant", "acme")
         .countdown(Duration::from_millis(200))
+        .expires_in(Duration::from_secs(3600))
         .json(&())
         .unwrap()
 }
@@ -101,6 +103,8 @@ fn assert_described(seen: &Value, queue: &str) {
         ready >= enqueued + 200,
         "ready at the end of the countdown: {seen}"
     );
+    let expires = seen["expires_at"].as_u64().expect("an expiry");
+    assert!(expires >= enqueued + 3_600_000, "{seen}");
 }
 
 #[tokio::test]
