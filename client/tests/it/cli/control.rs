@@ -49,6 +49,44 @@ async fn revoke_reports_each_id_and_exits_4_for_unknown_ones() {
     run.one_line_error().stderr_has("no record of task nope");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_by_header_reports_the_tasks_it_revoked_and_refuses_later_ones() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    for (id, tenant) in [("a1", "acme"), ("o1", "other")] {
+        client
+            .enqueue(Task::new("t").queue("q").id(id).header("tenant", tenant))
+            .await
+            .unwrap();
+    }
+    let stalk = Stalk::for_broker(&broker);
+    let run = stalk
+        .ok(&[
+            "revoke",
+            "--header",
+            "tenant=acme",
+            "--remember",
+            "1h",
+            "--json",
+        ])
+        .await;
+    assert_eq!(
+        run.json(),
+        serde_json::json!({
+            "matched": [{"id": "a1", "state": "REVOKED", "was": "waiting"}],
+            "matched_count": 1,
+        }),
+        "{run}"
+    );
+    let late = client
+        .enqueue(Task::new("t").queue("q").id("a2").header("tenant", "acme"))
+        .await
+        .unwrap();
+    assert_eq!(late.state, TaskState::Revoked, "refused on arrival");
+    assert_eq!(lease_one(&client, "q").await.id, "o1");
+    stalk.expect(2, &["revoke"]).await;
+}
+
 /// Fails `ids` fatally on queue `q`, each with error message `bad <id>`.
 async fn dead_letters(client: &Client, ids: &[&str]) {
     for id in ids {
