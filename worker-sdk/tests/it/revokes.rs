@@ -47,6 +47,17 @@ impl Default for Probes {
 }
 
 impl Probes {
+    /// Waits until the running `hang` task's future was dropped: it was stopped.
+    async fn wait_hang_stopped(&self) {
+        let dropped = wait_until(
+            SOON,
+            || async { self.hangs_dropped.load(Ordering::SeqCst) },
+            |n| *n == 1,
+        )
+        .await;
+        assert_eq!(dropped, Ok(1), "the handler's future was dropped");
+    }
+
     /// One slot, three prefetched, and leases far longer than the test, so nothing but the
     /// broker's word can stop or drop a task in time.
     fn worker(&self, w: WorkerBuilder) -> WorkerBuilder {
@@ -153,13 +164,7 @@ async fn a_revoked_running_task_is_stopped_at_once_and_its_slot_freed() {
     let revoked = client.revoke(&[&hang.id]).await.unwrap();
     assert_eq!(revoked[0].was, RevokedWhile::Running);
     // The lease is far from its next extension: only the broker's notice stops the handler.
-    let dropped = wait_until(
-        SOON,
-        || async { probes.hangs_dropped.load(Ordering::SeqCst) },
-        |n| *n == 1,
-    )
-    .await;
-    assert_eq!(dropped, Ok(1), "the handler's future was dropped");
+    probes.wait_hang_stopped().await;
     flush_buffer(&client).await;
     assert_eq!(state(&client, &hang.id).await, TaskState::Revoked);
     worker.stop().await.unwrap();
@@ -295,13 +300,7 @@ async fn revoking_by_header_stops_the_running_task_that_carries_it() {
         .unwrap();
     assert_eq!(report.matched_count, 1);
     assert_eq!(report.matched[0].was, RevokedWhile::Running);
-    let dropped = wait_until(
-        SOON,
-        || async { probes.hangs_dropped.load(Ordering::SeqCst) },
-        |n| *n == 1,
-    )
-    .await;
-    assert_eq!(dropped, Ok(1), "the handler's future was dropped");
+    probes.wait_hang_stopped().await;
     let late = client
         .enqueue(task("victim").header("batch", "b-7"))
         .await
