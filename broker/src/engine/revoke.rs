@@ -114,6 +114,12 @@ impl Engine {
             }
             _ => Revocation::Waiting,
         };
+        if what == Revocation::Prefetched {
+            // Dropped unstarted by its worker: that was no attempt.
+            if let Some(meta) = self.tasks.get_mut(&key) {
+                meta.attempts = meta.attempts.saturating_sub(1);
+            }
+        }
         self.transition(key, TaskState::Revoked, Change::default(), ctx, out);
         what
     }

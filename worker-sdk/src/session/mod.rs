@@ -145,7 +145,7 @@ impl<'a> Session<'a> {
         let mut freed = 0;
         for task in stop.tasks {
             let state = pb::TaskState::try_from(task.state).unwrap_or_default();
-            let state = state.as_str_name();
+            let state = state.as_str_name().trim_start_matches("TASK_STATE_");
             if self.waiting.remove(task.lease_id) {
                 tracing::info!(task = %task.task_id, state, reason = %task.reason, "task dropped before it started");
             } else if self.running.stop_lease(task.lease_id) {

@@ -79,6 +79,7 @@ fn revoking_a_pushed_task_says_it_was_prefetched_and_refuses_its_start() {
         })
     );
     assert_eq!(outcome.stopped.len(), 1);
+    assert_eq!(h.engine.get("t").unwrap().attempts, 0, "it never ran");
     assert!(matches!(
         start(&mut h, &pushed),
         Err((EngineError::StaleLease { .. }, Some(TaskState::Revoked)))
