@@ -35,6 +35,7 @@ fn a_busy_port_is_a_clear_startup_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "no colour codes in a pipe: {stderr:?}");
 }
 
 #[test]
