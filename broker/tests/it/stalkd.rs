@@ -35,7 +35,6 @@ fn a_busy_port_is_a_clear_startup_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains('\x1b'), "no colour codes in a pipe: {stderr:?}");
 }
 
 #[test]
@@ -142,4 +141,30 @@ fn bad_settings_are_usage_errors() {
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
     }
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("STALK_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let ready = std::io::BufReader::new(stdout).lines().next();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(ready, Some(Ok(_))), "a ready line: {ready:?}");
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(logged.contains("INFO"), "{logged}");
+    assert!(
+        !logged.contains('\x1b'),
+        "no colour codes in a file: {logged:?}"
+    );
 }
