@@ -59,6 +59,10 @@ impl Revocations {
         mut headers: impl Iterator<Item = (&'a str, &'a str)>,
         now_ms: u64,
     ) -> Option<RevokeRule> {
+        // The common case, checked on every enqueue: nothing is remembered.
+        if self.rules.is_empty() {
+            return None;
+        }
         let live = |rule: &RevokeRule| self.rules.get(rule).is_some_and(|&until| until > now_ms);
         let by_id = RevokeRule::Id(Arc::from(id));
         if live(&by_id) {
