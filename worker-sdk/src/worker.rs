@@ -91,6 +91,11 @@ impl Worker {
     /// lease the broker no longer knows is refused there, so nothing is acked twice; the task
     /// runs again elsewhere (at least once).
     ///
+    /// A task's outcome is logged ("task succeeded", "task failed", …) once the broker has
+    /// accepted its ack. A refused ack (the lease ran out, was handed on, or the task was
+    /// revoked) is logged at `warn` with the broker's reason instead, and counted: the answer to
+    /// a control `ping` carries the count as `acks_refused`.
+    ///
     /// # Errors
     /// [`WorkerError::Session`] when the broker refuses the session (a bad setting or token).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {

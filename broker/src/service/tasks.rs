@@ -112,9 +112,9 @@ impl TaskQueue for TaskQueueService {
                 })
             })
             .collect::<Result<Vec<_>, FieldError>>()?;
+        let ids = convert::ack_ids(&items);
         let results = self.broker.ack_many(items).await?;
-        let results = results.into_iter().map(convert::ack_result).collect();
-        Ok(Response::new(pb::AckManyResponse { results }))
+        Ok(Response::new(convert::acked(ids, results)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task = %request.get_ref().task_id))]

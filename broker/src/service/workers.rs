@@ -261,7 +261,8 @@ impl WorkersService {
     }
 
     /// Applies acks; the answer goes out once they are durable. Meanwhile the session keeps
-    /// reading and pushing, so one flush does not stall the worker.
+    /// reading and pushing, so one flush does not stall the worker, and answers to different
+    /// `acks` messages may overtake each other: each result names its task and lease.
     fn acks(
         &self,
         session: &mut WorkerSession,
@@ -274,13 +275,14 @@ impl WorkersService {
             .into_iter()
             .map(|ack| convert::ack_item(ack, self.max_payload))
             .collect::<Result<Vec<_>, FieldError>>()?;
+        let ids = convert::ack_ids(&items);
         let durable = session.ack(items)?;
         let tx = tx.clone();
         tokio::spawn(async move {
             let message = match durable.await {
-                Ok(results) => message(pb::broker_message::Kind::Acked(pb::AckManyResponse {
-                    results: results.into_iter().map(convert::ack_result).collect(),
-                })),
+                Ok(results) => message(pb::broker_message::Kind::Acked(convert::acked(
+                    ids, results,
+                ))),
                 Err(err) => Err(err.into()),
             };
             let _ = tx.send(message).await;

@@ -16,6 +16,7 @@
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
 //! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
+//! - `session_acks`: each answer to a session's acks names what it answers; refusals say why.
 //! - `reconnect`: a broken session: the reconnect grace, and silence ending a session.
 //! - `shutdown`: graceful shutdown ends long polls and loses nothing.
 //! - `model`: engine + store against an in-memory model, with restarts (proptest).
@@ -44,6 +45,7 @@ mod retries;
 mod revoke;
 mod schedules;
 mod session;
+mod session_acks;
 mod shutdown;
 mod stalkd;
 mod stops;

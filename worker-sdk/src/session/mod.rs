@@ -1,8 +1,10 @@
-//! The session with the broker as a state machine: what runs, what waits for a slot and what
-//! could not be acked yet, changed by one method per event. [`serve`] is the loop that opens
-//! connections and feeds it their events; [`ToBroker`] is all the worker says.
+//! The session with the broker as a state machine: what runs, what waits for a slot, what
+//! could not be acked yet and which acks await an answer, changed by one method per event.
+//! [`serve`] is the loop that opens connections and feeds it their events; [`ToBroker`] is all
+//! the worker says.
 
 mod ack;
+mod ack_ledger;
 mod buffer;
 mod outbox;
 mod running;
@@ -18,7 +20,8 @@ use tokio::time::Instant;
 use crate::pool::{Done, Pool};
 use crate::steps::StepRequest;
 use crate::time::unix_now_ms;
-use ack::ack;
+use ack::Ack;
+use ack_ledger::AckLedger;
 use buffer::Buffer;
 use outbox::{Disconnected, ToBroker};
 use running::RunningTasks;
@@ -39,7 +42,9 @@ pub(crate) struct Session<'a> {
     /// Pushed tasks not started yet; a broken connection's go back to the broker with it.
     waiting: Buffer,
     /// Acks a broken connection could not send, for the next one.
-    unsent: Vec<pb::AckRequest>,
+    unsent: Vec<Ack>,
+    /// Acks sent and not answered yet; how many the broker refused.
+    acks: AckLedger,
     /// Warm shutdown began: no new task starts.
     stopping: bool,
     /// The broker's priority aging (from its welcome), so the buffer starts tasks in its order.
@@ -62,6 +67,7 @@ impl<'a> Session<'a> {
             running: RunningTasks::default(),
             waiting: Buffer::default(),
             unsent: Vec::new(),
+            acks: AckLedger::default(),
             stopping: false,
             priority_aging_ms: 0,
         }
@@ -80,7 +86,8 @@ impl<'a> Session<'a> {
             let _ = self.out.started(self.running.started()).await;
         }
         if !self.unsent.is_empty() {
-            let _ = self.out.acks(std::mem::take(&mut self.unsent)).await;
+            let unsent = std::mem::take(&mut self.unsent);
+            let _ = self.send_acks(unsent).await;
         }
         let free = self.settings.capacity().saturating_sub(self.running.len());
         if !self.stopping && free > 0 {
@@ -165,7 +172,7 @@ impl<'a> Session<'a> {
     /// The broker relays a control command: the control step answers it, or it is refused here.
     pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
         if let Err(unanswered) = forward(self.commands.as_ref(), request) {
-            let _ = self.out.control_reply(unanswered).await;
+            let _ = self.out.control_reply(self.counted(unanswered)).await;
         }
     }
 
@@ -176,11 +183,8 @@ impl<'a> Session<'a> {
             self.running.remove(done.lease_id);
         }
         let count = u32::try_from(finished.len()).unwrap_or(u32::MAX);
-        let acks: Vec<pb::AckRequest> = finished.into_iter().map(ack).collect();
-        if let Err(gone) = self.out.acks(acks.clone()).await {
-            self.unsent.extend(acks);
-            return Err(gone);
-        }
+        self.send_acks(finished.into_iter().map(Ack::new).collect())
+            .await?;
         if !self.stopping {
             self.run_waiting().await;
             let _ = self.out.credit(count).await;
@@ -188,12 +192,18 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The broker answered acks: each accepted one is reported, each refused one logged and
+    /// counted (the task is not done by that attempt).
+    pub(crate) fn acks_answered(&mut self, answer: pb::AckManyResponse) {
+        self.acks.answered(answer);
+    }
+
     /// A step asks: the heartbeat's and lease keeper's ticks, the control step's answers.
     pub(crate) async fn step_request(&mut self, request: StepRequest) -> Result<(), Disconnected> {
         match request {
             StepRequest::Heartbeat => self.out.heartbeat().await,
             StepRequest::KeepLeases => self.keep_leases().await,
-            StepRequest::Reply(reply) => self.out.control_reply(reply).await,
+            StepRequest::Reply(reply) => self.out.control_reply(self.counted(reply)).await,
         }
     }
 
@@ -230,12 +240,13 @@ impl<'a> Session<'a> {
     /// The connection broke; the running tasks go on, and are reported on the next one.
     pub(crate) fn broken(&mut self) {
         tracing::warn!(running = self.running.len(), "session broke; reconnecting");
+        self.acks.connection_ended();
     }
 
     /// An attempt finished while no connection was open: its ack waits for the next one.
     pub(crate) fn done_while_away(&mut self, done: Done) {
         self.running.remove(done.lease_id);
-        self.unsent.push(ack(done));
+        self.unsent.push(Ack::new(done));
     }
 
     /// Shutdown was asked while no connection was open.
@@ -247,19 +258,25 @@ impl<'a> Session<'a> {
     /// `shutdown` answered just before it took effect), then the goodbye, and reads the
     /// broker's answers to the last acks until it ends the stream, so it ends in order.
     pub(crate) async fn close(
-        self,
+        mut self,
         requests: &mut mpsc::Receiver<StepRequest>,
         mut from_broker: tonic::Streaming<pb::BrokerMessage>,
     ) {
         while let Ok(request) = requests.try_recv() {
             if let StepRequest::Reply(reply) = request {
-                let _ = self.out.control_reply(reply).await;
+                let _ = self.out.control_reply(self.counted(reply)).await;
             }
         }
         let _ = self.out.goodbye().await;
-        // Dropping the sender ends the worker's side of the stream.
-        drop(self);
-        while let Ok(Some(_)) = from_broker.message().await {}
+        // Dropping the sender ends the worker's side of the stream; the broker answers the
+        // acks it has and then ends its side.
+        self.out = ToBroker::channel().0;
+        while let Ok(Some(message)) = from_broker.message().await {
+            if let Some(pb::broker_message::Kind::Acked(answer)) = message.kind {
+                self.acks.answered(answer);
+            }
+        }
+        self.acks.connection_ended();
     }
 
     /// Queues a pushed task for a slot. One this worker has no handler for is rejected to the
@@ -329,6 +346,31 @@ impl<'a> Session<'a> {
         };
         let _ = self.out.nack(requeue).await;
         let _ = self.out.credit(1).await;
+    }
+
+    /// Sends acks; they wait for their answers, or, when the connection is gone, for the next
+    /// connection.
+    async fn send_acks(&mut self, acks: Vec<Ack>) -> Result<(), Disconnected> {
+        let requests = acks.iter().map(|ack| ack.request.clone()).collect();
+        match self.out.acks(requests).await {
+            Ok(()) => {
+                self.acks.sent(acks);
+                Ok(())
+            }
+            Err(gone) => {
+                self.unsent.extend(acks);
+                Err(gone)
+            }
+        }
+    }
+
+    /// A control reply with the session's live counts added to the worker's facts:
+    /// `acks_refused`, the acks the broker refused since the worker started.
+    fn counted(&self, mut reply: pb::ControlReply) -> pb::ControlReply {
+        reply
+            .details
+            .insert("acks_refused".into(), self.acks.refused().to_string());
+        reply
     }
 
     /// Extends the lease of every running task by the lease duration.

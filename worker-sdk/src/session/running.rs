@@ -52,7 +52,6 @@ impl RunningTasks {
         true
     }
 
-    /// Stops and forgets every attempt (they are then never acked).
     /// Stops the attempt of this lease, if it runs here.
     pub(crate) fn stop_lease(&mut self, lease_id: u64) -> bool {
         let Some(task) = self.0.remove(&lease_id) else {
@@ -62,6 +61,7 @@ impl RunningTasks {
         true
     }
 
+    /// Stops and forgets every attempt (they are then never acked).
     pub(crate) fn stop_all(&mut self) {
         for (_, task) in self.0.drain() {
             task.stop.cancel();

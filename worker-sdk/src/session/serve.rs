@@ -194,10 +194,11 @@ where
     }
 }
 
-/// Hands a message of the broker to the session; those the worker has no use for (answers to
-/// acks, granted extensions) are dropped.
+/// Hands a message of the broker to the session; those the worker has no use for (granted
+/// extensions, answers to nacks) are dropped.
 async fn dispatch(session: &mut Session<'_>, message: pb::BrokerMessage) {
     match message.kind {
+        Some(pb::broker_message::Kind::Acked(answer)) => session.acks_answered(answer),
         Some(pb::broker_message::Kind::Welcome(welcome)) => session.welcomed(&welcome),
         Some(pb::broker_message::Kind::Control(request)) => session.control_request(request).await,
         Some(pb::broker_message::Kind::Tasks(batch)) => session.tasks_pushed(batch.tasks).await,

@@ -14,6 +14,7 @@
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
+//! - `refused_acks`: an ack the broker refuses is counted by the worker and completes nothing.
 //! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
@@ -37,6 +38,7 @@ mod logs;
 mod prefork;
 mod priorities;
 mod rate_limits;
+mod refused_acks;
 mod revokes;
 mod runs;
 mod schedules;

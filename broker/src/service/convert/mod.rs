@@ -19,7 +19,7 @@ use tonic::Code;
 use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
-pub(crate) use reply::{ack_result, enqueued, error, leased_task, summary};
+pub(crate) use reply::{ack_ids, acked, enqueued, error, leased_task, summary};
 pub(crate) use revoke::{revoke_request, revoke_response};
 pub(crate) use task::{new_task, task_at};
 

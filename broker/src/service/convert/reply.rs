@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use stalk_proto::v1 as pb;
 
 use super::ms;
-use crate::broker::LeasedTask;
-use crate::engine::{EngineError, Enqueued, TaskError, TaskMeta, TaskState};
+use crate::broker::{AckItem, AckResults, LeasedTask};
+use crate::engine::{Enqueued, TaskError, TaskMeta, TaskState};
 use crate::service::status::{engine_code, wire_error};
 
 /// The wire form of one task's enqueue outcome.
@@ -66,19 +66,38 @@ pub(crate) fn leased_task(t: LeasedTask) -> pb::LeasedTask {
     }
 }
 
-/// The wire form of one ack's result.
-pub(crate) fn ack_result(result: Result<TaskState, EngineError>) -> pb::AckManyResult {
-    match result {
-        Ok(state) => pb::AckManyResult {
-            state: super::state(state).into(),
-            error: None,
-        },
-        Err(err) => pb::AckManyResult {
-            state: pb::TaskState::Unspecified.into(),
-            error: Some(wire_error(engine_code(&err), err.to_string())),
-        },
-    }
+/// The task and lease of each ack, which its result names (taken before the acks are applied).
+pub(crate) fn ack_ids(acks: &[AckItem]) -> Vec<(String, u64)> {
+    acks.iter()
+        .map(|(task_id, lease_id, _)| (task_id.clone(), *lease_id))
+        .collect()
 }
+
+/// The wire form of the answer to acks: one result per ack, in their order, each naming the ack
+/// it answers so that answers which arrive out of order can be matched.
+pub(crate) fn acked(ids: Vec<(String, u64)>, results: AckResults) -> pb::AckManyResponse {
+    let results = ids
+        .into_iter()
+        .zip(results)
+        .map(|((task_id, lease_id), result)| {
+            let (state, error) = match result {
+                Ok(state) => (super::state(state), None),
+                Err(err) => (
+                    pb::TaskState::Unspecified,
+                    Some(wire_error(engine_code(&err), err.to_string())),
+                ),
+            };
+            pb::AckManyResult {
+                state: state.into(),
+                error,
+                task_id,
+                lease_id,
+            }
+        })
+        .collect();
+    pb::AckManyResponse { results }
+}
+
 /// The wire form of a failure.
 pub(crate) fn error(error: Option<&TaskError>) -> Option<pb::Error> {
     error.map(|e| pb::Error {
