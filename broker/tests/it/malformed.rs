@@ -289,6 +289,26 @@ async fn every_malformed_request_is_the_callers_fault_and_the_broker_stays_healt
             case.name
         );
     }
+    let far = pb::TaskSpec {
+        name: "far".into(),
+        eta_unix_ms: i64::MAX,
+        ..pb::TaskSpec::default()
+    };
+    let body = pb::EnqueueRequest { tasks: vec![far] }.encode_to_vec();
+    let reply = unary(&channel, "/stalk.v1.TaskQueue/Enqueue", Request::new(body))
+        .await
+        .expect("a batch answers per task");
+    let refused = pb::EnqueueResponse::decode(reply.as_slice())
+        .unwrap()
+        .outcomes[0]
+        .error
+        .clone()
+        .expect("an eta of i64::MAX is refused");
+    assert_eq!(refused.kind, "INVALID_ARGUMENT");
+    assert!(
+        refused.message.contains("tasks[0].eta_unix_ms"),
+        "{refused:?}"
+    );
     let status = session(&channel, vec![0xff; 32])
         .await
         .expect_err("garbage session");

@@ -6,9 +6,12 @@
 //! - `task.rs`: a task spec into a `NewTask`.
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
 //! - `revoke.rs`: a revoke request, and what a revoke did.
+//! - `fuzz.rs` (tests): any decodable request bytes convert or are refused, never panic.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
+#[cfg(test)]
+mod fuzz;
 mod reply;
 mod revoke;
 mod task;
