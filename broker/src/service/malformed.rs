@@ -24,7 +24,7 @@ use tonic::{Code, Status};
 
 /// Largest request metadata a call may carry, counted as HTTP/2 does (name + value + 32 bytes per
 /// entry, RFC 9113 §6.5.2): gRPC's usual hard limit. 2,000 tiny entries are over it, too.
-pub(crate) const MAX_METADATA_BYTES: usize = 16 << 10;
+const MAX_METADATA_BYTES: usize = 16 << 10;
 
 /// Largest header list h2 reads (and answers for that call alone) before it treats the peer as
 /// abusive and closes the connection; see the module docs. Headers are decoded one block at a time
@@ -126,7 +126,7 @@ fn rewrite_status(headers: &mut HeaderMap) {
 }
 
 /// The status a codec failure should have had: the caller sent bad bytes or too many of them.
-pub(crate) fn caller_fault(status: &Status) -> Option<Status> {
+fn caller_fault(status: &Status) -> Option<Status> {
     let message = status.message();
     match status.code() {
         Code::Internal => {
