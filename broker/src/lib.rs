@@ -37,6 +37,8 @@ pub mod clock;
 pub mod config;
 mod drivers;
 pub mod engine;
+#[cfg(test)]
+mod fuzz_input;
 pub mod server;
 mod service;
 pub mod sessions;

@@ -127,6 +127,7 @@ pub async fn start_with_clock(
     let serve = tokio::spawn(
         builder
             .layer(service::InFlightLayer(rpcs.clone()))
+            .layer(service::MalformedLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, token.clone().cancelled_owned()),
     );
@@ -175,7 +176,10 @@ fn open_broker(
 
 /// The gRPC server, with TLS when configured.
 fn server_builder(config: &Config) -> Result<tonic::transport::Server, StartError> {
-    let builder = tonic::transport::Server::builder();
+    // Far above what a call may carry, so h2 reads an oversized header list and that call alone
+    // fails (service::malformed) instead of the whole connection getting GOAWAY.
+    let builder =
+        tonic::transport::Server::builder().http2_max_header_list_size(service::HEADER_READ_LIMIT);
     let Some(tls) = &config.tls else {
         return Ok(builder);
     };

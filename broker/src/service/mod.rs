@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod convert;
 mod inflight;
+mod malformed;
 mod schedules;
 mod status;
 mod tasks;
@@ -25,6 +26,7 @@ use crate::sessions::SessionRegistry;
 
 pub(crate) use auth::BearerAuth;
 pub(crate) use inflight::InFlightLayer;
+pub(crate) use malformed::{MalformedLayer, HEADER_READ_LIMIT};
 
 /// Largest gRPC message accepted: a batch of tasks near the payload limit must fit.
 fn max_message_bytes(max_payload: usize) -> usize {

@@ -255,7 +255,8 @@ fn template(task: pb::TaskSpec, max_payload: usize) -> Result<NewTask, FieldErro
             ));
         }
     }
-    convert::task_at("schedule.task", task, max_payload, || TaskId::new(""))
+    // The absolute times are refused above, so the time they would be measured from is moot.
+    convert::task_at("schedule.task", task, max_payload, 0, || TaskId::new(""))
 }
 
 /// The wire form of a schedule.

@@ -26,11 +26,12 @@ impl TaskQueue for TaskQueueService {
         request: Request<pb::EnqueueRequest>,
     ) -> Result<Response<pb::EnqueueResponse>, Status> {
         let specs = request.into_inner().tasks;
+        let now_ms = self.broker.clock().now_ms();
         convert::batch("tasks", specs.len())?;
         let mut outcomes: Vec<Option<pb::EnqueueOutcome>> = Vec::with_capacity(specs.len());
         let mut accepted = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
-            match convert::new_task(i, spec, self.max_payload, || {
+            match convert::new_task(i, spec, self.max_payload, now_ms, || {
                 TaskId::from_uuid(uuid::Uuid::now_v7())
             }) {
                 Ok(task) => {
@@ -88,7 +89,11 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckResponse>, Status> {
-        let (id, lease_id, outcome) = convert::ack_item(request.into_inner(), self.max_payload)?;
+        let (id, lease_id, outcome) = convert::ack_item(
+            request.into_inner(),
+            self.max_payload,
+            self.broker.clock().now_ms(),
+        )?;
         let state = self.broker.ack(id, lease_id, outcome).await?;
         Ok(Response::new(pb::AckResponse {
             state: convert::state(state).into(),
@@ -102,11 +107,12 @@ impl TaskQueue for TaskQueueService {
     ) -> Result<Response<pb::AckManyResponse>, Status> {
         let acks = request.into_inner().acks;
         convert::batch("acks", acks.len())?;
+        let now_ms = self.broker.clock().now_ms();
         let items = acks
             .into_iter()
             .enumerate()
             .map(|(i, ack)| {
-                convert::ack_item(ack, self.max_payload).map_err(|mut err| {
+                convert::ack_item(ack, self.max_payload, now_ms).map_err(|mut err| {
                     err.field = format!("acks[{i}].{}", err.field);
                     err
                 })
@@ -125,7 +131,7 @@ impl TaskQueue for TaskQueueService {
         let req = request.into_inner();
         convert::task_id("task_id", &req.task_id)?;
         convert::lease_id(req.lease_id)?;
-        let action = convert::nack_action("", req.action)?;
+        let action = convert::nack_action("", req.action, self.broker.clock().now_ms())?;
         let state = self.broker.nack(req.task_id, req.lease_id, action).await?;
         Ok(Response::new(pb::NackResponse {
             state: convert::state(state).into(),

@@ -252,7 +252,7 @@ impl WorkersService {
                 stop_tasks(refused)
             }
             Some(Kind::Acks(acks)) => return self.acks(session, acks, tx),
-            Some(Kind::Nack(nack)) => nacked(session, nack).await?,
+            Some(Kind::Nack(nack)) => nacked(session, nack, self.broker.clock().now_ms()).await?,
             Some(Kind::Extend(extend)) => extended(session, extend).await?,
         };
         tx.send(message(reply))
@@ -270,10 +270,11 @@ impl WorkersService {
         tx: &Outbound,
     ) -> Result<(), Status> {
         convert::batch("acks.acks", acks.acks.len())?;
+        let now_ms = self.broker.clock().now_ms();
         let items = acks
             .acks
             .into_iter()
-            .map(|ack| convert::ack_item(ack, self.max_payload))
+            .map(|ack| convert::ack_item(ack, self.max_payload, now_ms))
             .collect::<Result<Vec<_>, FieldError>>()?;
         let ids = convert::ack_ids(&items);
         let durable = session.ack(items)?;
@@ -358,8 +359,9 @@ fn grant(session: &mut WorkerSession, credit: &pb::Credit) -> Result<(), Status>
 async fn nacked(
     session: &mut WorkerSession,
     nack: pb::NackRequest,
+    now_ms: u64,
 ) -> Result<pb::broker_message::Kind, Status> {
-    let action = convert::nack_action("nack.", nack.action)?;
+    let action = convert::nack_action("nack.", nack.action, now_ms)?;
     let task_id = nack.task_id.clone();
     let outcome = match session.nack(nack.task_id, nack.lease_id, action).await {
         Ok(state) => pb::NackOutcome {

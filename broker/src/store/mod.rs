@@ -18,6 +18,8 @@
 
 mod commit;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod keys;
 mod limit_records;
 mod records;

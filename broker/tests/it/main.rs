@@ -13,6 +13,8 @@
 //! - `revoke`: revoked tasks never run and cannot be acked.
 //! - `admin`: queue stats, listings, purge.
 //! - `bad_input`: every refusal names the field and loses nothing.
+//! - `malformed`: bytes that are not a valid request are the caller's fault (a raw-bytes catalogue).
+//! - `metadata`: oversized metadata fails its own call, never the connection.
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
 //! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
@@ -35,6 +37,8 @@ mod crash;
 mod enqueue;
 mod fixtures;
 mod leases;
+mod malformed;
+mod metadata;
 mod model;
 mod priorities;
 mod reconnect;

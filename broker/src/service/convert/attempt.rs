@@ -8,9 +8,13 @@ use crate::broker::AckItem;
 use crate::engine::{AckOutcome, NackAction, TaskError, TaskResult, When};
 
 /// A requeue: after a delay or at a time (`field` names the message in errors).
-pub(crate) fn requeue(field: &str, requeue: &pb::Requeue) -> Result<NackAction, FieldError> {
+pub(crate) fn requeue(
+    field: &str,
+    requeue: &pb::Requeue,
+    now_ms: u64,
+) -> Result<NackAction, FieldError> {
     let delay = delay_ms(&format!("{field}.delay_ms"), requeue.delay_ms)?;
-    let at = unix_ms(&format!("{field}.at_unix_ms"), requeue.at_unix_ms)?;
+    let at = unix_ms(&format!("{field}.at_unix_ms"), requeue.at_unix_ms, now_ms)?;
     Ok(NackAction::Requeue {
         at: match (at, delay) {
             (Some(_), d) if d > 0 => {
@@ -26,9 +30,9 @@ pub(crate) fn requeue(field: &str, requeue: &pb::Requeue) -> Result<NackAction, 
 }
 
 /// When a failed attempt retries, if the worker says: after a delay or at a time.
-pub(crate) fn retry_at(failure: &pb::Failure) -> Result<Option<When>, FieldError> {
+pub(crate) fn retry_at(failure: &pb::Failure, now_ms: u64) -> Result<Option<When>, FieldError> {
     let delay = delay_ms("failure.retry_in_ms", failure.retry_in_ms)?;
-    let at = unix_ms("failure.retry_at_unix_ms", failure.retry_at_unix_ms)?;
+    let at = unix_ms("failure.retry_at_unix_ms", failure.retry_at_unix_ms, now_ms)?;
     match (at, delay) {
         (Some(_), d) if d > 0 => Err(FieldError::invalid(
             "failure.retry_at_unix_ms",
@@ -83,10 +87,11 @@ pub(crate) fn result_value(value: &[u8], content_type: &str, max: usize) -> Resu
 pub(crate) fn nack_action(
     path: &str,
     action: Option<pb::nack_request::Action>,
+    now_ms: u64,
 ) -> Result<NackAction, FieldError> {
     match action {
         Some(pb::nack_request::Action::Requeue(requeue)) => {
-            self::requeue(&format!("{path}requeue"), &requeue)
+            self::requeue(&format!("{path}requeue"), &requeue, now_ms)
         }
         Some(pb::nack_request::Action::Reject(reject)) => {
             reason(&reject.reason)?;
@@ -102,7 +107,12 @@ pub(crate) fn nack_action(
 }
 
 /// Checks and converts one ack.
-pub(crate) fn ack_item(req: pb::AckRequest, max_payload: usize) -> Result<AckItem, FieldError> {
+/// `now_ms` is the broker's time, which bounds a retry time.
+pub(crate) fn ack_item(
+    req: pb::AckRequest,
+    max_payload: usize,
+    now_ms: u64,
+) -> Result<AckItem, FieldError> {
     task_id("task_id", &req.task_id)?;
     lease_id(req.lease_id)?;
     let outcome = match req.outcome {
@@ -126,7 +136,7 @@ pub(crate) fn ack_item(req: pb::AckRequest, max_payload: usize) -> Result<AckIte
                 }
                 lost => lost,
             },
-            retry_at: retry_at(&failure)?,
+            retry_at: retry_at(&failure, now_ms)?,
             error: self::failure(failure.error)?,
             fatal: failure.fatal,
         },

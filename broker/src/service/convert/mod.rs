@@ -6,9 +6,12 @@
 //! - `task.rs`: a task spec into a `NewTask`.
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
 //! - `revoke.rs`: a revoke request, and what a revoke did.
+//! - `fuzz.rs` (tests): any decodable request bytes convert or are refused, never panic.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
+#[cfg(test)]
+mod fuzz;
 mod reply;
 mod revoke;
 mod task;
@@ -33,7 +36,9 @@ pub(crate) const MAX_BATCH: usize = 1000;
 pub(crate) const LEASE_MS: (u64, u64) = (100, 12 * 3_600_000);
 /// Longest long poll.
 pub(crate) const MAX_WAIT_MS: u64 = 60_000;
-/// Longest delay (countdown, retry, requeue).
+/// How far ahead any time may be, however it is said: a delay (countdown, expiry, retry,
+/// requeue) or an absolute unix-ms time, which is measured from the broker's clock (issue 12, §3:
+/// absolute times up to i64::MAX were accepted while delays were capped).
 pub(crate) const MAX_DELAY_MS: u64 = 366 * 86_400_000;
 pub(super) const MAX_BACKOFF_MS: u64 = 7 * 86_400_000;
 pub(super) const MAX_RETRIES: u32 = 1000;
@@ -172,15 +177,28 @@ pub(crate) fn delay_ms(field: &str, value: u64) -> Result<u64, FieldError> {
     Ok(value)
 }
 
-pub(super) fn unix_ms(field: &str, value: i64) -> Result<Option<u64>, FieldError> {
-    match value {
-        0 => Ok(None),
-        v if v < 0 => Err(FieldError::invalid(
-            field,
-            format!("{v} is before 1970; give ms since the Unix epoch"),
-        )),
-        v => Ok(u64::try_from(v).ok()),
+/// An absolute time (0 means "not given"): after 1970 and at most [`MAX_DELAY_MS`] after
+/// `now_ms`, the broker's time, so it is bound as a delay is. A time in the past is due at once.
+pub(super) fn unix_ms(field: &str, value: i64, now_ms: u64) -> Result<Option<u64>, FieldError> {
+    if value == 0 {
+        return Ok(None);
     }
+    let Ok(at) = u64::try_from(value) else {
+        return Err(FieldError::invalid(
+            field,
+            format!("{value} is before 1970; give ms since the Unix epoch"),
+        ));
+    };
+    let latest = now_ms.saturating_add(MAX_DELAY_MS);
+    if at > latest {
+        return Err(FieldError::invalid(
+            field,
+            format!(
+                "{at} is more than 366 days after the broker's time ({now_ms}); give a time at most {latest}, the bound every delay has"
+            ),
+        ));
+    }
+    Ok(Some(at))
 }
 
 /// Checks a lease id: 0 is never a lease.

@@ -19,9 +19,16 @@ pub(crate) fn new_task(
     i: usize,
     spec: pb::TaskSpec,
     max_payload: usize,
+    now_ms: u64,
     generated_id: impl FnOnce() -> TaskId,
 ) -> Result<NewTask, FieldError> {
-    task_at(&format!("tasks[{i}]"), spec, max_payload, generated_id)
+    task_at(
+        &format!("tasks[{i}]"),
+        spec,
+        max_payload,
+        now_ms,
+        generated_id,
+    )
 }
 
 /// As [`new_task`], for the task spec at `path` (e.g. `schedule.task`) in errors.
@@ -29,6 +36,7 @@ pub(crate) fn task_at(
     path: &str,
     mut spec: pb::TaskSpec,
     max_payload: usize,
+    now_ms: u64,
     generated_id: impl FnOnce() -> TaskId,
 ) -> Result<NewTask, FieldError> {
     let f = |name: &str| format!("{path}.{name}");
@@ -63,11 +71,13 @@ pub(crate) fn task_at(
         &f,
         ("expires_at_unix_ms", spec.expires_at_unix_ms),
         ("expires_in_ms", spec.expires_in_ms),
+        now_ms,
     )?;
     let eta = at_or_in(
         &f,
         ("eta_unix_ms", spec.eta_unix_ms),
         ("countdown_ms", spec.countdown_ms),
+        now_ms,
     )?;
     Ok(NewTask {
         id,
@@ -192,8 +202,9 @@ fn at_or_in(
     f: &impl Fn(&str) -> String,
     (at_field, at): (&str, i64),
     (in_field, delay): (&str, u64),
+    now_ms: u64,
 ) -> Result<Option<When>, FieldError> {
-    match (unix_ms(&f(at_field), at)?, delay) {
+    match (unix_ms(&f(at_field), at, now_ms)?, delay) {
         (Some(_), n) if n > 0 => Err(FieldError::invalid(
             f(in_field),
             format!("give {at_field} or {in_field}, not both"),
@@ -209,6 +220,10 @@ mod tests {
     use tonic::Code;
 
     use super::*;
+    use crate::service::convert::MAX_DELAY_MS;
+
+    /// The broker's time in these tests: any fixed instant, never the date of the run.
+    const NOW: u64 = 1_700_000_000_000;
 
     fn gen() -> TaskId {
         TaskId::new("generated")
@@ -223,7 +238,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_in_queue_retries_and_lease() {
-        let task = new_task(0, spec("email.send"), 1024, || TaskId::new("gen")).unwrap();
+        let task = new_task(0, spec("email.send"), 1024, NOW, || TaskId::new("gen")).unwrap();
         assert_eq!(task.queue, "default");
         assert_eq!(task.id.to_string(), "gen");
         assert_eq!(task.options.max_retries, DEFAULT_MAX_RETRIES);
@@ -232,31 +247,63 @@ mod tests {
 
     #[test]
     fn refusals_name_the_field() {
-        let err = new_task(3, spec("bad name"), 1024, gen).unwrap_err();
+        let err = new_task(3, spec("bad name"), 1024, NOW, gen).unwrap_err();
         assert_eq!(err.field, "tasks[3].name");
         let mut s = spec("ok");
         s.priority = 10;
         assert_eq!(
-            new_task(0, s, 1024, gen).unwrap_err().field,
+            new_task(0, s, 1024, NOW, gen).unwrap_err().field,
             "tasks[0].priority"
         );
         let mut s = spec("ok");
         s.payload = vec![0; 2048].into();
-        let err = new_task(0, s, 1024, gen).unwrap_err();
+        let err = new_task(0, s, 1024, NOW, gen).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
         let mut s = spec("ok");
         s.eta_unix_ms = 5;
         s.countdown_ms = 5;
         assert_eq!(
-            new_task(0, s, 1024, gen).unwrap_err().field,
+            new_task(0, s, 1024, NOW, gen).unwrap_err().field,
             "tasks[0].countdown_ms"
         );
         let mut s = spec("ok");
         s.eta_unix_ms = -1;
         assert_eq!(
-            new_task(0, s, 1024, gen).unwrap_err().field,
+            new_task(0, s, 1024, NOW, gen).unwrap_err().field,
             "tasks[0].eta_unix_ms"
         );
+    }
+
+    /// Sets one time field of a spec: to the absolute time or to the delay, as the field takes.
+    type SetWhen = fn(&mut pb::TaskSpec, i64, u64);
+
+    /// Issue 12, §3: `eta_unix_ms` of i64::MAX was accepted while `countdown_ms` was capped at
+    /// 366 days; every way of saying when now has that one bound, measured from the broker's time.
+    #[test]
+    fn every_way_of_saying_when_has_one_bound() {
+        let latest = NOW + MAX_DELAY_MS;
+        let at = |v: u64| i64::try_from(v).unwrap();
+        let cases: [(&str, SetWhen); 4] = [
+            ("eta_unix_ms", |s, at, _| s.eta_unix_ms = at),
+            ("countdown_ms", |s, _, d| s.countdown_ms = d),
+            ("expires_at_unix_ms", |s, at, _| s.expires_at_unix_ms = at),
+            ("expires_in_ms", |s, _, d| s.expires_in_ms = d),
+        ];
+        for (field, set) in cases {
+            let mut ok = spec("ok");
+            set(&mut ok, at(latest), MAX_DELAY_MS);
+            assert!(
+                new_task(0, ok, 1024, NOW, gen).is_ok(),
+                "{field} at the bound"
+            );
+            for (absolute, delay) in [(at(latest + 1), MAX_DELAY_MS + 1), (i64::MAX, u64::MAX)] {
+                let mut over = spec("ok");
+                set(&mut over, absolute, delay);
+                let err = new_task(0, over, 1024, NOW, gen).unwrap_err();
+                assert_eq!(err.field, format!("tasks[0].{field}"));
+                assert_eq!(err.code, Code::InvalidArgument);
+            }
+        }
     }
 
     proptest::proptest! {
@@ -292,7 +339,7 @@ mod tests {
                 payload: vec![0; payload_len].into(),
                 ..pb::TaskSpec::default()
             };
-            if let Err(err) = new_task(0, spec, 2048, || TaskId::new("generated")) {
+            if let Err(err) = new_task(0, spec, 2048, NOW, || TaskId::new("generated")) {
                 proptest::prop_assert!(err.field.starts_with("tasks[0]."), "{err:?}");
                 proptest::prop_assert!(!err.message.is_empty());
             }
@@ -303,6 +350,9 @@ mod tests {
     fn no_retries_overrides_the_default() {
         let mut s = spec("ok");
         s.no_retries = true;
-        assert_eq!(new_task(0, s, 1024, gen).unwrap().options.max_retries, 0);
+        assert_eq!(
+            new_task(0, s, 1024, NOW, gen).unwrap().options.max_retries,
+            0
+        );
     }
 }
