@@ -164,6 +164,7 @@ fn open_broker(
         path: config.data_dir.clone(),
         cache_bytes: config.cache_bytes,
         flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
+        min_free_bytes: config.min_free_space,
     })
     .map_err(StartError::Open)?;
     let engine_config = EngineConfig {

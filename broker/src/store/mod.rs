@@ -15,6 +15,7 @@
 //!   schedules, limits and remembered revocations.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
+//! - `space.rs`: the free-space watermark.
 
 mod commit;
 mod error;
@@ -24,8 +25,10 @@ mod records;
 mod recovery;
 mod revocation_records;
 mod schedule_records;
+mod space;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use commit::GroupCommit;
 pub use error::StoreError;
@@ -49,12 +52,18 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// sled's background flush interval, ms; bounds what the `fast` durability mode can lose.
     pub flush_every_ms: u64,
+    /// New tasks are refused while less than this many bytes are free on the data directory's
+    /// file system; 0 turns the check off.
+    pub min_free_bytes: u64,
 }
 
 /// The sled database.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The data directory, named in errors about its disk.
+    path: PathBuf,
+    space: Arc<space::FreeSpace>,
 }
 
 impl Store {
@@ -74,7 +83,13 @@ impl Store {
         let deadline = std::time::Instant::now() + LOCK_RETRY;
         loop {
             match sled_config.open() {
-                Ok(db) => return Ok(Self { db }),
+                Ok(db) => {
+                    return Ok(Self {
+                        db,
+                        path: config.path.clone(),
+                        space: Arc::new(space::FreeSpace::new(&config.path, config.min_free_bytes)),
+                    })
+                }
                 Err(err) if is_lock_busy(&err) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -205,6 +220,19 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// `err`, as [`StoreError::DiskFull`] naming the data directory when a full disk caused it.
+    pub fn name_full_disk(&self, err: StoreError) -> StoreError {
+        err.name_full_disk(&self.path)
+    }
+
+    /// Refuses new tasks while less than the watermark is free on the data directory's disk.
+    ///
+    /// # Errors
+    /// [`StoreError::LowSpace`] below the watermark.
+    pub fn check_free_space(&self) -> Result<(), StoreError> {
+        self.space.check()
     }
 
     /// Bytes the database occupies on disk.

@@ -73,6 +73,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .map(|(cert, key)| TlsFiles { cert, key }),
         shutdown_timeout: args.shutdown_timeout,
         flush_every: args.flush_every,
+        min_free_space: args.min_free_space,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
         worker_silence: args.worker_silence,
