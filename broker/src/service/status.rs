@@ -49,6 +49,7 @@ fn store_code(err: &StoreError) -> Code {
         StoreError::Open { .. }
         | StoreError::Io(_)
         | StoreError::Poisoned(_)
+        | StoreError::FlushTimedOut { .. }
         | StoreError::NoRuntime(_) => Code::Unavailable,
     }
 }

@@ -68,6 +68,12 @@ pub enum StoreError {
         /// The watermark, bytes.
         min_free: u64,
     },
+    /// The final flush of a shutdown did not finish in time (sled can hang after a failed write).
+    #[error("the final flush did not finish within the shutdown timeout of {timeout:?}; writes acknowledged since the last flush may be lost")]
+    FlushTimedOut {
+        /// The shutdown timeout.
+        timeout: std::time::Duration,
+    },
     /// Group commit was started outside a tokio runtime, which its flusher needs.
     #[error("group commit needs a tokio runtime to run its flusher")]
     NoRuntime(#[source] tokio::runtime::TryCurrentError),

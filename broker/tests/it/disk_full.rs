@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use stalk_client::{Client, ClientError, LeaseOptions, Task};
 use tonic::Code;
@@ -16,8 +17,10 @@ use crate::support::{Stalkd, SOON};
 const TMPFS_SIZE: &str = "8m";
 /// Space the tests free after filling the disk.
 const BALLAST_BYTES: usize = 1 << 20;
-/// One filler task's payload.
-const PAYLOAD_BYTES: usize = 64 << 10;
+/// One filler task's payload: large, so sled keeps it in a blob file of its own.
+const LARGE: usize = 64 << 10;
+/// A payload sled keeps in its log; filling with these left a SIGTERMed stalkd hanging.
+const MEDIUM: usize = 20_000;
 /// More tasks than fit on the tmpfs: a broker that never refuses fails the test.
 const MAX_FILL: usize = 1000;
 
@@ -78,12 +81,12 @@ async fn connect(stalkd: &Stalkd) -> Client {
 }
 
 /// Enqueues large tasks until the broker refuses; returns the acknowledged ids and the refusal.
-async fn fill(client: &Client) -> (Vec<String>, ClientError) {
+async fn fill(client: &Client, payload_bytes: usize) -> (Vec<String>, ClientError) {
     let mut acked = Vec::new();
     for _ in 0..MAX_FILL {
         let task = Task::new("filler")
             .queue("fill")
-            .payload(vec![7u8; PAYLOAD_BYTES], "application/octet-stream");
+            .payload(vec![7u8; payload_bytes], "application/octet-stream");
         let enqueued = tokio::time::timeout(SOON, client.enqueue(task))
             .await
             .expect("an enqueue on a full disk answers");
@@ -92,14 +95,14 @@ async fn fill(client: &Client) -> (Vec<String>, ClientError) {
             Err(err) => return (acked, err),
         }
     }
-    panic!("{MAX_FILL} tasks of {PAYLOAD_BYTES} bytes fit on a {TMPFS_SIZE} tmpfs: no refusal");
+    panic!("{MAX_FILL} tasks of {payload_bytes} bytes fit on a {TMPFS_SIZE} tmpfs: no refusal");
 }
 
 #[tokio::test]
 async fn a_full_disk_refuses_enqueues_with_resource_exhausted_naming_the_data_dir() {
     let Some(tmpfs) = Tmpfs::mount() else { return };
     let stalkd = Stalkd::start(&tmpfs.data_dir(), &["--min-free-space", "0"]);
-    let (acked, refusal) = fill(&connect(&stalkd).await).await;
+    let (acked, refusal) = fill(&connect(&stalkd).await, LARGE).await;
     assert!(!acked.is_empty(), "some tasks fit before the disk filled");
     assert_eq!(refusal.code(), Some(Code::ResourceExhausted), "{refusal}");
     let message = refusal.to_string();
@@ -116,7 +119,7 @@ async fn under_the_watermark_new_tasks_are_refused_acks_pass_and_freed_space_let
     let ballast = tmpfs.ballast();
     let stalkd = Stalkd::start(&tmpfs.data_dir(), &["--min-free-space", "2MiB"]);
     let client = connect(&stalkd).await;
-    let (acked, refusal) = fill(&client).await;
+    let (acked, refusal) = fill(&client, LARGE).await;
     assert!(!acked.is_empty(), "some tasks fit above the watermark");
     assert_eq!(refusal.code(), Some(Code::ResourceExhausted), "{refusal}");
     let message = refusal.to_string();
@@ -145,4 +148,21 @@ async fn under_the_watermark_new_tasks_are_refused_acks_pass_and_freed_space_let
         .enqueue(task)
         .await
         .expect("freed space lets new tasks in again, without a restart");
+}
+
+#[tokio::test]
+async fn after_a_full_disk_sigterm_stops_stalkd_in_time_and_the_failed_flush_exits_non_zero() {
+    let Some(tmpfs) = Tmpfs::mount() else { return };
+    let timeout = Duration::from_secs(2);
+    let stalkd = Stalkd::start(
+        &tmpfs.data_dir(),
+        &["--min-free-space", "0", "--shutdown-timeout", "2s"],
+    );
+    let (_, refusal) = fill(&connect(&stalkd).await, MEDIUM).await;
+    assert_eq!(refusal.code(), Some(Code::ResourceExhausted), "{refusal}");
+    // The shutdown timeout, the watchdog's 2s past it, and a second for the process to go.
+    let status = stalkd
+        .terminate_within(timeout + Duration::from_secs(3))
+        .expect("stalkd stops within its shutdown timeout after a full disk");
+    assert!(!status.success(), "the final flush failed: {status}");
 }
