@@ -43,6 +43,35 @@ fn is_lock_busy(err: &sled::Error) -> bool {
     matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// Removes the snapshot files sled began but never finished (`snap.<lsn>.generating`).
+///
+/// sled 0.34 writes a snapshot at every start, to `snap.<lsn>.generating`, and renames it into
+/// place only once it is written and synced; a start that fails on a full disk leaves the file
+/// behind, empty or cut short. sled's own search for the latest snapshot does not skip such
+/// files and sorts them last, so every later start refused the directory ("empty/corrupt
+/// snapshot file found", "Read corrupted data") even after space was freed. Without the file
+/// sled starts from the last finished snapshot and replays its log, as after a crash.
+fn remove_unfinished_snapshots(dir: &std::path::Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // A new data directory: sled creates it.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %path.display(), "removing an unfinished sled snapshot");
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Store settings.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -73,6 +102,10 @@ impl Store {
     /// [`StoreError::Open`] when sled cannot open the directory (unwritable, locked by another
     /// broker, or not a sled database).
     pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        remove_unfinished_snapshots(&config.path).map_err(|source| StoreError::Open {
+            path: config.path.clone(),
+            source: sled::Error::Io(source),
+        })?;
         let sled_config = sled::Config::new()
             .path(&config.path)
             .cache_capacity(config.cache_bytes)
@@ -246,5 +279,30 @@ impl Store {
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
         GroupCommit::start(self.db.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unfinished_snapshots_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "snap.00000000000000FF",
+            "snap.0000000000000100.generating",
+            "db",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        remove_unfinished_snapshots(dir.path()).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["db", "snap.00000000000000FF"]);
+        remove_unfinished_snapshots(&dir.path().join("new")).expect("a new dir is fine");
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use stalk_client::{Client, ClientError, LeaseOptions, Task};
+use stalk_client::{Client, ClientError, LeaseOptions, Task, TaskState};
 use tonic::Code;
 
 use crate::support::{Stalkd, SOON};
@@ -58,6 +58,19 @@ impl Tmpfs {
     fn ballast(&self) -> PathBuf {
         let path = self.dir.path().join("ballast");
         std::fs::write(&path, vec![1u8; BALLAST_BYTES]).unwrap();
+        path
+    }
+}
+
+impl Tmpfs {
+    /// Writes a file until the disk takes no more, so that the next write of any size fails.
+    fn fill_to_the_brim(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("brim");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = [9u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        while file.write_all(&chunk[..1]).is_ok() {}
         path
     }
 }
@@ -165,4 +178,37 @@ async fn after_a_full_disk_sigterm_stops_stalkd_in_time_and_the_failed_flush_exi
         .terminate_within(timeout + Duration::from_secs(3))
         .expect("stalkd stops within its shutdown timeout after a full disk");
     assert!(!status.success(), "the final flush failed: {status}");
+}
+
+#[tokio::test]
+async fn a_disk_that_filled_while_serving_opens_again_with_every_acknowledged_task() {
+    let Some(tmpfs) = Tmpfs::mount() else { return };
+    let ballast = tmpfs.ballast();
+    let no_watermark = ["--min-free-space", "0", "--shutdown-timeout", "2s"];
+    let stalkd = Stalkd::start(&tmpfs.data_dir(), &no_watermark);
+    let (acked, _) = fill(&connect(&stalkd).await, MEDIUM).await;
+    stalkd.terminate();
+    // A supervisor restarts it at once, on the disk full to the last byte: it cannot start
+    // there (and sled leaves an empty snapshot file behind).
+    let brim = tmpfs.fill_to_the_brim();
+    if let Ok(restarted) = Stalkd::try_start(&tmpfs.data_dir(), &no_watermark) {
+        restarted.terminate();
+    }
+
+    free_ballast(&brim);
+    free_ballast(&ballast);
+    let stalkd = Stalkd::try_start(&tmpfs.data_dir(), &no_watermark)
+        .unwrap_or_else(|failed| panic!("the data dir must open once space is free: {failed}"));
+    let client = connect(&stalkd).await;
+    let (stored, _) = client
+        .list_tasks("fill", TaskState::Ready, 1000, None)
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<_> = stored.into_iter().map(|t| t.id).collect();
+    let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged tasks lost: {lost:?}",
+        lost.len()
+    );
 }

@@ -73,6 +73,11 @@ impl Stalkd {
         Self::try_start_on(listen, data_dir, extra).unwrap_or_else(|failed| panic!("{failed}"))
     }
 
+    /// As [`Stalkd::start`], or how it exited before it was ready (status and stderr).
+    pub(crate) fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
+        Self::try_start_on("127.0.0.1:0", data_dir, extra)
+    }
+
     fn try_start_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stalkd"))
             .args(["--listen", listen, "--data-dir"])
