@@ -34,6 +34,7 @@ fn store() -> (tempfile::TempDir, Store) {
         path: dir.path().join("data"),
         cache_bytes: 64 << 20,
         flush_every_ms: 1_000,
+        min_free_bytes: 0,
     })
     .expect("open store");
     (dir, store)

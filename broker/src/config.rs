@@ -65,6 +65,10 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// sled's page cache, bytes.
     pub cache_bytes: u64,
+    /// New tasks are refused while less than this many bytes are free on the data directory's
+    /// file system, so a full disk can drain (acks and deletes still go through) instead of
+    /// failing sled; 0 turns the check off.
+    pub min_free_space: u64,
     /// sled's background flush interval.
     #[serde(with = "millis")]
     pub flush_every: Duration,
@@ -93,6 +97,9 @@ pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_PRIORITY_AGING: Duration = Duration::from_secs(60);
 /// Default payload limit: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Default free-space watermark: 64 MiB, room for sled's next snapshot and a few large batches
+/// written between two measurements.
+pub const DEFAULT_MIN_FREE_SPACE: u64 = 64 << 20;
 /// Largest payload limit that can be configured: 64 MiB.
 pub const MAX_MAX_PAYLOAD_BYTES: usize = 64 << 20;
 
@@ -108,6 +115,7 @@ impl Default for Config {
             tls: None,
             shutdown_timeout: Duration::from_secs(10),
             cache_bytes: 32 << 20,
+            min_free_space: DEFAULT_MIN_FREE_SPACE,
             flush_every: Duration::from_millis(100),
             session_grace: SessionGrace::After(Duration::from_secs(1)),
             worker_silence: Duration::from_secs(30),

@@ -23,6 +23,8 @@ use crate::store::{Store, StoreConfig, StoreError};
 
 /// How long shutdown waits, once no RPC is in flight, for clients to close their connections.
 const CONNECTION_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// The least time the final flush gets, even when draining used up the shutdown timeout.
+const FINAL_FLUSH_FLOOR: Duration = Duration::from_millis(500);
 
 /// Why the broker could not start; each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +167,7 @@ fn open_broker(
         path: config.data_dir.clone(),
         cache_bytes: config.cache_bytes,
         flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
+        min_free_bytes: config.min_free_space,
     })
     .map_err(StartError::Open)?;
     let engine_config = EngineConfig {
@@ -248,9 +251,13 @@ impl Server {
     /// clients close their connections after GOAWAY (briefly: a client that keeps an idle
     /// connection open is not waited for); flush; done.
     ///
+    /// The final flush is bounded too (by what is left of the timeout, at least
+    /// [`FINAL_FLUSH_FLOOR`]): after a storage failure sled's flush can wait forever.
+    ///
     /// # Errors
-    /// The final flush's storage failure.
+    /// The final flush's storage failure, or [`StoreError::FlushTimedOut`].
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         service::set_not_serving(&self.reporter).await;
         self.token.cancel();
         self.rpcs.close();
@@ -259,10 +266,7 @@ impl Server {
             self.rpcs.wait().await;
             self.tracker.wait().await;
         };
-        if tokio::time::timeout(self.shutdown_timeout, drain)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout_at(deadline, drain).await.is_err() {
             tracing::warn!(timeout = ?self.shutdown_timeout, "shutdown deadline passed; cutting open calls");
         }
         if let Some(mut serve) = self.serve.take() {
@@ -275,8 +279,20 @@ impl Server {
                 }
             }
         }
-        let flushed = self.broker.sync().await;
-        tracing::info!("shutdown complete");
+        let flush_until = deadline.max(tokio::time::Instant::now() + FINAL_FLUSH_FLOOR);
+        let flushed = match tokio::time::timeout_at(flush_until, self.broker.sync()).await {
+            Ok(flushed) => flushed,
+            Err(_) => Err(StoreError::FlushTimedOut {
+                timeout: self.shutdown_timeout,
+            }
+            .into()),
+        };
+        match &flushed {
+            Ok(()) => tracing::info!("shutdown complete"),
+            Err(err) => {
+                tracing::error!(cause = %crate::broker::chain(err), "the final flush failed")
+            }
+        }
         flushed
     }
 }

@@ -242,6 +242,7 @@ impl Broker {
     /// Marks the broker failed by a storage error: health turns NOT_SERVING and writes are
     /// refused from now on.
     fn fail(&self, err: StoreError) -> BrokerError {
+        let err = self.store.name_full_disk(err);
         BrokerError::Failed(self.stop_writes(Failure::Store(Arc::new(err))))
     }
 

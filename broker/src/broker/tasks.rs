@@ -61,11 +61,17 @@ impl Broker {
     /// together.
     ///
     /// # Errors
-    /// [`BrokerError::Failed`] after a storage failure; per-task refusals are in the answer.
+    /// [`BrokerError::Failed`] after a storage failure; [`StoreError::LowSpace`] (the whole
+    /// batch refused) while the data directory's disk is under the free-space watermark;
+    /// per-task refusals are in the answer.
+    ///
+    /// [`StoreError::LowSpace`]: crate::store::StoreError::LowSpace
     pub async fn enqueue(
         self: &Arc<Self>,
         tasks: Vec<NewTask>,
     ) -> Result<Vec<Enqueued>, BrokerError> {
+        // Only new tasks are refused: acks and deletes are what frees the disk.
+        self.store.check_free_space()?;
         let total = tasks.len();
         let mut pending = Vec::new();
         // A batch of one chunk is one command and yields nowhere: it needs no gate.

@@ -44,9 +44,12 @@ fn broker_code(err: &BrokerError) -> Code {
 fn store_code(err: &StoreError) -> Code {
     match err {
         StoreError::Corrupt { .. } | StoreError::UnknownRecordVersion { .. } => Code::DataLoss,
+        // Retrying against the same full disk cannot help; a person has to free space.
+        StoreError::DiskFull { .. } | StoreError::LowSpace { .. } => Code::ResourceExhausted,
         StoreError::Open { .. }
         | StoreError::Io(_)
         | StoreError::Poisoned(_)
+        | StoreError::FlushTimedOut { .. }
         | StoreError::NoRuntime(_) => Code::Unavailable,
     }
 }
@@ -94,6 +97,13 @@ mod tests {
         StoreError::Corrupt {
             key: vec![1],
             reason: "bad varint".into(),
+        }
+    }
+
+    fn disk_full() -> StoreError {
+        StoreError::DiskFull {
+            path: "/var/lib/stalk".into(),
+            source: Arc::new(sled::Error::Io(std::io::Error::from_raw_os_error(28))),
         }
     }
 
@@ -148,6 +158,19 @@ mod tests {
                     cause: Arc::new(corrupt().into()),
                 }),
                 Code::DataLoss,
+            ),
+            (
+                BrokerError::Failed(Failure::Store(Arc::new(disk_full()))),
+                Code::ResourceExhausted,
+            ),
+            (
+                StoreError::LowSpace {
+                    path: "/var/lib/stalk".into(),
+                    free: 1,
+                    min_free: 2,
+                }
+                .into(),
+                Code::ResourceExhausted,
             ),
             (BrokerError::ShuttingDown, Code::Unavailable),
             (

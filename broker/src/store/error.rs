@@ -37,7 +37,102 @@ pub enum StoreError {
     /// A flush failed earlier (its error is the source); the store refuses writes from then on.
     #[error("the store failed to flush to disk and refuses further writes")]
     Poisoned(#[source] Option<Arc<sled::Error>>),
+    /// The disk holding the data directory is full. sled keeps the first I/O error for good
+    /// (`Config::set_global_error`), so this store takes no write again until the broker is
+    /// restarted.
+    #[error(
+        "the disk holding the data directory {path} is full; free space there and restart \
+         stalkd (set --min-free-space so that enqueues are refused before the disk fills)"
+    )]
+    DiskFull {
+        /// The data directory.
+        path: PathBuf,
+        /// The failed write or flush.
+        #[source]
+        source: Arc<sled::Error>,
+    },
+    /// Less space is free than the `--min-free-space` watermark: new tasks are refused so that
+    /// the disk never fills.
+    #[error(
+        "the disk holding the data directory {path} has {} free, under the --min-free-space \
+         watermark of {}; new tasks are refused until space is freed (acks and deletes still \
+         go through)",
+        bytesize::ByteSize::b(*free),
+        bytesize::ByteSize::b(*min_free)
+    )]
+    LowSpace {
+        /// The data directory.
+        path: PathBuf,
+        /// Bytes free.
+        free: u64,
+        /// The watermark, bytes.
+        min_free: u64,
+    },
+    /// The final flush of a shutdown did not finish in time (sled can hang after a failed write).
+    #[error("the final flush did not finish within the shutdown timeout of {timeout:?}; writes acknowledged since the last flush may be lost")]
+    FlushTimedOut {
+        /// The shutdown timeout.
+        timeout: std::time::Duration,
+    },
     /// Group commit was started outside a tokio runtime, which its flusher needs.
     #[error("group commit needs a tokio runtime to run its flusher")]
     NoRuntime(#[source] tokio::runtime::TryCurrentError),
+}
+
+/// Whether a sled error is "no space left on device" (ENOSPC), which a client should not retry
+/// as if the broker were briefly away.
+pub(super) fn is_disk_full(err: &sled::Error) -> bool {
+    /// `ENOSPC` on Linux and the BSDs.
+    const ENOSPC: i32 = 28;
+    matches!(err, sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(ENOSPC))
+}
+
+impl StoreError {
+    /// The sled error behind a failed write or flush, if this is one.
+    fn sled_cause(&self) -> Option<Arc<sled::Error>> {
+        match self {
+            Self::Io(err) => Some(Arc::new(err.clone())),
+            Self::Poisoned(err) => err.clone(),
+            _ => None,
+        }
+    }
+
+    /// This error, as [`StoreError::DiskFull`] naming `path` when its cause is a full disk.
+    pub(super) fn name_full_disk(self, path: &std::path::Path) -> Self {
+        match self.sled_cause() {
+            Some(source) if is_disk_full(&source) => Self::DiskFull {
+                path: path.to_path_buf(),
+                source,
+            },
+            _ => self,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(code: i32) -> sled::Error {
+        sled::Error::Io(std::io::Error::from_raw_os_error(code))
+    }
+
+    #[test]
+    fn a_write_or_flush_that_found_no_space_names_the_full_disk() {
+        let path = std::path::Path::new("/var/lib/stalk");
+        let write = StoreError::Io(io(28)).name_full_disk(path);
+        assert!(matches!(write, StoreError::DiskFull { .. }), "{write:?}");
+        assert!(
+            write.to_string().contains("/var/lib/stalk is full"),
+            "{write}"
+        );
+        let flush = StoreError::Poisoned(Some(Arc::new(io(28)))).name_full_disk(path);
+        assert!(matches!(flush, StoreError::DiskFull { .. }), "{flush:?}");
+        let other = StoreError::Io(io(5)).name_full_disk(path);
+        assert!(
+            matches!(other, StoreError::Io(_)),
+            "EIO is no full disk: {other:?}"
+        );
+    }
 }

@@ -15,6 +15,7 @@
 //!   schedules, limits and remembered revocations.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
+//! - `space.rs`: the free-space watermark.
 
 mod commit;
 mod error;
@@ -26,8 +27,10 @@ mod records;
 mod recovery;
 mod revocation_records;
 mod schedule_records;
+mod space;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use commit::GroupCommit;
 pub use error::StoreError;
@@ -42,6 +45,35 @@ fn is_lock_busy(err: &sled::Error) -> bool {
     matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// Removes the snapshot files sled began but never finished (`snap.<lsn>.generating`).
+///
+/// sled 0.34 writes a snapshot at every start, to `snap.<lsn>.generating`, and renames it into
+/// place only once it is written and synced; a start that fails on a full disk leaves the file
+/// behind, empty or cut short. sled's own search for the latest snapshot does not skip such
+/// files and sorts them last, so every later start refused the directory ("empty/corrupt
+/// snapshot file found", "Read corrupted data") even after space was freed. Without the file
+/// sled starts from the last finished snapshot and replays its log, as after a crash.
+fn remove_unfinished_snapshots(dir: &std::path::Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // A new data directory: sled creates it.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %path.display(), "removing an unfinished sled snapshot");
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Store settings.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -51,12 +83,18 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// sled's background flush interval, ms; bounds what the `fast` durability mode can lose.
     pub flush_every_ms: u64,
+    /// New tasks are refused while less than this many bytes are free on the data directory's
+    /// file system; 0 turns the check off.
+    pub min_free_bytes: u64,
 }
 
 /// The sled database.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The data directory, named in errors about its disk.
+    path: PathBuf,
+    space: Arc<space::FreeSpace>,
 }
 
 impl Store {
@@ -66,6 +104,10 @@ impl Store {
     /// [`StoreError::Open`] when sled cannot open the directory (unwritable, locked by another
     /// broker, or not a sled database).
     pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        remove_unfinished_snapshots(&config.path).map_err(|source| StoreError::Open {
+            path: config.path.clone(),
+            source: sled::Error::Io(source),
+        })?;
         let sled_config = sled::Config::new()
             .path(&config.path)
             .cache_capacity(config.cache_bytes)
@@ -76,7 +118,13 @@ impl Store {
         let deadline = std::time::Instant::now() + LOCK_RETRY;
         loop {
             match sled_config.open() {
-                Ok(db) => return Ok(Self { db }),
+                Ok(db) => {
+                    return Ok(Self {
+                        db,
+                        path: config.path.clone(),
+                        space: Arc::new(space::FreeSpace::new(&config.path, config.min_free_bytes)),
+                    })
+                }
                 Err(err) if is_lock_busy(&err) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -209,6 +257,19 @@ impl Store {
         Ok(())
     }
 
+    /// `err`, as [`StoreError::DiskFull`] naming the data directory when a full disk caused it.
+    pub fn name_full_disk(&self, err: StoreError) -> StoreError {
+        err.name_full_disk(&self.path)
+    }
+
+    /// Refuses new tasks while less than the watermark is free on the data directory's disk.
+    ///
+    /// # Errors
+    /// [`StoreError::LowSpace`] below the watermark.
+    pub fn check_free_space(&self) -> Result<(), StoreError> {
+        self.space.check()
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
@@ -220,5 +281,30 @@ impl Store {
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
         GroupCommit::start(self.db.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unfinished_snapshots_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "snap.00000000000000FF",
+            "snap.0000000000000100.generating",
+            "db",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        remove_unfinished_snapshots(dir.path()).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["db", "snap.00000000000000FF"]);
+        remove_unfinished_snapshots(&dir.path().join("new")).expect("a new dir is fine");
     }
 }

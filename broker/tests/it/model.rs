@@ -121,6 +121,7 @@ impl Real {
             path: self.dir.path().to_path_buf(),
             cache_bytes: 8 << 20,
             flush_every_ms: 1_000,
+            min_free_bytes: 0,
         })
         .expect("open store");
         let broker = Broker::open(

@@ -70,6 +70,15 @@ impl Stalkd {
 
     /// Starts `stalkd --listen <listen> --data-dir <dir> <extra>` and waits for its ready line.
     pub(crate) fn start_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Self {
+        Self::try_start_on(listen, data_dir, extra).unwrap_or_else(|failed| panic!("{failed}"))
+    }
+
+    /// As [`Stalkd::start`], or how it exited before it was ready (status and stderr).
+    pub(crate) fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
+        Self::try_start_on("127.0.0.1:0", data_dir, extra)
+    }
+
+    fn try_start_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stalkd"))
             .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
@@ -98,17 +107,17 @@ impl Stalkd {
                     .expect("addr in ready line")
                     .parse()
                     .expect("addr parses");
-                return Self {
+                return Ok(Self {
                     child: Some(child),
                     addr,
-                };
+                });
             }
             if let Some(status) = child.try_wait().expect("poll stalkd") {
                 let output = child.wait_with_output().expect("collect output");
-                panic!(
+                return Err(format!(
                     "stalkd exited with {status} before it was ready\nstderr:\n{}",
                     String::from_utf8_lossy(&output.stderr)
-                );
+                ));
             }
             assert!(
                 started.elapsed() < READY_TIMEOUT,
@@ -131,10 +140,22 @@ impl Stalkd {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(self) -> std::process::ExitStatus {
+        self.terminate_within(Duration::from_secs(20))
+            .expect("stalkd exits after SIGTERM")
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status; `None` if it still runs (it
+    /// is then killed).
+    pub(crate) fn terminate_within(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take().expect("running");
         signal(&child, "TERM");
-        wait_with_deadline(&mut child, Duration::from_secs(20)).expect("stalkd exits after SIGTERM")
+        let status = wait_with_deadline(&mut child, limit);
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        status
     }
 }
 

@@ -77,6 +77,10 @@ pub(crate) struct Args {
     /// sled's page cache, MiB.
     #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     pub(crate) cache_mib: u64,
+    /// Refuse new tasks while less than this is free on the data directory's disk (e.g. 64MiB,
+    /// 1GiB); acks and deletes still go through, so a full disk drains. 0 turns it off.
+    #[arg(long, env = "STALK_MIN_FREE_SPACE", default_value = "64MiB", value_parser = parse_size)]
+    pub(crate) min_free_space: u64,
     /// Background flush interval (bounds what --durability fast can lose).
     #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = parse_duration)]
     pub(crate) flush_every: Duration,
@@ -102,6 +106,13 @@ fn parse_listen(text: &str) -> Result<String, String> {
              0.0.0.0:0 (port 0 picks a free port)"
         )),
     }
+}
+
+/// A size in bytes: a plain number or with a unit (`512KiB`, `64MiB`, `1GB`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("'{text}' is not a size ({e}); e.g. 64MiB, 512KiB, 1GiB or 0"))
 }
 
 #[cfg(test)]
@@ -133,6 +144,14 @@ mod tests {
             let env = env.to_string_lossy();
             assert!(table.contains(&format!("`{env}`")), "{env} missing");
         }
+    }
+
+    #[test]
+    fn sizes_take_a_unit_or_bytes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

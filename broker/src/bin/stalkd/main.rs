@@ -73,6 +73,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .map(|(cert, key)| TlsFiles { cert, key }),
         shutdown_timeout: args.shutdown_timeout,
         flush_every: args.flush_every,
+        min_free_space: args.min_free_space,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
         worker_silence: args.worker_silence,
@@ -97,8 +98,24 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         eprintln!("stalkd: second signal, exiting now");
         std::process::exit(130);
     });
+    exit_if_stuck(args.shutdown_timeout + WATCHDOG_MARGIN);
     server.shutdown().await?;
     Ok(())
+}
+
+/// How long past `--shutdown-timeout` the watchdog lets a shutdown run.
+const WATCHDOG_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Exits the process with status 1 if it is still running after `limit`. After a storage
+/// failure sled can block for good, in a flush or in dropping the database (which flushes and
+/// joins its flusher thread), and those are not async: only a thread of its own can still end
+/// the process.
+fn exit_if_stuck(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("stalkd: shutdown did not finish within {limit:?}; exiting without it");
+        std::process::exit(1);
+    });
 }
 
 fn listen_error(listen: &str) -> String {
