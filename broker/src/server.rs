@@ -32,9 +32,9 @@ pub enum StartError {
     /// A setting is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The data directory cannot be opened.
-    #[error("the data directory cannot be opened; check that it is writable and that no other stalkd uses it")]
-    Open(#[source] StoreError),
+    /// The data directory cannot be opened (the store's error says why and what to do).
+    #[error(transparent)]
+    Open(StoreError),
     /// The stored data cannot be read back.
     #[error("the data directory cannot be recovered; restore it from a backup or start with an empty --data-dir")]
     Recover(#[source] BrokerError),

@@ -43,7 +43,9 @@ fn broker_code(err: &BrokerError) -> Code {
 /// broker being unable to serve, which a client may retry elsewhere or later.
 fn store_code(err: &StoreError) -> Code {
     match err {
-        StoreError::Corrupt { .. } | StoreError::UnknownRecordVersion { .. } => Code::DataLoss,
+        StoreError::Corrupt { .. }
+        | StoreError::UnknownRecordVersion { .. }
+        | StoreError::Damaged { .. } => Code::DataLoss,
         // Retrying against the same full disk cannot help; a person has to free space.
         StoreError::DiskFull { .. } | StoreError::LowSpace { .. } => Code::ResourceExhausted,
         StoreError::Open { .. }

@@ -6,8 +6,19 @@ use std::sync::Arc;
 /// A store failure. Startup turns these into messages that say what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The data directory is damaged in a way sled would not report, or that made it panic.
+    #[error("the data directory {path} is damaged: {reason}; restore it from a backup")]
+    Damaged {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// sled could not open the data directory.
-    #[error("cannot open the data directory {path}")]
+    #[error(
+        "cannot open the data directory {path} (check that it is writable and that no other \
+         stalkd uses it)"
+    )]
     Open {
         /// The directory.
         path: PathBuf,

@@ -19,6 +19,39 @@
 
 mod commit;
 mod error;
+
+/// Refuses a data directory that has sled's `conf` but not its `db` file: sled would start an
+/// empty store there, silently dropping every task.
+fn check_not_gutted(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.join("conf").exists() && !path.join("db").exists() {
+        return Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            reason: "sled's `conf` file is there but its `db` file is missing, so it would open \
+                     an empty store"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens sled, turning a panic inside it (seen on damaged files) into [`StoreError::Damaged`].
+fn open_catching_panics(
+    config: &sled::Config,
+    path: &std::path::Path,
+) -> Result<sled::Result<sled::Db>, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        StoreError::Damaged {
+            path: path.to_path_buf(),
+            reason: format!("sled failed reading it ({what})"),
+        }
+    })
+}
+
 #[cfg(test)]
 mod fuzz;
 mod keys;
@@ -108,6 +141,7 @@ impl Store {
             path: config.path.clone(),
             source: sled::Error::Io(source),
         })?;
+        check_not_gutted(&config.path)?;
         let sled_config = sled::Config::new()
             .path(&config.path)
             .cache_capacity(config.cache_bytes)
@@ -117,7 +151,7 @@ impl Store {
         // process was dropped (an in-process restart), so a busy lock is retried briefly.
         let deadline = std::time::Instant::now() + LOCK_RETRY;
         loop {
-            match sled_config.open() {
+            match open_catching_panics(&sled_config, &config.path)? {
                 Ok(db) => {
                     return Ok(Self {
                         db,

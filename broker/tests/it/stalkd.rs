@@ -168,3 +168,25 @@ fn logs_to_a_file_carry_no_colour_codes() {
         "no colour codes in a file: {logged:?}"
     );
 }
+
+#[test]
+fn a_data_dir_whose_db_file_was_removed_is_refused_not_opened_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let stalkd = Stalkd::start(dir.path(), &[]);
+    stalkd.terminate();
+    std::fs::remove_file(dir.path().join("db")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(stderr.contains("`db` file is missing"), "{stderr}");
+    assert!(stderr.contains("restore it from a backup"), "{stderr}");
+    assert!(
+        !dir.path().join("db").exists(),
+        "nothing was created in its place"
+    );
+}
