@@ -60,13 +60,7 @@ fn an_unusable_data_dir_is_a_clear_startup_error() {
 fn a_data_dir_in_use_by_another_broker_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Stalkd::start(dir.path(), &[]);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(stderr.contains("no other stalkd"), "{stderr}");
 }
 
@@ -80,13 +74,7 @@ fn a_data_dir_with_a_record_from_a_newer_broker_is_refused_not_dropped() {
         db.insert(key, vec![99, 1, 2, 3]).unwrap();
         db.flush().unwrap();
     }
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(stderr.contains("cannot be recovered"), "{stderr}");
     assert!(stderr.contains("version 99"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -175,13 +163,7 @@ fn a_data_dir_whose_db_file_was_removed_is_refused_not_opened_empty() {
     let stalkd = Stalkd::start(dir.path(), &[]);
     stalkd.terminate();
     std::fs::remove_file(dir.path().join("db")).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(stderr.contains("is damaged"), "{stderr}");
     assert!(stderr.contains("`db` file is missing"), "{stderr}");
     assert!(stderr.contains("restore it from a backup"), "{stderr}");
@@ -189,4 +171,15 @@ fn a_data_dir_whose_db_file_was_removed_is_refused_not_opened_empty() {
         !dir.path().join("db").exists(),
         "nothing was created in its place"
     );
+}
+
+/// Starts stalkd on `data_dir`, expects it to refuse with exit code 1, and returns its stderr.
+fn refused_start(data_dir: &std::path::Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
