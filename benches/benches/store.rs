@@ -35,6 +35,7 @@ fn store() -> (tempfile::TempDir, Store) {
         cache_bytes: 64 << 20,
         flush_every_ms: 1_000,
         min_free_bytes: 0,
+        accept_data_loss: false,
     })
     .expect("open store");
     (dir, store)

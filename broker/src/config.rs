@@ -69,6 +69,10 @@ pub struct Config {
     /// file system, so a full disk can drain (acks and deletes still go through) instead of
     /// failing sled; 0 turns the check off.
     pub min_free_space: u64,
+    /// Start on a data directory that lost acknowledged writes (its files cut, damaged, or
+    /// restored without their commit mark) with what could be recovered, logging the loss,
+    /// instead of refusing to start.
+    pub accept_data_loss: bool,
     /// sled's background flush interval.
     #[serde(with = "millis")]
     pub flush_every: Duration,
@@ -116,6 +120,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             cache_bytes: 32 << 20,
             min_free_space: DEFAULT_MIN_FREE_SPACE,
+            accept_data_loss: false,
             flush_every: Duration::from_millis(100),
             session_grace: SessionGrace::After(Duration::from_secs(1)),
             worker_silence: Duration::from_secs(30),

@@ -168,6 +168,7 @@ fn open_broker(
         cache_bytes: config.cache_bytes,
         flush_every_ms: u64::try_from(config.flush_every.as_millis()).unwrap_or(u64::MAX),
         min_free_bytes: config.min_free_space,
+        accept_data_loss: config.accept_data_loss,
     })
     .map_err(StartError::Open)?;
     let engine_config = EngineConfig {

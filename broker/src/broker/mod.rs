@@ -70,6 +70,15 @@ pub struct Broker {
     enqueue_gate: tokio::sync::Mutex<()>,
 }
 
+/// Logs how many tasks the store held, by state: after an accepted loss, what is left.
+fn log_recovered(tasks: &[crate::engine::TaskMeta]) {
+    let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
+    for task in tasks {
+        *by_state.entry(task.state.name()).or_default() += 1;
+    }
+    tracing::info!(tasks = tasks.len(), ?by_state, "recovered the store");
+}
+
 /// Counts a long poll while it waits.
 struct Polling<'a>(&'a AtomicUsize);
 
@@ -107,6 +116,7 @@ impl Broker {
         shutdown: CancellationToken,
     ) -> Result<Self, BrokerError> {
         let recovered = store.recover()?;
+        log_recovered(&recovered.tasks);
         let next_seq = recovered.next_seq.max(1);
         let mut engine = Engine::recover(engine_config, recovered.tasks);
         engine.restore_schedules(recovered.schedules);

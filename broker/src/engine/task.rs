@@ -48,6 +48,20 @@ impl TaskState {
         matches!(self, Self::Ready | Self::Scheduled | Self::Retrying)
     }
 
+    /// The state's name in lower case, as logs and reports print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Ready => "ready",
+            Self::Leased => "leased",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+
     /// The stable one-byte code used in stored records.
     pub fn code(self) -> u8 {
         match self {

@@ -45,7 +45,8 @@ fn store_code(err: &StoreError) -> Code {
     match err {
         StoreError::Corrupt { .. }
         | StoreError::UnknownRecordVersion { .. }
-        | StoreError::Damaged { .. } => Code::DataLoss,
+        | StoreError::Damaged { .. }
+        | StoreError::LostWrites { .. } => Code::DataLoss,
         // Retrying against the same full disk cannot help; a person has to free space.
         StoreError::DiskFull { .. } | StoreError::LowSpace { .. } => Code::ResourceExhausted,
         StoreError::Open { .. }

@@ -4,6 +4,10 @@
 //!
 //! The flusher is a tokio task, not a thread: waking it costs no OS context switch, and sled's
 //! own I/O thread hands the finished flush straight back to the runtime.
+//!
+//! Each flush carries a number that only grows across restarts, written into sled before the
+//! flush and into the commit mark file after it (`commit_mark`), so a start can tell when sled
+//! recovered less than was flushed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,6 +15,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
 
+use super::commit_mark::{self, CommitMark};
 use super::StoreError;
 
 /// Handle to the flusher; the task stops when the last handle is dropped.
@@ -32,6 +37,9 @@ struct Shared {
     failed: AtomicBool,
     /// Why the flusher stopped; `None` while it runs, or when it stopped without an error.
     failure: Mutex<Option<Arc<sled::Error>>>,
+    mark: Arc<CommitMark>,
+    /// Flush `n` is commit `mark_base + n`.
+    mark_base: u64,
 }
 
 #[derive(Debug)]
@@ -60,7 +68,11 @@ impl GroupCommit {
     ///
     /// # Errors
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
-    pub(super) fn start(db: sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        db: sled::Db,
+        mark: Arc<CommitMark>,
+        mark_base: u64,
+    ) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(StoreError::NoRuntime)?;
         let (done, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -74,6 +86,8 @@ impl GroupCommit {
             done,
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
+            mark,
+            mark_base,
         });
         runtime.spawn(shared.clone().run());
         Ok(Self {
@@ -108,12 +122,16 @@ impl GroupCommit {
         Ok(())
     }
 
-    /// Flushes now and waits for it; for shutdown.
+    /// Flushes now, waits for it and syncs the commit mark; for shutdown.
     ///
     /// # Errors
-    /// As [`GroupCommit::wait`].
+    /// As [`GroupCommit::wait`], or [`StoreError::Io`] when the mark cannot be synced.
     pub async fn sync(&self) -> Result<(), StoreError> {
-        self.wait(self.ticket()).await
+        self.wait(self.ticket()).await?;
+        self.shared
+            .mark
+            .sync()
+            .map_err(|err| StoreError::Io(sled::Error::Io(err)))
     }
 }
 
@@ -140,7 +158,7 @@ impl Shared {
             let Some(db) = self.db.lock().clone() else {
                 return;
             };
-            if let Err(err) = db.flush_async().await {
+            if let Err(err) = self.commit(&db, self.mark_base + ticket).await {
                 tracing::error!(cause = %err, "flush failed; the broker stops taking writes");
                 *self.failure.lock() = Some(Arc::new(err));
                 self.failed.store(true, Ordering::Release);
@@ -149,5 +167,13 @@ impl Shared {
             }
             self.done.send_replace(ticket);
         }
+    }
+
+    /// Flushes as commit `number`: the number goes into sled before the flush, so sled holds
+    /// it only with everything written before it, and into the mark file once it is durable.
+    async fn commit(&self, db: &sled::Db, number: u64) -> Result<(), sled::Error> {
+        db.insert(commit_mark::KEY, &number.to_be_bytes())?;
+        db.flush_async().await?;
+        self.mark.record(number).map_err(sled::Error::Io)
     }
 }

@@ -14,6 +14,18 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// sled recovered less than had been flushed and acknowledged (see `commit_mark`), or what
+    /// it recovered cannot be checked.
+    #[error(
+        "the data directory {path} is damaged: {reason}; restore it from a backup, or start \
+         stalkd with --accept-data-loss to serve what sled recovered"
+    )]
+    LostWrites {
+        /// The directory.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
     /// sled could not open the data directory.
     #[error(
         "cannot open the data directory {path} (check that it is writable and that no other \

@@ -7,7 +7,8 @@
 //! lease or ack rewrites the state.
 //!
 //! # Files
-//! - this file: [`Store`]: open, apply the engine's writes, read bodies and results.
+//! - this file: [`Store`]: apply the engine's writes, read bodies and results.
+//! - `open.rs`: opening, and refusing a damaged or rolled-back data dir.
 //! - `error.rs`: [`StoreError`].
 //! - `keys.rs`: the key encodings.
 //! - `records.rs`: a task's state and body records.
@@ -16,46 +17,19 @@
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
 //! - `space.rs`: the free-space watermark.
+//! - `commit_mark.rs`: the commit mark, which tells a start that sled lost acknowledged writes.
+//! - `check.rs`: the offline check of a data dir (`stalkd check`).
 
+mod check;
 mod commit;
+mod commit_mark;
 mod error;
-
-/// Refuses a data directory that has sled's `conf` but not its `db` file: sled would start an
-/// empty store there, silently dropping every task.
-fn check_not_gutted(path: &std::path::Path) -> Result<(), StoreError> {
-    if path.join("conf").exists() && !path.join("db").exists() {
-        return Err(StoreError::Damaged {
-            path: path.to_path_buf(),
-            reason: "sled's `conf` file is there but its `db` file is missing, so it would open \
-                     an empty store"
-                .into(),
-        });
-    }
-    Ok(())
-}
-
-/// Opens sled, turning a panic inside it (seen on damaged files) into [`StoreError::Damaged`].
-fn open_catching_panics(
-    config: &sled::Config,
-    path: &std::path::Path,
-) -> Result<sled::Result<sled::Db>, StoreError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())).map_err(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        StoreError::Damaged {
-            path: path.to_path_buf(),
-            reason: format!("sled failed reading it ({what})"),
-        }
-    })
-}
 
 #[cfg(test)]
 mod fuzz;
 mod keys;
 mod limit_records;
+mod open;
 mod records;
 mod recovery;
 mod revocation_records;
@@ -65,47 +39,13 @@ mod space;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use check::{check, CheckReport};
 pub use commit::GroupCommit;
+use commit_mark::CommitMark;
 pub use error::StoreError;
 pub use recovery::Recovered;
 
 use crate::engine::{TaskBody, TaskResult, Write};
-
-/// How long `Store::open` waits for a data directory whose lock is held.
-const LOCK_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
-
-fn is_lock_busy(err: &sled::Error) -> bool {
-    matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
-}
-
-/// Removes the snapshot files sled began but never finished (`snap.<lsn>.generating`).
-///
-/// sled 0.34 writes a snapshot at every start, to `snap.<lsn>.generating`, and renames it into
-/// place only once it is written and synced; a start that fails on a full disk leaves the file
-/// behind, empty or cut short. sled's own search for the latest snapshot does not skip such
-/// files and sorts them last, so every later start refused the directory ("empty/corrupt
-/// snapshot file found", "Read corrupted data") even after space was freed. Without the file
-/// sled starts from the last finished snapshot and replays its log, as after a crash.
-fn remove_unfinished_snapshots(dir: &std::path::Path) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        // A new data directory: sled creates it.
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err),
-    };
-    for entry in entries {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.starts_with("snap.") && name.ends_with(".generating") {
-            tracing::warn!(file = %path.display(), "removing an unfinished sled snapshot");
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
-}
 
 /// Store settings.
 #[derive(Debug, Clone)]
@@ -119,6 +59,9 @@ pub struct StoreConfig {
     /// New tasks are refused while less than this many bytes are free on the data directory's
     /// file system; 0 turns the check off.
     pub min_free_bytes: u64,
+    /// Open a data directory that lost acknowledged writes (see `commit_mark`) with what sled
+    /// recovered, logging the loss, instead of refusing it.
+    pub accept_data_loss: bool,
 }
 
 /// The sled database.
@@ -128,50 +71,13 @@ pub struct Store {
     /// The data directory, named in errors about its disk.
     path: PathBuf,
     space: Arc<space::FreeSpace>,
+    /// The commit mark file, rewritten after every group commit.
+    mark: Arc<CommitMark>,
+    /// The number the first group commit of this store counts on from.
+    mark_base: u64,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `config.path`.
-    ///
-    /// # Errors
-    /// [`StoreError::Open`] when sled cannot open the directory (unwritable, locked by another
-    /// broker, or not a sled database).
-    pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
-        remove_unfinished_snapshots(&config.path).map_err(|source| StoreError::Open {
-            path: config.path.clone(),
-            source: sled::Error::Io(source),
-        })?;
-        check_not_gutted(&config.path)?;
-        let sled_config = sled::Config::new()
-            .path(&config.path)
-            .cache_capacity(config.cache_bytes)
-            .flush_every_ms(Some(config.flush_every_ms))
-            .mode(sled::Mode::HighThroughput);
-        // sled's I/O threads may hold the file lock for a moment after a previous owner in this
-        // process was dropped (an in-process restart), so a busy lock is retried briefly.
-        let deadline = std::time::Instant::now() + LOCK_RETRY;
-        loop {
-            match open_catching_panics(&sled_config, &config.path)? {
-                Ok(db) => {
-                    return Ok(Self {
-                        db,
-                        path: config.path.clone(),
-                        space: Arc::new(space::FreeSpace::new(&config.path, config.min_free_bytes)),
-                    })
-                }
-                Err(err) if is_lock_busy(&err) && std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(source) => {
-                    return Err(StoreError::Open {
-                        path: config.path.clone(),
-                        source,
-                    })
-                }
-            }
-        }
-    }
-
     /// Applies the writes of one command (not yet flushed), in order.
     ///
     /// Not one sled batch: sled seals and writes its I/O buffer for every batch, which costs a
@@ -314,31 +220,6 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
-        GroupCommit::start(self.db.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_unfinished_snapshots_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in [
-            "snap.00000000000000FF",
-            "snap.0000000000000100.generating",
-            "db",
-        ] {
-            std::fs::write(dir.path().join(name), b"").unwrap();
-        }
-        remove_unfinished_snapshots(dir.path()).unwrap();
-        let mut left: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["db", "snap.00000000000000FF"]);
-        remove_unfinished_snapshots(&dir.path().join("new")).expect("a new dir is fine");
+        GroupCommit::start(self.db.clone(), self.mark.clone(), self.mark_base)
     }
 }

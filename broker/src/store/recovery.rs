@@ -27,14 +27,29 @@ pub struct Recovered {
     pub next_seq: u64,
 }
 
+/// The highest sequence number a stored task's ids were derived from: every such id lies below
+/// (seq + 1) << SUB_BITS.
+pub(super) fn highest_seq(task_key: u64, meta: &TaskMeta) -> u64 {
+    task_key
+        .max(meta.ready_seq)
+        .max(meta.cold().lease_id)
+        .max(meta.cold().last_lease_id)
+        >> crate::engine::SUB_BITS
+}
+
 impl Store {
     /// Reads back every task and the sequence bound.
     ///
     /// # Errors
     /// [`StoreError::Io`] on read failure; [`StoreError::Corrupt`] or
-    /// [`StoreError::UnknownRecordVersion`] for a record that cannot be decoded (the broker does
-    /// not start on a damaged store rather than silently drop tasks).
+    /// [`StoreError::UnknownRecordVersion`] for a record that cannot be decoded, and
+    /// [`StoreError::Damaged`] when sled cannot read its own files (the broker does not start on
+    /// a damaged store rather than silently drop tasks).
     pub fn recover(&self) -> Result<Recovered, StoreError> {
+        super::open::reading(&self.path, || self.read_back())
+    }
+
+    fn read_back(&self) -> Result<Recovered, StoreError> {
         let reserved = match self.db.get(SEQ_RESERVED)? {
             Some(bytes) => {
                 let array: [u8; 8] =
@@ -61,13 +76,7 @@ impl Store {
                     reason: "malformed task key".into(),
                 })?;
             let (meta, _) = decode_state(&key, &value)?;
-            // Every id derived from a sequence number lies below (seq + 1) << SUB_BITS.
-            let seq = task_key
-                .max(meta.ready_seq)
-                .max(meta.cold().lease_id)
-                .max(meta.cold().last_lease_id)
-                >> crate::engine::SUB_BITS;
-            out.next_seq = out.next_seq.max(seq + 1);
+            out.next_seq = out.next_seq.max(highest_seq(task_key, &meta) + 1);
             out.tasks.push(meta);
         }
         for entry in self.db.scan_prefix([SCHEDULE]) {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use stalk_broker::clock::ManualClock;
 use stalk_client::{Client, LeaseOptions, Task, TaskState};
+
+use crate::support::copy_dir;
 use tokio::net::TcpListener;
 
 /// When the committed fixture was written (2026-11-24T10:57:02Z, its commit). The broker is
@@ -19,19 +21,6 @@ const FIXTURE_WRITTEN_AT_MS: u64 = 1_795_517_822_000;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-v1")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 async fn serve(data_dir: &Path) -> (stalk_broker::Server, Client) {

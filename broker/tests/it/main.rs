@@ -23,6 +23,7 @@
 //! - `shutdown`: graceful shutdown ends long polls and loses nothing.
 //! - `model`: engine + store against an in-memory model, with restarts (proptest).
 //! - `crash`: `kill -9` of the real `stalkd` under load loses nothing acknowledged.
+//! - `damaged`: a data dir damaged while stopped is refused, or loses nothing.
 //! - `disk_full`: a full disk refuses with RESOURCE_EXHAUSTED, the free-space watermark, and
 //!   reopening a data dir whose disk filled (on a small tmpfs, as root).
 //! - `reflection`: server reflection lists every service (so grpcurl works).
@@ -36,6 +37,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod crash;
+mod damaged;
 mod disk_full;
 mod enqueue;
 mod fixtures;

@@ -122,6 +122,7 @@ impl Real {
             cache_bytes: 8 << 20,
             flush_every_ms: 1_000,
             min_free_bytes: 0,
+            accept_data_loss: false,
         })
         .expect("open store");
         let broker = Broker::open(

@@ -53,6 +53,20 @@ pub(crate) fn ids(tasks: &[LeasedTask]) -> Vec<&str> {
     tasks.iter().map(|t| t.id.as_str()).collect()
 }
 
+/// Copies the directory `from` (a data dir) to `to`, recursively.
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// A `stalkd` child process. Dropping it sends SIGTERM, then SIGKILL after a grace period.
 pub(crate) struct Stalkd {
     child: Option<Child>,
@@ -143,6 +157,18 @@ impl Stalkd {
     pub(crate) fn terminate(self) -> std::process::ExitStatus {
         self.terminate_within(Duration::from_secs(20))
             .expect("stalkd exits after SIGTERM")
+    }
+
+    /// Sends SIGTERM, waits for the exit status and returns it with what stalkd logged (at
+    /// warn and above).
+    pub(crate) fn terminate_with_log(mut self) -> (std::process::ExitStatus, String) {
+        let mut stderr = self.child.as_mut().and_then(|c| c.stderr.take());
+        let status = self.terminate();
+        let mut log = String::new();
+        if let Some(stderr) = stderr.as_mut() {
+            std::io::Read::read_to_string(stderr, &mut log).expect("read stderr");
+        }
+        (status, log)
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit status; `None` if it still runs (it

@@ -17,9 +17,14 @@ use stalk_proto::duration::parse_duration;
 Durations are written 500ms, 10s, 5m, 1h, 2d or 1h30m; a plain number is seconds (the same\n\
 syntax as the stalk CLI's and the workers' flags).\n\n\
 Getting started:\n  stalkd                           # serves on 127.0.0.1:7070, data in ./stalk-data\n  \
-stalk enqueue hello --json '{}'  # from another terminal\n  stalk queues"
+stalk enqueue hello --json '{}'  # from another terminal\n  stalk queues\n  \
+stalkd check --data-dir stalk-data  # check a stopped broker's data dir",
+    args_conflicts_with_subcommands = true
 )]
 pub(crate) struct Args {
+    /// Something other than serving.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
     /// Address to listen on, HOST:PORT (a host name such as localhost resolves); port 0 picks
     /// a free port (printed at start).
     #[arg(long, env = "STALK_LISTEN", default_value = "127.0.0.1:7070", value_parser = parse_listen)]
@@ -84,6 +89,32 @@ pub(crate) struct Args {
     /// Background flush interval (bounds what --durability fast can lose).
     #[arg(long, env = "STALK_FLUSH_EVERY", default_value = "100ms", value_parser = parse_duration)]
     pub(crate) flush_every: Duration,
+    /// Start on a data directory that lost acknowledged writes (its files cut or damaged, or
+    /// restored from an older copy) with what could be recovered, logging the loss, instead of
+    /// refusing to start. Tasks acked in the lost writes run again; tasks enqueued in them are
+    /// gone.
+    #[arg(long, env = "STALK_ACCEPT_DATA_LOSS")]
+    pub(crate) accept_data_loss: bool,
+}
+
+/// What `stalkd` does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Check the data dir of a stopped broker: counts by state and queue, and every problem
+    /// (damaged files, lost acknowledged writes, records that do not decode, tasks without a
+    /// payload). Exits 0 when it finds none, 1 when it does.
+    Check(CheckArgs),
+}
+
+/// `stalkd check`'s flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The data directory to check.
+    #[arg(long, env = "STALK_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

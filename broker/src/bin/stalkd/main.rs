@@ -3,6 +3,7 @@
 //! SIGTERM or SIGINT.
 
 mod args;
+mod check;
 
 use anyhow::Context;
 use args::{Args, LogFormat};
@@ -17,6 +18,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args = Args::parse();
+    if let Some(args::Command::Check(check)) = &args.command {
+        std::process::exit(check::run(check));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(
             args.worker_threads
@@ -74,6 +78,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         shutdown_timeout: args.shutdown_timeout,
         flush_every: args.flush_every,
         min_free_space: args.min_free_space,
+        accept_data_loss: args.accept_data_loss,
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
         worker_silence: args.worker_silence,
