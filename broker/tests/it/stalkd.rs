@@ -175,11 +175,14 @@ fn a_data_dir_whose_db_file_was_removed_is_refused_not_opened_empty() {
 
 /// Starts stalkd on `data_dir`, expects it to refuse with exit code 1, and returns its stderr.
 fn refused_start(data_dir: &std::path::Path) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stalkd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    match Stalkd::try_start(data_dir, &[]) {
+        Ok(_) => panic!("stalkd served {} where it must refuse it", data_dir.display()),
+        Err(refusal) => {
+            assert!(
+                refusal.starts_with("stalkd exited with exit status: 1 "),
+                "{refusal}"
+            );
+            refusal
+        }
+    }
 }
