@@ -23,6 +23,9 @@ use crate::sessions::{
 const PREFETCH_MS: u64 = 10_000;
 /// How long one lease attempt waits for ready tasks before looking again.
 const POLL: Duration = Duration::from_secs(30);
+/// How a session open across a reopen of the store ends.
+const REOPENED: &str = "the broker reopened its data directory after a storage failure, which \
+                        ended the leases granted before it; reconnect";
 
 /// Serves `stalk.v1.Workers`.
 #[derive(Debug, Clone)]
@@ -148,6 +151,7 @@ impl WorkersService {
         let mut stopped = session
             .stopped_leases()
             .unwrap_or_else(|| self.broker.stopped_leases());
+        let mut reopened = self.broker.reopened();
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
@@ -203,6 +207,12 @@ impl WorkersService {
                 }
                 () = shutdown.cancelled() => {
                     let _ = tx.send(Err(Status::unavailable("broker shutting down"))).await;
+                    break;
+                }
+                // The store was reopened after a failure: the leases this session holds ended
+                // with the old engine, as after a restart. The worker reconnects.
+                Ok(()) = reopened.changed() => {
+                    let _ = tx.send(Err(Status::unavailable(REOPENED))).await;
                     break;
                 }
             }

@@ -16,11 +16,13 @@
 //!   schedules, limits and remembered revocations.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
-//! - `space.rs`: the free-space watermark.
+//! - `close.rs`: closing a failed store so that it can be opened again.
+//! - `space.rs`: the free-space watermark ([`FreeSpace`]).
 //! - `commit_mark.rs`: the commit mark, which tells a start that sled lost acknowledged writes.
 //! - `check.rs`: the offline check of a data dir (`stalkd check`).
 
 mod check;
+mod close;
 mod commit;
 mod commit_mark;
 mod error;
@@ -44,6 +46,7 @@ pub use commit::GroupCommit;
 use commit_mark::CommitMark;
 pub use error::StoreError;
 pub use recovery::Recovered;
+pub use space::FreeSpace;
 
 use crate::engine::{TaskBody, TaskResult, Write};
 
@@ -68,9 +71,8 @@ pub struct StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
-    /// The data directory, named in errors about its disk.
-    path: PathBuf,
-    space: Arc<space::FreeSpace>,
+    /// What it was opened with, so that it can be opened again after a failure.
+    config: StoreConfig,
     /// The commit mark file, rewritten after every group commit.
     mark: Arc<CommitMark>,
     /// The number the first group commit of this store counts on from.
@@ -197,17 +199,9 @@ impl Store {
         Ok(())
     }
 
-    /// `err`, as [`StoreError::DiskFull`] naming the data directory when a full disk caused it.
-    pub fn name_full_disk(&self, err: StoreError) -> StoreError {
-        err.name_full_disk(&self.path)
-    }
-
-    /// Refuses new tasks while less than the watermark is free on the data directory's disk.
-    ///
-    /// # Errors
-    /// [`StoreError::LowSpace`] below the watermark.
-    pub fn check_free_space(&self) -> Result<(), StoreError> {
-        self.space.check()
+    /// The settings it was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
     }
 
     /// Bytes the database occupies on disk.
