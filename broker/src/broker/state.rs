@@ -27,31 +27,28 @@ pub(super) struct Storage {
 
 impl Core {
     /// Recovers the engine from `store` (at start, and after a reopen); also returns how many
-    /// tasks were read back.
+    /// tasks were read back. A store that cannot be read back is closed with
+    /// [`Store::close`]: dropping it could hang for good after a failed write.
     pub(super) fn load(
         store: Store,
         engine_config: EngineConfig,
         epoch: u64,
     ) -> Result<(Self, usize), BrokerError> {
-        let recovered = store.recover()?;
-        super::log_recovered(&recovered.tasks);
-        let tasks = recovered.tasks.len();
-        let next_seq = recovered.next_seq.max(1);
-        let mut engine = Engine::recover(engine_config, recovered.tasks);
-        engine.restore_schedules(recovered.schedules);
-        engine.restore_limits(recovered.limits);
-        engine.restore_revocations(recovered.revocations);
-        let reserved = next_seq + SEQ_BLOCK;
-        store.reserve_seq(reserved)?;
-        let commit = store.group_commit()?;
+        let store = Arc::new(store);
+        let (engine, next_seq, tasks, commit) = match read_back(&store, engine_config) {
+            Ok(read) => read,
+            Err(err) => {
+                if let Err(stuck) = store.close() {
+                    tracing::error!(cause = %stuck, "closing a store that could not be read back");
+                }
+                return Err(err);
+            }
+        };
         let core = Self {
             engine,
             next_seq,
-            reserved,
-            storage: Some(Storage {
-                store: Arc::new(store),
-                commit,
-            }),
+            reserved: next_seq + SEQ_BLOCK,
+            storage: Some(Storage { store, commit }),
             epoch,
         };
         Ok((core, tasks))
@@ -104,4 +101,24 @@ pub(super) struct Applied {
     pub(super) outcome: Outcome,
     pub(super) flush: Option<Flush>,
     pub(super) store: Option<Arc<Store>>,
+}
+
+/// Rebuilds the engine from `store`, reserves the first block of sequence numbers and starts
+/// group commit; returns the engine, the next sequence number, how many tasks there were, and
+/// the group commit.
+fn read_back(
+    store: &Store,
+    engine_config: EngineConfig,
+) -> Result<(Engine, u64, usize, GroupCommit), BrokerError> {
+    let recovered = store.recover()?;
+    super::log_recovered(&recovered.tasks);
+    let tasks = recovered.tasks.len();
+    let next_seq = recovered.next_seq.max(1);
+    let mut engine = Engine::recover(engine_config, recovered.tasks);
+    engine.restore_schedules(recovered.schedules);
+    engine.restore_limits(recovered.limits);
+    engine.restore_revocations(recovered.revocations);
+    store.reserve_seq(next_seq + SEQ_BLOCK)?;
+    let commit = store.group_commit()?;
+    Ok((engine, next_seq, tasks, commit))
 }

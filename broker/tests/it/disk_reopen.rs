@@ -201,13 +201,13 @@ async fn a_worker_session_open_across_the_failure_ends_and_its_worker_reconnects
     session.credit(1).await;
     let running = session.tasks(1).await.remove(0);
     session.start(&running).await;
-    let leased = wait_until(
+    let started = wait_until(
         SOON,
         || async { client.result(&running.task_id, None).await.unwrap().state },
-        |state| *state == TaskState::Leased,
+        |state| *state == TaskState::Running,
     )
     .await;
-    assert_eq!(leased, Ok(TaskState::Leased));
+    assert_eq!(started, Ok(TaskState::Running));
 
     let filler = take_space(&tmpfs);
     fill_until_full(&client, MEDIUM).await;
