@@ -59,8 +59,8 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// sled's background flush interval, ms; bounds what the `fast` durability mode can lose.
     pub flush_every_ms: u64,
-    /// New tasks are refused while less than this many bytes are free on the data directory's
-    /// file system; 0 turns the check off.
+    /// New tasks are refused, and a store that failed is not reopened, while less than this
+    /// many bytes are free on the data directory's file system; 0 turns the check off.
     pub min_free_bytes: u64,
     /// Open a data directory that lost acknowledged writes (see `commit_mark`) with what sled
     /// recovered, logging the loss, instead of refusing it.
