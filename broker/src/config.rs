@@ -67,7 +67,8 @@ pub struct Config {
     pub cache_bytes: u64,
     /// New tasks are refused while less than this many bytes are free on the data directory's
     /// file system, so a full disk can drain (acks and deletes still go through) instead of
-    /// failing sled; 0 turns the check off.
+    /// failing sled; a broker whose disk filled anyway reopens its store once this much is free
+    /// again. 0 turns the check off.
     pub min_free_space: u64,
     /// Start on a data directory that lost acknowledged writes (its files cut, damaged, or
     /// restored without their commit mark) with what could be recovered, logging the loss,

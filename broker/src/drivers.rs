@@ -1,23 +1,41 @@
 //! Background drivers: one small task per timer (ETA/retry due, lease expiry, task expiry,
-//! result TTL). Each sleeps until its timer's next deadline or until a command moved that
-//! deadline earlier, then issues the timer's command. A driver that fails poisons the broker.
+//! result TTL), each sleeping until its timer's next deadline or until a command moved that
+//! deadline earlier, then issuing the timer's command; and the reopen driver, which brings a
+//! broker failed by its store (a full disk) back once the disk has room. A timer driver that
+//! fails poisons the broker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::Broker;
+use crate::broker::{chain, Broker};
 use crate::engine::Timer;
+use crate::sessions::SessionRegistry;
 
 /// Longest sleep between checks, so a wall-clock jump is noticed within this bound.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// How often a broker failed by its store checks the free space and tries to reopen it.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+/// What the reopen driver remembers of a wait for free space (its numbers change every time).
+const LOW_SPACE: &str = "low space";
 
 /// Runs the driver for `timer` until `shutdown` is cancelled.
 pub(crate) async fn run(broker: Arc<Broker>, timer: Timer, shutdown: CancellationToken) {
+    let mut health = broker.health();
     loop {
         let next = match broker.tick(timer).await {
             Ok(next) => next,
+            // The broker failed (a tick is refused like any write then, or its own write
+            // failed): wait until the store is reopened, or for good after a failure no
+            // reopen clears.
+            Err(_) if !*health.borrow_and_update() => {
+                tokio::select! {
+                    waited = health.wait_for(|ok| *ok) => if waited.is_err() { return },
+                    () = shutdown.cancelled() => return,
+                }
+                continue;
+            }
             Err(err) => {
                 broker.poison(timer, err);
                 return;
@@ -31,6 +49,64 @@ pub(crate) async fn run(broker: Arc<Broker>, timer: Timer, shutdown: Cancellatio
             () = tokio::time::sleep(sleep) => {}
             () = broker.timer_moved(timer).notified() => {}
             () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Reopens the store of a broker failed by a write or flush (a full disk), until `shutdown`:
+/// every [`REOPEN_EVERY`], once at least the `--min-free-space` watermark is free on the data
+/// directory's disk, it tries [`Broker::reopen`]. Open worker sessions end by themselves on the
+/// reopen; the running leases kept for workers that were cut off are forgotten, as after a
+/// restart. A failure no reopen clears (a failed driver, damaged data) ends this driver.
+pub(crate) async fn reopen(
+    broker: Arc<Broker>,
+    sessions: Arc<SessionRegistry>,
+    shutdown: CancellationToken,
+) {
+    let mut health = broker.health();
+    loop {
+        tokio::select! {
+            waited = health.wait_for(|ok| !ok) => if waited.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+        let Some(failure) = broker.reopenable_failure() else {
+            return;
+        };
+        tracing::warn!(cause = %chain(&failure), "the store will be reopened once the disk has room");
+        // Why the last try did not reopen, so a wait that fails the same way every second is
+        // logged once.
+        let mut last: Option<String> = None;
+        while broker.reopenable_failure().is_some() {
+            tokio::select! {
+                () = tokio::time::sleep(REOPEN_EVERY) => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(low) = broker.check_free_space() {
+                // The free space changes every time: log the wait, not each measurement.
+                if last.as_deref() != Some(LOW_SPACE) {
+                    tracing::warn!(cause = %low, "waiting for free space before reopening the store");
+                    last = Some(LOW_SPACE.into());
+                }
+                continue;
+            }
+            let reopening = broker.clone();
+            let cause = match tokio::task::spawn_blocking(move || reopening.reopen()).await {
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(tasks))) => {
+                    sessions.forget_kept();
+                    tracing::warn!(
+                        tasks,
+                        "the disk has room again; reopened the store, {tasks} tasks recovered"
+                    );
+                    break;
+                }
+                Ok(Err(err)) => chain(&err),
+                Err(panicked) => format!("reopening panicked: {panicked}"),
+            };
+            if last.as_deref() != Some(cause.as_str()) {
+                tracing::error!(%cause, "reopening the store failed");
+                last = Some(cause);
+            }
         }
     }
 }

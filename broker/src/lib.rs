@@ -18,7 +18,8 @@
 //!   control commands; owned by the server, not the broker core.
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
-//! - `drivers`: one background task per timer.
+//! - `drivers`: one background task per timer, and the one that reopens the store after a full
+//!   disk.
 //! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
 //!

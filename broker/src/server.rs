@@ -138,6 +138,11 @@ pub async fn start_with_clock(
     for timer in Timer::ALL {
         tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
     }
+    tracker.spawn(crate::drivers::reopen(
+        broker.clone(),
+        sessions.clone(),
+        token.clone(),
+    ));
     tracker.spawn(mirror_health(
         broker.clone(),
         reporter.clone(),
@@ -203,15 +208,21 @@ fn config_for_log(config: &Config) -> String {
     serde_json::to_string(config).unwrap_or_default()
 }
 
-/// Turns health NOT_SERVING when the broker fails in the background.
+/// Turns health NOT_SERVING when the broker fails in the background, and SERVING again when it
+/// reopened its store after a storage failure; until shutdown, which owns health from then on.
 async fn mirror_health(broker: Arc<Broker>, reporter: HealthReporter, token: CancellationToken) {
     let mut healthy = broker.health();
-    let failed = tokio::select! {
-        waited = healthy.wait_for(|ok| !ok) => waited.is_ok(),
-        () = token.cancelled() => false,
-    };
-    if failed {
-        service::set_not_serving(&reporter).await;
+    loop {
+        tokio::select! {
+            changed = healthy.changed() => if changed.is_err() { return },
+            () = token.cancelled() => return,
+        }
+        let ok = *healthy.borrow_and_update();
+        if ok {
+            service::set_serving(&reporter).await;
+        } else {
+            service::set_not_serving(&reporter).await;
+        }
     }
 }
 

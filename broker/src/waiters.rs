@@ -49,6 +49,15 @@ impl ReadySignals {
             by_queue.remove(queue);
         }
     }
+
+    /// Wakes every waiter, of every queue (the engine was rebuilt: any queue may have READY
+    /// tasks).
+    pub(crate) fn wake_all(&self) {
+        let by_queue = self.by_queue.lock();
+        for waiter in by_queue.values().flatten().filter_map(Weak::upgrade) {
+            waiter.notify_one();
+        }
+    }
 }
 
 /// Per-task wake-ups for `GetResult` long polls.
@@ -79,6 +88,13 @@ impl ResultWaiters {
             return;
         }
         if let Some(sender) = id.with_str(|id| by_id.remove(id)) {
+            sender.send_replace(());
+        }
+    }
+
+    /// Wakes everyone waiting on any task (the engine was rebuilt: they look again).
+    pub(crate) fn wake_all(&self) {
+        for (_, sender) in self.by_id.lock().drain() {
             sender.send_replace(());
         }
     }

@@ -32,7 +32,8 @@ pub enum BrokerError {
     },
 }
 
-/// Why the broker stopped taking writes (it stays stopped until restarted).
+/// Why the broker stopped taking writes: until the store is reopened for a store I/O failure
+/// (see [`Broker::reopen`](super::Broker::reopen)), until restarted for the others.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Failure {

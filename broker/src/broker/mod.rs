@@ -8,13 +8,18 @@
 //! sent the command.
 //!
 //! # Layout
-//! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce, fail.
+//! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce.
 //! - `error.rs`: [`BrokerError`] and [`Failure`].
+//! - `failure.rs`: failing (writes refused, health NOT_SERVING) and reopening the store after a
+//!   storage failure.
+//! - `state.rs`: the state behind the engine lock, replaced whole when the store is reopened.
 //! - `tasks.rs`: enqueue, lease, ack, nack, extend, revoke, release, results.
 //! - `admin.rs`: purge, replay, schedules, limits, timers and the read-only views.
 
 mod admin;
 mod error;
+mod failure;
+mod state;
 mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
@@ -27,12 +32,13 @@ use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use self::state::{Applied, Core, FailState, Flush, Settings, Storage};
 use crate::clock::Clock;
 use crate::config::Durability;
 use crate::engine::{
-    Command, Ctx, Engine, EngineConfig, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
+    Command, Ctx, EngineConfig, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
 };
-use crate::store::{GroupCommit, Store, StoreError};
+use crate::store::{FreeSpace, Store};
 use crate::waiters::{ReadySignals, ResultWaiters};
 
 /// Sequence numbers reserved durably at a time; a restart skips what was left of a block.
@@ -43,17 +49,12 @@ const TICK_BATCH: usize = 10_000;
 /// itself (see [`Broker::stopped_leases`]).
 const STOPPED_BACKLOG: usize = 1024;
 
-struct Core {
-    engine: Engine,
-    next_seq: u64,
-    reserved: u64,
-}
-
 /// The broker core shared by the gRPC services and the background drivers.
 pub struct Broker {
     core: Mutex<Core>,
-    store: Store,
-    commit: GroupCommit,
+    settings: Settings,
+    /// The free-space watermark; kept across reopens of the store.
+    space: FreeSpace,
     clock: Arc<dyn Clock>,
     durability: Durability,
     ready: ReadySignals,
@@ -61,8 +62,12 @@ pub struct Broker {
     timers: [Notify; 6],
     shutdown: CancellationToken,
     failed: AtomicBool,
-    failure: Mutex<Option<Failure>>,
+    fail_state: Mutex<FailState>,
     healthy: watch::Sender<bool>,
+    /// The number of times the store was reopened; sessions end when it moves.
+    reopened: watch::Sender<u64>,
+    /// Held through a reopen of the store, so two never overlap.
+    reopen_gate: Mutex<()>,
     long_polls: AtomicUsize,
     /// Leases ended by a revoke, for the sessions that hold them.
     stopped: broadcast::Sender<Arc<[StoppedLease]>>,
@@ -71,7 +76,7 @@ pub struct Broker {
 }
 
 /// Logs how many tasks the store held, by state: after an accepted loss, what is left.
-fn log_recovered(tasks: &[crate::engine::TaskMeta]) {
+pub(super) fn log_recovered(tasks: &[crate::engine::TaskMeta]) {
     let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
     for task in tasks {
         *by_state.entry(task.state.name()).or_default() += 1;
@@ -115,24 +120,15 @@ impl Broker {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Result<Self, BrokerError> {
-        let recovered = store.recover()?;
-        log_recovered(&recovered.tasks);
-        let next_seq = recovered.next_seq.max(1);
-        let mut engine = Engine::recover(engine_config, recovered.tasks);
-        engine.restore_schedules(recovered.schedules);
-        engine.restore_limits(recovered.limits);
-        engine.restore_revocations(recovered.revocations);
-        let reserved = next_seq + SEQ_BLOCK;
-        store.reserve_seq(reserved)?;
-        let commit = store.group_commit()?;
+        let settings = Settings {
+            store: store.config().clone(),
+            engine: engine_config,
+        };
+        let (core, _) = Core::load(store, engine_config, 0)?;
         Ok(Self {
-            core: Mutex::new(Core {
-                engine,
-                next_seq,
-                reserved,
-            }),
-            store,
-            commit,
+            core: Mutex::new(core),
+            space: FreeSpace::new(&settings.store.path, settings.store.min_free_bytes),
+            settings,
             clock,
             durability,
             ready: ReadySignals::default(),
@@ -140,8 +136,10 @@ impl Broker {
             timers: Default::default(),
             shutdown,
             failed: AtomicBool::new(false),
-            failure: Mutex::new(None),
+            fail_state: Mutex::new(FailState::default()),
             healthy: watch::channel(true).0,
+            reopened: watch::channel(0).0,
+            reopen_gate: Mutex::new(()),
             long_polls: AtomicUsize::new(0),
             stopped: broadcast::channel(STOPPED_BACKLOG).0,
             enqueue_gate: tokio::sync::Mutex::new(()),
@@ -153,15 +151,19 @@ impl Broker {
     /// # Errors
     /// As the engine refuses, or [`BrokerError::Failed`] after a storage failure.
     async fn execute(&self, command: Command) -> Result<Outcome, BrokerError> {
-        let (outcome, ticket) = self.apply(command)?;
-        self.announce_ready(&outcome);
-        if let Some(ticket) = ticket {
-            if let Err(err) = self.commit.wait(ticket).await {
-                return Err(self.fail(err));
-            }
-        }
-        self.announce(&outcome);
-        Ok(outcome)
+        Ok(self.execute_reading(command).await?.0)
+    }
+
+    /// As [`Broker::execute`], also returning the store a lease's bodies are read from.
+    async fn execute_reading(
+        &self,
+        command: Command,
+    ) -> Result<(Outcome, Option<Arc<Store>>), BrokerError> {
+        let applied = self.apply(command)?;
+        self.announce_ready(&applied.outcome);
+        self.durable(applied.flush).await?;
+        self.announce(&applied.outcome);
+        Ok((applied.outcome, applied.store))
     }
 
     /// Applies a command now and returns a future that resolves once it is durable, so a caller
@@ -178,46 +180,76 @@ impl Broker {
         impl std::future::Future<Output = Result<Outcome, BrokerError>> + 'static,
         BrokerError,
     > {
-        let (outcome, ticket) = self.apply(command)?;
-        self.announce_ready(&outcome);
+        let applied = self.apply(command)?;
+        self.announce_ready(&applied.outcome);
         let broker = self.clone();
         Ok(async move {
-            if let Some(ticket) = ticket {
-                if let Err(err) = broker.commit.wait(ticket).await {
-                    return Err(broker.fail(err));
-                }
-            }
-            broker.announce(&outcome);
-            Ok(outcome)
+            broker.durable(applied.flush).await?;
+            broker.announce(&applied.outcome);
+            Ok(applied.outcome)
         })
     }
 
-    fn apply(&self, command: Command) -> Result<(Outcome, Option<u64>), BrokerError> {
+    /// Waits for a command's flush, if it has one.
+    ///
+    /// # Errors
+    /// [`BrokerError::Failed`] when the flush failed.
+    async fn durable(&self, flush: Option<Flush>) -> Result<(), BrokerError> {
+        if let Some(flush) = flush {
+            if let Err(err) = flush.commit.wait(flush.ticket).await {
+                return Err(self.fail(err, flush.epoch));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, command: Command) -> Result<Applied, BrokerError> {
         self.check_writable()?;
         debug_assert!(command.width() < (1 << SUB_BITS));
-        let mut core = self.core.lock();
-        if core.next_seq >= core.reserved {
-            let bound = core.next_seq + SEQ_BLOCK;
-            self.store.reserve_seq(bound).map_err(|e| self.fail(e))?;
-            core.reserved = bound;
+        let reads = matches!(command, Command::Lease { .. });
+        let mut guard = self.core.lock();
+        // Split borrows: the engine changes while the store is written.
+        let Core {
+            engine,
+            next_seq,
+            reserved,
+            storage,
+            epoch,
+        } = &mut *guard;
+        let epoch = *epoch;
+        let Some(Storage { store, commit }) = storage.as_ref() else {
+            return Err(self.settings.reopening().into());
+        };
+        if *next_seq >= *reserved {
+            let bound = *next_seq + SEQ_BLOCK;
+            store.reserve_seq(bound).map_err(|e| self.fail(e, epoch))?;
+            *reserved = bound;
         }
         let ctx = Ctx {
             now_ms: self.clock.now_ms(),
-            seq: core.next_seq,
+            seq: *next_seq,
         };
-        core.next_seq += 1;
-        let mut outcome = core.engine.apply(command, ctx)?;
+        *next_seq += 1;
+        let mut outcome = engine.apply(command, ctx)?;
         if !outcome.writes.is_empty() {
             // Written under the engine lock so sled sees changes in the order the engine made
             // them.
             let writes = std::mem::take(&mut outcome.writes);
-            self.store.apply(writes).map_err(|e| self.fail(e))?;
+            store.apply(writes).map_err(|e| self.fail(e, epoch))?;
         }
         // A durable answer waits for a flush even without writes of its own: a repeated ack must
-        // not answer OK before the first one's write is on disk.
-        let ticket =
-            (outcome.durable && self.durability == Durability::Sync).then(|| self.commit.ticket());
-        Ok((outcome, ticket))
+        // not answer OK before the first one's write is on disk. The handle is cloned to wait
+        // outside the lock (one `Arc` clone): the store may be reopened meanwhile.
+        let flush = (outcome.durable && self.durability == Durability::Sync).then(|| Flush {
+            ticket: commit.ticket(),
+            commit: commit.clone(),
+            epoch,
+        });
+        Ok(Applied {
+            outcome,
+            flush,
+            store: reads.then(|| store.clone()),
+        })
     }
 
     /// Wakes the leasers of queues that got READY tasks. Done as soon as the change is applied,
@@ -247,39 +279,6 @@ impl Broker {
                 }
             }
         }
-    }
-
-    /// Marks the broker failed by a storage error: health turns NOT_SERVING and writes are
-    /// refused from now on.
-    fn fail(&self, err: StoreError) -> BrokerError {
-        let err = self.store.name_full_disk(err);
-        BrokerError::Failed(self.stop_writes(Failure::Store(Arc::new(err))))
-    }
-
-    /// Marks the broker failed because the driver of `timer` failed with `cause`.
-    pub fn poison(&self, timer: Timer, cause: BrokerError) {
-        self.stop_writes(Failure::Driver {
-            driver: format!("{timer:?}"),
-            cause: Arc::new(cause),
-        });
-    }
-
-    /// Records the first failure, refuses writes from now on, and returns that failure.
-    fn stop_writes(&self, failure: Failure) -> Failure {
-        tracing::error!(cause = %chain(&failure), "the broker stops taking writes");
-        let first = self.failure.lock().get_or_insert(failure).clone();
-        self.failed.store(true, Ordering::Release);
-        self.healthy.send_replace(false);
-        first
-    }
-
-    fn check_writable(&self) -> Result<(), BrokerError> {
-        if self.failed.load(Ordering::Acquire) {
-            if let Some(failure) = self.failure.lock().clone() {
-                return Err(BrokerError::Failed(failure));
-            }
-        }
-        Ok(())
     }
 
     /// How many Lease and GetResult calls are waiting right now.
@@ -327,7 +326,8 @@ impl Broker {
         &self.clock
     }
 
-    /// `true` while the broker can take writes; turns `false` for good on a storage failure.
+    /// `true` while the broker can take writes; turns `false` on a storage or driver failure,
+    /// and `true` again once the store is reopened after a storage failure.
     pub fn health(&self) -> watch::Receiver<bool> {
         self.healthy.subscribe()
     }
@@ -337,12 +337,19 @@ impl Broker {
     /// # Errors
     /// Storage failures.
     pub async fn sync(&self) -> Result<(), BrokerError> {
-        self.commit.sync().await?;
+        let commit = self.core.lock().storage(&self.settings)?.commit.clone();
+        commit.sync().await?;
         Ok(())
     }
 
-    /// Bytes the store occupies on disk.
+    /// Bytes the store occupies on disk (0 while it is being reopened).
     pub fn store_size(&self) -> u64 {
-        self.store.size_on_disk()
+        let store = self
+            .core
+            .lock()
+            .storage
+            .as_ref()
+            .map(|storage| storage.store.clone());
+        store.map_or(0, |store| store.size_on_disk())
     }
 }

@@ -12,6 +12,7 @@ use crate::engine::{
     AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, RevokeReport,
     TaskBody, TaskMeta, TaskResult, TaskState,
 };
+use crate::store::Store;
 
 /// Tasks of an enqueue applied per engine command. Small, so a worker session waits at most
 /// one chunk (about 0.3 ms) for its turn while a batch goes in: with 100, due tasks were
@@ -71,7 +72,7 @@ impl Broker {
         tasks: Vec<NewTask>,
     ) -> Result<Vec<Enqueued>, BrokerError> {
         // Only new tasks are refused: acks and deletes are what frees the disk.
-        self.store.check_free_space()?;
+        self.check_free_space()?;
         let total = tasks.len();
         let mut pending = Vec::new();
         // A batch of one chunk is one command and yields nowhere: it needs no gate.
@@ -121,8 +122,8 @@ impl Broker {
         // Registered before the first attempt, so a task that arrives in between wakes us.
         let ready = (!wait.is_zero()).then(|| self.ready.register(&queues));
         loop {
-            let outcome = self
-                .execute(Command::Lease {
+            let (outcome, store) = self
+                .execute_reading(Command::Lease {
                     queues: queues.clone(),
                     max,
                     lease_ms,
@@ -134,7 +135,8 @@ impl Broker {
                 other => return Err(BrokerError::unexpected("Lease", &other)),
             };
             let Some(ready) = ready.as_ref().filter(|_| granted.is_empty()) else {
-                return self.with_bodies(granted);
+                let store = store.expect("invariant: a lease is applied with its store");
+                return with_bodies(&store, granted);
             };
             if Instant::now() >= deadline {
                 return Ok(Vec::new());
@@ -148,24 +150,6 @@ impl Broker {
         }
     }
 
-    fn with_bodies(&self, granted: Vec<Granted>) -> Result<Vec<LeasedTask>, BrokerError> {
-        granted
-            .into_iter()
-            .map(|g| {
-                let body = self.store.body(g.meta.key)?.unwrap_or_else(|| {
-                    tracing::error!(task = %g.meta.id, "task body missing from the store");
-                    TaskBody::default()
-                });
-                Ok(LeasedTask {
-                    meta: g.meta,
-                    lease_id: g.lease_id,
-                    deadline_ms: g.deadline_ms,
-                    body,
-                })
-            })
-            .collect()
-    }
-
     /// The task's state and result, waiting up to `wait` for it to finish.
     ///
     /// # Errors
@@ -174,13 +158,25 @@ impl Broker {
         let deadline = Instant::now() + wait;
         loop {
             let mut finished = (!wait.is_zero()).then(|| self.results.subscribe(id));
-            let meta = self.core.lock().engine.get(id).cloned();
+            let (meta, store) = {
+                let core = self.core.lock();
+                let meta = core.engine.get(id).cloned();
+                // The store of the engine the state was read from (it may be reopened after).
+                let store = match &meta {
+                    Some(m) if m.state == TaskState::Succeeded => Some(
+                        core.storage(&self.settings)
+                            .map(|storage| storage.store.clone()),
+                    ),
+                    _ => None,
+                };
+                (meta, store)
+            };
             let done = meta.as_ref().is_none_or(|m| m.state.is_terminal());
             if done || Instant::now() >= deadline {
                 drop(finished);
                 self.results.release(id);
-                let result = match &meta {
-                    Some(m) if m.state == TaskState::Succeeded => self.store.result(m.key)?,
+                let result = match (&meta, store) {
+                    (Some(m), Some(store)) => store?.result(m.key)?,
                     _ => None,
                 };
                 return Ok(TaskStatus { meta, result });
@@ -347,6 +343,25 @@ impl Broker {
             other => Err(BrokerError::unexpected("Release", &other)),
         }
     }
+}
+
+/// The granted tasks with their bodies, read from the store the lease was applied with.
+fn with_bodies(store: &Store, granted: Vec<Granted>) -> Result<Vec<LeasedTask>, BrokerError> {
+    granted
+        .into_iter()
+        .map(|g| {
+            let body = store.body(g.meta.key)?.unwrap_or_else(|| {
+                tracing::error!(task = %g.meta.id, "task body missing from the store");
+                TaskBody::default()
+            });
+            Ok(LeasedTask {
+                meta: g.meta,
+                lease_id: g.lease_id,
+                deadline_ms: g.deadline_ms,
+                body,
+            })
+        })
+        .collect()
 }
 
 fn acked_many(reply: Reply) -> Result<AckResults, BrokerError> {

@@ -46,18 +46,7 @@ pub(crate) async fn routes(
     auth: BearerAuth,
 ) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<TaskQueueServer<tasks::TaskQueueService>>()
-        .await;
-    reporter
-        .set_serving::<AdminServer<admin::AdminService>>()
-        .await;
-    reporter
-        .set_serving::<WorkersServer<workers::WorkersService>>()
-        .await;
-    reporter
-        .set_serving::<SchedulesServer<schedules::SchedulesService>>()
-        .await;
+    set_serving(&reporter).await;
     let limit = max_message_bytes(max_payload);
     let queue = TaskQueueServer::new(tasks::TaskQueueService {
         broker: broker.clone(),
@@ -103,6 +92,25 @@ pub(crate) async fn routes(
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(reflection_v1alpha, auth));
     Ok((routes, reporter))
+}
+
+/// Marks every service SERVING again (the broker reopened its store after a storage failure).
+pub(crate) async fn set_serving(reporter: &HealthReporter) {
+    reporter
+        .set_serving::<TaskQueueServer<tasks::TaskQueueService>>()
+        .await;
+    reporter
+        .set_serving::<AdminServer<admin::AdminService>>()
+        .await;
+    reporter
+        .set_serving::<WorkersServer<workers::WorkersService>>()
+        .await;
+    reporter
+        .set_serving::<SchedulesServer<schedules::SchedulesService>>()
+        .await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
 }
 
 /// Marks every service NOT_SERVING (shutdown, or a storage failure).

@@ -50,6 +50,8 @@ fn store_code(err: &StoreError) -> Code {
         // Retrying against the same full disk cannot help; a person has to free space.
         StoreError::DiskFull { .. } | StoreError::LowSpace { .. } => Code::ResourceExhausted,
         StoreError::Open { .. }
+        | StoreError::Reopening { .. }
+        | StoreError::Stuck { .. }
         | StoreError::Io(_)
         | StoreError::Poisoned(_)
         | StoreError::FlushTimedOut { .. }

@@ -15,14 +15,14 @@ use super::status::wire_error;
 use crate::broker::Broker;
 use crate::config::SessionGrace;
 use crate::sessions::{
-    ControlRequest, SessionOptions, SessionRegistry, Stop, WorkerCommand, WorkerReply,
-    WorkerSession, MAX_CREDITS,
+    ControlRequest, SessionRegistry, Stop, WorkerCommand, WorkerReply, WorkerSession, MAX_CREDITS,
 };
 
-/// Default prefetch lease of a pushed task that has not started.
-const PREFETCH_MS: u64 = 10_000;
 /// How long one lease attempt waits for ready tasks before looking again.
 const POLL: Duration = Duration::from_secs(30);
+/// How a session open across a reopen of the store ends.
+const REOPENED: &str = "the broker reopened its data directory after a storage failure, which \
+                        ended the leases granted before it; reconnect";
 
 /// Serves `stalk.v1.Workers`.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl Workers for WorkersService {
                 .into())
             }
         };
-        let options = session_options(&hello, self.grace)?;
+        let options = convert::session_options(&hello, self.grace)?;
         let session = WorkerSession::new(self.broker.clone(), options, self.registry.clone());
         let (tx, rx) = mpsc::channel(64);
         let session_id = uuid::Uuid::now_v7().to_string();
@@ -81,45 +81,6 @@ impl Workers for WorkersService {
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
-}
-
-fn session_options(hello: &pb::Hello, grace: SessionGrace) -> Result<SessionOptions, FieldError> {
-    if hello.worker_id.is_empty() || hello.worker_id.len() > 256 {
-        return Err(FieldError::invalid(
-            "hello.worker_id",
-            "is required, at most 256 bytes",
-        ));
-    }
-    convert::lease_queues(&hello.queues)?;
-    let at_most = |field: &str, value: &str, max: usize| {
-        if value.len() > max {
-            return Err(FieldError::invalid(
-                field,
-                format!("is longer than {max} bytes"),
-            ));
-        }
-        Ok(())
-    };
-    at_most("hello.hostname", &hello.hostname, 256)?;
-    at_most("hello.sdk_version", &hello.sdk_version, 128)?;
-    if hello.task_names.len() > 1000 {
-        return Err(FieldError::invalid(
-            "hello.task_names",
-            "names more than 1000 tasks",
-        ));
-    }
-    Ok(SessionOptions {
-        worker_id: hello.worker_id.clone(),
-        hostname: hello.hostname.clone(),
-        pid: hello.pid,
-        task_names: hello.task_names.clone(),
-        sdk_version: hello.sdk_version.clone(),
-        grace,
-        queues: hello.queues.clone(),
-        run_lease_ms: convert::lease_ms("hello.lease_duration_ms", hello.lease_duration_ms)?,
-        prefetch_ms: convert::lease_ms("hello.prefetch_lease_ms", hello.prefetch_lease_ms)?
-            .unwrap_or(PREFETCH_MS),
-    })
 }
 
 fn message(kind: pb::broker_message::Kind) -> Result<pb::BrokerMessage, Status> {
@@ -148,6 +109,7 @@ impl WorkersService {
         let mut stopped = session
             .stopped_leases()
             .unwrap_or_else(|| self.broker.stopped_leases());
+        let mut reopened = self.broker.reopened();
         loop {
             let more = session.credits() > 0;
             let next = session.next_tasks(POLL);
@@ -203,6 +165,12 @@ impl WorkersService {
                 }
                 () = shutdown.cancelled() => {
                     let _ = tx.send(Err(Status::unavailable("broker shutting down"))).await;
+                    break;
+                }
+                // The store was reopened after a failure: the leases this session holds ended
+                // with the old engine, as after a restart. The worker reconnects.
+                Ok(()) = reopened.changed() => {
+                    let _ = tx.send(Err(Status::unavailable(REOPENED))).await;
                     break;
                 }
             }

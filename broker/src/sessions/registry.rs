@@ -99,6 +99,12 @@ impl SessionRegistry {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Forgets the running leases kept for workers that were cut off: the broker reopened its
+    /// store, so those leases ended, as after a restart (the grace timers then find nothing).
+    pub fn forget_kept(&self) {
+        self.by_worker.lock().clear();
+    }
+
     pub(super) fn keep(&self, worker_id: &str, held: HashMap<u64, Held>) -> u64 {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         self.by_worker

@@ -14,16 +14,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
 
 use super::commit_mark::{self, CommitMark};
 use super::StoreError;
 
-/// Handle to the flusher; the task stops when the last handle is dropped.
+/// Handle to the flusher; the task stops when the last handle is dropped, or when
+/// [`GroupCommit::close`] is called. A clone is one `Arc` clone: callers take one per durable
+/// command to wait outside the engine lock.
 #[derive(Debug, Clone)]
-pub struct GroupCommit {
-    shared: Arc<Shared>,
-    _stop: Arc<StopOnDrop>,
-}
+pub struct GroupCommit(Arc<StopOnDrop>);
 
 #[derive(Debug)]
 struct Shared {
@@ -40,6 +40,9 @@ struct Shared {
     mark: Arc<CommitMark>,
     /// Flush `n` is commit `mark_base + n`.
     mark_base: u64,
+    /// Cancelled by [`GroupCommit::close`]: a flush in progress is abandoned, so the flusher lets
+    /// go of its database handle at once.
+    closed: CancellationToken,
 }
 
 #[derive(Debug)]
@@ -57,9 +60,7 @@ struct StopOnDrop(Arc<Shared>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.0.gens.lock().stop = true;
-        self.0.db.lock().take();
-        self.0.wake.notify_one();
+        self.0.stop();
     }
 }
 
@@ -88,21 +89,35 @@ impl GroupCommit {
             failure: Mutex::new(None),
             mark,
             mark_base,
+            closed: CancellationToken::new(),
         });
         runtime.spawn(shared.clone().run());
-        Ok(Self {
-            _stop: Arc::new(StopOnDrop(shared.clone())),
-            shared,
-        })
+        Ok(Self(Arc::new(StopOnDrop(shared))))
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.0 .0
+    }
+
+    /// Stops the flusher and lets go of the database, even while other handles live: whoever
+    /// waits gets [`StoreError::Poisoned`] unless their flush already completed. For a broker
+    /// that reopens its store after a failure, whose old database must be closed first.
+    pub fn close(&self) {
+        let shared = self.shared();
+        shared.closed.cancel();
+        shared.failed.store(true, Ordering::Release);
+        shared.stop();
+        shared.done.send_replace(u64::MAX);
     }
 
     /// Claims the first flush that starts after this call; call it after writing.
     pub fn ticket(&self) -> u64 {
-        let mut gens = self.shared.gens.lock();
+        let shared = self.shared();
+        let mut gens = shared.gens.lock();
         let ticket = gens.next;
         if gens.wanted < ticket {
             gens.wanted = ticket;
-            self.shared.wake.notify_one();
+            shared.wake.notify_one();
         }
         ticket
     }
@@ -112,12 +127,13 @@ impl GroupCommit {
     /// # Errors
     /// [`StoreError::Poisoned`] when a flush failed: nothing written since is known durable.
     pub async fn wait(&self, ticket: u64) -> Result<(), StoreError> {
-        let mut done = self.shared.done.subscribe();
+        let shared = self.shared();
+        let mut done = shared.done.subscribe();
         let waited = done
-            .wait_for(|&d| d >= ticket || self.shared.failed.load(Ordering::Acquire))
+            .wait_for(|&d| d >= ticket || shared.failed.load(Ordering::Acquire))
             .await;
-        if waited.is_err() || self.shared.failed.load(Ordering::Acquire) {
-            return Err(StoreError::Poisoned(self.shared.failure.lock().clone()));
+        if waited.is_err() || shared.failed.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned(shared.failure.lock().clone()));
         }
         Ok(())
     }
@@ -128,7 +144,7 @@ impl GroupCommit {
     /// As [`GroupCommit::wait`], or [`StoreError::Io`] when the mark cannot be synced.
     pub async fn sync(&self) -> Result<(), StoreError> {
         self.wait(self.ticket()).await?;
-        self.shared
+        self.shared()
             .mark
             .sync()
             .map_err(|err| StoreError::Io(sled::Error::Io(err)))
@@ -136,6 +152,13 @@ impl GroupCommit {
 }
 
 impl Shared {
+    /// Tells the flusher to stop and drops the database handle it would flush with.
+    fn stop(&self) {
+        self.gens.lock().stop = true;
+        self.db.lock().take();
+        self.wake.notify_one();
+    }
+
     async fn run(self: Arc<Self>) {
         loop {
             let ticket = loop {
@@ -158,7 +181,11 @@ impl Shared {
             let Some(db) = self.db.lock().clone() else {
                 return;
             };
-            if let Err(err) = self.commit(&db, self.mark_base + ticket).await {
+            let flushed = tokio::select! {
+                flushed = self.commit(&db, self.mark_base + ticket) => flushed,
+                () = self.closed.cancelled() => return,
+            };
+            if let Err(err) = flushed {
                 tracing::error!(cause = %err, "flush failed; the broker stops taking writes");
                 *self.failure.lock() = Some(Arc::new(err));
                 self.failed.store(true, Ordering::Release);

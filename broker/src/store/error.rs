@@ -61,11 +61,12 @@ pub enum StoreError {
     #[error("the store failed to flush to disk and refuses further writes")]
     Poisoned(#[source] Option<Arc<sled::Error>>),
     /// The disk holding the data directory is full. sled keeps the first I/O error for good
-    /// (`Config::set_global_error`), so this store takes no write again until the broker is
-    /// restarted.
+    /// (`Config::set_global_error`), so this store takes no write again; the broker reopens it
+    /// once space is free.
     #[error(
-        "the disk holding the data directory {path} is full; free space there and restart \
-         stalkd (set --min-free-space so that enqueues are refused before the disk fills)"
+        "the disk holding the data directory {path} is full; free space there and the broker \
+         reopens its store by itself within seconds (set --min-free-space so that enqueues are \
+         refused before the disk fills)"
     )]
     DiskFull {
         /// The data directory.
@@ -97,6 +98,24 @@ pub enum StoreError {
         /// The shutdown timeout.
         timeout: std::time::Duration,
     },
+    /// The store is closed after a write or flush failed, until the broker reopens it.
+    #[error(
+        "the data directory {path} is closed after a storage failure, until the broker reopens \
+         it"
+    )]
+    Reopening {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// A failed store could not be closed, so it cannot be opened again in this process.
+    #[error(
+        "sled did not close the data directory {path} after the storage failure (it can hang \
+         flushing a write the full disk cut short); restart stalkd to serve from it again"
+    )]
+    Stuck {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// Group commit was started outside a tokio runtime, which its flusher needs.
     #[error("group commit needs a tokio runtime to run its flusher")]
     NoRuntime(#[source] tokio::runtime::TryCurrentError),
@@ -121,8 +140,9 @@ impl StoreError {
         }
     }
 
-    /// This error, as [`StoreError::DiskFull`] naming `path` when its cause is a full disk.
-    pub(super) fn name_full_disk(self, path: &std::path::Path) -> Self {
+    /// This error, as [`StoreError::DiskFull`] naming the data directory `path` when its cause
+    /// is a full disk.
+    pub fn name_full_disk(self, path: &std::path::Path) -> Self {
         match self.sled_cause() {
             Some(source) if is_disk_full(&source) => Self::DiskFull {
                 path: path.to_path_buf(),
@@ -130,6 +150,16 @@ impl StoreError {
             },
             _ => self,
         }
+    }
+
+    /// Whether a failed write or flush ended this way, which reopening the store clears: sled
+    /// keeps its first I/O error (ENOSPC above all) for good, and a reopen reads back what
+    /// reached the disk, as a restart would. Damaged or unreadable data is not cleared so.
+    pub fn clears_on_reopen(&self) -> bool {
+        matches!(
+            self,
+            Self::Io(_) | Self::Poisoned(_) | Self::DiskFull { .. }
+        )
     }
 }
 

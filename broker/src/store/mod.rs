@@ -16,11 +16,13 @@
 //!   schedules, limits and remembered revocations.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
-//! - `space.rs`: the free-space watermark.
+//! - `close.rs`: closing a failed store so that it can be opened again.
+//! - `space.rs`: the free-space watermark ([`FreeSpace`]).
 //! - `commit_mark.rs`: the commit mark, which tells a start that sled lost acknowledged writes.
 //! - `check.rs`: the offline check of a data dir (`stalkd check`).
 
 mod check;
+mod close;
 mod commit;
 mod commit_mark;
 mod error;
@@ -44,6 +46,7 @@ pub use commit::GroupCommit;
 use commit_mark::CommitMark;
 pub use error::StoreError;
 pub use recovery::Recovered;
+pub use space::FreeSpace;
 
 use crate::engine::{TaskBody, TaskResult, Write};
 
@@ -56,8 +59,8 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// sled's background flush interval, ms; bounds what the `fast` durability mode can lose.
     pub flush_every_ms: u64,
-    /// New tasks are refused while less than this many bytes are free on the data directory's
-    /// file system; 0 turns the check off.
+    /// New tasks are refused, and a store that failed is not reopened, while less than this
+    /// many bytes are free on the data directory's file system; 0 turns the check off.
     pub min_free_bytes: u64,
     /// Open a data directory that lost acknowledged writes (see `commit_mark`) with what sled
     /// recovered, logging the loss, instead of refusing it.
@@ -68,9 +71,8 @@ pub struct StoreConfig {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
-    /// The data directory, named in errors about its disk.
-    path: PathBuf,
-    space: Arc<space::FreeSpace>,
+    /// What it was opened with, so that it can be opened again after a failure.
+    config: StoreConfig,
     /// The commit mark file, rewritten after every group commit.
     mark: Arc<CommitMark>,
     /// The number the first group commit of this store counts on from.
@@ -197,17 +199,9 @@ impl Store {
         Ok(())
     }
 
-    /// `err`, as [`StoreError::DiskFull`] naming the data directory when a full disk caused it.
-    pub fn name_full_disk(&self, err: StoreError) -> StoreError {
-        err.name_full_disk(&self.path)
-    }
-
-    /// Refuses new tasks while less than the watermark is free on the data directory's disk.
-    ///
-    /// # Errors
-    /// [`StoreError::LowSpace`] below the watermark.
-    pub fn check_free_space(&self) -> Result<(), StoreError> {
-        self.space.check()
+    /// The settings it was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
     }
 
     /// Bytes the database occupies on disk.

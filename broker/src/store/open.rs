@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::commit_mark::{self, CommitMark};
-use super::{space, Store, StoreConfig, StoreError};
+use super::{Store, StoreConfig, StoreError};
 
 impl Store {
     /// Opens (or creates) the store in `config.path` and checks that sled recovered everything
@@ -61,8 +61,7 @@ impl Store {
         let mark = CommitMark::open(path, &in_file, mark_base).map_err(io)?;
         Ok(Self {
             db,
-            path: path.clone(),
-            space: Arc::new(space::FreeSpace::new(path, config.min_free_bytes)),
+            config: config.clone(),
             mark: Arc::new(mark),
             mark_base,
         })

@@ -46,7 +46,7 @@ impl Store {
     /// [`StoreError::Damaged`] when sled cannot read its own files (the broker does not start on
     /// a damaged store rather than silently drop tasks).
     pub fn recover(&self) -> Result<Recovered, StoreError> {
-        super::open::reading(&self.path, || self.read_back())
+        super::open::reading(&self.config.path, || self.read_back())
     }
 
     fn read_back(&self) -> Result<Recovered, StoreError> {

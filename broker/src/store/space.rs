@@ -1,7 +1,8 @@
 //! The free-space watermark: enqueues are refused while the data directory's file system has
-//! less free than the watermark, so the disk never fills under sled (which cannot be trusted
-//! with a write after an I/O error, see [`StoreError::DiskFull`]), and acks and deletes, which
-//! free space, still go through.
+//! less free than the watermark, so the disk seldom fills under sled (which takes no write after
+//! an I/O error until it is reopened, see [`StoreError::DiskFull`]), and acks and deletes, which
+//! free space, still go through. A broker whose disk filled anyway reopens its store once the
+//! watermark is met again.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,9 +14,10 @@ use super::StoreError;
 /// How long a measured free space is trusted while far from the watermark.
 const REFRESH: Duration = Duration::from_millis(50);
 
-/// The watermark and the last measurement of the free space.
+/// The watermark and the last measurement of the free space. It outlives the store it watches:
+/// the broker keeps one across reopens of its data directory.
 #[derive(Debug)]
-pub(super) struct FreeSpace {
+pub struct FreeSpace {
     path: PathBuf,
     min_free: u64,
     /// When the free space was last measured, and what it was.
@@ -24,7 +26,7 @@ pub(super) struct FreeSpace {
 
 impl FreeSpace {
     /// A watermark of `min_free` bytes on the file system holding `path`; 0 turns it off.
-    pub(super) fn new(path: &Path, min_free: u64) -> Self {
+    pub fn new(path: &Path, min_free: u64) -> Self {
         Self {
             path: path.to_path_buf(),
             min_free,
@@ -39,7 +41,7 @@ impl FreeSpace {
     ///
     /// # Errors
     /// [`StoreError::LowSpace`] below the watermark.
-    pub(super) fn check(&self) -> Result<(), StoreError> {
+    pub fn check(&self) -> Result<(), StoreError> {
         if self.min_free == 0 {
             return Ok(());
         }

@@ -18,20 +18,20 @@ const TMPFS_SIZE: &str = "8m";
 /// Space the tests free after filling the disk.
 const BALLAST_BYTES: usize = 1 << 20;
 /// One filler task's payload: large, so sled keeps it in a blob file of its own.
-const LARGE: usize = 64 << 10;
+pub(crate) const LARGE: usize = 64 << 10;
 /// A payload sled keeps in its log; filling with these left a SIGTERMed stalkd hanging.
-const MEDIUM: usize = 20_000;
+pub(crate) const MEDIUM: usize = 20_000;
 /// More tasks than fit on the tmpfs: a broker that never refuses fails the test.
 const MAX_FILL: usize = 1000;
 
 /// A tmpfs mounted on a temp directory, unmounted on drop.
-struct Tmpfs {
+pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
     /// Mounts one, or says why not (not root, no `mount`) and returns `None`.
-    fn mount() -> Option<Self> {
+    pub(crate) fn mount() -> Option<Self> {
         if !rustix::process::geteuid().is_root() {
             eprintln!("skipped: mounting a tmpfs needs root");
             return None;
@@ -50,7 +50,7 @@ impl Tmpfs {
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
@@ -89,12 +89,12 @@ fn free_ballast(ballast: &Path) {
     std::fs::remove_file(ballast).unwrap();
 }
 
-async fn connect(stalkd: &Stalkd) -> Client {
+pub(crate) async fn connect(stalkd: &Stalkd) -> Client {
     Client::connect(&stalkd.url()).await.unwrap()
 }
 
 /// Enqueues large tasks until the broker refuses; returns the acknowledged ids and the refusal.
-async fn fill(client: &Client, payload_bytes: usize) -> (Vec<String>, ClientError) {
+pub(crate) async fn fill(client: &Client, payload_bytes: usize) -> (Vec<String>, ClientError) {
     let mut acked = Vec::new();
     for _ in 0..MAX_FILL {
         let task = Task::new("filler")

@@ -26,6 +26,8 @@
 //! - `damaged`: a data dir damaged while stopped is refused, or loses nothing.
 //! - `disk_full`: a full disk refuses with RESOURCE_EXHAUSTED, the free-space watermark, and
 //!   reopening a data dir whose disk filled (on a small tmpfs, as root).
+//! - `disk_reopen`: a broker whose disk filled while serving recovers by itself once space is
+//!   freed, with every acknowledged task; worker sessions reconnect (on a small tmpfs, as root).
 //! - `reflection`: server reflection lists every service (so grpcurl works).
 //! - `stalkd`: the binary's flags, ready line and startup errors.
 
@@ -39,6 +41,7 @@ mod bad_input;
 mod crash;
 mod damaged;
 mod disk_full;
+mod disk_reopen;
 mod enqueue;
 mod fixtures;
 mod leases;

@@ -28,7 +28,12 @@ pub(crate) async fn open(broker: &TestBroker, queues: &[&str]) -> Session {
 }
 
 pub(crate) async fn open_as(broker: &TestBroker, worker_id: &str, queues: &[&str]) -> Session {
-    let mut client = WorkersClient::connect(broker.url()).await.unwrap();
+    open_at(broker.url(), worker_id, queues).await
+}
+
+/// Opens a session as `worker_id` with the broker at `url`.
+pub(crate) async fn open_at(url: String, worker_id: &str, queues: &[&str]) -> Session {
+    let mut client = WorkersClient::connect(url).await.unwrap();
     let (to_broker, rx) = mpsc::channel(16);
     let hello = pb::Hello {
         worker_id: worker_id.into(),

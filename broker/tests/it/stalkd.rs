@@ -176,7 +176,10 @@ fn a_data_dir_whose_db_file_was_removed_is_refused_not_opened_empty() {
 /// Starts stalkd on `data_dir`, expects it to refuse with exit code 1, and returns its stderr.
 fn refused_start(data_dir: &std::path::Path) -> String {
     match Stalkd::try_start(data_dir, &[]) {
-        Ok(_) => panic!("stalkd served {} where it must refuse it", data_dir.display()),
+        Ok(_) => panic!(
+            "stalkd served {} where it must refuse it",
+            data_dir.display()
+        ),
         Err(refusal) => {
             assert!(
                 refusal.starts_with("stalkd exited with exit status: 1 "),

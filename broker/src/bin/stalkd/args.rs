@@ -83,7 +83,8 @@ pub(crate) struct Args {
     #[arg(long, env = "STALK_CACHE_MIB", default_value_t = 32)]
     pub(crate) cache_mib: u64,
     /// Refuse new tasks while less than this is free on the data directory's disk (e.g. 64MiB,
-    /// 1GiB); acks and deletes still go through, so a full disk drains. 0 turns it off.
+    /// 1GiB); acks and deletes still go through, so a full disk drains. A broker whose disk
+    /// filled anyway reopens its store once this much is free again. 0 turns it off.
     #[arg(long, env = "STALK_MIN_FREE_SPACE", default_value = "64MiB", value_parser = parse_size)]
     pub(crate) min_free_space: u64,
     /// Background flush interval (bounds what --durability fast can lose).

@@ -5,6 +5,7 @@
 //! - `mod.rs`: [`FieldError`], bounds, and checks of names, ids, durations and states.
 //! - `task.rs`: a task spec into a `NewTask`.
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
+//! - `hello.rs`: a worker's `hello` into its session's options.
 //! - `revoke.rs`: a revoke request, and what a revoke did.
 //! - `fuzz.rs` (tests): any decodable request bytes convert or are refused, never panic.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
@@ -12,6 +13,7 @@
 mod attempt;
 #[cfg(test)]
 mod fuzz;
+mod hello;
 mod reply;
 mod revoke;
 mod task;
@@ -22,6 +24,7 @@ use tonic::Code;
 use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
+pub(crate) use hello::session_options;
 pub(crate) use reply::{ack_ids, acked, enqueued, error, leased_task, summary};
 pub(crate) use revoke::{revoke_request, revoke_response};
 pub(crate) use task::{new_task, task_at};
