@@ -21,6 +21,7 @@
 //! - `drivers`: one background task per timer.
 //! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
+//! - `fuzzing` (feature `fuzzing`): the invariant checks the cargo-fuzz targets in `fuzz/` run.
 //!
 //! # Example
 //! ```no_run
@@ -39,6 +40,9 @@ mod drivers;
 pub mod engine;
 #[cfg(test)]
 mod fuzz_input;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 mod service;
 pub mod sessions;

@@ -83,7 +83,11 @@ impl Workers for WorkersService {
     }
 }
 
-fn session_options(hello: &pb::Hello, grace: SessionGrace) -> Result<SessionOptions, FieldError> {
+/// Checks a worker's hello and turns it into the options of its session.
+pub(super) fn session_options(
+    hello: &pb::Hello,
+    grace: SessionGrace,
+) -> Result<SessionOptions, FieldError> {
     if hello.worker_id.is_empty() || hello.worker_id.len() > 256 {
         return Err(FieldError::invalid(
             "hello.worker_id",

@@ -52,8 +52,8 @@ fn open_catching_panics(
     })
 }
 
-#[cfg(test)]
-mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzz;
 mod keys;
 mod limit_records;
 mod records;
