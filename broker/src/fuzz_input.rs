@@ -1,5 +1,5 @@
 //! Test-only generators of hostile bytes for the property-based fuzz tests of the record decoders
-//! (`store::fuzz`) and the request conversions (`service::convert::fuzz`) (issue 12, §3).
+//! (`store::fuzz`) and the request conversions (`service::fuzz`) (issue 12, §3).
 //!
 //! Uniformly random bytes rarely decode as protobuf, so they would only test prost. These are
 //! protobuf-shaped instead: a few fields with random numbers, wire types and values, nested up to

@@ -22,6 +22,7 @@
 //!   disk.
 //! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
+//! - `fuzzing` (feature `fuzzing`): the invariant checks the cargo-fuzz targets in `fuzz/` run.
 //!
 //! # Example
 //! ```no_run
@@ -40,6 +41,9 @@ mod drivers;
 pub mod engine;
 #[cfg(test)]
 mod fuzz_input;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 mod service;
 pub mod sessions;

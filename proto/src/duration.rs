@@ -65,10 +65,13 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         return Err(invalid("a duration cannot be negative"));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = text
+        // Bounded in ms as a sum of units is, so every accepted duration can be written back.
+        let millis = text
             .parse::<u64>()
-            .map_err(|_| invalid("it is too large"))?;
-        return Ok(Duration::from_secs(secs));
+            .ok()
+            .and_then(|secs| secs.checked_mul(1_000))
+            .ok_or_else(|| invalid("it is too large"))?;
+        return Ok(Duration::from_millis(millis));
     }
     let mut total_ms: u64 = 0;
     let mut rest = text;
@@ -172,6 +175,23 @@ mod tests {
                 err.contains(&format!("'{input}'")),
                 "names the input: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn a_bare_number_of_seconds_is_bounded_as_the_units_are() {
+        // u64::MAX ms is 18446744073709551.615 s: the largest duration any form may say.
+        assert_eq!(
+            parse_duration("18446744073709551"),
+            Ok(Duration::from_secs(18_446_744_073_709_551))
+        );
+        for input in [
+            "18446744073709552",
+            "18446744073709552s",
+            "99999599999959999",
+        ] {
+            let err = parse_duration(input).expect_err(input).to_string();
+            assert!(err.contains("too large"), "{input:?}: {err}");
         }
     }
 

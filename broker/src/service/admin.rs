@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::engine::limits::{Limit, LimitInfo, LimitKey, LimitScope, RateLimit};
-use crate::engine::{PageToken, SUB_BITS};
+use crate::engine::{PageToken, TaskState, SUB_BITS};
 use crate::sessions::{SessionRegistry, WorkerCommand};
 
 /// The wire form of the limits.
@@ -32,7 +32,7 @@ fn limits(limits: Vec<LimitInfo>) -> pb::LimitsResponse {
 }
 
 /// Checks a SetLimit request and converts it.
-fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), FieldError> {
+pub(super) fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), FieldError> {
     let scope: LimitScope = req
         .scope
         .parse()
@@ -55,6 +55,44 @@ fn limit_of(req: pb::SetLimitRequest) -> Result<(LimitKey, Option<Limit>), Field
     };
     let limit = (rate.is_some() || concurrency.is_some()).then_some(Limit { rate, concurrency });
     Ok((key, limit))
+}
+
+/// What a ListTasks request asks for, checked.
+#[derive(Debug)]
+pub(super) struct ListQuery {
+    /// The state listed.
+    pub(super) state: TaskState,
+    /// Most tasks on the page.
+    pub(super) page_size: usize,
+    /// Where the page starts; `None` for the first page.
+    pub(super) after: Option<PageToken>,
+}
+
+/// Checks a ListTasks request.
+pub(super) fn list_query(req: &pb::ListTasksRequest) -> Result<ListQuery, Status> {
+    convert::name("queue", &req.queue)?;
+    let state = convert::listable_state(req.state)?;
+    let page_size = match req.page_size {
+        0 => PAGE_SIZE.0,
+        n if n > PAGE_SIZE.1 => {
+            return Err(FieldError::invalid(
+                "page_size",
+                format!("{n} is more than {}", PAGE_SIZE.1),
+            )
+            .into())
+        }
+        n => n,
+    };
+    let after = if req.page_token.is_empty() {
+        None
+    } else {
+        Some(PageToken::decode(&req.page_token).map_err(crate::broker::BrokerError::from)?)
+    };
+    Ok(ListQuery {
+        state,
+        page_size: usize::try_from(page_size).unwrap_or(usize::MAX),
+        after,
+    })
 }
 
 /// Most workers one control command may name.
@@ -105,27 +143,10 @@ impl Admin for AdminService {
         request: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let req = request.into_inner();
-        convert::name("queue", &req.queue)?;
-        let state = convert::listable_state(req.state)?;
-        let page_size = match req.page_size {
-            0 => PAGE_SIZE.0,
-            n if n > PAGE_SIZE.1 => {
-                return Err(FieldError::invalid(
-                    "page_size",
-                    format!("{n} is more than {}", PAGE_SIZE.1),
-                )
-                .into())
-            }
-            n => n,
-        };
-        let after = if req.page_token.is_empty() {
-            None
-        } else {
-            Some(PageToken::decode(&req.page_token).map_err(crate::broker::BrokerError::from)?)
-        };
-        let (page, held) = self
-            .broker
-            .list(&req.queue, state, after, page_size as usize)?;
+        let query = list_query(&req)?;
+        let (page, held) =
+            self.broker
+                .list(&req.queue, query.state, query.after, query.page_size)?;
         Ok(Response::new(pb::ListTasksResponse {
             tasks: page
                 .tasks

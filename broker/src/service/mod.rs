@@ -4,6 +4,8 @@
 mod admin;
 mod auth;
 mod convert;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzz;
 mod inflight;
 mod malformed;
 mod schedules;

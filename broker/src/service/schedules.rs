@@ -132,7 +132,7 @@ fn not_found(name: &str) -> Status {
 const MAX_SCHEDULE_NAME_LEN: usize = convert::MAX_ID_LEN - "@18446744073709551615".len();
 
 /// Checks a schedule spec and converts it for the engine.
-fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, FieldError> {
+pub(super) fn schedule(spec: pb::ScheduleSpec, max_payload: usize) -> Result<Schedule, FieldError> {
     let name = spec.name;
     if name.is_empty()
         || name.len() > MAX_SCHEDULE_NAME_LEN

@@ -59,26 +59,10 @@ impl TaskQueue for TaskQueueService {
         request: Request<pb::LeaseRequest>,
     ) -> Result<Response<pb::LeaseResponse>, Status> {
         let req = request.into_inner();
-        convert::lease_queues(&req.queues)?;
-        let max = match req.max_tasks {
-            0 => 1,
-            n if n as usize > convert::MAX_BATCH => {
-                return Err(FieldError::invalid(
-                    "max_tasks",
-                    format!("{n} is more than {}", convert::MAX_BATCH),
-                )
-                .into())
-            }
-            n => n as usize,
-        };
-        let wait = convert::wait_ms("wait_ms", req.wait_ms)?;
-        let lease_ms = convert::lease_ms("lease_duration_ms", req.lease_duration_ms)?;
-        if req.worker_id.len() > 256 {
-            return Err(FieldError::invalid("worker_id", "is longer than 256 bytes").into());
-        }
+        let ask = convert::lease_request(&req)?;
         let leased = self
             .broker
-            .lease(req.queues, max, lease_ms, false, wait)
+            .lease(req.queues, ask.max, ask.lease_ms, false, ask.wait)
             .await?;
         let tasks = leased.into_iter().map(convert::leased_task).collect();
         Ok(Response::new(pb::LeaseResponse { tasks }))

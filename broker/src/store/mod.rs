@@ -27,8 +27,8 @@ mod commit;
 mod commit_mark;
 mod error;
 
-#[cfg(test)]
-mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzz;
 mod keys;
 mod limit_records;
 mod open;

@@ -7,12 +7,9 @@
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
 //! - `hello.rs`: a worker's `hello` into its session's options.
 //! - `revoke.rs`: a revoke request, and what a revoke did.
-//! - `fuzz.rs` (tests): any decodable request bytes convert or are refused, never panic.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
-#[cfg(test)]
-mod fuzz;
 mod hello;
 mod reply;
 mod revoke;
@@ -213,6 +210,41 @@ pub(crate) fn lease_id(value: u64) -> Result<(), FieldError> {
         ));
     }
     Ok(())
+}
+
+/// What a Lease asks for, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeaseAsk {
+    /// Most tasks to lease.
+    pub(crate) max: usize,
+    /// How long to wait for one.
+    pub(crate) wait: std::time::Duration,
+    /// The lease duration, if the caller gave one.
+    pub(crate) lease_ms: Option<u64>,
+}
+
+/// Checks a Lease request.
+pub(crate) fn lease_request(req: &pb::LeaseRequest) -> Result<LeaseAsk, FieldError> {
+    lease_queues(&req.queues)?;
+    let max = match req.max_tasks {
+        0 => 1,
+        n => usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= MAX_BATCH)
+            .ok_or_else(|| {
+                FieldError::invalid("max_tasks", format!("{n} is more than {MAX_BATCH}"))
+            })?,
+    };
+    let wait = wait_ms("wait_ms", req.wait_ms)?;
+    let lease_ms = lease_ms("lease_duration_ms", req.lease_duration_ms)?;
+    if req.worker_id.len() > 256 {
+        return Err(FieldError::invalid("worker_id", "is longer than 256 bytes"));
+    }
+    Ok(LeaseAsk {
+        max,
+        wait,
+        lease_ms,
+    })
 }
 
 /// Checks the queues of a Lease.

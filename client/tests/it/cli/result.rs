@@ -131,7 +131,8 @@ async fn an_endless_wait_is_not_a_panic() {
     let handle = client.enqueue(Task::new("t").queue("q")).await.unwrap();
     let task = lease_one(&client, "q").await;
     client.ack_json(&task, &"ok").await.unwrap();
-    let endless = u64::MAX.to_string();
+    // The longest wait the duration syntax accepts: u64::MAX ms, as a bare number of seconds.
+    let endless = (u64::MAX / 1_000).to_string();
     Stalk::for_broker(&broker)
         .ok(&["result", &handle.id, "--wait", &endless])
         .await
