@@ -15,13 +15,42 @@
 use std::str::FromStr;
 
 use chrono::offset::LocalResult;
-use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::ScheduleError;
 
 /// The longest gap searched for its end: a day, as when Samoa skipped 30 December 2011.
 const MAX_GAP_MINUTES: i64 = 48 * 60;
+
+/// Whether the crontab's date fields match some day of a 400-year cycle of the Gregorian
+/// calendar, after which its dates and weekdays repeat. One that matches none never fires, and
+/// croner would search for its next slot up to its limit, the year 5000, on every call: half a
+/// second of the engine's time per schedule put.
+fn fires_on_some_day(cron: &croner::Cron) -> bool {
+    let pattern = &cron.pattern;
+    (2000..2400).any(|year| {
+        matches!(pattern.year_match(year), Ok(true))
+            && (1..=12).any(|month| {
+                matches!(pattern.month_match(month), Ok(true))
+                    && (1..=31).any(|day| {
+                        NaiveDate::from_ymd_opt(year, month, day).is_some_and(|date| {
+                            matches!(
+                                pattern.day_match(
+                                    year,
+                                    month,
+                                    day,
+                                    croner::Weekday::from_days_from_sunday(
+                                        date.weekday().num_days_from_sunday(),
+                                    ),
+                                ),
+                                Ok(true)
+                            )
+                        })
+                    })
+            })
+    })
+}
 
 /// A parsed crontab and its zone.
 #[derive(Debug)]
@@ -39,6 +68,13 @@ impl Crontab {
             expr: expr.to_string(),
             reason: e.to_string(),
         })?;
+        if !fires_on_some_day(&cron) {
+            return Err(ScheduleError::Cron {
+                expr: expr.to_string(),
+                reason: "it names no date that exists (such as 30 February), so it never fires"
+                    .into(),
+            });
+        }
         let tz = zone
             .parse::<Tz>()
             .map_err(|_| ScheduleError::Zone(zone.to_string()))?;

@@ -162,6 +162,23 @@ mod tests {
         assert_eq!(hours(&slots, slots[0]), [0.0, 1.0, 2.0, 3.0]);
     }
 
+    /// Found by fuzzing (issue 12, §3): croner searched to the year 5000 for these on every
+    /// call, half a second of the engine's time each.
+    #[test]
+    fn a_crontab_that_names_no_real_date_is_refused() {
+        for never in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "*/5 * 31 2 *"] {
+            let err = Recurrence::cron(never, "UTC").unwrap_err();
+            assert!(
+                err.to_string().contains(never) && err.to_string().contains("never fires"),
+                "{err}"
+            );
+        }
+        // With a weekday too, cron fires on either: the Mondays of February.
+        for real in ["0 0 29 2 *", "0 0 L 2 *", "0 0 31 * *", "0 0 31 2 MON"] {
+            assert!(Recurrence::cron(real, "UTC").is_ok(), "{real}");
+        }
+    }
+
     #[test]
     fn bad_expressions_and_zones_are_named() {
         let err = Recurrence::cron("61 * * * *", "UTC").unwrap_err();
