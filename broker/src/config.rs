@@ -74,6 +74,8 @@ pub struct Config {
     /// restored without their commit mark) with what could be recovered, logging the loss,
     /// instead of refusing to start.
     pub accept_data_loss: bool,
+    /// Serve Prometheus metrics on `/metrics` of this HOST:PORT; `None`: no metrics listener.
+    pub metrics_listen: Option<String>,
     /// sled's background flush interval.
     #[serde(with = "millis")]
     pub flush_every: Duration,
@@ -122,6 +124,7 @@ impl Default for Config {
             cache_bytes: 32 << 20,
             min_free_space: DEFAULT_MIN_FREE_SPACE,
             accept_data_loss: false,
+            metrics_listen: None,
             flush_every: Duration::from_millis(100),
             session_grace: SessionGrace::After(Duration::from_secs(1)),
             worker_silence: Duration::from_secs(30),

@@ -44,6 +44,7 @@ mod fuzz_input;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod scrape;
 pub mod server;
 mod service;
 pub mod sessions;

@@ -47,6 +47,15 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The metrics address cannot be listened on.
+    #[error("cannot listen for metrics on {addr}: is the host this machine's and the port free? pick another --metrics-listen")]
+    MetricsListen {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The listener, TLS setup or the server failed.
     #[error("cannot serve: {what}")]
     Serve {
@@ -74,6 +83,8 @@ impl StartError {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    /// Where `/metrics` is served, if it is.
+    metrics_addr: Option<SocketAddr>,
     broker: Arc<Broker>,
     sessions: Arc<SessionRegistry>,
     token: CancellationToken,
@@ -135,6 +146,24 @@ pub async fn start_with_clock(
     );
 
     let tracker = TaskTracker::new();
+    let metrics_addr = match &config.metrics_listen {
+        Some(listen) => {
+            let listener = TcpListener::bind(listen.as_str()).await.map_err(|source| {
+                StartError::MetricsListen {
+                    addr: listen.clone(),
+                    source,
+                }
+            })?;
+            let (bound, task) =
+                crate::scrape::serve(listener, broker.clone(), sessions.clone(), token.clone())
+                    .map_err(|e| StartError::serve("the metrics listener has no address", e))?;
+            tracker.spawn(async move {
+                let _ = task.await;
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     for timer in Timer::ALL {
         tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
     }
@@ -151,6 +180,7 @@ pub async fn start_with_clock(
     tracing::info!(%addr, config = %config_for_log(&config), "stalkd serving");
     Ok(Server {
         addr,
+        metrics_addr,
         broker,
         sessions,
         token,
@@ -230,6 +260,11 @@ impl Server {
     /// The address the broker listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on (`Config::metrics_listen`), if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The broker core, for in-process tests and tools.

@@ -108,6 +108,14 @@ impl TestBroker {
         &self.config
     }
 
+    /// Where `/metrics` is served, when the config asked for it (`Config::metrics_listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server
+            .as_ref()
+            .expect("invariant: a TestBroker always holds a server")
+            .metrics_addr()
+    }
+
     /// The connected workers' sessions, for white-box assertions.
     pub fn sessions(&self) -> &Arc<SessionRegistry> {
         self.server

@@ -15,6 +15,7 @@
 //! - `bad_input`: every refusal names the field and loses nothing.
 //! - `malformed`: bytes that are not a valid request are the caller's fault (a raw-bytes catalogue).
 //! - `metadata`: oversized metadata fails its own call, never the connection.
+//! - `metrics`: Prometheus metrics on their own address, sampled at scrape time.
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
 //! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
@@ -47,6 +48,7 @@ mod fixtures;
 mod leases;
 mod malformed;
 mod metadata;
+mod metrics;
 mod model;
 mod priorities;
 mod reconnect;

@@ -71,6 +71,8 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 pub(crate) struct Stalkd {
     child: Option<Child>,
     pub(crate) addr: SocketAddr,
+    /// Where `/metrics` is served (`--metrics-listen`), from the ready line.
+    pub(crate) metrics_addr: Option<SocketAddr>,
 }
 
 /// How long a starting `stalkd` may take to print its ready line.
@@ -121,9 +123,13 @@ impl Stalkd {
                     .expect("addr in ready line")
                     .parse()
                     .expect("addr parses");
+                let metrics_addr = ready["metrics_addr"]
+                    .as_str()
+                    .map(|a| a.parse().expect("metrics_addr parses"));
                 return Ok(Self {
                     child: Some(child),
                     addr,
+                    metrics_addr,
                 });
             }
             if let Some(status) = child.try_wait().expect("poll stalkd") {

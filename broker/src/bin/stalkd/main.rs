@@ -79,6 +79,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         flush_every: args.flush_every,
         min_free_space: args.min_free_space,
         accept_data_loss: args.accept_data_loss,
+        metrics_listen: args.metrics_listen.clone(),
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
         worker_silence: args.worker_silence,
@@ -92,7 +93,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let mut signals = StopSignals::listen()?;
     println!(
         "{}",
-        serde_json::json!({"event": "listening", "addr": server.addr().to_string(), "data_dir": args.data_dir})
+        serde_json::json!({
+            "event": "listening",
+            "addr": server.addr().to_string(),
+            "metrics_addr": server.metrics_addr().map(|a| a.to_string()),
+            "data_dir": args.data_dir,
+        })
     );
     tokio::select! {
         () = signals.recv() => {}
