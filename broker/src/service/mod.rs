@@ -98,38 +98,24 @@ pub(crate) async fn routes(
 
 /// Marks every service SERVING again (the broker reopened its store after a storage failure).
 pub(crate) async fn set_serving(reporter: &HealthReporter) {
-    reporter
-        .set_serving::<TaskQueueServer<tasks::TaskQueueService>>()
-        .await;
-    reporter
-        .set_serving::<AdminServer<admin::AdminService>>()
-        .await;
-    reporter
-        .set_serving::<WorkersServer<workers::WorkersService>>()
-        .await;
-    reporter
-        .set_serving::<SchedulesServer<schedules::SchedulesService>>()
-        .await;
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    set_status(reporter, tonic_health::ServingStatus::Serving).await;
 }
 
 /// Marks every service NOT_SERVING (shutdown, or a storage failure).
 pub(crate) async fn set_not_serving(reporter: &HealthReporter) {
-    reporter
-        .set_not_serving::<TaskQueueServer<tasks::TaskQueueService>>()
-        .await;
-    reporter
-        .set_not_serving::<AdminServer<admin::AdminService>>()
-        .await;
-    reporter
-        .set_not_serving::<WorkersServer<workers::WorkersService>>()
-        .await;
-    reporter
-        .set_not_serving::<SchedulesServer<schedules::SchedulesService>>()
-        .await;
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    set_status(reporter, tonic_health::ServingStatus::NotServing).await;
+}
+
+/// Sets the health of every service, and of the server as a whole (the empty name).
+async fn set_status(reporter: &HealthReporter, status: tonic_health::ServingStatus) {
+    use tonic::server::NamedService;
+    for name in [
+        <TaskQueueServer<tasks::TaskQueueService> as NamedService>::NAME,
+        <AdminServer<admin::AdminService> as NamedService>::NAME,
+        <WorkersServer<workers::WorkersService> as NamedService>::NAME,
+        <SchedulesServer<schedules::SchedulesService> as NamedService>::NAME,
+        "",
+    ] {
+        reporter.set_service_status(name, status).await;
+    }
 }
