@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "stalk/v1/admin.proto",
     "stalk/v1/worker.proto",
     "stalk/v1/schedules.proto",
+    "stalk/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -90,6 +90,7 @@ fn lease_ack(c: &mut Criterion) {
                                 max: batch,
                                 lease_ms: None,
                                 prefetch: false,
+                                worker: None,
                             },
                             ctx(seq + 1),
                         )

@@ -84,6 +84,11 @@ pub struct Config {
     /// A worker session that sends nothing for this long is treated as broken.
     #[serde(with = "millis")]
     pub worker_silence: Duration,
+    /// Most events the event stream keeps for watchers that resume (and task histories).
+    pub event_retention_count: u64,
+    /// Events older than this are removed from the event stream.
+    #[serde(with = "millis")]
+    pub event_retention_age: Duration,
 }
 
 /// TLS certificate and key files (PEM).
@@ -95,6 +100,10 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// Events kept by default: minutes of a busy broker, tens of MB on disk.
+pub const DEFAULT_EVENT_RETENTION_COUNT: u64 = 100_000;
+/// How long events are kept by default.
+pub const DEFAULT_EVENT_RETENTION_AGE: Duration = Duration::from_secs(60 * 60);
 /// Default directory for the data, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "stalk-data";
 /// Default results time-to-live: 24 hours.
@@ -128,6 +137,8 @@ impl Default for Config {
             flush_every: Duration::from_millis(100),
             session_grace: SessionGrace::After(Duration::from_secs(1)),
             worker_silence: Duration::from_secs(30),
+            event_retention_count: DEFAULT_EVENT_RETENTION_COUNT,
+            event_retention_age: DEFAULT_EVENT_RETENTION_AGE,
         }
     }
 }
@@ -200,6 +211,20 @@ impl Config {
             return bad(
                 "worker-silence",
                 format!("{:?} is shorter than 100ms", self.worker_silence),
+            );
+        }
+        if self.event_retention_count == 0 || self.event_retention_count > 1_000_000_000 {
+            return bad(
+                "event-retention-count",
+                format!("{} is outside 1..=1000000000", self.event_retention_count),
+            );
+        }
+        if self.event_retention_age < Duration::from_secs(1)
+            || self.event_retention_age > Duration::from_secs(365 * 86_400)
+        {
+            return bad(
+                "event-retention-age",
+                format!("{:?} is outside 1s..365d", self.event_retention_age),
             );
         }
         if self.flush_every.is_zero() || self.flush_every > Duration::from_secs(60) {

@@ -1,15 +1,15 @@
 //! Background drivers: one small task per timer (ETA/retry due, lease expiry, task expiry,
 //! result TTL), each sleeping until its timer's next deadline or until a command moved that
 //! deadline earlier, then issuing the timer's command; and the reopen driver, which brings a
-//! broker failed by its store (a full disk) back once the disk has room. A timer driver that
-//! fails poisons the broker.
+//! broker failed by its store (a full disk) back once the disk has room; and the driver that
+//! trims the event stream to its retention. A timer driver that fails poisons the broker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{chain, Broker};
+use crate::broker::{chain, Broker, EventRetention};
 use crate::engine::Timer;
 use crate::sessions::SessionRegistry;
 
@@ -17,6 +17,8 @@ use crate::sessions::SessionRegistry;
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// How often a broker failed by its store checks the free space and tries to reopen it.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
+/// How often events past retention are removed.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// What the reopen driver remembers of a wait for free space (its numbers change every time).
 const LOW_SPACE: &str = "low space";
 
@@ -49,6 +51,27 @@ pub(crate) async fn run(broker: Arc<Broker>, timer: Timer, shutdown: Cancellatio
             () = tokio::time::sleep(sleep) => {}
             () = broker.timer_moved(timer).notified() => {}
             () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Removes the events retention no longer keeps, every [`TRIM_EVERY`], until `shutdown`. A
+/// failed trim fails the broker like any failed write (the reopen driver takes it from there).
+pub(crate) async fn trim_events(
+    broker: Arc<Broker>,
+    retention: EventRetention,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(TRIM_EVERY) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let trimming = broker.clone();
+        match tokio::task::spawn_blocking(move || trimming.trim_events(retention)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(cause = %chain(&err), "trimming events failed"),
+            Err(panicked) => tracing::error!(cause = %panicked, "trimming events panicked"),
         }
     }
 }

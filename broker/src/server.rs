@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 
-use crate::broker::{Broker, BrokerError};
+use crate::broker::{Broker, BrokerError, EventRetention};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::engine::{EngineConfig, Timer};
@@ -167,6 +167,14 @@ pub async fn start_with_clock(
     for timer in Timer::ALL {
         tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
     }
+    tracker.spawn(crate::drivers::trim_events(
+        broker.clone(),
+        EventRetention {
+            max_count: config.event_retention_count,
+            max_age_ms: u64::try_from(config.event_retention_age.as_millis()).unwrap_or(u64::MAX),
+        },
+        token.clone(),
+    ));
     tracker.spawn(crate::drivers::reopen(
         broker.clone(),
         sessions.clone(),

@@ -10,6 +10,7 @@
 //! # Layout
 //! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce.
 //! - `error.rs`: [`BrokerError`] and [`Failure`].
+//! - `events.rs`: the event stream: numbering, storing, sending live, retention, watchers.
 //! - `failure.rs`: failing (writes refused, health NOT_SERVING) and reopening the store after a
 //!   storage failure.
 //! - `state.rs`: the state behind the engine lock, replaced whole when the store is reopened.
@@ -18,11 +19,13 @@
 
 mod admin;
 mod error;
+mod events;
 mod failure;
 mod state;
 mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
+pub use events::{EventRetention, WatchItem};
 pub use tasks::{AckItem, AckResults, LeasedTask, StartResults, TaskStatus};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,7 +39,7 @@ use self::state::{Applied, Core, FailState, Flush, Settings, Storage};
 use crate::clock::Clock;
 use crate::config::Durability;
 use crate::engine::{
-    Command, Ctx, EngineConfig, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
+    Command, Ctx, EngineConfig, Event, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
 };
 use crate::store::{FreeSpace, Store};
 use crate::waiters::{ReadySignals, ResultWaiters};
@@ -71,6 +74,10 @@ pub struct Broker {
     long_polls: AtomicUsize,
     /// Leases ended by a revoke, for the sessions that hold them.
     stopped: broadcast::Sender<Arc<[StoppedLease]>>,
+    /// Every command's events, as they are stored (see `events.rs`).
+    live_events: broadcast::Sender<Arc<[Event]>>,
+    /// Event watchers connected now.
+    watchers: AtomicUsize,
     /// Lets one multi-chunk enqueue apply its chunks at a time (see `tasks::ENQUEUE_CHUNK`).
     enqueue_gate: tokio::sync::Mutex<()>,
 }
@@ -142,6 +149,8 @@ impl Broker {
             reopen_gate: Mutex::new(()),
             long_polls: AtomicUsize::new(0),
             stopped: broadcast::channel(STOPPED_BACKLOG).0,
+            live_events: broadcast::channel(events::LIVE_BACKLOG).0,
+            watchers: AtomicUsize::new(0),
             enqueue_gate: tokio::sync::Mutex::new(()),
         })
     }
@@ -214,6 +223,7 @@ impl Broker {
             next_seq,
             reserved,
             storage,
+            events,
             epoch,
         } = &mut *guard;
         let epoch = *epoch;
@@ -236,6 +246,11 @@ impl Broker {
             // them.
             let writes = std::mem::take(&mut outcome.writes);
             store.apply(writes).map_err(|e| self.fail(e, epoch))?;
+        }
+        if !outcome.events.is_empty() {
+            let made = std::mem::take(&mut outcome.events);
+            self.record_events(events, store, ctx.seq, made)
+                .map_err(|e| self.fail(e, epoch))?;
         }
         // A durable answer waits for a flush even without writes of its own: a repeated ack must
         // not answer OK before the first one's write is on disk. The handle is cloned to wait

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::events::EventIndex;
 use super::{BrokerError, Failure, SEQ_BLOCK};
 use crate::engine::{Engine, EngineConfig, Outcome};
 use crate::store::{GroupCommit, Store, StoreConfig, StoreError};
@@ -14,6 +15,8 @@ pub(super) struct Core {
     pub(super) reserved: u64,
     /// The open store; `None` only while a failed broker reopens it (see `failure.rs`).
     pub(super) storage: Option<Storage>,
+    /// The index of the stored events.
+    pub(super) events: EventIndex,
     /// Counts reopens of the store. A flush that fails reports the epoch it was waited for in,
     /// so a late failure of the old store never fails the reopened one.
     pub(super) epoch: u64,
@@ -35,7 +38,7 @@ impl Core {
         epoch: u64,
     ) -> Result<(Self, usize), BrokerError> {
         let store = Arc::new(store);
-        let (engine, next_seq, tasks, commit) = match read_back(&store, engine_config) {
+        let (engine, next_seq, tasks, commit, events) = match read_back(&store, engine_config) {
             Ok(read) => read,
             Err(err) => {
                 if let Err(stuck) = store.close() {
@@ -49,6 +52,7 @@ impl Core {
             next_seq,
             reserved: next_seq + SEQ_BLOCK,
             storage: Some(Storage { store, commit }),
+            events,
             epoch,
         };
         Ok((core, tasks))
@@ -104,21 +108,22 @@ pub(super) struct Applied {
 }
 
 /// Rebuilds the engine from `store`, reserves the first block of sequence numbers and starts
-/// group commit; returns the engine, the next sequence number, how many tasks there were, and
-/// the group commit.
+/// group commit; returns the engine, the next sequence number, how many tasks there were, the
+/// group commit and the index of the stored events.
 fn read_back(
     store: &Store,
     engine_config: EngineConfig,
-) -> Result<(Engine, u64, usize, GroupCommit), BrokerError> {
+) -> Result<(Engine, u64, usize, GroupCommit, EventIndex), BrokerError> {
     let recovered = store.recover()?;
     super::log_recovered(&recovered.tasks);
     let tasks = recovered.tasks.len();
     let next_seq = recovered.next_seq.max(1);
+    let events = EventIndex::recovered(recovered.event_floor, recovered.event_batches);
     let mut engine = Engine::recover(engine_config, recovered.tasks);
     engine.restore_schedules(recovered.schedules);
     engine.restore_limits(recovered.limits);
     engine.restore_revocations(recovered.revocations);
     store.reserve_seq(next_seq + SEQ_BLOCK)?;
     let commit = store.group_commit()?;
-    Ok((engine, next_seq, tasks, commit))
+    Ok((engine, next_seq, tasks, commit, events))
 }

@@ -117,6 +117,7 @@ impl Broker {
         lease_ms: Option<u64>,
         prefetch: bool,
         wait: Duration,
+        worker: Option<Arc<str>>,
     ) -> Result<Vec<LeasedTask>, BrokerError> {
         let deadline = Instant::now() + wait;
         // Registered before the first attempt, so a task that arrives in between wakes us.
@@ -128,6 +129,7 @@ impl Broker {
                     max,
                     lease_ms,
                     prefetch,
+                    worker: worker.clone(),
                 })
                 .await?;
             let granted = match outcome.reply {

@@ -1,6 +1,6 @@
 //! `Engine::apply`: one handler per command.
 
-use super::command::{Command, Outcome, Timer};
+use super::command::{Command, Outcome, Reply, Timer};
 use super::ctx::Ctx;
 use super::{Engine, EngineError};
 
@@ -19,7 +19,8 @@ impl Engine {
                 max,
                 lease_ms,
                 prefetch,
-            } => Ok(self.lease(&queues, max, lease_ms, prefetch, ctx)),
+                worker,
+            } => Ok(self.lease(&queues, max, (lease_ms, prefetch), worker, ctx)),
             Command::Ack {
                 id,
                 lease_id,
@@ -57,8 +58,14 @@ impl Engine {
                 limit,
             } => Ok(self.tick_limits(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
+            Command::Record(events) => {
+                let mut out = Outcome::new(Reply::Ticked(0));
+                out.durable = false;
+                out.events = events;
+                Ok(out)
+            }
             Command::PutSchedule(schedule) => Ok(self.put_schedule(*schedule, ctx)),
-            Command::SetLimit { key, limit } => self.set_limit(key, limit),
+            Command::SetLimit { key, limit } => self.set_limit(key, limit, ctx),
             Command::DeleteSchedule(name) => self.delete_schedule(&name),
             Command::PauseSchedule { name, paused } => self.pause_schedule(&name, paused, ctx),
         }

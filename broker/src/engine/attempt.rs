@@ -4,6 +4,7 @@
 use super::backoff::retry_delay_ms;
 use super::command::{AckOutcome, NackAction, Outcome, Reply};
 use super::ctx::{Ctx, When};
+use super::events::{Event, EventKind};
 use super::task::{TaskError, TaskState};
 use super::transitions::Change;
 use super::{Engine, EngineError};
@@ -68,6 +69,7 @@ impl Engine {
                     }
                     out.finished.extend(one.finished);
                     out.timers_moved |= one.timers_moved;
+                    out.events.extend(one.events);
                 }
                 Err(err) => results.push(Err(err)),
             }
@@ -135,6 +137,10 @@ impl Engine {
             TaskState::Ready
         };
         cold.error = Some(cause);
+        out.events.push(Event {
+            error: meta.cold().error.clone(),
+            ..Event::of_task(EventKind::Lost, meta, ctx.now_ms)
+        });
         self.transition(key, to, Change::default(), ctx, out)
     }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::ctx::When;
+use super::events::Event;
 use super::limits::{Limit, LimitInfo, LimitKey};
 use super::revocations::RevokeRule;
 use super::schedules::Schedule;
@@ -101,6 +102,8 @@ pub enum Command {
         /// is READY again without the attempt counting, lost or otherwise. An extension marks
         /// the attempt started.
         prefetch: bool,
+        /// The worker that asked, for the events.
+        worker: Option<Arc<str>>,
     },
     /// Complete an attempt.
     Ack {
@@ -188,6 +191,9 @@ pub enum Command {
         /// Pause (true) or resume (false).
         paused: bool,
     },
+    /// Record events that no task change makes (workers coming and going, queues paused):
+    /// they are numbered and stored like any other.
+    Record(Vec<Event>),
     /// Run a timer's transitions that are due at the command's time (at most `limit`).
     Tick {
         /// Which timer.
@@ -208,6 +214,7 @@ impl Command {
             Self::Lease { max, .. } => *max,
             Self::Replay { limit, .. } => *limit,
             Self::Tick { limit, .. } => *limit,
+            Self::Record(events) => events.len(),
             _ => 1,
         }
     }
@@ -320,6 +327,8 @@ pub struct Outcome {
     /// Leases ended by something other than their holder (a revoke): the worker that holds
     /// each must drop or stop the task at once.
     pub stopped: Vec<StoppedLease>,
+    /// What happened, for the event stream, in order.
+    pub events: Vec<Event>,
 }
 
 /// A lease that ended while its worker held it.
@@ -379,6 +388,7 @@ impl Outcome {
             finished: Vec::new(),
             timers_moved: 0,
             stopped: Vec::new(),
+            events: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::command::{Enqueued, Outcome, Reply, Write};
 use super::ctx::Ctx;
+use super::events::{Event, EventKind};
 use super::revocations::RevokeRule;
 use super::task::{NewTask, TaskBody, TaskCold, TaskError, TaskMeta, TaskState};
 use super::transitions::{index, Change};
@@ -147,6 +148,15 @@ impl Engine {
             out.ready_in(&meta.queue);
         }
         let id = meta.id.clone();
+        out.events
+            .push(Event::of_task(EventKind::Sent, &meta, meta.enqueued_ms));
+        if state == TaskState::Scheduled {
+            out.events.push(Event::of_task(
+                EventKind::Scheduled,
+                &meta,
+                meta.enqueued_ms,
+            ));
+        }
         out.writes
             .push(Write::Insert(Box::new((meta.clone(), body))));
         self.tasks.insert(key, Box::new(meta));

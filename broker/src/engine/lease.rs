@@ -2,8 +2,11 @@
 //! priority aging), checking that an ack, nack or extend names the current lease, moving lease
 //! deadlines, and giving leases back when a worker session ends.
 
+use std::sync::Arc;
+
 use super::command::{Granted, Outcome, Reply, Write};
 use super::ctx::Ctx;
+use super::events::{Event, EventKind};
 use super::lease_order::lease_rank;
 use super::task::{Lease, TaskError, TaskMeta, TaskState};
 use super::transitions::{index, unindex, Change};
@@ -18,8 +21,8 @@ impl Engine {
         &mut self,
         queues: &[String],
         max: usize,
-        lease_ms: Option<u64>,
-        prefetch: bool,
+        (lease_ms, prefetch): (Option<u64>, bool),
+        worker: Option<Arc<str>>,
         ctx: Ctx,
     ) -> Outcome {
         let mut out = Outcome::new(Reply::Leased(Vec::new()));
@@ -85,6 +88,14 @@ impl Engine {
                 );
                 out.writes
                     .push(Write::Update(Box::new(((**meta).clone(), None))));
+                let event = |kind| Event {
+                    worker: worker.clone(),
+                    ..Event::of_task(kind, meta, ctx.now_ms)
+                };
+                out.events.push(event(EventKind::Leased));
+                if !prefetch {
+                    out.events.push(event(EventKind::Started));
+                }
                 granted.push(Granted {
                     meta: (**meta).clone(),
                     lease_id,
@@ -178,7 +189,11 @@ impl Engine {
                 deadline_ms,
             });
             // Only a started attempt is extended.
-            meta.cold_mut().prefetched = false;
+            let cold = meta.cold_mut();
+            if std::mem::take(&mut cold.prefetched) {
+                out.events
+                    .push(Event::of_task(EventKind::Started, meta, ctx.now_ms));
+            }
             index(
                 &mut self.queues,
                 &mut self.timers,

@@ -32,6 +32,7 @@
 //!   remembered for tasks yet to arrive.
 //! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
 //! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
+//! - `events.rs`: the [`Event`]s a command's changes make, for the event stream.
 //! - `bulk.rs`: purging a queue, replaying dead letters.
 //! - `listing.rs`: paging through a queue.
 //! - `recover.rs`: the rebuild after a restart.
@@ -47,6 +48,7 @@ mod command;
 mod ctx;
 mod enqueue;
 mod error;
+mod events;
 mod ids;
 mod lease;
 mod lease_order;
@@ -73,6 +75,7 @@ pub use command::{
 };
 pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;
+pub use events::{Event, EventFilter, EventKind};
 pub use lease_order::ReadyCursor;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;

@@ -4,6 +4,7 @@
 
 use super::command::{Outcome, Timer, Write};
 use super::ctx::Ctx;
+use super::events;
 use super::queues::Queues;
 use super::task::{TaskMeta, TaskResult, TaskState};
 use super::timers::Timers;
@@ -89,6 +90,7 @@ impl Engine {
         if to == TaskState::Ready {
             out.ready_in(&meta.queue);
         }
+        events::of_transition(from, meta, ctx.now_ms, &mut out.events);
         if !(change.derivable && to == TaskState::Ready) {
             out.writes
                 .push(Write::Update(Box::new(((**meta).clone(), change.result))));

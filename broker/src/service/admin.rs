@@ -1,4 +1,5 @@
-//! The `Admin` service: queue stats, listings, purge, dead-letter replay, worker control.
+//! The `Admin` service: queue stats, listings, purge, dead-letter replay, worker control, the
+//! event stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,6 +115,16 @@ pub(crate) struct AdminService {
 
 #[tonic::async_trait]
 impl Admin for AdminService {
+    type WatchEventsStream = super::events::EventStream;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let stream = super::events::watch(&self.broker, request.into_inner())?;
+        Ok(Response::new(stream))
+    }
+
     async fn queue_stats(
         &self,
         request: Request<pb::QueueStatsRequest>,

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod convert;
+mod events;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod fuzz;
 mod inflight;

@@ -62,7 +62,14 @@ impl TaskQueue for TaskQueueService {
         let ask = convert::lease_request(&req)?;
         let leased = self
             .broker
-            .lease(req.queues, ask.max, ask.lease_ms, false, ask.wait)
+            .lease(
+                req.queues,
+                ask.max,
+                ask.lease_ms,
+                false,
+                ask.wait,
+                (!req.worker_id.is_empty()).then(|| Arc::from(req.worker_id.as_str())),
+            )
             .await?;
         let tasks = leased.into_iter().map(convert::leased_task).collect();
         Ok(Response::new(pb::LeaseResponse { tasks }))

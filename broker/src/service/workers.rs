@@ -100,6 +100,8 @@ impl WorkersService {
         // A stream that ends without `goodbye` (a crash, a cut connection) keeps its running
         // leases for the reconnect grace; one the worker or the broker closed releases them.
         let mut clean = true;
+        // Why the session ended, for the worker-offline event.
+        let mut why = "clean";
         let silent = tokio::time::sleep(self.silence);
         tokio::pin!(silent);
         // Taken once per session, so always there.
@@ -123,11 +125,13 @@ impl WorkersService {
                         silent.as_mut().reset(tokio::time::Instant::now() + self.silence);
                         if let Err(status) = self.handle(&mut session, msg, &tx).await {
                             let _ = tx.send(Err(status)).await;
+                            why = "refused";
                             break;
                         }
                     }
                     Ok(None) | Err(_) => {
                         clean = false;
+                        why = "lost";
                         break;
                     }
                 },
@@ -161,21 +165,24 @@ impl WorkersService {
                     tracing::warn!(silence = ?self.silence, "worker went silent; ending its session");
                     let _ = tx.send(Err(self.silent())).await;
                     clean = false;
+                    why = "timed out";
                     break;
                 }
                 () = shutdown.cancelled() => {
                     let _ = tx.send(Err(Status::unavailable("broker shutting down"))).await;
+                    why = "broker shut down";
                     break;
                 }
                 // The store was reopened after a failure: the leases this session holds ended
                 // with the old engine, as after a restart. The worker reconnects.
                 Ok(()) = reopened.changed() => {
                     let _ = tx.send(Err(Status::unavailable(REOPENED))).await;
+                    why = "broker reopened its store";
                     break;
                 }
             }
         }
-        match session.close(clean).await {
+        match session.close(clean, why).await {
             Ok(released) => released,
             Err(err) => {
                 tracing::error!(cause = %err, "releasing a closed session's leases failed");
@@ -201,7 +208,11 @@ impl WorkersService {
     ) -> Result<(), Status> {
         use pb::worker_message::Kind;
         let reply = match msg.kind {
-            Some(Kind::Goodbye(_) | Kind::Heartbeat(_)) => return Ok(()),
+            Some(Kind::Heartbeat(_)) => {
+                session.heartbeat();
+                return Ok(());
+            }
+            Some(Kind::Goodbye(_)) => return Ok(()),
             Some(Kind::ControlReply(reply)) => return control_reply(session, reply),
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())

@@ -16,7 +16,7 @@ use super::registry::{Held, HeldLeases, Live, SessionRegistry, WorkerInfo};
 use super::stops::{not_held, take_stopped, Stop};
 use crate::broker::{AckItem, AckResults, Broker, BrokerError, LeasedTask};
 use crate::config::SessionGrace;
-use crate::engine::{NackAction, StoppedLease, TaskState};
+use crate::engine::{Event, EventKind, NackAction, StoppedLease, TaskState};
 
 /// A start to apply: task id, lease id, running lease length in ms.
 type Start = (String, u64, u64);
@@ -62,6 +62,10 @@ pub struct WorkerSession {
     /// Leases revoked anywhere, until the session's loop takes them; subscribed before the
     /// first push, so none of this session's is missed.
     stopped: Option<broadcast::Receiver<Arc<[StoppedLease]>>>,
+    /// The worker id, shared by its events.
+    worker: Arc<str>,
+    /// Attempts this session completed (acked), for heartbeat events.
+    processed: u64,
 }
 
 impl WorkerSession {
@@ -96,7 +100,21 @@ impl WorkerSession {
         );
         let control = Some(registry.control.attach(session_no, &options.worker_id));
         let stopped = Some(broker.stopped_leases());
+        let worker: Arc<str> = Arc::from(options.worker_id.as_str());
+        broker.record(vec![Event {
+            worker: Some(worker.clone()),
+            queue: options.queues.first().map(|q| Arc::from(q.as_str())),
+            note: Some(Arc::from(format!(
+                "host {} pid {}, queues {}",
+                options.hostname,
+                options.pid,
+                options.queues.join(",")
+            ))),
+            ..Event::new(EventKind::WorkerOnline, now)
+        }]);
         Self {
+            worker,
+            processed: 0,
             broker,
             options,
             credits: 0,
@@ -131,6 +149,17 @@ impl WorkerSession {
             .answer(&self.options.worker_id, request_id, reply);
     }
 
+    /// Records a heartbeat event: the attempts running now and completed so far.
+    pub fn heartbeat(&self) {
+        let active = self.held.lock().values().filter(|h| h.started).count();
+        self.broker.record(vec![Event {
+            worker: Some(self.worker.clone()),
+            active: u32::try_from(active).unwrap_or(u32::MAX),
+            processed: self.processed,
+            ..Event::new(EventKind::WorkerHeartbeat, self.broker.clock().now_ms())
+        }]);
+    }
+
     /// Records that the worker sent something.
     pub fn seen(&self) {
         let now = self.broker.clock().now_ms();
@@ -159,9 +188,10 @@ impl WorkerSession {
         let queues = self.options.queues.clone();
         let max = usize::try_from(self.credits).unwrap_or(usize::MAX);
         let prefetch_ms = self.options.prefetch_ms;
+        let worker = Some(self.worker.clone());
         async move {
             broker
-                .lease(queues, max, Some(prefetch_ms), true, wait)
+                .lease(queues, max, Some(prefetch_ms), true, wait, worker)
                 .await
         }
     }
@@ -267,6 +297,7 @@ impl WorkerSession {
             self.adopt(*lease);
         }
         let durable = self.broker.ack_many_pipelined(acks)?;
+        self.processed += leases.len() as u64;
         let mut held = self.held.lock();
         for lease in leases {
             held.remove(&lease);
@@ -308,13 +339,20 @@ impl WorkerSession {
     }
 
     /// Ends the session. Unstarted leases go back to their queue at once, without counting as
-    /// an attempt. Running leases do too after a clean close; after a broken stream they wait
+    /// an attempt. `why` says why it ended, for the worker-offline event. Running leases do
+    /// too after a clean close; after a broken stream they wait
     /// for the reconnect grace (see [`SessionGrace`]). Returns how many leases were released now.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn close(self, clean: bool) -> Result<usize, BrokerError> {
+    pub async fn close(self, clean: bool, why: &str) -> Result<usize, BrokerError> {
         self.registry.live.lock().remove(&self.session_no);
+        self.broker.record(vec![Event {
+            worker: Some(self.worker.clone()),
+            processed: self.processed,
+            note: Some(Arc::from(why)),
+            ..Event::new(EventKind::WorkerOffline, self.broker.clock().now_ms())
+        }]);
         self.registry.control.detach(self.session_no);
         let held = std::mem::take(&mut *self.held.lock());
         let (running, unstarted): (HeldLeases, HeldLeases) =

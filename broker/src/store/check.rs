@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::commit_mark::{self, CommitMark, FileMark};
-use super::keys::{decode_task_key, BODY, LIMIT, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE};
+use super::event_records::decode_batch;
+use super::keys::{
+    decode_task_key, BODY, EVENTS, LIMIT, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE,
+};
 use super::limit_records::decode_limit;
 use super::open::{check_not_gutted, open_sled, reading};
 use super::records::decode_state;
@@ -38,6 +41,8 @@ pub struct CheckReport {
     pub limits: u64,
     /// Remembered revocations.
     pub revocations: u64,
+    /// Stored batches of events (one per command that made any).
+    pub event_batches: u64,
     /// Everything wrong, in words (at most 50; see `problem_count`).
     pub problems: Vec<String>,
     /// How many problems there are in all.
@@ -174,6 +179,7 @@ fn scan(db: &sled::Db, in_file: &FileMark, report: &mut CheckReport) -> Result<(
     report.revocations = count(db, REVOCATION, report, |k, v| {
         decode_revocation(k, v).map(drop)
     })?;
+    report.event_batches = count(db, EVENTS, report, |k, v| decode_batch(k, v).map(drop))?;
     Ok(())
 }
 

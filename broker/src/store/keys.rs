@@ -13,8 +13,13 @@ pub(crate) const LIMIT: u8 = 0x05;
 /// A revocation remembered for tasks yet to arrive, by its rule.
 pub(crate) const REVOCATION: u8 = 0x06;
 
+/// A command's events, by the first one's sequence number.
+pub(crate) const EVENTS: u8 = 0x07;
+
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";
+/// The key of the event floor: events numbered below it were trimmed by retention.
+pub(crate) const EVENTS_FLOOR: &[u8] = b"\x01events_floor";
 
 /// `kind ++ key.to_be_bytes()`.
 pub(crate) fn task_key(kind: u8, key: u64) -> [u8; 9] {

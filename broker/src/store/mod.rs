@@ -3,7 +3,7 @@
 //!
 //! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
 //! (rewritten on each change), `0x03 key` a task's body (written once), `0x04 key` a schedule,
-//! `0x05 scope` a limit, `0x06 rule` a remembered revocation. The hot path is one batch per command: enqueue writes state + body, a
+//! `0x05 scope` a limit, `0x06 rule` a remembered revocation, `0x07 seq` a command's events. The hot path is one batch per command: enqueue writes state + body, a
 //! lease or ack rewrites the state.
 //!
 //! # Files
@@ -14,6 +14,7 @@
 //! - `records.rs`: a task's state and body records.
 //! - `schedule_records.rs`, `limit_records.rs`, `revocation_records.rs`: the records of
 //!   schedules, limits and remembered revocations.
+//! - `events.rs`, `event_records.rs`: the event log's batches, and their records.
 //! - `recovery.rs`: reading everything back on start ([`Recovered`]).
 //! - `commit.rs`: group commit ([`GroupCommit`]).
 //! - `close.rs`: closing a failed store so that it can be opened again.
@@ -26,6 +27,8 @@ mod close;
 mod commit;
 mod commit_mark;
 mod error;
+mod event_records;
+mod events;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod fuzz;
@@ -45,6 +48,7 @@ pub use check::{check, CheckReport};
 pub use commit::GroupCommit;
 use commit_mark::CommitMark;
 pub use error::StoreError;
+pub use events::EventBatch;
 pub use recovery::Recovered;
 pub use space::FreeSpace;
 

@@ -7,7 +7,7 @@ use super::limit_records::decode_limit;
 use super::records::decode_state;
 use super::revocation_records::decode_revocation;
 use super::schedule_records::decode_schedule;
-use super::{Store, StoreError};
+use super::{EventBatch, Store, StoreError};
 use crate::engine::limits::{Limit, LimitKey};
 use crate::engine::schedules::Schedule;
 use crate::engine::{RevokeRule, TaskMeta};
@@ -25,6 +25,10 @@ pub struct Recovered {
     pub revocations: Vec<(RevokeRule, u64)>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
+    /// Events numbered below this were trimmed by retention.
+    pub event_floor: u64,
+    /// Every stored batch of events, oldest first.
+    pub event_batches: Vec<EventBatch>,
 }
 
 /// The highest sequence number a stored task's ids were derived from: every such id lies below
@@ -67,6 +71,8 @@ impl Store {
             limits: Vec::new(),
             revocations: Vec::new(),
             next_seq: reserved,
+            event_floor: 0,
+            event_batches: Vec::new(),
         };
         for entry in self.db.scan_prefix([STATE]) {
             let (key, value) = entry?;
@@ -94,6 +100,12 @@ impl Store {
         for entry in self.db.scan_prefix([REVOCATION]) {
             let (key, value) = entry?;
             out.revocations.push(decode_revocation(&key, &value)?);
+        }
+        (out.event_floor, out.event_batches) = self.read_event_index()?;
+        if let Some(last) = out.event_batches.last() {
+            out.next_seq = out
+                .next_seq
+                .max((last.first_seq >> crate::engine::SUB_BITS) + 1);
         }
         self.drop_orphan_bodies(&out.tasks)?;
         Ok(out)

@@ -15,6 +15,7 @@
 //! - `bad_input`: every refusal names the field and loses nothing.
 //! - `malformed`: bytes that are not a valid request are the caller's fault (a raw-bytes catalogue).
 //! - `metadata`: oversized metadata fails its own call, never the connection.
+//! - `events`: the event stream: order, resume, too-old, restart, slow watchers.
 //! - `metrics`: Prometheus metrics on their own address, sampled at scrape time.
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
@@ -44,6 +45,7 @@ mod damaged;
 mod disk_full;
 mod disk_reopen;
 mod enqueue;
+mod events;
 mod fixtures;
 mod leases;
 mod malformed;

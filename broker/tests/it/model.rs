@@ -214,6 +214,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         Some(LEASE_MS),
                         false,
                         std::time::Duration::ZERO,
+                        None,
                     )
                     .await
                     .expect("lease");

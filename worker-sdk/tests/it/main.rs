@@ -5,6 +5,7 @@
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
 //! - `control`: control commands (ping, shutdown) through the broker to the control step.
 //! - `crash`: a worker process killed with `kill -9` mid-task.
+//! - `events`: the event stream names the worker: online, heartbeats, its tasks, offline.
 //! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `handlers`: `?` on standard errors; the task's metadata in the handler's context.
@@ -30,6 +31,7 @@ mod cli;
 mod control;
 mod crash;
 mod eta;
+mod events;
 mod failures;
 mod handlers;
 mod leases;

@@ -100,6 +100,13 @@ pub(crate) struct Args {
     /// picks one, printed in the ready line). Off unless given.
     #[arg(long, env = "STALK_METRICS_LISTEN", value_parser = parse_listen)]
     pub(crate) metrics_listen: Option<String>,
+    /// Most events the event stream keeps (for watchers that resume, and task histories);
+    /// the oldest are removed first.
+    #[arg(long, env = "STALK_EVENT_RETENTION_COUNT", default_value_t = stalk_broker::config::DEFAULT_EVENT_RETENTION_COUNT)]
+    pub(crate) event_retention_count: u64,
+    /// Events older than this are removed from the event stream.
+    #[arg(long, env = "STALK_EVENT_RETENTION_AGE", default_value = "1h", value_parser = parse_duration)]
+    pub(crate) event_retention_age: Duration,
 }
 
 /// What `stalkd` does instead of serving.

@@ -50,8 +50,8 @@ fn human(report: &CheckReport) -> String {
         out += &format!("  queue {queue}: {total}{}\n", by_state(states));
     }
     out += &format!(
-        "schedules: {}, limits: {}, remembered revocations: {}\n",
-        report.schedules, report.limits, report.revocations
+        "schedules: {}, limits: {}, remembered revocations: {}, event batches: {}\n",
+        report.schedules, report.limits, report.revocations, report.event_batches
     );
     if report.is_clean() {
         out += "problems: none\n";

@@ -83,6 +83,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         cache_bytes: args.cache_mib.saturating_mul(1 << 20),
         session_grace: args.session_grace,
         worker_silence: args.worker_silence,
+        event_retention_count: args.event_retention_count,
+        event_retention_age: args.event_retention_age,
     };
     config.validate()?;
     // Binding a HOST:PORT string resolves the host and tries each address it has.

@@ -3,6 +3,8 @@
 
 use super::{Held, Limit, LimitInfo, LimitKey};
 use crate::engine::command::{Outcome, Reply, Timer, Write};
+use crate::engine::ctx::Ctx;
+use crate::engine::events::{Event, EventKind};
 use crate::engine::task::TaskState;
 use crate::engine::{Engine, EngineError};
 
@@ -16,6 +18,7 @@ impl Engine {
         &mut self,
         key: LimitKey,
         limit: Option<Limit>,
+        ctx: Ctx,
     ) -> Result<Outcome, EngineError> {
         let limit = limit.filter(|l| l.rate.is_some() || l.concurrency.is_some());
         if limit.is_none() && !self.limits.contains(&key) {
@@ -32,6 +35,17 @@ impl Engine {
         if let Some(id) = set.id.filter(|_| set.count_leases) {
             self.count_leases(id);
         }
+        let note = match (
+            limit.and_then(|l| l.rate),
+            limit.and_then(|l| l.concurrency),
+        ) {
+            (None, None) => format!("{key}: removed"),
+            (Some(rate), None) => format!("{key}: rate {rate}"),
+            (None, Some(cap)) => format!("{key}: concurrency {cap}"),
+            (Some(rate), Some(cap)) => format!("{key}: rate {rate}, concurrency {cap}"),
+        };
+        out.events
+            .push(Event::new(EventKind::LimitChanged, ctx.now_ms).with_note(note));
         out.writes.push(Write::PutLimit(key, set.id.and(limit)));
         self.wake_throttled(&mut out);
         out.reply = Reply::Limits(self.limits.all());

@@ -2,9 +2,12 @@
 //! back under the overlap policy, and enqueueing each slot's task with the id `name@slot_ms`
 //! (the `Schedule` timer's tick).
 
+use std::sync::Arc;
+
 use super::{Misfire, Overlap, Recurrence, Schedule, MAX_CATCH_UP};
 use crate::engine::command::{Enqueued, Outcome, Reply, Timer};
 use crate::engine::ctx::Ctx;
+use crate::engine::events::{Event, EventKind};
 use crate::engine::task_id::TaskId;
 use crate::engine::Engine;
 
@@ -61,6 +64,13 @@ impl Engine {
                     break;
                 }
                 if self.overlaps(&schedule) {
+                    out.events
+                        .push(Event::new(EventKind::ScheduleMissed, ctx.now_ms).with_note(
+                            format!(
+                            "{}: the slot at {slot} was skipped, its previous run had not finished",
+                            schedule.name
+                        ),
+                        ));
                     continue;
                 }
                 let mut task = schedule.template.clone();
@@ -68,6 +78,13 @@ impl Engine {
                 if let Enqueued::Created { id, .. } | Enqueued::Existing { id, .. } =
                     self.enqueue_one(task, ctx, fired, &mut out)
                 {
+                    out.events.push(Event {
+                        task_id: Some(id.clone()),
+                        queue: Some(Arc::from(schedule.template.queue.as_str())),
+                        task_name: Some(Arc::from(schedule.template.name.as_str())),
+                        note: Some(Arc::from(schedule.name.as_str())),
+                        ..Event::new(EventKind::ScheduleFired, ctx.now_ms)
+                    });
                     schedule.last_task_id = id.to_string();
                 }
                 schedule.last_fire_ms = slot;

@@ -117,6 +117,7 @@ fn an_expired_prefetch_lease_is_no_attempt_but_an_expired_started_one_is_lost() 
                 max: 1,
                 lease_ms: Some(1_000),
                 prefetch: true,
+                worker: None,
             })
             .expect("lease");
         match outcome.reply {

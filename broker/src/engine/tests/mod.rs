@@ -60,6 +60,7 @@ impl Harness {
                 max,
                 lease_ms: Some(5_000),
                 prefetch: false,
+                worker: None,
             })
             .expect("lease");
         let Reply::Leased(granted) = outcome.reply else {

@@ -10,6 +10,7 @@ fn push(h: &mut Harness) -> Granted {
             max: 1,
             lease_ms: Some(10_000),
             prefetch: true,
+            worker: None,
         })
         .expect("lease");
     match outcome.reply {

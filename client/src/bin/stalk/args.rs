@@ -67,6 +67,11 @@ pub(crate) enum Command {
     Enqueue(Box<EnqueueArgs>),
     /// Show a task's state, result or error, attempts and times.
     Result(ResultArgs),
+    /// Show a task's state, and with --history every event it went through.
+    Task(crate::events::TaskArgs),
+    /// Tail the event stream: every task state change, workers coming and going, schedules
+    /// firing, limits changing. Resumes after a disconnect from the last event printed.
+    Events(crate::events::EventsArgs),
     /// Show task counts per queue.
     Queues,
     /// List the connected workers and what they run.

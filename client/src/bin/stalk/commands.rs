@@ -76,10 +76,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Purge { queue } => purge(&connect(&conn).await?, &queue, false, json).await,
         Command::Completions { shell } => completions(shell),
+        Command::Events(args) => crate::events::tail(&conn, args, json).await,
+        Command::Task(args) => crate::events::task(&connect(&conn).await?, args, json).await,
     }
 }
 
-async fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
+pub(crate) async fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
     let mut builder = Client::builder(conn.addr.as_str());
     if let Some(token) = &conn.token {
         builder = builder.auth_token(token.as_str());

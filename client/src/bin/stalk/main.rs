@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod events;
 mod exit;
 mod limits;
 mod parse;

@@ -21,7 +21,7 @@ pub(crate) fn time_text(time: Option<SystemTime>) -> String {
     )
 }
 
-fn time_json(time: Option<SystemTime>) -> Value {
+pub(crate) fn time_json(time: Option<SystemTime>) -> Value {
     time.map_or(Value::Null, |t| {
         Value::String(humantime::format_rfc3339_millis(t).to_string())
     })

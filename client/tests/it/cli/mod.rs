@@ -11,11 +11,13 @@
 //! - `limits`: `limits set|list|remove` with rates, caps and keyed limits.
 //! - `schedules`: `schedules add|apply|list|show|next|pause|remove` and bad specs.
 //! - `workers`: `control ping|shutdown` through the broker to a worker session.
+//! - `events`: `events` (text, JSON lines, filters, reconnecting) and `task ID --history`.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 
 mod control;
 mod enqueue;
 mod errors;
+mod events;
 mod inspect;
 mod limits;
 mod result;

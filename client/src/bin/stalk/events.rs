@@ -1,0 +1,274 @@
+//! `stalk events` (tail the event stream, resuming after a disconnect) and `stalk task ID
+//! --history` (a task's state and every event it went through).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::{json, Value};
+use stalk_client::{Client, ClientError, Event, EventQuery, TaskState, WatchItem};
+
+use crate::args::ConnArgs;
+use crate::commands::{connect, emit, emit_json};
+use crate::exit::CliError;
+use crate::render;
+
+/// How long `stalk events` waits before it reconnects to a broker that went away.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// `stalk events`.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Start at this event number (the retained events from there first, then live ones);
+    /// default: only new events. 0 starts at the oldest retained event.
+    #[arg(long, value_name = "SEQ")]
+    pub(crate) from: Option<u64>,
+    /// Only events of this type (`task-succeeded`, `task-failed`, `worker-online`, …); repeat
+    /// for more.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) types: Vec<String>,
+    /// Only events of this queue; repeat for more.
+    #[arg(long = "queue", value_name = "QUEUE")]
+    pub(crate) queues: Vec<String>,
+    /// Only events of tasks with this name; repeat for more.
+    #[arg(long = "task-name", value_name = "NAME")]
+    pub(crate) task_names: Vec<String>,
+    /// Only events of this worker; repeat for more.
+    #[arg(long = "worker", value_name = "WORKER")]
+    pub(crate) workers: Vec<String>,
+    /// Only events of this task; repeat for more.
+    #[arg(long = "task", value_name = "ID")]
+    pub(crate) task_ids: Vec<String>,
+    /// Exit once the retained events were printed instead of following live ones.
+    #[arg(long)]
+    pub(crate) no_follow: bool,
+}
+
+/// `stalk task`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskArgs {
+    /// The task id.
+    pub(crate) id: String,
+    /// Also list every retained event of the task, oldest first.
+    #[arg(long)]
+    pub(crate) history: bool,
+}
+
+/// Whether to go on after printing.
+enum Printed {
+    More,
+    /// stdout was closed (`stalk events | head`).
+    Closed,
+}
+
+/// Tails the event stream: one line per event (one JSON object per line with `--json`). A
+/// broker that goes away is reconnected to, from the last event printed, so nothing is missed
+/// while it is retained; a watch that asked for removed events goes on from the oldest kept,
+/// saying so on stderr.
+pub(crate) async fn tail(conn: &ConnArgs, args: EventsArgs, json: bool) -> anyhow::Result<()> {
+    let mut query = EventQuery {
+        from_seq: args.from,
+        types: args.types,
+        queues: args.queues,
+        task_names: args.task_names,
+        workers: args.workers,
+        task_ids: args.task_ids,
+        stop_at_end: args.no_follow,
+    };
+    let mut connected_once = false;
+    loop {
+        let client = match connect(conn).await {
+            Ok(client) => client,
+            Err(err) if connected_once => {
+                eprintln!("stalk: {err:#}; reconnecting");
+                tokio::time::sleep(RECONNECT_AFTER).await;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let mut watch = match client.watch_events(query.clone()).await {
+            Ok(watch) => watch,
+            Err(err) if connected_once && is_transient(&err) => {
+                tokio::time::sleep(RECONNECT_AFTER).await;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        connected_once = true;
+        loop {
+            let item = match watch.next().await {
+                Ok(Some(item)) => item,
+                Ok(None) if query.stop_at_end => return Ok(()),
+                // The broker shut down: go on from where this watch was once it is back.
+                Ok(None) => break,
+                Err(err) if is_transient(&err) => {
+                    eprintln!("stalk: the event stream broke ({err}); reconnecting");
+                    break;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            match item {
+                WatchItem::Event(event) => {
+                    query.from_seq = Some(event.seq + 1);
+                    if let Printed::Closed = print_line(&event, json)? {
+                        return Ok(());
+                    }
+                }
+                WatchItem::Live { next_seq } => {
+                    query.from_seq = Some(query.from_seq.unwrap_or(next_seq).max(next_seq));
+                }
+                WatchItem::Lagged { resume_from } => {
+                    eprintln!(
+                        "stalk: this terminal fell behind the live events; reading the stored \
+                         ones from {resume_from} (nothing is skipped)"
+                    );
+                }
+                WatchItem::TooOld {
+                    asked_seq,
+                    oldest_seq,
+                } => {
+                    eprintln!(
+                        "stalk: events {asked_seq}..{oldest_seq} were removed by the broker's \
+                         retention; going on from {oldest_seq}"
+                    );
+                    query.from_seq = Some(oldest_seq);
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a watch that failed this way is worth opening again.
+fn is_transient(err: &ClientError) -> bool {
+    matches!(err, ClientError::Connect(_))
+        || matches!(
+            err.code(),
+            Some(tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown)
+        )
+}
+
+fn print_line(event: &Event, json: bool) -> anyhow::Result<Printed> {
+    let mut line = if json {
+        serde_json::to_string(&event_json(event)).context("encoding an event")?
+    } else {
+        event_text(event)
+    };
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(Printed::More),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(Printed::Closed),
+        Err(err) => Err(err).context("writing to stdout"),
+    }
+}
+
+/// One event as a line of text: number, time, type, then the fields it has.
+fn event_text(event: &Event) -> String {
+    let mut line = format!(
+        "{:>12}  {}  {:<18}",
+        event.seq,
+        render::time_text(event.at),
+        event.kind
+    );
+    let mut field = |name: &str, value: &str| {
+        line.push_str("  ");
+        line.push_str(name);
+        line.push('=');
+        line.push_str(value);
+    };
+    if let Some(id) = &event.task_id {
+        field("task", id);
+    }
+    if let Some(name) = &event.task_name {
+        field("name", name);
+    }
+    if let Some(queue) = &event.queue {
+        field("queue", queue);
+    }
+    if event.task_id.is_some() && event.attempt > 0 {
+        field("attempt", &event.attempt.to_string());
+    }
+    if let Some(worker) = &event.worker {
+        field("worker", worker);
+    }
+    if event.due_at.is_some() {
+        field("due", &render::time_text(event.due_at));
+    }
+    if let Some(runtime) = event.runtime {
+        field("runtime", &format!("{}ms", runtime.as_millis()));
+    }
+    if event.kind == "worker-heartbeat" {
+        field("active", &event.active.to_string());
+        field("processed", &event.processed.to_string());
+    }
+    if let Some(error) = &event.error {
+        let text = format!("{}: {}", error.kind, error.message);
+        field("error", &format!("{text:?}"));
+    }
+    if let Some(note) = &event.note {
+        field("note", &format!("{note:?}"));
+    }
+    line
+}
+
+fn event_json(event: &Event) -> Value {
+    let time = render::time_json;
+    json!({
+        "seq": event.seq,
+        "type": event.kind,
+        "at": time(event.at),
+        "task_id": event.task_id,
+        "task_name": event.task_name,
+        "queue": event.queue,
+        "attempt": event.attempt,
+        "state": event.state.map(|s| s.to_string()),
+        "worker": event.worker,
+        "due_at": time(event.due_at),
+        "runtime_ms": event.runtime.map(|r| u64::try_from(r.as_millis()).unwrap_or(u64::MAX)),
+        "error": event.error.as_ref().map(|e| json!({ "kind": e.kind, "message": e.message })),
+        "active": event.active,
+        "processed": event.processed,
+        "note": event.note,
+    })
+}
+
+/// `stalk task ID [--history]`: the task's state, and with `--history` its events.
+pub(crate) async fn task(client: &Client, args: TaskArgs, json: bool) -> anyhow::Result<()> {
+    let status = client.result(&args.id, None).await?;
+    let history = if args.history {
+        Some(client.task_history(&args.id).await?)
+    } else {
+        None
+    };
+    let no_events = history.as_ref().is_none_or(|h| h.events.is_empty());
+    if status.state == TaskState::Unknown && no_events {
+        return Err(CliError::UnknownTasks { ids: vec![args.id] }.into());
+    }
+    if json {
+        let mut doc = render::status_json(&status);
+        if let (Some(history), Some(object)) = (&history, doc.as_object_mut()) {
+            object.insert(
+                "history".into(),
+                history.events.iter().map(event_json).collect(),
+            );
+            object.insert("history_truncated".into(), history.truncated.into());
+        }
+        return emit_json(&doc);
+    }
+    let mut text = render::status_text(&status);
+    if let Some(history) = history {
+        text.push_str("\nhistory:\n");
+        if history.truncated {
+            text.push_str("  (earlier events were removed by the broker's retention)\n");
+        }
+        for event in &history.events {
+            text.push_str("  ");
+            text.push_str(&event_text(event));
+            text.push('\n');
+        }
+    }
+    emit(&text)
+}
