@@ -11,6 +11,7 @@
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `logs`: what the demo worker logs: startup and task lines, no color off a terminal, JSON.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
+//! - `metrics`: the worker's own `/metrics`: counts of a known workload, occupancy, recycles.
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
@@ -35,6 +36,7 @@ mod handlers;
 mod leases;
 mod limits;
 mod logs;
+mod metrics;
 mod prefork;
 mod priorities;
 mod rate_limits;
