@@ -71,7 +71,7 @@ mod tests {
 
     use super::AckLedger;
     use crate::context::TaskMeta;
-    use crate::metrics::WorkerMetrics;
+    use crate::metrics::{WorkerIdentity, WorkerMetrics};
     use crate::pool::{Done, Ending};
     use crate::session::ack::Ack;
 
@@ -129,6 +129,29 @@ mod tests {
         );
         assert_eq!(ledger.refused(), 1, "an accepted ack is not counted");
         assert!(ledger.sent.is_empty(), "every ack was answered");
+    }
+
+    #[test]
+    fn answered_acks_are_counted_by_outcome_refusals_included() {
+        let identity = WorkerIdentity {
+            worker_id: "w",
+            pool: "async",
+            sdk: "test",
+        };
+        let metrics = WorkerMetrics::new(1, &["t".into()], &identity);
+        let mut ledger = AckLedger::default();
+        ledger.sent(vec![ack("a", 5), ack("b", 7)]);
+        ledger.answered(
+            pb::AckManyResponse {
+                results: vec![result("a", 5, false), result("b", 7, true)],
+            },
+            &metrics,
+        );
+        let text = metrics.render().expect("metrics are on");
+        for outcome in ["succeeded", "refused"] {
+            let line = format!("stalk_worker_tasks_total{{task=\"t\",outcome=\"{outcome}\"}} 1\n");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 
     #[test]
