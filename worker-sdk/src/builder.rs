@@ -378,14 +378,14 @@ impl WorkerBuilder {
             Some(listen) if !is_prefork_child() => listen,
             _ => return Ok((WorkerMetrics::off(), None)),
         };
-        let listener = metrics::bind(listen).await?;
+        let (listener, addr) = metrics::bind(listen).await?;
         let identity = WorkerIdentity {
             worker_id,
             pool: &pool_name(self.pool),
             sdk: SDK_VERSION,
         };
         let metrics = WorkerMetrics::new(self.concurrency, &self.registry.names(), &identity);
-        let server = MetricsServer::start(listener, metrics.clone())?;
+        let server = MetricsServer::start(listener, addr, metrics.clone());
         Ok((metrics, Some(server)))
     }
 

@@ -18,17 +18,18 @@ use crate::error::WorkerError;
 /// worker nobody scrapes does not keep one entry per attempt.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// Listens on `listen` (`HOST:PORT`; port 0 picks one).
+/// Listens on `listen` (`HOST:PORT`; port 0 picks one); the listener and the address bound.
 ///
 /// # Errors
 /// [`WorkerError::MetricsListen`] when the address cannot be listened on.
-pub(crate) async fn bind(listen: &str) -> Result<TcpListener, WorkerError> {
-    TcpListener::bind(listen)
-        .await
-        .map_err(|source| WorkerError::MetricsListen {
-            addr: listen.to_owned(),
-            source,
-        })
+pub(crate) async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr), WorkerError> {
+    let failed = |source| WorkerError::MetricsListen {
+        addr: listen.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, addr))
 }
 
 /// A running `/metrics` endpoint; it stops when this is dropped (with its worker).
@@ -39,20 +40,8 @@ pub(crate) struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Serves `metrics` on `listener` until dropped.
-    ///
-    /// # Errors
-    /// [`WorkerError::MetricsListen`] when the listener has no local address.
-    pub(crate) fn start(
-        listener: TcpListener,
-        metrics: WorkerMetrics,
-    ) -> Result<Self, WorkerError> {
-        let addr = listener
-            .local_addr()
-            .map_err(|source| WorkerError::MetricsListen {
-                addr: "the bound listener".into(),
-                source,
-            })?;
+    /// Serves `metrics` on `listener`, bound to `addr`, until dropped.
+    pub(crate) fn start(listener: TcpListener, addr: SocketAddr, metrics: WorkerMetrics) -> Self {
         let stop = CancellationToken::new();
         let upkeep = metrics.clone();
         let app = axum::Router::new()
@@ -78,10 +67,10 @@ impl MetricsServer {
             }
         });
         tracing::info!(%addr, "metrics listening on {addr}");
-        Ok(Self {
+        Self {
             addr,
             _stop: stop.drop_guard(),
-        })
+        }
     }
 
     /// The address `/metrics` is served on.

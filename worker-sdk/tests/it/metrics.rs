@@ -202,6 +202,38 @@ async fn busy_slots_and_prefetched_show_what_the_worker_holds_now() {
 }
 
 #[tokio::test]
+async fn a_session_opened_again_after_the_broker_restarts_counts_as_a_reconnect() {
+    let mut broker = TestBroker::start().await;
+    let worker = Worker::builder(broker.url())
+        .metrics_listen("127.0.0.1:0")
+        .task("ok", |(): ()| async move { Ok::<_, TaskError>(()) })
+        .connect()
+        .await
+        .expect("the worker connects");
+    let addr = worker.metrics_addr().expect("metrics are served");
+    let worker = run_in_background(worker);
+    let client = broker.client().await;
+    finish(&client, Task::new("ok").json(&()).unwrap()).await;
+    let reconnects =
+        |samples: &HashMap<String, f64>| samples.get("stalk_worker_reconnects_total").copied();
+    assert_eq!(
+        reconnects(&scrape(addr).await),
+        Some(0.0),
+        "the first session is no reconnect"
+    );
+
+    let before = broker.addr();
+    broker.restart().await;
+    assert_eq!(broker.addr(), before, "the broker came back on its address");
+    let client = broker.client().await;
+    let status = finish(&client, Task::new("ok").json(&()).unwrap()).await;
+    assert_eq!(status.state, TaskState::Succeeded, "the worker reconnected");
+    let seen = wait_until(SOON, || scrape(addr), |s| reconnects(s) == Some(1.0)).await;
+    assert!(seen.is_ok(), "{:?}", seen.map_err(|s| reconnects(&s)));
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn metrics_are_off_unless_asked_for() {
     let broker = TestBroker::start().await;
     let worker = Worker::builder(broker.url())
