@@ -384,7 +384,9 @@ impl WorkerBuilder {
             pool: &pool_name(self.pool),
             sdk: SDK_VERSION,
         };
-        let metrics = WorkerMetrics::new(self.concurrency, &self.registry.names(), &identity);
+        let prefork = self.pool == PoolKind::Prefork;
+        let metrics =
+            WorkerMetrics::new(self.concurrency, prefork, &self.registry.names(), &identity);
         let server = MetricsServer::start(listener, addr, metrics.clone());
         Ok((metrics, Some(server)))
     }

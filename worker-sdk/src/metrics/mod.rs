@@ -155,7 +155,7 @@ impl RecycleReason {
 #[derive(Debug)]
 pub(crate) struct WorkerIdentity<'a> {
     pub(crate) worker_id: &'a str,
-    /// As `--pool` spells it; `prefork` also gets the recycle counters.
+    /// As `--pool` spells it.
     pub(crate) pool: &'a str,
     pub(crate) sdk: &'a str,
 }
@@ -193,8 +193,13 @@ impl WorkerMetrics {
     }
 
     /// Metrics of a worker with `slots` slots that runs the tasks named `registered` (they get
-    /// their `task` label before any other name).
-    pub(crate) fn new(slots: u32, registered: &[String], identity: &WorkerIdentity<'_>) -> Self {
+    /// their `task` label before any other name); with the recycle counters when `prefork`.
+    pub(crate) fn new(
+        slots: u32,
+        prefork: bool,
+        registered: &[String],
+        identity: &WorkerIdentity<'_>,
+    ) -> Self {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(TASK_RUNTIME.into()), &RUNTIME_BUCKETS)
             .expect("invariant: RUNTIME_BUCKETS is not empty")
@@ -216,11 +221,7 @@ impl WorkerMetrics {
         // Registered at start, so a scrape shows 0 and not nothing: rate() needs the first 0.
         let reconnects = recorder.register_counter(&Key::from_name(RECONNECTS), &metadata);
         // Only a prefork pool has children: other pools show no recycle series at all.
-        let reasons: &[RecycleReason] = if identity.pool == "prefork" {
-            &RecycleReason::ALL
-        } else {
-            &[]
-        };
+        let reasons: &[RecycleReason] = if prefork { &RecycleReason::ALL } else { &[] };
         let recycles = reasons
             .iter()
             .map(|reason| {
@@ -366,8 +367,8 @@ mod tests {
 
     #[test]
     fn each_worker_has_its_own_recorder() {
-        let a = WorkerMetrics::new(4, &["t".into()], &identity());
-        let b = WorkerMetrics::new(2, &["t".into()], &identity());
+        let a = WorkerMetrics::new(4, true, &["t".into()], &identity());
+        let b = WorkerMetrics::new(2, true, &["t".into()], &identity());
         a.task_ended("t", Outcome::Succeeded);
         let (a, b) = (a.render().unwrap(), b.render().unwrap());
         assert!(
@@ -381,7 +382,7 @@ mod tests {
 
     #[test]
     fn runtimes_land_in_the_explicit_buckets() {
-        let metrics = WorkerMetrics::new(1, &["t".into()], &identity());
+        let metrics = WorkerMetrics::new(1, true, &["t".into()], &identity());
         metrics.task_ran("t", Duration::from_millis(3));
         metrics.task_ran("t", Duration::from_secs(400));
         metrics.upkeep();
@@ -401,7 +402,7 @@ mod tests {
 
     #[test]
     fn every_recycle_reason_has_a_series_from_the_start() {
-        let metrics = WorkerMetrics::new(1, &[], &identity());
+        let metrics = WorkerMetrics::new(1, true, &[], &identity());
         metrics.child_recycled(RecycleReason::MaxTasks);
         let text = metrics.render().unwrap();
         for reason in RecycleReason::ALL {

@@ -138,7 +138,7 @@ mod tests {
             pool: "async",
             sdk: "test",
         };
-        let metrics = WorkerMetrics::new(1, &["t".into()], &identity);
+        let metrics = WorkerMetrics::new(1, false, &["t".into()], &identity);
         let mut ledger = AckLedger::default();
         ledger.sent(vec![ack("a", 5), ack("b", 7)]);
         ledger.answered(
