@@ -8,15 +8,16 @@ use serde::Serialize;
 
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
-use crate::identity::hostname;
+use crate::identity::{hostname, SDK_VERSION};
 use crate::link::{Link, TlsCa};
+use crate::metrics::{self, MetricsServer, WorkerIdentity, WorkerMetrics};
 use crate::policy::RetryPolicy;
 use crate::pool::{is_prefork_child, ChildLimits, PoolKind};
 use crate::registry::Registry;
 use crate::session::SessionSettings;
 use crate::steps::{builtins, order, Settings, Step, Steps, NAMES};
 use crate::time::TimeLimits;
-use crate::worker::Worker;
+use crate::worker::{pool_name, Worker};
 
 /// Default concurrency: tasks run at once.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
@@ -55,6 +56,7 @@ pub struct WorkerBuilder {
     child_limits: ChildLimits,
     tls_ca: Option<TlsCa>,
     wait_for_broker: Option<Duration>,
+    metrics_listen: Option<String>,
     steps: Vec<Box<dyn Step>>,
 }
 
@@ -277,6 +279,20 @@ impl WorkerBuilder {
         self
     }
 
+    /// Serves Prometheus metrics on `/metrics` of this `HOST:PORT` (port 0 picks a free one;
+    /// [`Worker::metrics_addr`] and the log line `metrics listening on ADDR` say which). Off by
+    /// default: it opens a port, and which one, on which interface, is the operator's choice.
+    /// The address is bound by [`WorkerBuilder::connect`], before it waits for the broker.
+    ///
+    /// The metrics are named `stalk_worker_*` (the README lists them); the `task` label is
+    /// capped at 256 distinct task names, the worker's own first, and later names share
+    /// `task="_other"`, because anyone who can enqueue chooses task names. A prefork child
+    /// serves none: the parent counts every attempt.
+    pub fn metrics_listen(mut self, addr: impl Into<String>) -> Self {
+        self.metrics_listen = Some(addr.into());
+        self
+    }
+
     /// The broker's auth token (see `stalkd --auth-token`).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_token = Some(token.into());
@@ -307,6 +323,7 @@ impl WorkerBuilder {
     ///
     /// # Errors
     /// [`WorkerError::Config`] when no task is registered or a setting is out of range;
+    /// [`WorkerError::MetricsListen`] when the metrics address cannot be listened on;
     /// [`WorkerError::Connect`] when the address cannot be used or the broker did not answer
     /// within the wait.
     pub async fn connect(mut self) -> Result<Worker, WorkerError> {
@@ -317,11 +334,15 @@ impl WorkerBuilder {
             })?),
             None => None,
         };
-        let steps = self.ordered_steps()?;
-        let link = Link::open(&self.addr, self.tls_ca.take(), self.wait_for_broker).await?;
         let worker_id = self
             .worker_id
+            .take()
             .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+        // Bound before waiting for the broker: a taken port fails at once, and the worker can
+        // be scraped (slots, no reconnects yet) while it waits.
+        let (metrics, metrics_server) = self.start_metrics(&worker_id).await?;
+        let steps = self.ordered_steps(&metrics)?;
+        let link = Link::open(&self.addr, self.tls_ca.take(), self.wait_for_broker).await?;
         let settings = SessionSettings {
             worker_id,
             authorization,
@@ -334,8 +355,40 @@ impl WorkerBuilder {
             time_limits: self.time_limits,
             policy: self.policy,
             registry: self.registry,
+            metrics,
         };
-        Ok(Worker::new(self.addr, link, settings, self.pool, steps))
+        Ok(Worker::new(
+            self.addr,
+            link,
+            settings,
+            self.pool,
+            steps,
+            metrics_server,
+        ))
+    }
+
+    /// The metrics and their endpoint when `/metrics` is asked for; metrics that record
+    /// nothing otherwise. A prefork child serves none: it runs this binary with the parent's
+    /// flags, so it would find the port taken, and the parent counts every attempt anyway.
+    async fn start_metrics(
+        &self,
+        worker_id: &str,
+    ) -> Result<(WorkerMetrics, Option<MetricsServer>), WorkerError> {
+        let listen = match &self.metrics_listen {
+            Some(listen) if !is_prefork_child() => listen,
+            _ => return Ok((WorkerMetrics::off(), None)),
+        };
+        let (listener, addr) = metrics::bind(listen).await?;
+        let identity = WorkerIdentity {
+            worker_id,
+            pool: &pool_name(self.pool),
+            sdk: SDK_VERSION,
+        };
+        let prefork = self.pool == PoolKind::Prefork;
+        let metrics =
+            WorkerMetrics::new(self.concurrency, prefork, &self.registry.names(), &identity);
+        let server = MetricsServer::start(listener, addr, metrics.clone());
+        Ok((metrics, Some(server)))
     }
 
     /// Checks the settings; the prefetch, defaulted.
@@ -392,7 +445,7 @@ impl WorkerBuilder {
 
     /// The built-in steps (less those a user step replaces) and the user's, in start order. A
     /// prefork child runs the user's only.
-    fn ordered_steps(&mut self) -> Result<Steps, WorkerError> {
+    fn ordered_steps(&mut self, metrics: &WorkerMetrics) -> Result<Steps, WorkerError> {
         let user = std::mem::take(&mut self.steps);
         let mut steps: Vec<Box<dyn Step>> = Vec::new();
         let satisfied: &[&str] = if is_prefork_child() {
@@ -405,6 +458,7 @@ impl WorkerBuilder {
                 registry: self.registry.clone(),
                 keep_every: self.lease_duration / 3,
                 heartbeat_every: self.heartbeat,
+                metrics: metrics.clone(),
             };
             steps.extend(
                 builtins(settings)
@@ -442,6 +496,7 @@ impl Worker {
             steps: Vec::new(),
             tls_ca: None,
             wait_for_broker: None,
+            metrics_listen: None,
         }
     }
 }

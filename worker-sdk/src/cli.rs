@@ -101,6 +101,10 @@ pub struct WorkerArgs {
     /// Prefork: replace a child after its task once it is this old, e.g. `1h`.
     #[arg(long, env = "STALK_MAX_CHILD_AGE", value_parser = parse_duration)]
     pub max_child_age: Option<Duration>,
+    /// Serve Prometheus metrics on /metrics of this HOST:PORT (e.g. 127.0.0.1:9465; port 0
+    /// picks one, logged as `metrics listening on ADDR`). Off unless given.
+    #[arg(long, env = "STALK_METRICS_LISTEN", value_parser = parse_listen)]
+    pub metrics_listen: Option<String>,
     /// Log lines as human-readable text or one JSON object per line (see [`crate::init_logging`]).
     #[arg(long, env = "STALK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -112,6 +116,20 @@ fn bytes(text: &str) -> Result<u64, String> {
     match size.as_u64() {
         0 => Err("a memory limit must be more than 0".into()),
         n => Ok(n),
+    }
+}
+
+/// Checks that a listen address is HOST:PORT; the host is resolved when the worker binds.
+fn parse_listen(text: &str) -> Result<String, String> {
+    let port = text
+        .rsplit_once(':')
+        .map(|(host, port)| (host.is_empty(), port.parse::<u16>()));
+    match port {
+        Some((false, Ok(_))) => Ok(text.to_owned()),
+        _ => Err(format!(
+            "'{text}' is not HOST:PORT; e.g. 127.0.0.1:9465, localhost:9465, [::1]:9465 or \
+             0.0.0.0:0 (port 0 picks a free port)"
+        )),
     }
 }
 
@@ -205,6 +223,9 @@ impl WorkerArgs {
         if let Some(age) = self.max_child_age {
             builder = builder.max_child_age(age);
         }
+        if let Some(listen) = self.metrics_listen {
+            builder = builder.metrics_listen(listen);
+        }
         builder
     }
 }
@@ -248,6 +269,22 @@ mod tests {
         assert_eq!(args.concurrency, 3);
         assert_eq!(args.time_limit, Some(Duration::from_secs(90)));
         assert_eq!(args.lease, Duration::from_secs(30));
+        assert_eq!(
+            args.metrics_listen, None,
+            "metrics are off unless asked for"
+        );
+    }
+
+    #[test]
+    fn metrics_listen_takes_host_port_and_refuses_anything_else() {
+        let args = WorkerArgs::try_parse_from(["worker", "--metrics-listen", "127.0.0.1:0"])
+            .expect("valid flags");
+        assert_eq!(args.metrics_listen.as_deref(), Some("127.0.0.1:0"));
+        for bad in ["9465", ":9465", "localhost", "host:port"] {
+            let err = WorkerArgs::try_parse_from(["worker", "--metrics-listen", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}: {err}");
+            assert!(err.to_string().contains("HOST:PORT"), "{bad}: {err}");
+        }
     }
 
     #[test]

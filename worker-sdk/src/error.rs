@@ -135,6 +135,19 @@ pub enum WorkerError {
         /// What went wrong.
         cause: StepError,
     },
+    /// The metrics address (`--metrics-listen`, [`crate::WorkerBuilder::metrics_listen`])
+    /// cannot be listened on.
+    #[error(
+        "cannot listen for metrics on {addr}: is the host this machine's and the port free? \
+         pick another --metrics-listen"
+    )]
+    MetricsListen {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A prefork child lost its parent's socket.
     #[error("this prefork child cannot serve its parent at {0}")]
     Child(String),

@@ -18,6 +18,8 @@
 //! - `backoff`: jittered exponential backoff, for waiting on the broker.
 //! - `time`: time limits (soft and hard) and durations in whole milliseconds.
 //! - `identity`: the host name and SDK version a worker reports.
+//! - `metrics`: the worker's Prometheus metrics (`stalk_worker_*`), the recorder it owns and
+//!   the `/metrics` endpoint it serves when asked (`--metrics-listen`).
 //! - `resources`: [`Resources`], values steps provide to tasks, by type.
 //! - `context`: [`TaskContext`], the attempt a handler runs: its task's [`TaskMeta`] (id,
 //!   name, queue, attempt, priority, headers, times), its soft time limit, step resources.
@@ -60,6 +62,7 @@ mod error;
 mod identity;
 mod link;
 mod logging;
+mod metrics;
 mod policy;
 mod pool;
 mod registry;

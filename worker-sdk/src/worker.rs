@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 
 use tonic::transport::Channel;
 
 use crate::error::WorkerError;
 use crate::identity::{hostname, SDK_VERSION};
 use crate::link::Link;
+use crate::metrics::MetricsServer;
 use crate::pool::{serve_parent, PoolKind};
 use crate::session::serve::{serve, Links};
 use crate::session::SessionSettings;
@@ -25,6 +27,8 @@ pub struct Worker {
     pool: PoolKind,
     /// The steps in start order.
     steps: Steps,
+    /// Serves `/metrics` while the worker lives, when asked to.
+    metrics: Option<MetricsServer>,
 }
 
 /// The first SIGTERM or ctrl-c.
@@ -50,6 +54,7 @@ impl Worker {
         settings: SessionSettings,
         pool: PoolKind,
         steps: Steps,
+        metrics: Option<MetricsServer>,
     ) -> Self {
         Self {
             broker,
@@ -57,7 +62,15 @@ impl Worker {
             settings,
             pool,
             steps,
+            metrics,
         }
+    }
+
+    /// The address `/metrics` is served on, when the worker serves it (see
+    /// [`crate::WorkerBuilder::metrics_listen`]): with port 0 asked for, the one picked. It is
+    /// served from `connect` until the worker is dropped (when [`Worker::run`] returns).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
     }
 
     /// Runs until SIGTERM or ctrl-c, then shuts down warm; a second signal stops the running
@@ -206,6 +219,7 @@ impl Worker {
             pool = %pool_name(self.pool),
             concurrency = settings.concurrency,
             prefetch = settings.prefetch,
+            metrics_addr = self.metrics_addr().map(tracing::field::display),
             "worker ready"
         );
     }
@@ -229,6 +243,6 @@ impl Worker {
 }
 
 /// A pool's name, as the `--pool` flag spells it.
-fn pool_name(pool: PoolKind) -> String {
+pub(crate) fn pool_name(pool: PoolKind) -> String {
     format!("{pool:?}").to_lowercase()
 }

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::WorkerError;
+use crate::metrics::WorkerMetrics;
 use crate::registry::Registry;
 use crate::resources::Resources;
 use local::LocalPool;
@@ -39,7 +40,7 @@ pub(crate) enum Pool {
 
 impl Pool {
     /// Starts a pool of `kind` with `slots` slots; tasks see `resources`; attempts report on
-    /// `done`.
+    /// `done`; a prefork pool counts its children's replacements in `metrics`.
     pub(crate) async fn start(
         kind: PoolKind,
         slots: u32,
@@ -47,6 +48,7 @@ impl Pool {
         registry: &Registry,
         resources: Resources,
         done: mpsc::UnboundedSender<Done>,
+        metrics: WorkerMetrics,
     ) -> Result<Self, WorkerError> {
         Ok(match kind {
             PoolKind::Async => Self::Local(LocalPool::new(
@@ -63,7 +65,7 @@ impl Pool {
                 resources,
                 done,
             )),
-            PoolKind::Prefork => Self::Prefork(Prefork::start(slots, limits, done).await?),
+            PoolKind::Prefork => Self::Prefork(Prefork::start(slots, limits, done, metrics).await?),
         })
     }
 

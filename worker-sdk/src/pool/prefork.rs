@@ -20,6 +20,7 @@ use super::job::{time_limit_exceeded, Done, Ending, Job};
 use super::kind::ChildLimits;
 use super::process::{describe, mib, rss_bytes};
 use crate::error::WorkerError;
+use crate::metrics::{RecycleReason, WorkerMetrics};
 use crate::time::millis;
 
 /// How long a new child may take to start and connect.
@@ -50,6 +51,8 @@ struct Shared {
     limits: ChildLimits,
     stop: CancellationToken,
     spawned: AtomicU64,
+    /// Counts each child replaced, by why.
+    metrics: WorkerMetrics,
 }
 
 /// A live child.
@@ -87,6 +90,7 @@ impl Prefork {
         slots: u32,
         limits: ChildLimits,
         done: mpsc::UnboundedSender<Done>,
+        metrics: WorkerMetrics,
     ) -> Result<Self, WorkerError> {
         let (jobs, queue) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
@@ -96,6 +100,7 @@ impl Prefork {
             limits,
             stop: stop.clone(),
             spawned: AtomicU64::new(0),
+            metrics,
         });
         let first = spawn_child(&shared).await.map_err(WorkerError::Pool)?;
         let mut first = Some(first);
@@ -184,9 +189,11 @@ async fn supervise(shared: Arc<Shared>, mut child: Option<ChildProc>) {
             }
             Idle::Died(status) => {
                 tracing::warn!(cause = %describe(current.pid, status), "an idle prefork child died; replacing it");
+                shared.metrics.child_recycled(RecycleReason::Died);
             }
             Idle::Old => {
                 let reason = age_reason(&shared.limits, &current).unwrap_or_default();
+                shared.metrics.child_recycled(RecycleReason::MaxAge);
                 tokio::spawn(retire(current, reason, true));
             }
             Idle::Job(None) | Idle::Stop => {
@@ -237,18 +244,24 @@ async fn run_job(
             report(Ending::Finished(
                 reply.into_result().map_err(|e| policy.apply(e)),
             ));
-            Some(recycle_reason(&shared.limits, child, over_memory))
+            let recycle = recycle_reason(&shared.limits, child, over_memory);
+            Some(recycle.map(|(reason, why)| {
+                shared.metrics.child_recycled(reason);
+                why
+            }))
         }
         Busy::Died => {
             let status = child.process.wait().await.ok();
             let cause = describe(pid, status);
             tracing::warn!(%cause, task = %task_id, "a prefork child died mid-task; replacing it");
+            shared.metrics.child_recycled(RecycleReason::Died);
             report(Ending::Lost(cause));
             None
         }
         Busy::TimedOut(limit) => {
             kill(child).await;
             tracing::warn!(pid, task = %task_id, reason = "hard time limit", "prefork child killed and replaced");
+            shared.metrics.child_recycled(RecycleReason::TimeLimit);
             report(Ending::Finished(Err(
                 policy.apply(time_limit_exceeded(limit))
             )));
@@ -258,11 +271,13 @@ async fn run_job(
             kill(child).await;
             let cause = over_hard_memory(pid, rss, limit);
             tracing::warn!(pid, task = %task_id, reason = %cause, "prefork child killed and replaced");
+            shared.metrics.child_recycled(RecycleReason::MaxMemoryHard);
             report(Ending::Lost(cause));
             None
         }
         Busy::Stopped => {
             kill(child).await;
+            shared.metrics.child_recycled(RecycleReason::Stopped);
             None
         }
     }
@@ -322,26 +337,33 @@ fn over_hard_memory(pid: u32, rss: u64, limit: u64) -> String {
     )
 }
 
-/// Why a child that finished a task must be replaced now, if it must.
+/// Why a child that finished a task must be replaced now, if it must: the reason and the
+/// sentence for the log.
 fn recycle_reason(
     limits: &ChildLimits,
     child: &ChildProc,
     over_memory: Option<u64>,
-) -> Option<String> {
+) -> Option<(RecycleReason, String)> {
     if let Some(max) = limits.max_tasks.filter(|&max| child.tasks >= max) {
-        return Some(format!("it ran {max} tasks (max-tasks-per-child)"));
+        return Some((
+            RecycleReason::MaxTasks,
+            format!("it ran {max} tasks (max-tasks-per-child)"),
+        ));
     }
     if let Some(max) = limits.max_memory {
         let rss = rss_bytes(child.pid).or(over_memory).unwrap_or(0);
         if rss > max || over_memory.is_some() {
-            return Some(format!(
-                "its memory reached {} (max-memory-per-child is {})",
-                mib(rss.max(over_memory.unwrap_or(0))),
-                mib(max)
+            return Some((
+                RecycleReason::MaxMemory,
+                format!(
+                    "its memory reached {} (max-memory-per-child is {})",
+                    mib(rss.max(over_memory.unwrap_or(0))),
+                    mib(max)
+                ),
             ));
         }
     }
-    age_reason(limits, child)
+    age_reason(limits, child).map(|why| (RecycleReason::MaxAge, why))
 }
 
 /// Why a child is too old, if it is.

@@ -8,6 +8,7 @@ use stalk_proto::v1 as pb;
 
 use crate::context::TaskMeta;
 use crate::error::TaskError;
+use crate::metrics::Outcome;
 use crate::pool::{Done, Ending};
 use crate::time::millis;
 
@@ -30,6 +31,11 @@ impl Ack {
         }
     }
 
+    /// The name of the task whose attempt it reports.
+    pub(crate) fn name(&self) -> &str {
+        &self.meta.name
+    }
+
     /// The lease whose attempt it completes.
     pub(crate) fn lease_id(&self) -> u64 {
         self.request.lease_id
@@ -38,8 +44,9 @@ impl Ack {
     /// The broker took the outcome: it is final, and said so. Successes are `info`, one line
     /// per task, as Celery's worker writes them, so a worker's log shows what it did
     /// (`STALK_LOG=info,stalk_worker=warn` keeps only the problems for very busy workers);
-    /// retries are `warn`; failures that end the task and lost attempts are `error`.
-    pub(crate) fn accepted(&self) {
+    /// retries are `warn`; failures that end the task and lost attempts are `error`. Returns
+    /// the outcome it logged.
+    pub(crate) fn accepted(&self) -> Outcome {
         let meta = &self.meta;
         let (task, name, attempt) = (&meta.id, &meta.name, meta.attempt);
         let elapsed_ms = millis(self.elapsed);
@@ -47,7 +54,7 @@ impl Ack {
             Some(pb::ack_request::Outcome::Failure(failure)) => failure,
             _ => {
                 tracing::info!(%task, %name, attempt, elapsed_ms, "task succeeded");
-                return;
+                return Outcome::Succeeded;
             }
         };
         let (kind, message) = failure
@@ -56,10 +63,13 @@ impl Ack {
             .map_or(("", ""), |e| (e.kind.as_str(), e.message.as_str()));
         if failure.lost {
             tracing::error!(%task, %name, attempt, elapsed_ms, cause = %message, "task attempt lost");
+            Outcome::Lost
         } else if !failure.fatal && meta.retries_left > 0 {
             tracing::warn!(%task, %name, attempt, elapsed_ms, %kind, %message, retries_left = meta.retries_left, "task failed; it will be retried");
+            Outcome::Retried
         } else {
             tracing::error!(%task, %name, attempt, elapsed_ms, %kind, %message, "task failed");
+            Outcome::Failed
         }
     }
 

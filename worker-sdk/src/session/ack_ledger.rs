@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use stalk_proto::v1 as pb;
 
 use super::ack::Ack;
+use crate::metrics::{Outcome, WorkerMetrics};
 
 /// Acks awaiting the broker's answer, and how many it refused.
 #[derive(Debug, Default)]
@@ -26,21 +27,23 @@ impl AckLedger {
     }
 
     /// The broker answered acks: an accepted one is reported as final, a refused one is
-    /// logged with the broker's reason and counted.
-    pub(crate) fn answered(&mut self, answer: pb::AckManyResponse) {
+    /// logged with the broker's reason and counted; `metrics` counts both by outcome.
+    pub(crate) fn answered(&mut self, answer: pb::AckManyResponse, metrics: &WorkerMetrics) {
         for result in answer.results {
             // Lease ids are unique across tasks, so the lease alone names the ack.
             let Some(ack) = self.sent.remove(&result.lease_id) else {
                 tracing::debug!(task = %result.task_id, lease = result.lease_id, "an answer to no ack of this connection; ignored");
                 continue;
             };
-            match &result.error {
+            let outcome = match &result.error {
                 Some(error) => {
                     self.refused += 1;
                     ack.refused(error);
+                    Outcome::Refused
                 }
                 None => ack.accepted(),
-            }
+            };
+            metrics.task_ended(ack.name(), outcome);
         }
     }
 
@@ -68,6 +71,7 @@ mod tests {
 
     use super::AckLedger;
     use crate::context::TaskMeta;
+    use crate::metrics::{WorkerIdentity, WorkerMetrics};
     use crate::pool::{Done, Ending};
     use crate::session::ack::Ack;
 
@@ -110,24 +114,56 @@ mod tests {
         ledger.sent(vec![ack("a", 5)]);
         ledger.sent(vec![ack("b", 7), ack("c", 9)]);
         // The second message's answer overtakes the first's.
-        ledger.answered(pb::AckManyResponse {
-            results: vec![result("b", 7, true), result("c", 9, false)],
-        });
+        ledger.answered(
+            pb::AckManyResponse {
+                results: vec![result("b", 7, true), result("c", 9, false)],
+            },
+            &WorkerMetrics::off(),
+        );
         assert_eq!(ledger.refused(), 1);
-        ledger.answered(pb::AckManyResponse {
-            results: vec![result("a", 5, false)],
-        });
+        ledger.answered(
+            pb::AckManyResponse {
+                results: vec![result("a", 5, false)],
+            },
+            &WorkerMetrics::off(),
+        );
         assert_eq!(ledger.refused(), 1, "an accepted ack is not counted");
         assert!(ledger.sent.is_empty(), "every ack was answered");
+    }
+
+    #[test]
+    fn answered_acks_are_counted_by_outcome_refusals_included() {
+        let identity = WorkerIdentity {
+            worker_id: "w",
+            pool: "async",
+            sdk: "test",
+        };
+        let metrics = WorkerMetrics::new(1, false, &["t".into()], &identity);
+        let mut ledger = AckLedger::default();
+        ledger.sent(vec![ack("a", 5), ack("b", 7)]);
+        ledger.answered(
+            pb::AckManyResponse {
+                results: vec![result("a", 5, false), result("b", 7, true)],
+            },
+            &metrics,
+        );
+        let text = metrics.render().expect("metrics are on");
+        for outcome in ["succeeded", "refused"] {
+            let line = format!("stalk_worker_tasks_total{{task=\"t\",outcome=\"{outcome}\"}} 1\n");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 
     #[test]
     fn an_answer_to_no_ack_sent_here_is_ignored() {
         let mut ledger = AckLedger::default();
         ledger.sent(vec![ack("a", 5)]);
-        ledger.answered(pb::AckManyResponse {
-            results: vec![result("x", 6, true)],
-        });
+        ledger.answered(
+            pb::AckManyResponse {
+                results: vec![result("x", 6, true)],
+            },
+            &WorkerMetrics::off(),
+        );
         assert_eq!(ledger.refused(), 0);
         assert_eq!(ledger.sent.len(), 1, "the ack still waits for its answer");
     }

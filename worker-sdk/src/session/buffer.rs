@@ -53,14 +53,21 @@ impl Buffer {
         self.tasks.remove(best)
     }
 
-    /// How many tasks were dropped as expired since the last call.
-    /// Drops the task of this lease, if it waits here.
-    pub(crate) fn remove(&mut self, lease_id: u64) -> bool {
-        let before = self.tasks.len();
-        self.tasks.retain(|task| task.lease_id != lease_id);
-        self.tasks.len() < before
+    /// How many tasks wait.
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
     }
 
+    /// Drops the task of this lease, if it waits here; its name.
+    pub(crate) fn remove(&mut self, lease_id: u64) -> Option<String> {
+        let i = self
+            .tasks
+            .iter()
+            .position(|task| task.lease_id == lease_id)?;
+        self.tasks.remove(i).map(|task| task.name)
+    }
+
+    /// How many tasks were dropped as expired since the last call.
     pub(crate) fn take_expired(&mut self) -> u32 {
         std::mem::take(&mut self.expired)
     }

@@ -17,6 +17,7 @@ use stalk_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::metrics::Outcome;
 use crate::pool::{Done, Pool};
 use crate::steps::StepRequest;
 use crate::time::unix_now_ms;
@@ -99,6 +100,14 @@ impl<'a> Session<'a> {
         outbound
     }
 
+    /// Publishes how many slots are busy and how many pushed tasks wait, for `/metrics`; the
+    /// session loop calls it after every event.
+    pub(crate) fn publish_occupancy(&self) {
+        self.settings
+            .metrics
+            .occupancy(self.running.len(), self.waiting.len());
+    }
+
     /// Whether warm shutdown began.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping
@@ -134,8 +143,11 @@ impl<'a> Session<'a> {
     /// The broker refused to extend a running task's lease: the attempt now belongs to someone
     /// else (or the task was revoked), so it is stopped and not acknowledged.
     pub(crate) async fn lease_lost(&mut self, outcome: pb::ExtendOutcome) {
-        if self.running.stop_task(&outcome.task_id) {
+        if let Some(meta) = self.running.stop_task(&outcome.task_id) {
             tracing::warn!(task = %outcome.task_id, "lease lost; the attempt was stopped and is not acked");
+            self.settings
+                .metrics
+                .task_ended(&meta.name, Outcome::LeaseLost);
             if !self.stopping {
                 let _ = self.out.credit(1).await;
             }
@@ -153,13 +165,16 @@ impl<'a> Session<'a> {
         for task in stop.tasks {
             let state = pb::TaskState::try_from(task.state).unwrap_or_default();
             let state = state.as_str_name().trim_start_matches("TASK_STATE_");
-            if self.waiting.remove(task.lease_id) {
+            let name = if let Some(name) = self.waiting.remove(task.lease_id) {
                 tracing::info!(task = %task.task_id, state, reason = %task.reason, "task dropped before it started");
-            } else if self.running.stop_lease(task.lease_id) {
+                name
+            } else if let Some(meta) = self.running.stop_lease(task.lease_id) {
                 tracing::info!(task = %task.task_id, state, reason = %task.reason, "running task stopped; it is not acked");
+                meta.name.clone()
             } else {
                 continue;
-            }
+            };
+            self.settings.metrics.task_ended(&name, Outcome::Revoked);
             freed += 1;
         }
         if self.stopping || freed == 0 {
@@ -181,6 +196,9 @@ impl<'a> Session<'a> {
     pub(crate) async fn attempts_done(&mut self, finished: Vec<Done>) -> Result<(), Disconnected> {
         for done in &finished {
             self.running.remove(done.lease_id);
+            self.settings
+                .metrics
+                .task_ran(&done.meta.name, done.elapsed);
         }
         let count = u32::try_from(finished.len()).unwrap_or(u32::MAX);
         self.send_acks(finished.into_iter().map(Ack::new).collect())
@@ -195,7 +213,7 @@ impl<'a> Session<'a> {
     /// The broker answered acks: each accepted one is reported, each refused one logged and
     /// counted (the task is not done by that attempt).
     pub(crate) fn acks_answered(&mut self, answer: pb::AckManyResponse) {
-        self.acks.answered(answer);
+        self.acks.answered(answer, &self.settings.metrics);
     }
 
     /// A step asks: the heartbeat's and lease keeper's ticks, the control step's answers.
@@ -246,6 +264,9 @@ impl<'a> Session<'a> {
     /// An attempt finished while no connection was open: its ack waits for the next one.
     pub(crate) fn done_while_away(&mut self, done: Done) {
         self.running.remove(done.lease_id);
+        self.settings
+            .metrics
+            .task_ran(&done.meta.name, done.elapsed);
         self.unsent.push(Ack::new(done));
     }
 
@@ -273,7 +294,7 @@ impl<'a> Session<'a> {
         self.out = ToBroker::channel().0;
         while let Ok(Some(message)) = from_broker.message().await {
             if let Some(pb::broker_message::Kind::Acked(answer)) = message.kind {
-                self.acks.answered(answer);
+                self.acks.answered(answer, &self.settings.metrics);
             }
         }
         self.acks.connection_ended();
@@ -295,6 +316,9 @@ impl<'a> Session<'a> {
             registry.names().join(", ")
         );
         tracing::warn!(task = %task.task_id, name = %task.name, "unknown task name; rejecting");
+        self.settings
+            .metrics
+            .task_ended(&task.name, Outcome::Rejected);
         let reject = pb::NackRequest {
             task_id: task.task_id,
             lease_id: task.lease_id,
@@ -320,8 +344,10 @@ impl<'a> Session<'a> {
             }
             let task_id = task.task_id.clone();
             let lease_id = task.lease_id;
-            let stop = self.pool.submit(self.settings.job(task));
-            self.running.insert(lease_id, task_id.clone(), stop);
+            let job = self.settings.job(task);
+            let meta = job.meta.clone();
+            let stop = self.pool.submit(job);
+            self.running.insert(lease_id, meta, stop);
             started.push(pb::StartedTask { task_id, lease_id });
         }
         if !started.is_empty() {
@@ -339,6 +365,9 @@ impl<'a> Session<'a> {
     /// ahead, hands it out again).
     async fn expired_before_start(&mut self, task: pb::LeasedTask) {
         tracing::info!(task = %task.task_id, name = %task.name, "task expired before it could start; not run");
+        self.settings
+            .metrics
+            .task_ended(&task.name, Outcome::Expired);
         let requeue = pb::NackRequest {
             task_id: task.task_id,
             lease_id: task.lease_id,

@@ -1,14 +1,18 @@
 //! The attempts a worker runs, by lease; they outlive a broken connection.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use stalk_proto::v1 as pb;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::TaskMeta;
+
 /// A task being run.
 #[derive(Debug)]
 struct Running {
-    task_id: String,
+    /// Its id and name (for what a stop reports), shared with the attempt.
+    meta: Arc<TaskMeta>,
     /// Stops the attempt in its pool.
     stop: CancellationToken,
 }
@@ -28,9 +32,9 @@ impl RunningTasks {
         self.0.is_empty()
     }
 
-    /// Records a started attempt; `stop` stops it.
-    pub(crate) fn insert(&mut self, lease_id: u64, task_id: String, stop: CancellationToken) {
-        self.0.insert(lease_id, Running { task_id, stop });
+    /// Records a started attempt of the task `meta` describes; `stop` stops it.
+    pub(crate) fn insert(&mut self, lease_id: u64, meta: Arc<TaskMeta>, stop: CancellationToken) {
+        self.0.insert(lease_id, Running { meta, stop });
     }
 
     /// Forgets a finished attempt.
@@ -38,27 +42,23 @@ impl RunningTasks {
         self.0.remove(&lease_id);
     }
 
-    /// Stops and forgets the attempt of `task_id`; `false` if it was not running.
-    pub(crate) fn stop_task(&mut self, task_id: &str) -> bool {
+    /// Stops and forgets the attempt of `task_id`; its task, if it was running.
+    pub(crate) fn stop_task(&mut self, task_id: &str) -> Option<Arc<TaskMeta>> {
         let lease = self
             .0
             .iter()
-            .find(|(_, task)| task.task_id == task_id)
+            .find(|(_, task)| task.meta.id == task_id)
             .map(|(lease, _)| *lease);
-        let Some(task) = lease.and_then(|lease| self.0.remove(&lease)) else {
-            return false;
-        };
+        let task = lease.and_then(|lease| self.0.remove(&lease))?;
         task.stop.cancel();
-        true
+        Some(task.meta)
     }
 
-    /// Stops the attempt of this lease, if it runs here.
-    pub(crate) fn stop_lease(&mut self, lease_id: u64) -> bool {
-        let Some(task) = self.0.remove(&lease_id) else {
-            return false;
-        };
+    /// Stops the attempt of this lease; its task, if it was running here.
+    pub(crate) fn stop_lease(&mut self, lease_id: u64) -> Option<Arc<TaskMeta>> {
+        let task = self.0.remove(&lease_id)?;
         task.stop.cancel();
-        true
+        Some(task.meta)
     }
 
     /// Stops and forgets every attempt (they are then never acked).
@@ -74,7 +74,7 @@ impl RunningTasks {
         self.0
             .iter()
             .map(|(lease_id, task)| pb::StartedTask {
-                task_id: task.task_id.clone(),
+                task_id: task.meta.id.clone(),
                 lease_id: *lease_id,
             })
             .collect()
@@ -84,6 +84,6 @@ impl RunningTasks {
     pub(crate) fn leases(&self) -> impl Iterator<Item = (u64, &str)> {
         self.0
             .iter()
-            .map(|(lease_id, task)| (*lease_id, task.task_id.as_str()))
+            .map(|(lease_id, task)| (*lease_id, task.meta.id.as_str()))
     }
 }

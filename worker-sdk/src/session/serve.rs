@@ -79,8 +79,10 @@ pub(crate) async fn serve(
         deadline,
     };
     let mut backoff = Backoff::new(RECONNECT_MIN, RECONNECT_MAX);
+    let mut opened_before = false;
     loop {
         let outbound = session.open().await;
+        session.publish_occupancy();
         let mut from_broker = match connect(settings, channel.clone(), outbound).await {
             Ok(stream) => stream,
             Err(status) if is_refusal(&status) => return Err(WorkerError::Session(status)),
@@ -95,6 +97,10 @@ pub(crate) async fn serve(
             }
         };
         backoff.reset();
+        if opened_before {
+            settings.metrics.reconnected();
+        }
+        opened_before = true;
         let ended = run_connection(
             &mut session,
             &mut from_broker,
@@ -188,6 +194,7 @@ where
                 Ok(())
             }
         };
+        session.publish_occupancy();
         if sent.is_err() {
             return End::Broken;
         }
@@ -227,5 +234,6 @@ async fn wait_out<W, C>(
             Some(done) = done.recv() => session.done_while_away(done),
             () = stops.warm.as_mut(), if !session.is_stopping() => session.shutdown_while_away(),
         }
+        session.publish_occupancy();
     }
 }

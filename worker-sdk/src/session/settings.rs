@@ -7,6 +7,7 @@ use stalk_proto::v1 as pb;
 
 use crate::context::TaskMeta;
 use crate::identity::{hostname, SDK_VERSION};
+use crate::metrics::WorkerMetrics;
 use crate::policy::RetryPolicy;
 use crate::pool::Job;
 use crate::registry::Registry;
@@ -29,6 +30,8 @@ pub(crate) struct SessionSettings {
     /// The worker's; a task type's own replaces it.
     pub(crate) policy: RetryPolicy,
     pub(crate) registry: Registry,
+    /// What the session counts; off unless the worker serves `/metrics`.
+    pub(crate) metrics: WorkerMetrics,
 }
 
 impl SessionSettings {

@@ -11,6 +11,7 @@ use super::names::{CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
 use super::request::StepRequest;
 use super::step::{Step, StepContext};
 use crate::error::{status_sentence, StepError};
+use crate::metrics::WorkerMetrics;
 use crate::pool::{ChildLimits, Pool, PoolKind};
 use crate::registry::Registry;
 
@@ -22,6 +23,8 @@ pub(crate) struct Settings {
     pub(crate) registry: Registry,
     pub(crate) keep_every: Duration,
     pub(crate) heartbeat_every: Duration,
+    /// What the pool counts (prefork recycles).
+    pub(crate) metrics: WorkerMetrics,
 }
 
 /// The built-in steps, in their default order.
@@ -33,6 +36,7 @@ pub(crate) fn builtins(settings: Settings) -> Vec<Box<dyn Step>> {
             slots: settings.slots,
             limits: settings.child_limits,
             registry: settings.registry,
+            metrics: settings.metrics,
         }),
         Box::new(SessionStep),
         Box::new(Ticker {
@@ -179,6 +183,7 @@ struct PoolStep {
     slots: u32,
     limits: ChildLimits,
     registry: Registry,
+    metrics: WorkerMetrics,
 }
 
 #[async_trait::async_trait]
@@ -196,6 +201,7 @@ impl Step for PoolStep {
             &self.registry,
             ctx.resources.clone(),
             done,
+            self.metrics.clone(),
         )
         .await
         .map_err(|e| StepError::new(e.to_string()))?;

@@ -12,6 +12,8 @@
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
 //! - `logs`: what the demo worker logs: startup and task lines, no color off a terminal, JSON.
 //! - `limits`: soft and hard time limits, per task, task type and worker.
+//! - `metrics`: the worker's own `/metrics`: a known workload's counts, occupancy, reconnects,
+//!   prefork recycles; off by default; a taken port.
 //! - `schedules`: a schedule's tasks run on a worker and succeed.
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
@@ -37,6 +39,7 @@ mod handlers;
 mod leases;
 mod limits;
 mod logs;
+mod metrics;
 mod prefork;
 mod priorities;
 mod rate_limits;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use stalk_testkit::{wait_until, TestBroker};
-use stalk_worker::WorkerBuilder;
+use stalk_worker::{Worker, WorkerBuilder};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -51,6 +51,11 @@ pub(crate) async fn spawn(
         .connect()
         .await
         .expect("the worker connects");
+    run_in_background(worker)
+}
+
+/// Runs a connected worker in the background.
+pub(crate) fn run_in_background(worker: Worker) -> Running {
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(worker.run(async move {
         let _ = stopped.await;
