@@ -20,6 +20,7 @@
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer, and the one that reopens the store after a full
 //!   disk.
+//! - [`stats`]: the counters and histograms behind `/metrics` (served by `scrape`).
 //! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
 //! - `fuzzing` (feature `fuzzing`): the invariant checks the cargo-fuzz targets in `fuzz/` run.
@@ -48,6 +49,7 @@ mod scrape;
 pub mod server;
 mod service;
 pub mod sessions;
+pub mod stats;
 pub mod store;
 mod waiters;
 

@@ -1,12 +1,14 @@
 //! Prometheus exposition on an HTTP address of its own (`--metrics-listen`), through the
 //! `metrics` and `metrics-exporter-prometheus` crates.
 //!
-//! Everything here is sampled from the broker at scrape time, so it can never drift from the
-//! engine's state: each scrape records into a recorder of its own and renders it, so a queue
-//! that is gone leaves no stale series behind.
+//! Gauges are sampled from the broker at scrape time, so they can never drift from the
+//! engine's state: each scrape records them into a recorder of its own and renders it, so a
+//! queue that is gone leaves no stale series behind. Counters and histograms are kept by
+//! [`BrokerStats`](crate::stats::BrokerStats), counted from the engine's events as they are stored.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
@@ -19,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::sessions::SessionRegistry;
+
+/// How often recorded histogram samples are moved into their buckets between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// What a scrape reads.
 #[derive(Clone)]
@@ -38,6 +43,18 @@ pub(crate) fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let addr = listener.local_addr()?;
+    if let Some(stats) = broker.metrics().cloned() {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(UPKEEP_EVERY);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => stats.upkeep(),
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        });
+    }
     let app = axum::Router::new()
         .route("/metrics", get(scrape))
         .with_state(Sources { broker, sessions });
@@ -116,5 +133,61 @@ fn render(broker: &Broker, sessions: &SessionRegistry) -> String {
         Vec::new(),
         if *broker.health().borrow() { 1.0 } else { 0.0 },
     );
-    handle.render()
+    recorder.describe_gauge(
+        "stalk_queue_oldest_ready_seconds".into(),
+        Some(metrics::Unit::Seconds),
+        "How long the longest-waiting READY task of a queue has waited since it became ready \
+         (its ETA or retry time, else its enqueue)."
+            .into(),
+    );
+    let now_ms = broker.clock().now_ms();
+    for (queue, since_ms) in broker.oldest_ready() {
+        let waited = Duration::from_millis(now_ms.saturating_sub(since_ms));
+        let labels = vec![Label::new("queue", queue.to_string())];
+        gauge(
+            "stalk_queue_oldest_ready_seconds",
+            labels,
+            waited.as_secs_f64(),
+        );
+    }
+    recorder.describe_gauge(
+        "stalk_event_watchers".into(),
+        None,
+        "Event stream watchers connected now.".into(),
+    );
+    gauge("stalk_event_watchers", Vec::new(), broker.watchers() as f64);
+    process(&gauge);
+    let mut text = handle.render();
+    if let Some(stats) = broker.metrics() {
+        text.push_str(&stats.render());
+    }
+    text
+}
+
+/// The standard `process_*` metrics of this process.
+fn process(gauge: &impl Fn(&'static str, Vec<Label>, f64)) {
+    let now = metrics_process::collector::collect();
+    let values = [
+        ("process_cpu_seconds_total", now.cpu_seconds_total),
+        ("process_open_fds", now.open_fds.map(|n| n as f64)),
+        ("process_max_fds", now.max_fds.map(|n| n as f64)),
+        (
+            "process_resident_memory_bytes",
+            now.resident_memory_bytes.map(|n| n as f64),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            now.virtual_memory_bytes.map(|n| n as f64),
+        ),
+        (
+            "process_start_time_seconds",
+            now.start_time_seconds.map(|n| n as f64),
+        ),
+        ("process_threads", now.threads.map(|n| n as f64)),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value {
+            gauge(name, Vec::new(), value);
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::engine::{EngineConfig, Timer};
 use crate::service;
 use crate::sessions::SessionRegistry;
+use crate::stats::BrokerStats;
 use crate::store::{Store, StoreConfig, StoreError};
 
 /// How long shutdown waits, once no RPC is in flight, for clients to close their connections.
@@ -218,7 +219,12 @@ fn open_broker(
         result_ttl_ms: u64::try_from(config.result_ttl.as_millis()).unwrap_or(u64::MAX),
         priority_aging_ms: u64::try_from(config.priority_aging.as_millis()).unwrap_or(u64::MAX),
     };
-    Broker::open(store, engine_config, config.durability, clock, token).map_err(StartError::Recover)
+    let stats = config
+        .metrics_listen
+        .is_some()
+        .then(|| Arc::new(BrokerStats::new()));
+    Broker::open(store, engine_config, config.durability, clock, token, stats)
+        .map_err(StartError::Recover)
 }
 
 /// The gRPC server, with TLS when configured.

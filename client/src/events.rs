@@ -54,8 +54,10 @@ pub struct Event {
     pub worker: Option<String>,
     /// When a SCHEDULED or RETRYING task becomes ready.
     pub due_at: Option<SystemTime>,
-    /// A succeeded attempt's run time.
+    /// How long the attempt that ended ran (succeeded, failed, retried).
     pub runtime: Option<Duration>,
+    /// A started attempt's wait since its task became ready.
+    pub waited: Option<Duration>,
     /// Why a task failed, retried, was lost or revoked.
     pub error: Option<TaskFailure>,
     /// A heartbeat's running tasks.
@@ -72,7 +74,14 @@ impl Event {
             Ok(v1::TaskState::Unspecified) => None,
             _ => Some(TaskState::from_wire(event.state)?),
         };
-        let is_success = event.r#type == v1::EventType::TaskSucceeded as i32;
+        let ended = [
+            v1::EventType::TaskSucceeded,
+            v1::EventType::TaskFailed,
+            v1::EventType::TaskRetried,
+        ]
+        .iter()
+        .any(|t| *t as i32 == event.r#type);
+        let started = event.r#type == v1::EventType::TaskStarted as i32;
         Ok(Self {
             seq: event.seq,
             kind: event.type_name,
@@ -84,7 +93,9 @@ impl Event {
             state,
             worker: non_empty(event.worker),
             due_at: time_from_unix_ms(event.due_at_unix_ms),
-            runtime: is_success.then(|| Duration::from_millis(event.runtime_ms)),
+            runtime: (ended && event.runtime_ms > 0)
+                .then(|| Duration::from_millis(event.runtime_ms)),
+            waited: started.then(|| Duration::from_millis(event.waited_ms)),
             error: event.error.map(TaskFailure::from),
             active: event.active,
             processed: event.processed,

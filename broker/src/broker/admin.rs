@@ -104,6 +104,11 @@ impl Broker {
         self.core.lock().engine.stats(queues)
     }
 
+    /// Per queue with READY tasks, when its longest-waiting one became ready, unix ms.
+    pub fn oldest_ready(&self) -> Vec<(Arc<str>, u64)> {
+        self.core.lock().engine.oldest_ready()
+    }
+
     /// Every limit, by scope and header.
     pub fn limits(&self) -> Vec<LimitInfo> {
         self.core.lock().engine.limits()

@@ -150,6 +150,9 @@ impl Broker {
         if let Some(batch) = EventBatch::of(&events) {
             index.push(batch);
         }
+        if let Some(stats) = &self.settings.stats {
+            stats.count(&events);
+        }
         // No watcher is fine: the events are stored.
         let _ = self.live_events.send(events.into());
         Ok(())

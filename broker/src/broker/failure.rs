@@ -123,7 +123,14 @@ impl Broker {
         let loaded = closed
             .and_then(|()| Store::open(&self.settings.store))
             .map_err(BrokerError::from)
-            .and_then(|store| Core::load(store, self.settings.engine, epoch));
+            .and_then(|store| {
+                Core::load(
+                    store,
+                    self.settings.engine,
+                    epoch,
+                    self.settings.flush_observer(),
+                )
+            });
         let (loaded, tasks) = match loaded {
             Ok(loaded) => loaded,
             Err(BrokerError::Store(

@@ -41,6 +41,7 @@ use crate::config::Durability;
 use crate::engine::{
     Command, Ctx, EngineConfig, Event, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
 };
+use crate::stats::BrokerStats;
 use crate::store::{FreeSpace, Store};
 use crate::waiters::{ReadySignals, ResultWaiters};
 
@@ -116,7 +117,8 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// Recovers the engine from `store` and returns a broker ready to serve.
+    /// Recovers the engine from `store` and returns a broker ready to serve; it counts into
+    /// `stats` when given (a broker that serves metrics).
     ///
     /// # Errors
     /// [`BrokerError::Store`] when the store cannot be read back.
@@ -126,12 +128,14 @@ impl Broker {
         durability: Durability,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
+        stats: Option<Arc<BrokerStats>>,
     ) -> Result<Self, BrokerError> {
         let settings = Settings {
             store: store.config().clone(),
             engine: engine_config,
+            stats,
         };
-        let (core, _) = Core::load(store, engine_config, 0)?;
+        let (core, _) = Core::load(store, engine_config, 0, settings.flush_observer())?;
         Ok(Self {
             core: Mutex::new(core),
             space: FreeSpace::new(&settings.store.path, settings.store.min_free_bytes),
@@ -355,6 +359,11 @@ impl Broker {
         let commit = self.core.lock().storage(&self.settings)?.commit.clone();
         commit.sync().await?;
         Ok(())
+    }
+
+    /// The counters and histograms, when the broker serves metrics.
+    pub fn metrics(&self) -> Option<&Arc<BrokerStats>> {
+        self.settings.stats.as_ref()
     }
 
     /// Bytes the store occupies on disk (0 while it is being reopened).

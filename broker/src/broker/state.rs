@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::events::EventIndex;
 use super::{BrokerError, Failure, SEQ_BLOCK};
 use crate::engine::{Engine, EngineConfig, Outcome};
-use crate::store::{GroupCommit, Store, StoreConfig, StoreError};
+use crate::stats::BrokerStats;
+use crate::store::{FlushObserver, GroupCommit, Store, StoreConfig, StoreError};
 
 /// Everything a command changes, behind the engine lock.
 pub(super) struct Core {
@@ -36,9 +37,11 @@ impl Core {
         store: Store,
         engine_config: EngineConfig,
         epoch: u64,
+        observer: Option<Arc<dyn FlushObserver>>,
     ) -> Result<(Self, usize), BrokerError> {
         let store = Arc::new(store);
-        let (engine, next_seq, tasks, commit, events) = match read_back(&store, engine_config) {
+        let read = read_back(&store, engine_config, observer);
+        let (engine, next_seq, tasks, commit, events) = match read {
             Ok(read) => read,
             Err(err) => {
                 if let Err(stuck) = store.close() {
@@ -72,6 +75,17 @@ impl Core {
 pub(super) struct Settings {
     pub(super) store: StoreConfig,
     pub(super) engine: EngineConfig,
+    /// The metrics, when the broker serves them; kept across reopens of the store.
+    pub(super) stats: Option<Arc<BrokerStats>>,
+}
+
+impl Settings {
+    /// The metrics as group commit's flush observer.
+    pub(super) fn flush_observer(&self) -> Option<Arc<dyn FlushObserver>> {
+        self.stats
+            .clone()
+            .map(|stats| stats as Arc<dyn FlushObserver>)
+    }
 }
 
 impl Settings {
@@ -113,6 +127,7 @@ pub(super) struct Applied {
 fn read_back(
     store: &Store,
     engine_config: EngineConfig,
+    observer: Option<Arc<dyn FlushObserver>>,
 ) -> Result<(Engine, u64, usize, GroupCommit, EventIndex), BrokerError> {
     let recovered = store.recover()?;
     super::log_recovered(&recovered.tasks);
@@ -124,6 +139,6 @@ fn read_back(
     engine.restore_limits(recovered.limits);
     engine.restore_revocations(recovered.revocations);
     store.reserve_seq(next_seq + SEQ_BLOCK)?;
-    let commit = store.group_commit()?;
+    let commit = store.group_commit(observer)?;
     Ok((engine, next_seq, tasks, commit, events))
 }

@@ -150,8 +150,10 @@ pub struct Event {
     pub worker: Option<Arc<str>>,
     /// When a SCHEDULED or RETRYING task becomes READY, unix ms; 0 otherwise.
     pub due_ms: u64,
-    /// A succeeded attempt's run time, ms.
+    /// How long the attempt that ended ran (succeeded, failed, retried), ms.
     pub runtime_ms: u64,
+    /// A started attempt's wait since its task became READY, ms.
+    pub waited_ms: u64,
     /// Why a task failed, retried, was lost or revoked.
     pub error: Option<TaskError>,
     /// A heartbeat's running tasks.
@@ -177,6 +179,7 @@ impl Event {
             worker: None,
             due_ms: 0,
             runtime_ms: 0,
+            waited_ms: 0,
             error: None,
             active: 0,
             processed: 0,
@@ -195,6 +198,15 @@ impl Event {
             state: Some(meta.state),
             due_ms: if waits { meta.due_ms } else { 0 },
             ..Self::new(kind, at_ms)
+        }
+    }
+
+    /// The started event of `meta`'s attempt, which began at `at_ms`.
+    pub(crate) fn started(meta: &TaskMeta, worker: Option<Arc<str>>, at_ms: u64) -> Self {
+        Self {
+            worker,
+            waited_ms: at_ms.saturating_sub(meta.cold().ready_ms),
+            ..Self::of_task(EventKind::Started, meta, at_ms)
         }
     }
 
@@ -238,34 +250,38 @@ impl EventFilter {
     }
 }
 
-/// The events a transition from `from` to the task's state now makes.
-pub(super) fn of_transition(from: TaskState, meta: &TaskMeta, at_ms: u64, out: &mut Vec<Event>) {
+/// The events a transition from `from` to the task's state now makes; `ran_since` is when the
+/// attempt that just ended started, if one ran.
+pub(super) fn of_transition(
+    from: TaskState,
+    ran_since: Option<u64>,
+    meta: &TaskMeta,
+    at_ms: u64,
+    out: &mut Vec<Event>,
+) {
     let event = |kind| Event::of_task(kind, meta, at_ms);
-    let with_error = |kind| Event {
+    let ended = |kind| Event {
         error: meta.cold().error.clone(),
+        runtime_ms: ran_since.map_or(0, |since| at_ms.saturating_sub(since)),
         ..event(kind)
     };
     match meta.state {
-        TaskState::Succeeded => {
-            let started_ms = meta.cold().started_ms;
-            out.push(Event {
-                runtime_ms: if started_ms > 0 {
-                    at_ms.saturating_sub(started_ms)
-                } else {
-                    0
-                },
-                ..event(EventKind::Succeeded)
-            });
-        }
+        TaskState::Succeeded => out.push(Event {
+            error: None,
+            ..ended(EventKind::Succeeded)
+        }),
         TaskState::Failed => {
-            out.push(with_error(EventKind::Failed));
+            out.push(ended(EventKind::Failed));
             out.push(event(EventKind::DeadLettered));
         }
-        TaskState::Retrying => out.push(with_error(EventKind::Retried)),
+        TaskState::Retrying => out.push(ended(EventKind::Retried)),
         TaskState::Scheduled => out.push(event(EventKind::Scheduled)),
         TaskState::Ready if from == TaskState::Failed => out.push(event(EventKind::Replayed)),
         TaskState::Ready => out.push(event(EventKind::Ready)),
-        TaskState::Revoked => out.push(with_error(EventKind::Revoked)),
+        TaskState::Revoked => out.push(Event {
+            error: meta.cold().error.clone(),
+            ..event(EventKind::Revoked)
+        }),
         TaskState::Expired => out.push(event(EventKind::Expired)),
         // Leases are granted outside `transition` (see `lease.rs`).
         TaskState::Leased => out.push(event(EventKind::Leased)),

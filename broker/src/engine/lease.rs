@@ -66,6 +66,12 @@ impl Engine {
                 let Some(meta) = self.tasks.get_mut(&key) else {
                     continue;
                 };
+                // Before the lease takes `due_ms` over: a delayed task was ready from its due time.
+                let ready_ms = if meta.due_ms > 0 {
+                    meta.due_ms
+                } else {
+                    meta.enqueued_ms
+                };
                 unindex(&mut self.queues, &mut self.timers, meta);
                 let deadline_ms = ctx.now_ms + lease_ms.unwrap_or(u64::from(meta.options.lease_ms));
                 meta.state = TaskState::Leased;
@@ -76,6 +82,7 @@ impl Engine {
                     cold.started_ms = ctx.now_ms;
                 }
                 cold.prefetched = prefetch;
+                cold.ready_ms = ready_ms;
                 meta.set_lease(Lease {
                     id: lease_id,
                     deadline_ms,
@@ -88,13 +95,13 @@ impl Engine {
                 );
                 out.writes
                     .push(Write::Update(Box::new(((**meta).clone(), None))));
-                let event = |kind| Event {
+                out.events.push(Event {
                     worker: worker.clone(),
-                    ..Event::of_task(kind, meta, ctx.now_ms)
-                };
-                out.events.push(event(EventKind::Leased));
+                    ..Event::of_task(EventKind::Leased, meta, ctx.now_ms)
+                });
                 if !prefetch {
-                    out.events.push(event(EventKind::Started));
+                    out.events
+                        .push(Event::started(meta, worker.clone(), ctx.now_ms));
                 }
                 granted.push(Granted {
                     meta: (**meta).clone(),
@@ -191,8 +198,7 @@ impl Engine {
             // Only a started attempt is extended.
             let cold = meta.cold_mut();
             if std::mem::take(&mut cold.prefetched) {
-                out.events
-                    .push(Event::of_task(EventKind::Started, meta, ctx.now_ms));
+                out.events.push(Event::started(meta, None, ctx.now_ms));
             }
             index(
                 &mut self.queues,

@@ -86,6 +86,7 @@ pub use task::{
     DEFAULT_RETRY_BACKOFF_MS,
 };
 pub use task_id::TaskId;
+pub use tick::{LEASE_EXPIRED, PREFETCH_EXPIRED};
 
 /// The former path of [`schedules`], kept for callers outside the engine.
 pub use self::schedules as schedule;
@@ -171,6 +172,43 @@ impl Engine {
         };
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    /// Per queue with READY tasks, when its longest-waiting one became ready (its ETA or retry
+    /// time, else its enqueue), unix ms; sorted by queue. Tasks a limit holds back count.
+    pub fn oldest_ready(&self) -> Vec<(Arc<str>, u64)> {
+        let ready_since = |key: &u64, seq: u64| {
+            self.tasks
+                .get(key)
+                .filter(|m| m.state == TaskState::Ready && m.ready_seq == seq)
+                .map(|m| {
+                    if m.due_ms > 0 {
+                        m.due_ms
+                    } else {
+                        m.enqueued_ms
+                    }
+                })
+        };
+        let mut out: Vec<(Arc<str>, u64)> =
+            self.queues
+                .by_name
+                .iter()
+                .filter(|(_, q)| q.counts.ready > 0)
+                .filter_map(|(name, q)| {
+                    // Each lane is in ready order: its first live entry is its oldest.
+                    let lanes = q.ready.iter().filter_map(|lane| {
+                        lane.iter().find_map(|(seq, key)| ready_since(key, *seq))
+                    });
+                    let parked = (0..=9u8).filter_map(|p| {
+                        q.parked
+                            .range((p, 0, 0)..(p + 1, 0, 0))
+                            .find_map(|(_, seq, key)| ready_since(key, *seq))
+                    });
+                    lanes.chain(parked).min().map(|at| (name.clone(), at))
+                })
+                .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 

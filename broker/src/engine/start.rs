@@ -5,7 +5,7 @@
 
 use super::command::{Outcome, Reply};
 use super::ctx::Ctx;
-use super::events::{Event, EventKind};
+use super::events::Event;
 use super::task::{Lease, TaskState};
 use super::transitions::{index, unindex, Change};
 use super::{Engine, EngineError};
@@ -68,8 +68,7 @@ impl Engine {
             let cold = meta.cold_mut();
             cold.prefetched = false;
             cold.started_ms = ctx.now_ms;
-            out.events
-                .push(Event::of_task(EventKind::Started, meta, ctx.now_ms));
+            out.events.push(Event::started(meta, None, ctx.now_ms));
         }
         index(
             &mut self.queues,

@@ -230,6 +230,9 @@ pub struct TaskCold {
     pub last_lease_id: u64,
     /// Start of the last attempt, unix ms; 0 if none.
     pub started_ms: u64,
+    /// When the current lease's task became READY (its enqueue, or its ETA or retry time),
+    /// unix ms, for the wait until it started. Not stored: leases do not survive a restart.
+    pub ready_ms: u64,
     /// When the task became terminal, unix ms; 0 if not.
     pub finished_ms: u64,
     /// When a terminal record is deleted, unix ms; 0 if never (dead letters).
@@ -249,6 +252,7 @@ static NO_COLD: TaskCold = TaskCold {
     prefetched: false,
     last_lease_id: 0,
     started_ms: 0,
+    ready_ms: 0,
     finished_ms: 0,
     purge_at_ms: 0,
     error: None,

@@ -1,11 +1,18 @@
 //! Time-driven transitions of tasks: a `Tick` of the `Due`, `Lease`, `Expiry` or `Purge` timer.
 //! The `Schedule` and `Limit` timers tick in `schedules/firing.rs` and `limits/parks.rs`.
 
+use std::sync::Arc;
+
 use super::command::{Outcome, Reply, Timer};
 use super::ctx::Ctx;
 use super::task::{TaskError, TaskState};
 use super::transitions::Change;
 use super::Engine;
+
+/// The note of the ready event of a task whose prefetch lease ran out before it started.
+pub const PREFETCH_EXPIRED: &str = "the prefetch lease ran out before the task started";
+/// The error kind of an attempt lost because its running lease ran out.
+pub const LEASE_EXPIRED: &str = "LeaseExpired";
 
 impl Engine {
     pub(super) fn tick(&mut self, timer: Timer, limit: usize, ctx: Ctx) -> Outcome {
@@ -30,10 +37,13 @@ impl Engine {
                     }
                     // The task keeps its place in the ready order.
                     self.transition(key, TaskState::Ready, Change::default(), ctx, &mut out);
+                    if let Some(event) = out.events.last_mut() {
+                        event.note = Some(Arc::from(PREFETCH_EXPIRED));
+                    }
                 }
                 Timer::Lease => {
                     let cause = TaskError {
-                        kind: "LeaseExpired".into(),
+                        kind: LEASE_EXPIRED.into(),
                         message: "the lease ran out with no ack or extension: the worker died, \
                                   was cut off or stalled"
                             .into(),

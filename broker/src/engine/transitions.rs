@@ -40,6 +40,10 @@ impl Engine {
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         let from = meta.state;
+        // The attempt that ends here, if one ran: its start, for its runtime.
+        let ran_since = (from == TaskState::Leased && !meta.cold().prefetched)
+            .then(|| meta.cold().started_ms)
+            .filter(|&started| started > 0);
         let freed = if self.limits.is_empty() {
             Vec::new()
         } else {
@@ -90,7 +94,7 @@ impl Engine {
         if to == TaskState::Ready {
             out.ready_in(&meta.queue);
         }
-        events::of_transition(from, meta, ctx.now_ms, &mut out.events);
+        events::of_transition(from, ran_since, meta, ctx.now_ms, &mut out.events);
         if !(change.derivable && to == TaskState::Ready) {
             out.writes
                 .push(Write::Update(Box::new(((**meta).clone(), change.result))));

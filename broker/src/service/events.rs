@@ -136,5 +136,6 @@ pub(crate) fn event_to_pb(event: &Event) -> pb::Event {
         active: event.active,
         processed: event.processed,
         note: event.note.as_deref().unwrap_or_default().to_owned(),
+        waited_ms: event.waited_ms,
     }
 }

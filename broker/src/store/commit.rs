@@ -43,6 +43,15 @@ struct Shared {
     /// Cancelled by [`GroupCommit::close`]: a flush in progress is abandoned, so the flusher lets
     /// go of its database handle at once.
     closed: CancellationToken,
+    /// Told of every flush, for metrics.
+    observer: Option<Arc<dyn FlushObserver>>,
+}
+
+/// Told of every group commit: how many durable commands it covered and how long its flush
+/// took (for the broker's metrics).
+pub trait FlushObserver: Send + Sync + std::fmt::Debug {
+    /// One flush completed.
+    fn flushed(&self, commands: u64, took: std::time::Duration);
 }
 
 #[derive(Debug)]
@@ -51,6 +60,8 @@ struct Generations {
     next: u64,
     /// The highest flush number anyone waits for.
     wanted: u64,
+    /// Tickets taken for the next flush, for the observer.
+    claimed: u64,
     stop: bool,
 }
 
@@ -73,6 +84,7 @@ impl GroupCommit {
         db: sled::Db,
         mark: Arc<CommitMark>,
         mark_base: u64,
+        observer: Option<Arc<dyn FlushObserver>>,
     ) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(StoreError::NoRuntime)?;
         let (done, _) = watch::channel(0);
@@ -81,6 +93,7 @@ impl GroupCommit {
             gens: Mutex::new(Generations {
                 next: 1,
                 wanted: 0,
+                claimed: 0,
                 stop: false,
             }),
             wake: Notify::new(),
@@ -90,6 +103,7 @@ impl GroupCommit {
             mark,
             mark_base,
             closed: CancellationToken::new(),
+            observer,
         });
         runtime.spawn(shared.clone().run());
         Ok(Self(Arc::new(StopOnDrop(shared))))
@@ -115,6 +129,7 @@ impl GroupCommit {
         let shared = self.shared();
         let mut gens = shared.gens.lock();
         let ticket = gens.next;
+        gens.claimed += 1;
         if gens.wanted < ticket {
             gens.wanted = ticket;
             shared.wake.notify_one();
@@ -161,7 +176,7 @@ impl Shared {
 
     async fn run(self: Arc<Self>) {
         loop {
-            let ticket = loop {
+            let (ticket, commands) = loop {
                 // Registered before checking, so a ticket taken in between is not missed.
                 let woken = self.wake.notified();
                 {
@@ -172,7 +187,7 @@ impl Shared {
                     if gens.wanted >= gens.next {
                         let ticket = gens.next;
                         gens.next += 1;
-                        break ticket;
+                        break (ticket, std::mem::take(&mut gens.claimed));
                     }
                 }
                 woken.await;
@@ -181,6 +196,7 @@ impl Shared {
             let Some(db) = self.db.lock().clone() else {
                 return;
             };
+            let started = std::time::Instant::now();
             let flushed = tokio::select! {
                 flushed = self.commit(&db, self.mark_base + ticket) => flushed,
                 () = self.closed.cancelled() => return,
@@ -193,6 +209,9 @@ impl Shared {
                 return;
             }
             self.done.send_replace(ticket);
+            if let Some(observer) = &self.observer {
+                observer.flushed(commands, started.elapsed());
+            }
         }
     }
 

@@ -58,6 +58,8 @@ struct EventRecord {
     processed: u64,
     #[prost(string, optional, tag = "16")]
     note: Option<String>,
+    #[prost(uint64, tag = "17")]
+    waited_ms: u64,
 }
 
 /// The record of a batch of numbered events.
@@ -86,6 +88,7 @@ fn encode_event(event: &Event) -> EventRecord {
         active: event.active,
         processed: event.processed,
         note: event.note.as_deref().map(str::to_owned),
+        waited_ms: event.waited_ms,
     }
 }
 
@@ -135,6 +138,7 @@ pub(crate) fn decode_batch(key: &[u8], bytes: &[u8]) -> Result<Vec<Event>, Store
                 worker: r.worker.map(Arc::from),
                 due_ms: r.due_ms,
                 runtime_ms: r.runtime_ms,
+                waited_ms: r.waited_ms,
                 error,
                 active: r.active,
                 processed: r.processed,

@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use check::{check, CheckReport};
-pub use commit::GroupCommit;
+pub use commit::{FlushObserver, GroupCommit};
 use commit_mark::CommitMark;
 pub use error::StoreError;
 pub use events::EventBatch;
@@ -213,11 +213,15 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// A group-commit flusher for this store, running on the current tokio runtime.
+    /// A group-commit flusher for this store, running on the current tokio runtime, telling
+    /// `observer` of every flush.
     ///
     /// # Errors
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
-    pub fn group_commit(&self) -> Result<GroupCommit, StoreError> {
-        GroupCommit::start(self.db.clone(), self.mark.clone(), self.mark_base)
+    pub fn group_commit(
+        &self,
+        observer: Option<Arc<dyn FlushObserver>>,
+    ) -> Result<GroupCommit, StoreError> {
+        GroupCommit::start(self.db.clone(), self.mark.clone(), self.mark_base, observer)
     }
 }

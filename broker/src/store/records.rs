@@ -243,6 +243,7 @@ pub(crate) fn decode_state(
         prefetched: false,
         last_lease_id: record.last_lease_id,
         started_ms: record.started_ms,
+        ready_ms: 0,
         finished_ms: record.finished_ms,
         purge_at_ms: record.purge_at_ms,
         error: record.error.map(|e| TaskError {
@@ -331,6 +332,7 @@ mod tests {
                 prefetched: false,
                 last_lease_id: 42,
                 started_ms: 2,
+                ready_ms: 0,
                 finished_ms: 0,
                 purge_at_ms: 0,
                 error: Some(TaskError {

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use stalk_broker::clock::ManualClock;
 use stalk_client::Task;
-use stalk_testkit::TestBroker;
+use stalk_testkit::{wait_until, TestBroker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{lease, Stalkd};
+use crate::support::{lease, Stalkd, SOON};
 
 /// GETs `path` from `addr` over plain HTTP/1.1: the status line and the body.
 async fn get(addr: SocketAddr, path: &str) -> (String, String) {
@@ -104,4 +106,80 @@ async fn stalkd_serves_metrics_where_its_ready_line_says() {
 
     let without = Stalkd::start(dir.path(), &[]);
     assert_eq!(without.metrics_addr, None);
+}
+
+#[tokio::test]
+async fn counters_and_histograms_add_up_to_a_known_workload() {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let broker = TestBroker::start_with_clock(clock.clone(), |c| {
+        c.metrics_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    let addr = broker.metrics_addr().expect("metrics are served");
+    let client = broker.client().await;
+    for i in 0..4 {
+        client
+            .enqueue(Task::new("mail").queue("q").id(format!("m-{i}")))
+            .await
+            .unwrap();
+    }
+    client
+        .enqueue(Task::new("report").queue("slow").id("waiting"))
+        .await
+        .unwrap();
+    // Waits 2 s before it starts, runs 3 s.
+    clock.advance(2_000);
+    let leased = lease(&client, "q", 3).await;
+    clock.advance(3_000);
+    client.ack_json(&leased[0], &1).await.unwrap();
+    client.ack_json(&leased[1], &1).await.unwrap();
+    client
+        .ack_failure(&leased[2], "Boom", "it broke", true, None)
+        .await
+        .unwrap();
+    let _watch = client
+        .watch_events(stalk_client::EventQuery::default())
+        .await
+        .unwrap();
+
+    let samples = wait_until(
+        SOON,
+        || async { parse_samples(&get(addr, "/metrics").await.1) },
+        |s| s.get("stalk_event_watchers") == Some(&1.0),
+    )
+    .await
+    .expect("the watcher is counted");
+    let of = |name: &str| {
+        samples
+            .get(&format!("{name}{{queue=\"q\",task=\"mail\"}}"))
+            .copied()
+            .unwrap_or_else(|| panic!("no {name} in {samples:?}"))
+    };
+    assert_eq!(of("stalk_tasks_enqueued_total"), 4.0);
+    assert_eq!(of("stalk_tasks_started_total"), 3.0);
+    assert_eq!(of("stalk_tasks_succeeded_total"), 2.0);
+    assert_eq!(of("stalk_tasks_failed_total"), 1.0);
+    assert_eq!(of("stalk_tasks_dead_lettered_total"), 1.0);
+    assert_eq!(of("stalk_tasks_retried_total"), 0.0);
+    assert_eq!(of("stalk_task_wait_seconds_count"), 3.0);
+    assert_eq!(of("stalk_task_wait_seconds_sum"), 6.0, "3 waits of 2 s");
+    assert_eq!(of("stalk_task_runtime_seconds_count"), 3.0);
+    assert_eq!(of("stalk_task_runtime_seconds_sum"), 9.0, "3 runs of 3 s");
+    let bucket = |le: &str| {
+        samples
+            [&format!("stalk_task_runtime_seconds_bucket{{queue=\"q\",task=\"mail\",le=\"{le}\"}}")]
+    };
+    assert_eq!((bucket("2.5"), bucket("5")), (0.0, 3.0));
+    // One ready task in `q`, one in `slow`, both waiting since their enqueue 5 s ago.
+    assert_eq!(
+        samples["stalk_queue_oldest_ready_seconds{queue=\"q\"}"],
+        5.0
+    );
+    assert_eq!(
+        samples["stalk_queue_oldest_ready_seconds{queue=\"slow\"}"],
+        5.0
+    );
+    assert!(samples["stalk_group_commit_batch_commands_count"] >= 1.0);
+    assert!(samples["stalk_group_commit_flush_seconds_count"] >= 1.0);
+    assert!(samples["process_resident_memory_bytes"] > 0.0);
 }

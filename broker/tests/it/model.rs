@@ -135,6 +135,7 @@ impl Real {
             Durability::Sync,
             Arc::new(self.clock.clone()),
             CancellationToken::new(),
+            None,
         )
         .expect("open broker");
         self.broker = Some(Arc::new(broker));

@@ -200,6 +200,9 @@ fn event_text(event: &Event) -> String {
     if let Some(runtime) = event.runtime {
         field("runtime", &format!("{}ms", runtime.as_millis()));
     }
+    if let Some(waited) = event.waited {
+        field("waited", &format!("{}ms", waited.as_millis()));
+    }
     if event.kind == "worker-heartbeat" {
         field("active", &event.active.to_string());
         field("processed", &event.processed.to_string());
@@ -212,6 +215,10 @@ fn event_text(event: &Event) -> String {
         field("note", &format!("{note:?}"));
     }
     line
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn event_json(event: &Event) -> Value {
@@ -227,7 +234,8 @@ fn event_json(event: &Event) -> Value {
         "state": event.state.map(|s| s.to_string()),
         "worker": event.worker,
         "due_at": time(event.due_at),
-        "runtime_ms": event.runtime.map(|r| u64::try_from(r.as_millis()).unwrap_or(u64::MAX)),
+        "runtime_ms": event.runtime.map(millis),
+        "waited_ms": event.waited.map(millis),
         "error": event.error.as_ref().map(|e| json!({ "kind": e.kind, "message": e.message })),
         "active": event.active,
         "processed": event.processed,
