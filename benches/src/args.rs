@@ -153,6 +153,12 @@ pub struct Common {
     /// Durability mode of the spawned broker.
     #[arg(long, value_enum, default_value_t = Durability::Sync, global = true)]
     pub durability: Durability,
+    /// Event watchers to attach for the run (each follows the whole stream, in this process).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub watchers: usize,
+    /// Serve the spawned broker's metrics and scrape `/metrics` every second during the run.
+    #[arg(long, global = true)]
+    pub scrape_metrics: bool,
     /// Also write the summary (with a machine line) to this file; `auto` picks
     /// `benches/results/<date>-<scenario>.json`.
     #[arg(long, global = true)]

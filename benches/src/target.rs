@@ -13,6 +13,8 @@ use crate::args::{Common, Durability};
 pub struct Target {
     /// `http://host:port`.
     pub url: String,
+    /// Where a spawned broker serves `/metrics` (with `--scrape-metrics`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     child: Option<Child>,
     _data_dir: Option<tempfile::TempDir>,
 }
@@ -31,6 +33,7 @@ impl Target {
             };
             return Ok(Self {
                 url,
+                metrics_addr: None,
                 child: None,
                 _data_dir: None,
             });
@@ -44,15 +47,19 @@ impl Target {
             Durability::Sync => "sync",
             Durability::Fast => "fast",
         };
-        let mut child = Command::new(&stalkd)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--durability",
-                durability,
-                "--data-dir",
-            ])
-            .arg(data_dir.path())
+        let mut command = Command::new(&stalkd);
+        command.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--durability",
+            durability,
+            "--data-dir",
+        ]);
+        command.arg(data_dir.path());
+        if common.scrape_metrics {
+            command.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .env("STALK_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -73,8 +80,13 @@ impl Target {
         let Some(addr) = ready["addr"].as_str() else {
             bail!("stalkd's ready line has no addr: {line}");
         };
+        let metrics_addr = ready["metrics_addr"].as_str().and_then(|a| a.parse().ok());
+        if common.scrape_metrics && metrics_addr.is_none() {
+            bail!("stalkd's ready line has no metrics_addr: {line}");
+        }
         Ok(Self {
             url: format!("http://{addr}"),
+            metrics_addr,
             child: Some(child),
             _data_dir: Some(data_dir),
         })

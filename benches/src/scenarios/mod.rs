@@ -16,6 +16,7 @@ use stalk_client::Task;
 
 use crate::analytics::{Latencies, RunSummary};
 use crate::args::{Cli, Scenario};
+use crate::observers::Observers;
 use crate::target::Target;
 
 /// How much work is left: actors claim tasks until the count or the time runs out.
@@ -68,6 +69,7 @@ fn tasks(queue: &str, n: u64, bytes: usize) -> Vec<Task> {
 pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
     let target = Target::start(&cli.common)?;
     let c = &cli.common;
+    let observers = Observers::start(&target, c).await?;
     let (tasks, elapsed, latencies, params) = match &cli.scenario {
         Scenario::Enqueue => {
             let (n, t, l) = enqueue::run(&target, c, 1).await?;
@@ -180,6 +182,11 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
     params["connections"] = c.connections.into();
     params["payload_bytes"] = c.payload_bytes.into();
     params["durability"] = serde_json::to_value(c.durability)?;
+    params["watchers"] = c.watchers.into();
+    params["scrape_metrics"] = c.scrape_metrics.into();
+    params["events_watched"] = observers.events.load(Ordering::Relaxed).into();
+    params["scrapes"] = observers.scrapes.load(Ordering::Relaxed).into();
+    drop(observers);
     let (rss, peak) = target.rss_mib();
     let elapsed_s = elapsed.as_secs_f64();
     Ok(RunSummary {
