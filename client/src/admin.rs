@@ -26,6 +26,8 @@ pub struct QueueStats {
     pub retrying: u64,
     /// FAILED tasks in the dead-letter set.
     pub dead: u64,
+    /// The queue is paused: it leases nothing until resumed.
+    pub paused: bool,
 }
 
 impl From<v1::QueueStats> for QueueStats {
@@ -37,6 +39,7 @@ impl From<v1::QueueStats> for QueueStats {
             leased: stats.leased,
             retrying: stats.retrying,
             dead: stats.dead,
+            paused: stats.paused,
         }
     }
 }
@@ -147,6 +150,38 @@ impl Client {
             dead_letters,
         };
         Ok(self.admin().purge_queue(request).await?.into_inner().purged)
+    }
+
+    /// Pauses `queue` (durably): it leases nothing, and its tasks waiting in workers' prefetch
+    /// buffers do not start, until [`Client::resume_queue`]. Returns false if it already was.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`] if the broker refuses the call (e.g. a malformed queue name).
+    pub async fn pause_queue(&self, queue: &str) -> Result<bool, ClientError> {
+        self.set_paused(queue, true).await
+    }
+
+    /// Resumes a paused `queue`. Returns false if it was not paused.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::pause_queue`].
+    pub async fn resume_queue(&self, queue: &str) -> Result<bool, ClientError> {
+        self.set_paused(queue, false).await
+    }
+
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<bool, ClientError> {
+        let request = v1::PauseQueueRequest {
+            queue: queue.to_owned(),
+            paused,
+        };
+        Ok(self
+            .admin()
+            .pause_queue(request)
+            .await?
+            .into_inner()
+            .changed)
     }
 
     /// Puts dead letters of `queue` back to READY with a fresh retry budget: the named ones

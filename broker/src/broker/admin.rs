@@ -24,6 +24,26 @@ impl Broker {
         }
     }
 
+    /// Pauses or resumes a queue (durably); answers whether anything changed.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn pause_queue(&self, queue: String, paused: bool) -> Result<bool, BrokerError> {
+        match self
+            .execute(Command::PauseQueue { queue, paused })
+            .await?
+            .reply
+        {
+            Reply::Paused(changed) => Ok(changed),
+            other => Err(BrokerError::unexpected("PauseQueue", &other)),
+        }
+    }
+
+    /// The paused queues, sorted.
+    pub fn paused_queues(&self) -> Vec<Arc<str>> {
+        self.core.lock().engine.paused_queues()
+    }
+
     /// Puts a queue's dead letters back to READY (only `ids` when given, at most `limit`);
     /// returns the ids put back.
     ///

@@ -138,6 +138,7 @@ fn read_back(
     engine.restore_schedules(recovered.schedules);
     engine.restore_limits(recovered.limits);
     engine.restore_revocations(recovered.revocations);
+    engine.restore_pauses(recovered.paused);
     store.reserve_seq(next_seq + SEQ_BLOCK)?;
     let commit = store.group_commit(observer)?;
     Ok((engine, next_seq, tasks, commit, events))

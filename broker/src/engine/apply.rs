@@ -58,6 +58,7 @@ impl Engine {
                 limit,
             } => Ok(self.tick_limits(limit, ctx)),
             Command::Tick { timer, limit } => Ok(self.tick(timer, limit, ctx)),
+            Command::PauseQueue { queue, paused } => Ok(self.pause_queue(&queue, paused, ctx)),
             Command::Record(events) => {
                 let mut out = Outcome::new(Reply::Ticked(0));
                 out.durable = false;

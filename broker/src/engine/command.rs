@@ -191,6 +191,13 @@ pub enum Command {
         /// Pause (true) or resume (false).
         paused: bool,
     },
+    /// Pause or resume a queue.
+    PauseQueue {
+        /// The queue.
+        queue: String,
+        /// Pause (true) or resume (false).
+        paused: bool,
+    },
     /// Record events that no task change makes (workers coming and going, queues paused):
     /// they are numbered and stored like any other.
     Record(Vec<Event>),
@@ -287,6 +294,8 @@ pub enum Reply {
     Deleted(bool),
     /// To `SetLimit`: every limit now.
     Limits(Vec<LimitInfo>),
+    /// To `PauseQueue`: whether it changed anything.
+    Paused(bool),
 }
 
 /// A change for the store to make durable.
@@ -306,6 +315,8 @@ pub enum Write {
     PutLimit(LimitKey, Option<Limit>),
     /// A revocation is remembered until this time (`None`: forgotten).
     Revocation(RevokeRule, Option<u64>),
+    /// A queue was paused (true) or resumed (false).
+    PauseQueue(Arc<str>, bool),
 }
 
 /// The result of applying a command.

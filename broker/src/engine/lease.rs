@@ -30,6 +30,9 @@ impl Engine {
         let mut granted = Vec::new();
         let limited = !self.limits.is_empty();
         for name in queues {
+            if self.is_paused(name) {
+                continue;
+            }
             if limited && !self.queue_open(name, ctx, &mut out) {
                 continue;
             }

@@ -33,6 +33,7 @@
 //! - `tick.rs`: time-driven transitions: ETA due, lease expired, task expired, result TTL.
 //! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
 //! - `events.rs`: the [`Event`]s a command's changes make, for the event stream.
+//! - `pauses.rs`: paused queues.
 //! - `bulk.rs`: purging a queue, replaying dead letters.
 //! - `listing.rs`: paging through a queue.
 //! - `recover.rs`: the rebuild after a restart.
@@ -54,6 +55,7 @@ mod lease;
 mod lease_order;
 pub mod limits;
 mod listing;
+mod pauses;
 mod queues;
 mod recover;
 mod revocations;
@@ -125,6 +127,8 @@ pub struct Engine {
     limits: limits::Limits,
     /// Revocations remembered for tasks yet to arrive.
     revocations: revocations::Revocations,
+    /// Paused queues: they lease nothing, and their prefetched tasks do not start.
+    paused: HashSet<Arc<str>>,
 }
 
 impl Engine {
@@ -142,6 +146,7 @@ impl Engine {
             schedule_names: HashMap::new(),
             limits: limits::Limits::default(),
             revocations: revocations::Revocations::default(),
+            paused: HashSet::new(),
         }
     }
 

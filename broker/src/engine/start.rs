@@ -1,7 +1,8 @@
 //! Starting attempts: a worker reports that pushed tasks began running. Each prefetch lease
 //! becomes a running lease, and the attempt's start time is recorded; a task whose expiry passed
 //! while it waited in the worker's buffer is refused here and expires, so it never runs past its
-//! expiry however long it was prefetched.
+//! expiry however long it was prefetched; one whose queue was paused meanwhile is refused and
+//! waits again, READY, so a pause holds through the buffer.
 
 use super::command::{Outcome, Reply};
 use super::ctx::Ctx;
@@ -38,9 +39,24 @@ impl Engine {
         out: &mut Outcome,
     ) -> Result<u64, EngineError> {
         let key = self.current(id, lease_id)?;
+        let paused = self
+            .tasks
+            .get(&key)
+            .is_some_and(|m| m.cold().prefetched && self.is_paused(&m.queue));
         let Some(meta) = self.tasks.get_mut(&key) else {
             return Err(EngineError::TaskNotFound { id: id.into() });
         };
+        if paused {
+            // Not an attempt: it goes back to wait in its place until the queue is resumed.
+            meta.attempts = meta.attempts.saturating_sub(1);
+            let why = format!("its queue {:?} is paused", &*meta.queue);
+            self.transition(key, TaskState::Ready, Change::default(), ctx, out);
+            return Err(EngineError::StaleLease {
+                id: id.into(),
+                lease_id,
+                why,
+            });
+        }
         let prefetched = meta.cold().prefetched;
         if let Some(expired_at) = meta
             .expires_at_ms()

@@ -129,15 +129,17 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::QueueStatsRequest>,
     ) -> Result<Response<pb::QueueStatsResponse>, Status> {
-        let queues = request.into_inner().queues;
-        for (i, queue) in queues.iter().enumerate() {
+        let asked = request.into_inner().queues;
+        for (i, queue) in asked.iter().enumerate() {
             convert::name(&format!("queues[{i}]"), queue)?;
         }
-        let queues = self
+        let paused = self.broker.paused_queues();
+        let mut queues: Vec<pb::QueueStats> = self
             .broker
-            .stats(&queues)
+            .stats(&asked)
             .into_iter()
             .map(|(queue, c)| pb::QueueStats {
+                paused: paused.contains(&queue),
                 queue: queue.to_string(),
                 ready: c.ready,
                 scheduled: c.scheduled,
@@ -146,6 +148,19 @@ impl Admin for AdminService {
                 dead: c.dead,
             })
             .collect();
+        if asked.is_empty() {
+            // A paused queue is listed even when it holds nothing: the pause is news.
+            for queue in paused {
+                if !queues.iter().any(|q| *q.queue == *queue) {
+                    queues.push(pb::QueueStats {
+                        queue: queue.to_string(),
+                        paused: true,
+                        ..pb::QueueStats::default()
+                    });
+                }
+            }
+            queues.sort_by(|a, b| a.queue.cmp(&b.queue));
+        }
         Ok(Response::new(pb::QueueStatsResponse { queues }))
     }
 
@@ -177,6 +192,16 @@ impl Admin for AdminService {
         convert::name("queue", &req.queue)?;
         let purged = self.broker.purge(req.queue, req.dead_letters).await?;
         Ok(Response::new(pb::PurgeQueueResponse { purged }))
+    }
+
+    async fn pause_queue(
+        &self,
+        request: Request<pb::PauseQueueRequest>,
+    ) -> Result<Response<pb::PauseQueueResponse>, Status> {
+        let req = request.into_inner();
+        convert::name("queue", &req.queue)?;
+        let changed = self.broker.pause_queue(req.queue, req.paused).await?;
+        Ok(Response::new(pb::PauseQueueResponse { changed }))
     }
 
     async fn control_workers(

@@ -95,6 +95,11 @@ fn why(state: Option<TaskState>) -> String {
         Some(TaskState::Revoked) => "the task was revoked".into(),
         Some(TaskState::Expired) => "the task expired before it started".into(),
         Some(s) if s.is_terminal() => format!("the task already finished as {s:?}"),
+        Some(TaskState::Ready) => {
+            "the lease ended: the task waits in the broker again (its queue was paused, or its \
+             lease ran out)"
+                .into()
+        }
         Some(_) => "the lease ended: the task was given to another attempt".into(),
         None => "the task is gone (purged)".into(),
     }

@@ -16,6 +16,17 @@ pub(crate) const REVOCATION: u8 = 0x06;
 /// A command's events, by the first one's sequence number.
 pub(crate) const EVENTS: u8 = 0x07;
 
+/// A paused queue, by its name (the value is only a version byte).
+pub(crate) const PAUSED: u8 = 0x08;
+
+/// The key of a paused queue.
+pub(crate) fn paused_key(queue: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + queue.len());
+    key.push(PAUSED);
+    key.extend_from_slice(queue.as_bytes());
+    key
+}
+
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";
 /// The key of the event floor: events numbered below it were trimmed by retention.

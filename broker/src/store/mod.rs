@@ -3,7 +3,7 @@
 //!
 //! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
 //! (rewritten on each change), `0x03 key` a task's body (written once), `0x04 key` a schedule,
-//! `0x05 scope` a limit, `0x06 rule` a remembered revocation, `0x07 seq` a command's events. The hot path is one batch per command: enqueue writes state + body, a
+//! `0x05 scope` a limit, `0x06 rule` a remembered revocation, `0x07 seq` a command's events, `0x08 queue` a paused queue. The hot path is one batch per command: enqueue writes state + body, a
 //! lease or ack rewrites the state.
 //!
 //! # Files
@@ -139,6 +139,14 @@ impl Store {
                         None => {
                             self.db.remove(key)?;
                         }
+                    }
+                }
+                Write::PauseQueue(queue, paused) => {
+                    let key = keys::paused_key(&queue);
+                    if paused {
+                        self.db.insert(key, &[records::V1])?;
+                    } else {
+                        self.db.remove(key)?;
                     }
                 }
                 Write::PutLimit(limit_key, limit) => {

@@ -2,9 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::keys::{self, decode_task_key, BODY, LIMIT, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE};
+use super::keys::{
+    self, decode_task_key, BODY, LIMIT, PAUSED, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE,
+};
 use super::limit_records::decode_limit;
-use super::records::decode_state;
+use super::records::{decode_state, unversioned};
 use super::revocation_records::decode_revocation;
 use super::schedule_records::decode_schedule;
 use super::{EventBatch, Store, StoreError};
@@ -25,6 +27,8 @@ pub struct Recovered {
     pub revocations: Vec<(RevokeRule, u64)>,
     /// The first sequence number that is safe to use: above every reserved or stored one.
     pub next_seq: u64,
+    /// The paused queues.
+    pub paused: Vec<String>,
     /// Events numbered below this were trimmed by retention.
     pub event_floor: u64,
     /// Every stored batch of events, oldest first.
@@ -71,6 +75,7 @@ impl Store {
             limits: Vec::new(),
             revocations: Vec::new(),
             next_seq: reserved,
+            paused: Vec::new(),
             event_floor: 0,
             event_batches: Vec::new(),
         };
@@ -100,6 +105,18 @@ impl Store {
         for entry in self.db.scan_prefix([REVOCATION]) {
             let (key, value) = entry?;
             out.revocations.push(decode_revocation(&key, &value)?);
+        }
+        for entry in self.db.scan_prefix([PAUSED]) {
+            let (key, value) = entry?;
+            unversioned(&key, &value)?;
+            let name = key.get(1..).and_then(|name| std::str::from_utf8(name).ok());
+            let Some(name) = name else {
+                return Err(StoreError::Corrupt {
+                    key: key.to_vec(),
+                    reason: "a paused queue's name is not UTF-8".into(),
+                });
+            };
+            out.paused.push(name.to_owned());
         }
         (out.event_floor, out.event_batches) = self.read_event_index()?;
         if let Some(last) = out.event_batches.last() {

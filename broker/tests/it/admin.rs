@@ -107,3 +107,37 @@ async fn purge_deletes_waiting_tasks_and_leaves_leased_ones() {
         .await
         .expect("the leased task finishes");
 }
+
+#[tokio::test]
+async fn a_paused_queue_leases_nothing_says_so_and_stays_paused_across_a_restart() {
+    let mut broker = TestBroker::start().await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("waits"))
+        .await
+        .unwrap();
+    assert!(client.pause_queue("q").await.unwrap());
+    assert!(!client.pause_queue("q").await.unwrap(), "already paused");
+    // A queue with nothing in it can be paused ahead of its tasks, and is listed.
+    assert!(client.pause_queue("empty").await.unwrap());
+    assert!(lease(&client, "q", 10).await.is_empty());
+
+    broker.restart().await;
+    let client = broker.client().await;
+    assert!(lease(&client, "q", 10).await.is_empty(), "still paused");
+    let stats = client.queue_stats(&[]).await.unwrap();
+    let listed: Vec<(&str, u64, bool)> = stats
+        .iter()
+        .map(|s| (s.queue.as_str(), s.ready, s.paused))
+        .collect();
+    assert_eq!(listed, [("empty", 0, true), ("q", 1, true)]);
+
+    assert!(client.resume_queue("q").await.unwrap());
+    assert!(!client.resume_queue("q").await.unwrap(), "not paused");
+    let leased = lease(&client, "q", 10).await;
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].id, "waits");
+
+    let err = client.pause_queue("bad queue!").await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::InvalidArgument), "{err}");
+}

@@ -18,6 +18,7 @@
 //! - `shutdown`: warm shutdown finishes running tasks and releases the rest.
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
 //! - `refused_acks`: an ack the broker refuses is counted by the worker and completes nothing.
+//! - `pauses`: a paused queue holds through the prefetch buffer; resuming runs its tasks.
 //! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
@@ -40,6 +41,7 @@ mod leases;
 mod limits;
 mod logs;
 mod metrics;
+mod pauses;
 mod prefork;
 mod priorities;
 mod rate_limits;

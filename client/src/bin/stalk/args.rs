@@ -72,8 +72,12 @@ pub(crate) enum Command {
     /// Tail the event stream: every task state change, workers coming and going, schedules
     /// firing, limits changing. Resumes after a disconnect from the last event printed.
     Events(crate::events::EventsArgs),
-    /// Show task counts per queue.
-    Queues,
+    /// Show task counts per queue, or pause and resume a queue.
+    Queues {
+        /// Pause or resume instead of listing.
+        #[command(subcommand)]
+        action: Option<QueueCommand>,
+    },
     /// List the connected workers and what they run.
     Workers,
     /// Rate limits per task name or queue, enforced by the broker across every worker.
@@ -172,6 +176,22 @@ pub(crate) struct EnqueueArgs {
     /// A header for the worker, key=value; repeat for more.
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub(crate) headers: Vec<(String, String)>,
+}
+
+/// `stalk queues pause|resume`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueueCommand {
+    /// Pause a queue, durably: it leases nothing, and its tasks waiting in workers' buffers do
+    /// not start, until it is resumed. Running tasks finish.
+    Pause {
+        /// The queue.
+        queue: String,
+    },
+    /// Resume a paused queue.
+    Resume {
+        /// The queue.
+        queue: String,
+    },
 }
 
 /// `stalk result`.

@@ -10,7 +10,8 @@ use stalk_client::{
 };
 
 use crate::args::{
-    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, ResultArgs, TasksArgs,
+    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, QueueCommand, ResultArgs,
+    TasksArgs,
 };
 use crate::exit::CliError;
 use crate::render;
@@ -32,7 +33,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             enqueue(&connect(&conn).await?, task, json).await
         }
         Command::Result(args) => result(&connect(&conn).await?, args, json).await,
-        Command::Queues => queues(&connect(&conn).await?, json).await,
+        Command::Queues { action: None } => queues(&connect(&conn).await?, json).await,
+        Command::Queues {
+            action: Some(QueueCommand::Pause { queue }),
+        } => pause(&connect(&conn).await?, &queue, true, json).await,
+        Command::Queues {
+            action: Some(QueueCommand::Resume { queue }),
+        } => pause(&connect(&conn).await?, &queue, false, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
         Command::Limits(command) => crate::limits::run(&connect(&conn).await?, command, json).await,
         Command::Schedules(command) => {
@@ -189,6 +196,26 @@ async fn result(client: &Client, args: ResultArgs, json: bool) -> anyhow::Result
         .into());
     }
     Ok(())
+}
+
+async fn pause(client: &Client, queue: &str, paused: bool, json: bool) -> anyhow::Result<()> {
+    let changed = if paused {
+        client.pause_queue(queue).await?
+    } else {
+        client.resume_queue(queue).await?
+    };
+    if json {
+        return emit_json(&json!({ "queue": queue, "paused": paused, "changed": changed }));
+    }
+    let text = match (paused, changed) {
+        (true, true) => {
+            format!("paused {queue}: it leases nothing until `stalk queues resume {queue}`\n")
+        }
+        (true, false) => format!("{queue} was already paused\n"),
+        (false, true) => format!("resumed {queue}\n"),
+        (false, false) => format!("{queue} was not paused\n"),
+    };
+    emit(&text)
 }
 
 async fn queues(client: &Client, json: bool) -> anyhow::Result<()> {

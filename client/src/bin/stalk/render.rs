@@ -139,8 +139,13 @@ pub(crate) fn status_text(status: &TaskStatus) -> String {
 pub(crate) fn stats_table(stats: &[QueueStats]) -> String {
     let mut table = Table::new(&["QUEUE", "READY", "SCHEDULED", "LEASED", "RETRYING", "DEAD"]);
     for s in stats {
+        let name = if s.paused {
+            format!("{} (paused)", s.queue)
+        } else {
+            s.queue.clone()
+        };
         table.row(vec![
-            s.queue.clone(),
+            name,
             s.ready.to_string(),
             s.scheduled.to_string(),
             s.leased.to_string(),
@@ -159,6 +164,7 @@ pub(crate) fn stats_json(stats: &[QueueStats]) -> Value {
             json!({
                 "queue": s.queue, "ready": s.ready, "scheduled": s.scheduled,
                 "leased": s.leased, "retrying": s.retrying, "dead": s.dead,
+                "paused": s.paused,
             })
         })
         .collect()

@@ -57,11 +57,41 @@ async fn queues_shows_a_table_and_a_json_list() {
     assert_eq!(
         run.json(),
         serde_json::json!([
-            {"queue": "alpha", "ready": 2, "scheduled": 1, "leased": 0, "retrying": 0, "dead": 0},
-            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1},
+            {"queue": "alpha", "ready": 2, "scheduled": 1, "leased": 0, "retrying": 0, "dead": 0, "paused": false},
+            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1, "paused": false},
         ]),
         "{run}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_pause_and_resume_and_the_table_says_which_is_paused() {
+    let broker = TestBroker::start().await;
+    two_queues(&broker.client().await).await;
+    let stalk = Stalk::for_broker(&broker);
+
+    let run = stalk.ok(&["queues", "pause", "alpha"]).await;
+    run.stdout_has("paused alpha: it leases nothing until `stalk queues resume alpha`\n");
+    stalk
+        .ok(&["queues", "pause", "alpha"])
+        .await
+        .stdout_has("alpha was already paused\n");
+    let run = stalk.ok(&["queues"]).await;
+    assert_eq!(
+        run.stdout,
+        "QUEUE           READY  SCHEDULED  LEASED  RETRYING  DEAD\n\
+         alpha (paused)  2      1          0       0         0\n\
+         beta            0      0          1       0         1\n",
+        "{run}"
+    );
+    let run = stalk.ok(&["--json", "queues", "resume", "alpha"]).await;
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"queue": "alpha", "paused": false, "changed": true})
+    );
+    let run = stalk.ok(&["--json", "queues"]).await;
+    assert_eq!(run.json()[0]["paused"], false, "{run}");
+    stalk.expect(1, &["queues", "pause", "no spaces"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
