@@ -16,6 +16,7 @@
 //! - [`broker`]: the core that orders commands, waits for durability and wakes long polls.
 //! - [`sessions`]: worker sessions (credits, prefetch and running leases), their registry and
 //!   control commands; owned by the server, not the broker core.
+//! - [`explain`]: why a task is not running, from the engine and the worker sessions.
 //! - [`engine`]: tasks, queues, leases, retries, results: `apply(command, ctx) -> outcome`.
 //! - [`store`]: sled keys, versioned records, recovery and group commit.
 //! - `drivers`: one background task per timer, and the one that reopens the store after a full
@@ -40,6 +41,7 @@ pub mod clock;
 pub mod config;
 mod drivers;
 pub mod engine;
+pub mod explain;
 #[cfg(test)]
 mod fuzz_input;
 #[cfg(any(test, feature = "fuzzing"))]

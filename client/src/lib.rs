@@ -63,6 +63,7 @@ mod client;
 mod enqueue;
 mod error;
 mod events;
+mod explain;
 mod lease;
 mod limits;
 mod revoke;
@@ -79,6 +80,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, MAX_MESSAGE_BYT
 pub use enqueue::TaskHandle;
 pub use error::ClientError;
 pub use events::{Event, EventQuery, EventWatch, TaskHistory, WatchItem};
+pub use explain::{ExplainReason, Explanation};
 pub use lease::{LeaseOptions, LeaseRef, LeasedTask};
 pub use limits::{Limit, LimitInfo};
 pub use revoke::{Revoked, RevokedByHeaders, RevokedWhile};

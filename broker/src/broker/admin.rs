@@ -39,6 +39,11 @@ impl Broker {
         }
     }
 
+    /// The task with this id as `explain` needs it.
+    pub fn task_view(&self, id: &str) -> Option<crate::engine::TaskView> {
+        self.core.lock().engine.view(id)
+    }
+
     /// The paused queues, sorted.
     pub fn paused_queues(&self) -> Vec<Arc<str>> {
         self.core.lock().engine.paused_queues()

@@ -34,6 +34,7 @@
 //! - `transitions.rs`: every change of a task's state, and the indexes that follow it.
 //! - `events.rs`: the [`Event`]s a command's changes make, for the event stream.
 //! - `pauses.rs`: paused queues.
+//! - `explain.rs`: a task as `explain` sees it ([`TaskView`]).
 //! - `bulk.rs`: purging a queue, replaying dead letters.
 //! - `listing.rs`: paging through a queue.
 //! - `recover.rs`: the rebuild after a restart.
@@ -50,6 +51,7 @@ mod ctx;
 mod enqueue;
 mod error;
 mod events;
+mod explain;
 mod ids;
 mod lease;
 mod lease_order;
@@ -78,6 +80,7 @@ pub use command::{
 pub use ctx::{Ctx, When, SUB_BITS};
 pub use error::EngineError;
 pub use events::{Event, EventFilter, EventKind};
+pub use explain::TaskView;
 pub use lease_order::ReadyCursor;
 pub use listing::{Page, PageToken};
 pub use queues::Counts;

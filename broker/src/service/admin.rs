@@ -194,6 +194,40 @@ impl Admin for AdminService {
         Ok(Response::new(pb::PurgeQueueResponse { purged }))
     }
 
+    async fn explain(
+        &self,
+        request: Request<pb::ExplainRequest>,
+    ) -> Result<Response<pb::ExplainResponse>, Status> {
+        let id = request.into_inner().task_id;
+        convert::task_id("task_id", &id)?;
+        let Some(explained) = crate::explain::explain(&self.broker, &self.sessions, &id) else {
+            return Err(Status::not_found(format!(
+                "task {id:?} is not known to the broker (never enqueued, or its result expired)"
+            )));
+        };
+        let state = if explained.state == TaskState::Leased && !explained.prefetched {
+            pb::TaskState::Running
+        } else {
+            convert::state(explained.state)
+        };
+        let reasons = explained
+            .reasons
+            .into_iter()
+            .map(|r| pb::ExplainReason {
+                code: r.code.to_owned(),
+                message: r.message,
+                until_unix_ms: r.until_ms.map_or(0, convert::ms),
+                worker: r.worker.unwrap_or_default(),
+                limit: r.limit.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::ExplainResponse {
+            task_id: id,
+            state: state.into(),
+            reasons,
+        }))
+    }
+
     async fn pause_queue(
         &self,
         request: Request<pb::PauseQueueRequest>,

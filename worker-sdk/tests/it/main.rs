@@ -7,6 +7,7 @@
 //! - `crash`: a worker process killed with `kill -9` mid-task.
 //! - `events`: the event stream names the worker: online, heartbeats, its tasks, offline.
 //! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
+//! - `explain`: the reason that holds a task, in every blocked case, through real workers.
 //! - `failures`: retryable and fatal errors, panics, unknown task names.
 //! - `handlers`: `?` on standard errors; the task's metadata in the handler's context.
 //! - `leases`: the lease keeper extends long tasks; a lost lease stops its attempt.
@@ -35,6 +36,7 @@ mod control;
 mod crash;
 mod eta;
 mod events;
+mod explain;
 mod failures;
 mod handlers;
 mod leases;

@@ -69,6 +69,11 @@ pub(crate) enum Command {
     Result(ResultArgs),
     /// Show a task's state, and with --history every event it went through.
     Task(crate::events::TaskArgs),
+    /// Say why a task is not running: its state and every reason that holds it.
+    Explain {
+        /// The task id.
+        id: String,
+    },
     /// Tail the event stream: every task state change, workers coming and going, schedules
     /// firing, limits changing. Resumes after a disconnect from the last event printed.
     Events(crate::events::EventsArgs),

@@ -83,6 +83,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Purge { queue } => purge(&connect(&conn).await?, &queue, false, json).await,
         Command::Completions { shell } => completions(shell),
+        Command::Explain { id } => crate::events::explain(&connect(&conn).await?, &id, json).await,
         Command::Events(args) => crate::events::tail(&conn, args, json).await,
         Command::Task(args) => crate::events::task(&connect(&conn).await?, args, json).await,
     }

@@ -1,5 +1,6 @@
-//! `stalk events` (tail the event stream, resuming after a disconnect) and `stalk task ID
-//! --history` (a task's state and every event it went through).
+//! `stalk events` (tail the event stream, resuming after a disconnect), `stalk task ID
+//! --history` (a task's state and every event it went through) and `stalk explain ID` (why it
+//! is not running).
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -241,6 +242,49 @@ fn event_json(event: &Event) -> Value {
         "processed": event.processed,
         "note": event.note,
     })
+}
+
+/// `stalk explain ID`: the task's state, then one line per reason.
+pub(crate) async fn explain(client: &Client, id: &str, json: bool) -> anyhow::Result<()> {
+    let explained = match client.explain(id).await {
+        Err(err) if err.code() == Some(tonic::Code::NotFound) => {
+            return Err(CliError::UnknownTasks {
+                ids: vec![id.to_owned()],
+            }
+            .into())
+        }
+        other => other?,
+    };
+    if json {
+        let reasons: Vec<Value> = explained
+            .reasons
+            .iter()
+            .map(|r| {
+                json!({
+                    "code": r.code,
+                    "message": r.message,
+                    "until": render::time_json(r.until),
+                    "worker": r.worker,
+                    "limit": r.limit,
+                })
+            })
+            .collect();
+        return emit_json(&json!({
+            "task_id": explained.task_id,
+            "state": explained.state.to_string(),
+            "reasons": reasons,
+        }));
+    }
+    let mut text = format!("{} is {}\n", explained.task_id, explained.state);
+    for reason in &explained.reasons {
+        text.push_str("  - ");
+        text.push_str(&reason.message);
+        if reason.until.is_some() {
+            text.push_str(&format!(" (until {})", render::time_text(reason.until)));
+        }
+        text.push_str(&format!(" [{}]\n", reason.code));
+    }
+    emit(&text)
 }
 
 /// `stalk task ID [--history]`: the task's state, and with `--history` its events.

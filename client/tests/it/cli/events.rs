@@ -155,3 +155,28 @@ async fn a_tail_goes_on_after_a_broker_restart_from_where_it_was() {
     assert!(second["seq"].as_u64() > first["seq"].as_u64());
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_what_holds_a_task() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    client
+        .enqueue(
+            Task::new("t")
+                .queue("later")
+                .id("e-1")
+                .countdown(std::time::Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    let stalk = Stalk::for_broker(&broker);
+    let run = stalk.ok(&["explain", "e-1"]).await;
+    run.stdout_has("e-1 is SCHEDULED\n")
+        .stdout_has("  - its ETA has not come (until ")
+        .stdout_has("[eta]\n")
+        .stdout_has("  - no live worker consumes its queue \"later\" [no_worker_for_queue]\n");
+    let doc = stalk.ok(&["--json", "explain", "e-1"]).await.json();
+    assert_eq!(doc["reasons"][0]["code"], "eta");
+    assert!(doc["reasons"][0]["until"].is_string(), "{doc}");
+    stalk.expect(4, &["explain", "nobody"]).await;
+}
