@@ -2,14 +2,15 @@
 //! result TTL), each sleeping until its timer's next deadline or until a command moved that
 //! deadline earlier, then issuing the timer's command; and the reopen driver, which brings a
 //! broker failed by its store (a full disk) back once the disk has room; and the driver that
-//! trims the event stream to its retention. A timer driver that fails poisons the broker.
+//! writes the events that wait for no flush and trims them to their retention. A timer driver
+//! that fails poisons the broker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{chain, Broker, EventRetention};
+use crate::broker::{chain, Broker, EventRetention, DRAIN_EVERY};
 use crate::engine::Timer;
 use crate::sessions::SessionRegistry;
 
@@ -55,23 +56,42 @@ pub(crate) async fn run(broker: Arc<Broker>, timer: Timer, shutdown: Cancellatio
     }
 }
 
-/// Removes the events retention no longer keeps, every [`TRIM_EVERY`], until `shutdown`. A
-/// failed trim fails the broker like any failed write (the reopen driver takes it from there).
-pub(crate) async fn trim_events(
+/// Until `shutdown`: writes the events that wait for no flush every [`DRAIN_EVERY`], and
+/// removes the events retention no longer keeps every [`TRIM_EVERY`]. A failed write fails the
+/// broker like any failed write (the reopen driver takes it from there).
+pub(crate) async fn events(
     broker: Arc<Broker>,
     retention: EventRetention,
     shutdown: CancellationToken,
 ) {
+    let mut every = tokio::time::interval(DRAIN_EVERY);
+    let mut last_trim = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            () = tokio::time::sleep(TRIM_EVERY) => {}
+            _ = every.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let trimming = broker.clone();
-        match tokio::task::spawn_blocking(move || trimming.trim_events(retention)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(cause = %chain(&err), "trimming events failed"),
-            Err(panicked) => tracing::error!(cause = %panicked, "trimming events panicked"),
+        let trim = last_trim.elapsed() >= TRIM_EVERY;
+        if trim {
+            last_trim = tokio::time::Instant::now();
+        }
+        let working = broker.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            working.drain_events()?;
+            if trim {
+                working.trim_events(retention)?;
+            }
+            Ok::<_, crate::broker::BrokerError>(())
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(cause = %chain(&err), "writing or trimming events failed")
+            }
+            Err(panicked) => {
+                tracing::error!(cause = %panicked, "writing or trimming events panicked")
+            }
         }
     }
 }

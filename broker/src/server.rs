@@ -168,7 +168,7 @@ pub async fn start_with_clock(
     for timer in Timer::ALL {
         tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
     }
-    tracker.spawn(crate::drivers::trim_events(
+    tracker.spawn(crate::drivers::events(
         broker.clone(),
         EventRetention {
             max_count: config.event_retention_count,

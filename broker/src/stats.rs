@@ -3,7 +3,7 @@
 //!
 //! Task counters and the wait and runtime histograms are counted from the events the engine
 //! makes ([`BrokerStats::count`], called where events are stored), so they agree with the
-//! event stream and the state. Group commit reports each flush ([`FlushObserver`]).
+//! event stream and the state. Group commit reports each flush ([`BrokerStats::flushed`]).
 //!
 //! Everything lives in one [`PrometheusRecorder`] of this broker's own, never the global one
 //! (a process may run several brokers; tests do). Labels come from queue and task names,
@@ -20,7 +20,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder
 use parking_lot::Mutex;
 
 use crate::engine::{Event, EventKind, LEASE_EXPIRED, PREFETCH_EXPIRED};
-use crate::store::FlushObserver;
 
 /// Distinct queues with a `queue` label of their own.
 pub const QUEUE_LABEL_CAP: usize = 100;
@@ -234,8 +233,9 @@ impl Default for BrokerStats {
     }
 }
 
-impl FlushObserver for BrokerStats {
-    fn flushed(&self, commands: u64, took: Duration) {
+impl BrokerStats {
+    /// Counts a group commit's flush: the durable commands it covered, how long it took.
+    pub fn flushed(&self, commands: u64, took: Duration) {
         // Exact below 2^53 commands per flush.
         self.flush_batch.record(commands as f64);
         self.flush_seconds.record(took.as_secs_f64());

@@ -2,26 +2,26 @@
 //! live, trimming them under retention, and serving watchers ([`Broker::watch_events`]).
 //!
 //! An event's sequence number is derived from its command's (`seq << SUB_BITS | index`), so
-//! it only grows, across restarts too, with no counter of its own. Events are stored in the
-//! same store, under the same engine lock, as the writes of the command that made them, and
-//! sent live from there, in order.
+//! it only grows, across restarts too, with no counter of its own. Events are recorded under
+//! the engine lock, in order, right after the writes of the command that made them, sent live
+//! from there, and written to the store with the next flush (see `event_log.rs`).
 //!
-//! A watcher first reads what it asked for from the store, then follows the live sends. One
+//! A watcher first reads what it asked for from the log (stored, then pending), then follows
+//! the live sends. One
 //! that falls behind the live sends (a slow reader) is told so and reads from the store again
 //! from where it was: it misses nothing while its events are retained, and it never slows the
 //! broker or another watcher. One that asks for events retention already removed is told the
 //! oldest it can have.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::state::Storage;
+use super::event_log::EventLog;
 use super::{Broker, BrokerError};
 use crate::engine::{Command, Event, EventFilter, SUB_BITS};
-use crate::store::{EventBatch, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Batches of live events a watcher may fall behind by before it reads from the store again.
 pub(super) const LIVE_BACKLOG: usize = 1024;
@@ -33,64 +33,11 @@ const WATCH_QUEUE: usize = 256;
 /// How many events are kept, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventRetention {
-    /// Most events kept (whole commands' batches are trimmed, oldest first).
+    /// Most events kept (whole records, the events of the commands between two flushes, are
+    /// trimmed, oldest first).
     pub max_count: u64,
     /// Events older than this many ms are trimmed.
     pub max_age_ms: u64,
-}
-
-/// What the engine lock keeps of the stored events: a small index of their batches.
-#[derive(Debug, Default)]
-pub(super) struct EventIndex {
-    batches: VecDeque<EventBatch>,
-    /// Events in `batches`.
-    total: u64,
-    /// Events numbered below this are gone.
-    floor: u64,
-    /// One past the last stored event's number (at least `floor`).
-    end: u64,
-}
-
-impl EventIndex {
-    /// The index of what a store holds.
-    pub(super) fn recovered(floor: u64, batches: Vec<EventBatch>) -> Self {
-        let total = batches.iter().map(|b| u64::from(b.count)).sum();
-        let end = batches.last().map_or(floor, EventBatch::end).max(floor);
-        Self {
-            batches: batches.into(),
-            total,
-            floor,
-            end,
-        }
-    }
-
-    fn push(&mut self, batch: EventBatch) {
-        self.total += u64::from(batch.count);
-        self.end = batch.end();
-        self.batches.push_back(batch);
-    }
-
-    /// The oldest event a watcher can have: the first one kept, or the next one made.
-    fn oldest(&self) -> u64 {
-        self.batches.front().map_or(self.end, |b| b.first_seq)
-    }
-
-    /// Takes the batches retention removes from the front; returns their first numbers and
-    /// the new floor.
-    fn trim(&mut self, retention: EventRetention, now_ms: u64) -> Option<(Vec<u64>, u64)> {
-        let cutoff = now_ms.saturating_sub(retention.max_age_ms);
-        let mut removed = Vec::new();
-        while let Some(first) = self.batches.front() {
-            if self.total <= retention.max_count && first.last_at_ms >= cutoff {
-                break;
-            }
-            self.total -= u64::from(first.count);
-            self.floor = first.end();
-            removed.push(first.first_seq);
-            self.batches.pop_front();
-        }
-        (!removed.is_empty()).then_some((removed, self.floor))
-    }
 }
 
 /// What a watcher receives.
@@ -132,30 +79,21 @@ impl Drop for Watching {
 }
 
 impl Broker {
-    /// Numbers a command's events, stores them and sends them live. Called under the engine
+    /// Numbers a command's events, records them and sends them live. Called under the engine
     /// lock, right after the command's writes, so events leave in order.
-    pub(super) fn record_events(
-        &self,
-        index: &mut EventIndex,
-        store: &Store,
-        seq: u64,
-        mut events: Vec<Event>,
-    ) -> Result<(), StoreError> {
+    pub(super) fn record_events(&self, log: &EventLog, seq: u64, mut events: Vec<Event>) {
         // A command's width bounds its events far below 2^SUB_BITS (a few per task).
         events.truncate(1 << SUB_BITS);
         for (i, event) in events.iter_mut().enumerate() {
             event.seq = (seq << SUB_BITS) | i as u64;
         }
-        store.append_events(&events)?;
-        if let Some(batch) = EventBatch::of(&events) {
-            index.push(batch);
-        }
         if let Some(stats) = &self.settings.stats {
             stats.count(&events);
         }
-        // No watcher is fine: the events are stored.
-        let _ = self.live_events.send(events.into());
-        Ok(())
+        let events: Arc<[Event]> = events.into();
+        log.record(events.clone());
+        // No watcher is fine: the events are in the log.
+        let _ = self.live_events.send(events);
     }
 
     /// Records events no task change makes (workers coming and going): numbered and stored like
@@ -166,10 +104,17 @@ impl Broker {
         }
     }
 
+    /// The event log of the open store, and the store.
+    fn event_log(&self) -> Result<(Arc<EventLog>, Arc<Store>, u64), StoreError> {
+        let core = self.core.lock();
+        let storage = core.storage(&self.settings)?;
+        Ok((core.events.clone(), storage.store.clone(), core.epoch))
+    }
+
     /// The oldest event number kept and one past the newest.
     pub fn event_window(&self) -> (u64, u64) {
-        let core = self.core.lock();
-        (core.events.oldest(), core.events.end)
+        let snapshot = self.core.lock().events.snapshot();
+        (snapshot.oldest, snapshot.end)
     }
 
     /// Watchers connected now.
@@ -177,26 +122,30 @@ impl Broker {
         self.watchers.load(Ordering::Relaxed)
     }
 
-    /// Removes the events retention no longer keeps; returns how many batches went.
+    /// Writes the events that wait for no flush (see `event_log.rs`).
+    ///
+    /// # Errors
+    /// [`BrokerError::Store`] when the store cannot be written (the broker fails as on any
+    /// failed write).
+    pub fn drain_events(&self) -> Result<(), BrokerError> {
+        let Ok((log, store, epoch)) = self.event_log() else {
+            return Ok(());
+        };
+        log.drain(&store).map_err(|e| self.fail(e, epoch))
+    }
+
+    /// Removes the events retention no longer keeps; returns how many records went.
     ///
     /// # Errors
     /// [`BrokerError::Store`] when the store cannot be written (the broker fails as on any
     /// failed write).
     pub fn trim_events(&self, retention: EventRetention) -> Result<usize, BrokerError> {
-        let now_ms = self.clock.now_ms();
-        let (store, epoch, trimmed) = {
-            let mut core = self.core.lock();
-            let epoch = core.epoch;
-            let Some(Storage { store, .. }) = core.storage.as_ref() else {
-                return Ok(0);
-            };
-            let store = store.clone();
-            let Some(trimmed) = core.events.trim(retention, now_ms) else {
-                return Ok(0);
-            };
-            (store, epoch, trimmed)
+        let Ok((log, store, epoch)) = self.event_log() else {
+            return Ok(0);
         };
-        let (removed, floor) = trimmed;
+        let Some((removed, floor)) = log.trim(retention, self.clock.now_ms()) else {
+            return Ok(0);
+        };
         store
             .trim_events(&removed, floor)
             .map_err(|e| self.fail(e, epoch))?;
@@ -235,152 +184,147 @@ impl Broker {
         follow: bool,
         tx: &mpsc::Sender<WatchItem>,
     ) {
-        // Subscribed before the window is read: every event past the window's end is then
-        // sent to this receiver, so the store read and the live sends leave no gap.
-        let mut live = self.live_events.subscribe();
-        let (oldest, end) = self.event_window();
-        let mut next = from.unwrap_or(end);
+        let mut next = from;
         let mut told_live = false;
         loop {
-            // Catch up from the store, up to what was stored when the live sends were joined.
-            let stored_end = self.event_window().1;
-            while next < stored_end {
-                let batch = match self.read_stored(next, stored_end, tx).await {
-                    Some(batch) => batch,
-                    None => return,
-                };
-                let Some(last) = batch.last().map(|e| e.seq) else {
-                    // Nothing stored in [next, stored_end): numbers are sparse.
-                    next = stored_end;
-                    break;
-                };
-                for event in batch {
-                    if filter.matches(&event) && tx.send(WatchItem::Event(event)).await.is_err() {
-                        return;
-                    }
-                }
-                next = last + 1;
-            }
+            // Subscribed before the snapshot: every event recorded after the snapshot is then
+            // sent to this receiver, so the catch-up and the live sends leave no gap.
+            let mut live = self.live_events.subscribe();
+            let Some(caught_up) = self.catch_up(next, filter, tx).await else {
+                return;
+            };
             if !follow {
                 return;
             }
             if !told_live {
                 told_live = true;
-                let next_seq = next.max(oldest);
-                if tx.send(WatchItem::Live { next_seq }).await.is_err() {
+                if tx
+                    .send(WatchItem::Live {
+                        next_seq: caught_up,
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
-            loop {
-                match live.recv().await {
-                    Ok(batch) => {
-                        let from = next;
-                        for event in batch.iter().filter(|e| e.seq >= from) {
-                            next = event.seq + 1;
-                            if filter.matches(event)
-                                && tx.send(WatchItem::Event(event.clone())).await.is_err()
-                            {
-                                return;
-                            }
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if tx
-                            .send(WatchItem::Lagged { resume_from: next })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                        // Join the live sends again, then catch up from the store.
-                        live = self.live_events.subscribe();
-                        break;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
+            let Some(lagged_at) = forward_live(&mut live, caught_up, filter, tx).await else {
+                return;
+            };
+            if tx
+                .send(WatchItem::Lagged {
+                    resume_from: lagged_at,
+                })
+                .await
+                .is_err()
+            {
+                return;
             }
+            next = Some(lagged_at);
         }
     }
 
-    /// The stored events from `next` (up to `end`, a few records' worth), or `None` after
-    /// telling the watcher why it ends: the events were trimmed, or the store failed.
-    async fn read_stored(
+    /// Sends the events from `from` (the end of the log when `None`) to the end of the log as
+    /// a snapshot sees it: the stored ones, then the pending ones. Returns where the live sends
+    /// take over, or `None` after telling the watcher why it ends.
+    async fn catch_up(
         &self,
-        next: u64,
-        end: u64,
+        from: Option<u64>,
+        filter: &EventFilter,
         tx: &mpsc::Sender<WatchItem>,
-    ) -> Option<Vec<Event>> {
-        let why = match self.trimmed_before(next) {
-            Some(too_old) => too_old,
-            None => match self.read_events(next, end).await {
-                // Trimmed while it was read: what was read may have a hole, so it is not sent.
-                Ok(events) => match self.trimmed_before(next) {
-                    None => return Some(events),
-                    Some(too_old) => too_old,
-                },
-                Err(failed) => WatchItem::Failed(failed),
-            },
+    ) -> Option<u64> {
+        let (log, store) = match self.event_log() {
+            Ok((log, store, _)) => (log, store),
+            Err(err) => {
+                let _ = tx.send(WatchItem::Failed(err.to_string())).await;
+                return None;
+            }
         };
-        let _ = tx.send(why).await;
-        None
-    }
-
-    /// [`WatchItem::TooOld`] if retention removed event `next`.
-    fn trimmed_before(&self, next: u64) -> Option<WatchItem> {
-        let core = self.core.lock();
-        (next < core.events.floor).then(|| WatchItem::TooOld {
-            asked: next,
-            oldest_seq: core.events.oldest(),
-        })
-    }
-
-    /// The stored events `next..end`, at most [`READ_BATCHES`] records of them, read on a
-    /// blocking thread.
-    async fn read_events(&self, next: u64, end: u64) -> Result<Vec<Event>, String> {
-        let store = self
-            .core
-            .lock()
-            .storage(&self.settings)
-            .map(|storage| storage.store.clone())
-            .map_err(|err| err.to_string())?;
-        tokio::task::spawn_blocking(move || {
-            store.read_events(next, end.saturating_sub(1), READ_BATCHES)
-        })
-        .await
-        .map_err(|panicked| panicked.to_string())?
-        .map_err(|err| err.to_string())
+        let snapshot = log.snapshot();
+        let mut next = from.unwrap_or(snapshot.end);
+        if next < snapshot.floor {
+            let _ = tx.send(too_old(next, snapshot.oldest)).await;
+            return None;
+        }
+        while next < snapshot.stored_end {
+            let read = read_stored(&store, next, snapshot.stored_end).await;
+            // Trimmed while it was read: what was read may have a hole, so it is not sent.
+            if next < log.floor() {
+                let _ = tx.send(too_old(next, log.snapshot().oldest)).await;
+                return None;
+            }
+            let events = match read {
+                Ok(events) => events,
+                Err(failed) => {
+                    let _ = tx.send(WatchItem::Failed(failed)).await;
+                    return None;
+                }
+            };
+            let Some(last) = events.last().map(|e| e.seq) else {
+                // Nothing stored in [next, stored_end): numbers are sparse.
+                break;
+            };
+            for event in events {
+                if filter.matches(&event) && tx.send(WatchItem::Event(event)).await.is_err() {
+                    return None;
+                }
+            }
+            next = last + 1;
+        }
+        next = next.max(snapshot.stored_end);
+        for event in snapshot.pending.iter().flat_map(|b| b.iter()) {
+            if event.seq < next {
+                continue;
+            }
+            next = event.seq + 1;
+            if filter.matches(event) && tx.send(WatchItem::Event(event.clone())).await.is_err() {
+                return None;
+            }
+        }
+        // Everything below the snapshot's end was stored or pending, and is sent.
+        Some(next.max(snapshot.end))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn batch(first_seq: u64, count: u32, last_at_ms: u64) -> EventBatch {
-        EventBatch {
-            first_seq,
-            count,
-            last_at_ms,
+/// Forwards live events from `next` on until the receiver lags (returns where the watcher is)
+/// or the watcher or the broker goes (`None`).
+async fn forward_live(
+    live: &mut broadcast::Receiver<Arc<[Event]>>,
+    mut next: u64,
+    filter: &EventFilter,
+    tx: &mpsc::Sender<WatchItem>,
+) -> Option<u64> {
+    loop {
+        match live.recv().await {
+            Ok(batch) => {
+                let from = next;
+                for event in batch.iter().filter(|e| e.seq >= from) {
+                    next = event.seq + 1;
+                    if filter.matches(event)
+                        && tx.send(WatchItem::Event(event.clone())).await.is_err()
+                    {
+                        return None;
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => return Some(next),
+            Err(broadcast::error::RecvError::Closed) => return None,
         }
     }
+}
 
-    #[test]
-    fn retention_trims_whole_batches_by_count_and_by_age() {
-        let mut index = EventIndex::recovered(0, vec![batch(10, 3, 100), batch(20, 2, 200)]);
-        assert_eq!((index.oldest(), index.end), (10, 22));
-        let by_count = EventRetention {
-            max_count: 2,
-            max_age_ms: u64::MAX,
-        };
-        assert_eq!(index.trim(by_count, 1_000), Some((vec![10], 13)));
-        assert_eq!(index.trim(by_count, 1_000), None);
-        let by_age = EventRetention {
-            max_count: 100,
-            max_age_ms: 500,
-        };
-        assert_eq!(index.trim(by_age, 600), None);
-        assert_eq!(index.trim(by_age, 701), Some((vec![20], 22)));
-        // Nothing kept: the oldest a watcher can have is the next one made.
-        assert_eq!((index.oldest(), index.floor, index.end), (22, 22, 22));
-    }
+fn too_old(asked: u64, oldest_seq: u64) -> WatchItem {
+    WatchItem::TooOld { asked, oldest_seq }
+}
+
+/// The stored events `next..end`, at most [`READ_BATCHES`] records of them, read on a
+/// blocking thread.
+async fn read_stored(store: &Arc<Store>, next: u64, end: u64) -> Result<Vec<Event>, String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        store.read_events(next, end.saturating_sub(1), READ_BATCHES)
+    })
+    .await
+    .map_err(|panicked| panicked.to_string())?
+    .map_err(|err| err.to_string())
 }

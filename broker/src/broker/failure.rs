@@ -128,7 +128,7 @@ impl Broker {
                     store,
                     self.settings.engine,
                     epoch,
-                    self.settings.flush_observer(),
+                    self.settings.stats.clone(),
                 )
             });
         let (loaded, tasks) = match loaded {

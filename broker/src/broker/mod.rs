@@ -10,7 +10,8 @@
 //! # Layout
 //! - `mod.rs`: [`Broker`]: open, apply a command, wait for durability, announce.
 //! - `error.rs`: [`BrokerError`] and [`Failure`].
-//! - `events.rs`: the event stream: numbering, storing, sending live, retention, watchers.
+//! - `events.rs`: the event stream: numbering, sending live, retention, watchers.
+//! - `event_log.rs`: events pending and stored; written before each flush.
 //! - `failure.rs`: failing (writes refused, health NOT_SERVING) and reopening the store after a
 //!   storage failure.
 //! - `state.rs`: the state behind the engine lock, replaced whole when the store is reopened.
@@ -19,12 +20,14 @@
 
 mod admin;
 mod error;
+mod event_log;
 mod events;
 mod failure;
 mod state;
 mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
+pub(crate) use event_log::DRAIN_EVERY;
 pub use events::{EventRetention, WatchItem};
 pub use tasks::{AckItem, AckResults, LeasedTask, StartResults, TaskStatus};
 
@@ -135,7 +138,7 @@ impl Broker {
             engine: engine_config,
             stats,
         };
-        let (core, _) = Core::load(store, engine_config, 0, settings.flush_observer())?;
+        let (core, _) = Core::load(store, engine_config, 0, settings.stats.clone())?;
         Ok(Self {
             core: Mutex::new(core),
             space: FreeSpace::new(&settings.store.path, settings.store.min_free_bytes),
@@ -253,8 +256,7 @@ impl Broker {
         }
         if !outcome.events.is_empty() {
             let made = std::mem::take(&mut outcome.events);
-            self.record_events(events, store, ctx.seq, made)
-                .map_err(|e| self.fail(e, epoch))?;
+            self.record_events(events, ctx.seq, made);
         }
         // A durable answer waits for a flush even without writes of its own: a repeated ack must
         // not answer OK before the first one's write is on disk. The handle is cloned to wait

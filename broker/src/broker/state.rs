@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::events::EventIndex;
+use super::event_log::{BrokerHooks, EventLog};
 use super::{BrokerError, Failure, SEQ_BLOCK};
 use crate::engine::{Engine, EngineConfig, Outcome};
 use crate::stats::BrokerStats;
-use crate::store::{FlushObserver, GroupCommit, Store, StoreConfig, StoreError};
+use crate::store::{GroupCommit, Store, StoreConfig, StoreError};
 
 /// Everything a command changes, behind the engine lock.
 pub(super) struct Core {
@@ -16,8 +16,8 @@ pub(super) struct Core {
     pub(super) reserved: u64,
     /// The open store; `None` only while a failed broker reopens it (see `failure.rs`).
     pub(super) storage: Option<Storage>,
-    /// The index of the stored events.
-    pub(super) events: EventIndex,
+    /// The events of the open store, pending and stored (shared with its group commit).
+    pub(super) events: Arc<EventLog>,
     /// Counts reopens of the store. A flush that fails reports the epoch it was waited for in,
     /// so a late failure of the old store never fails the reopened one.
     pub(super) epoch: u64,
@@ -37,10 +37,10 @@ impl Core {
         store: Store,
         engine_config: EngineConfig,
         epoch: u64,
-        observer: Option<Arc<dyn FlushObserver>>,
+        stats: Option<Arc<BrokerStats>>,
     ) -> Result<(Self, usize), BrokerError> {
         let store = Arc::new(store);
-        let read = read_back(&store, engine_config, observer);
+        let read = read_back(&store, engine_config, stats);
         let (engine, next_seq, tasks, commit, events) = match read {
             Ok(read) => read,
             Err(err) => {
@@ -80,15 +80,6 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    /// The metrics as group commit's flush observer.
-    pub(super) fn flush_observer(&self) -> Option<Arc<dyn FlushObserver>> {
-        self.stats
-            .clone()
-            .map(|stats| stats as Arc<dyn FlushObserver>)
-    }
-}
-
-impl Settings {
     /// The error for a store that is closed to be reopened.
     pub(super) fn reopening(&self) -> StoreError {
         StoreError::Reopening {
@@ -125,21 +116,29 @@ pub(super) struct Applied {
 /// group commit; returns the engine, the next sequence number, how many tasks there were, the
 /// group commit and the index of the stored events.
 fn read_back(
-    store: &Store,
+    store: &Arc<Store>,
     engine_config: EngineConfig,
-    observer: Option<Arc<dyn FlushObserver>>,
-) -> Result<(Engine, u64, usize, GroupCommit, EventIndex), BrokerError> {
+    stats: Option<Arc<BrokerStats>>,
+) -> Result<(Engine, u64, usize, GroupCommit, Arc<EventLog>), BrokerError> {
     let recovered = store.recover()?;
     super::log_recovered(&recovered.tasks);
     let tasks = recovered.tasks.len();
     let next_seq = recovered.next_seq.max(1);
-    let events = EventIndex::recovered(recovered.event_floor, recovered.event_batches);
+    let events = Arc::new(EventLog::recovered(
+        recovered.event_floor,
+        recovered.event_batches,
+    ));
     let mut engine = Engine::recover(engine_config, recovered.tasks);
     engine.restore_schedules(recovered.schedules);
     engine.restore_limits(recovered.limits);
     engine.restore_revocations(recovered.revocations);
     engine.restore_pauses(recovered.paused);
     store.reserve_seq(next_seq + SEQ_BLOCK)?;
-    let commit = store.group_commit(observer)?;
+    let hooks = BrokerHooks {
+        events: events.clone(),
+        store: Arc::downgrade(store),
+        stats,
+    };
+    let commit = store.group_commit(Some(Arc::new(hooks)))?;
     Ok((engine, next_seq, tasks, commit, events))
 }

@@ -43,14 +43,15 @@ struct Shared {
     /// Cancelled by [`GroupCommit::close`]: a flush in progress is abandoned, so the flusher lets
     /// go of its database handle at once.
     closed: CancellationToken,
-    /// Told of every flush, for metrics.
-    observer: Option<Arc<dyn FlushObserver>>,
+    /// Called around every flush; taken out with the database handle (see `Shared::db`).
+    hooks: Mutex<Option<Arc<dyn CommitHooks>>>,
 }
 
-/// Told of every group commit: how many durable commands it covered and how long its flush
-/// took (for the broker's metrics).
-pub trait FlushObserver: Send + Sync + std::fmt::Debug {
-    /// One flush completed.
+/// What group commit calls around each flush.
+pub trait CommitHooks: Send + Sync + std::fmt::Debug {
+    /// Right before a flush: last writes to make durable with it (the broker's pending events).
+    fn before_flush(&self);
+    /// A flush completed: how many durable commands it covered and how long it took.
     fn flushed(&self, commands: u64, took: std::time::Duration);
 }
 
@@ -84,7 +85,7 @@ impl GroupCommit {
         db: sled::Db,
         mark: Arc<CommitMark>,
         mark_base: u64,
-        observer: Option<Arc<dyn FlushObserver>>,
+        hooks: Option<Arc<dyn CommitHooks>>,
     ) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(StoreError::NoRuntime)?;
         let (done, _) = watch::channel(0);
@@ -103,7 +104,7 @@ impl GroupCommit {
             mark,
             mark_base,
             closed: CancellationToken::new(),
-            observer,
+            hooks: Mutex::new(hooks),
         });
         runtime.spawn(shared.clone().run());
         Ok(Self(Arc::new(StopOnDrop(shared))))
@@ -171,6 +172,7 @@ impl Shared {
     fn stop(&self) {
         self.gens.lock().stop = true;
         self.db.lock().take();
+        self.hooks.lock().take();
         self.wake.notify_one();
     }
 
@@ -196,6 +198,10 @@ impl Shared {
             let Some(db) = self.db.lock().clone() else {
                 return;
             };
+            let hooks = self.hooks.lock().clone();
+            if let Some(hooks) = &hooks {
+                hooks.before_flush();
+            }
             let started = std::time::Instant::now();
             let flushed = tokio::select! {
                 flushed = self.commit(&db, self.mark_base + ticket) => flushed,
@@ -209,8 +215,8 @@ impl Shared {
                 return;
             }
             self.done.send_replace(ticket);
-            if let Some(observer) = &self.observer {
-                observer.flushed(commands, started.elapsed());
+            if let Some(hooks) = &hooks {
+                hooks.flushed(commands, started.elapsed());
             }
         }
     }

@@ -62,10 +62,10 @@ struct EventRecord {
     waited_ms: u64,
 }
 
-/// The record of a batch of numbered events.
-pub(crate) fn encode_batch(events: &[Event]) -> Vec<u8> {
+/// The record of numbered events.
+pub(crate) fn encode_batch(events: &[&Event]) -> Vec<u8> {
     let record = BatchRecord {
-        events: events.iter().map(encode_event).collect(),
+        events: events.iter().map(|e| encode_event(e)).collect(),
     };
     versioned(&record)
 }
@@ -179,10 +179,8 @@ mod tests {
             },
         ];
         let key = batch_key(7 << 20);
-        assert_eq!(
-            decode_batch(&key, &encode_batch(&events)).ok(),
-            Some(events)
-        );
+        let refs: Vec<&Event> = events.iter().collect();
+        assert_eq!(decode_batch(&key, &encode_batch(&refs)).ok(), Some(events));
     }
 
     #[test]

@@ -4,42 +4,45 @@
 use super::event_records::{batch_key, decode_batch, encode_batch};
 use super::keys::{decode_task_key, EVENTS, EVENTS_FLOOR};
 use super::{Store, StoreError};
-use crate::engine::{Event, SUB_BITS};
+use crate::engine::Event;
 
 /// What the event log's index keeps of one stored batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventBatch {
-    /// The first event's sequence number (the batch's key).
+    /// The first event's sequence number (the record's key).
     pub first_seq: u64,
-    /// How many events it holds.
+    /// The last event's sequence number.
+    pub last_seq: u64,
+    /// How many events it holds (numbers are sparse: a record holds several commands' events).
     pub count: u32,
     /// Its last event's time, unix ms.
     pub last_at_ms: u64,
 }
 
 impl EventBatch {
-    /// The index entry of a batch of numbered events; `None` for an empty one.
-    pub fn of(events: &[Event]) -> Option<Self> {
-        let (first, last) = (events.first()?, events.last()?);
+    /// The index entry of a record of numbered events, in order; `None` for an empty one.
+    pub fn of<E: std::borrow::Borrow<Event>>(events: &[E]) -> Option<Self> {
+        let (first, last) = (events.first()?.borrow(), events.last()?.borrow());
         Some(Self {
             first_seq: first.seq,
+            last_seq: last.seq,
             count: u32::try_from(events.len()).unwrap_or(u32::MAX),
             last_at_ms: last.at_ms,
         })
     }
 
     /// One past its last event's sequence number.
-    pub fn end(&self) -> u64 {
-        self.first_seq + u64::from(self.count)
+    pub fn end_seq(&self) -> u64 {
+        self.last_seq + 1
     }
 }
 
 impl Store {
-    /// Writes a command's numbered events as one record (flushed with the command's writes).
+    /// Writes numbered events, in order, as one record (not flushed).
     ///
     /// # Errors
     /// [`StoreError::Io`] when sled fails.
-    pub fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
+    pub fn append_events(&self, events: &[&Event]) -> Result<(), StoreError> {
         if let Some(first) = events.first() {
             self.db.insert(batch_key(first.seq), encode_batch(events))?;
         }
@@ -57,10 +60,12 @@ impl Store {
         until: u64,
         max_batches: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        // A batch's key is the first sequence number of its command, so the batch that holds
-        // `from` starts at `from` with the command's sub-bits cleared.
-        let start = batch_key(from & !((1u64 << SUB_BITS) - 1));
-        let end = batch_key(until);
+        // The record that holds `from` is the last one keyed at or below it.
+        let start = match self.db.range(..=batch_key(from)).next_back() {
+            Some(entry) => entry?.0.to_vec(),
+            None => batch_key(0).to_vec(),
+        };
+        let end = batch_key(until).to_vec();
         let mut out = Vec::new();
         for entry in self.db.range(start..=end).take(max_batches) {
             let (key, value) = entry?;

@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use check::{check, CheckReport};
-pub use commit::{FlushObserver, GroupCommit};
+pub use commit::{CommitHooks, GroupCommit};
 use commit_mark::CommitMark;
 pub use error::StoreError;
 pub use events::EventBatch;
@@ -221,15 +221,15 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// A group-commit flusher for this store, running on the current tokio runtime, telling
-    /// `observer` of every flush.
+    /// A group-commit flusher for this store, running on the current tokio runtime, calling
+    /// `hooks` around every flush.
     ///
     /// # Errors
     /// [`StoreError::NoRuntime`] when called outside a tokio runtime.
     pub fn group_commit(
         &self,
-        observer: Option<Arc<dyn FlushObserver>>,
+        hooks: Option<Arc<dyn CommitHooks>>,
     ) -> Result<GroupCommit, StoreError> {
-        GroupCommit::start(self.db.clone(), self.mark.clone(), self.mark_base, observer)
+        GroupCommit::start(self.db.clone(), self.mark.clone(), self.mark_base, hooks)
     }
 }
