@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use stalk_proto::v1;
-use stalk_proto::v1::watch_events_response::Item;
+use stalk_proto::v1::watch_events_response::Marker;
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -134,6 +134,8 @@ pub enum WatchItem {
 #[derive(Debug)]
 pub struct EventWatch {
     stream: tonic::Streaming<v1::WatchEventsResponse>,
+    /// The rest of the last message: its events, then its marker.
+    queued: std::collections::VecDeque<WatchItem>,
 }
 
 impl EventWatch {
@@ -145,25 +147,31 @@ impl EventWatch {
     /// [`ClientError::Protocol`] for an item this client cannot read.
     pub async fn next(&mut self) -> Result<Option<WatchItem>, ClientError> {
         loop {
+            if let Some(item) = self.queued.pop_front() {
+                return Ok(Some(item));
+            }
             let Some(message) = self.stream.message().await? else {
                 return Ok(None);
             };
-            let item = match message.item {
-                Some(Item::Event(event)) => WatchItem::Event(Box::new(Event::from_wire(event)?)),
-                Some(Item::Live(live)) => WatchItem::Live {
+            for event in message.events {
+                let event = Event::from_wire(event)?;
+                self.queued.push_back(WatchItem::Event(Box::new(event)));
+            }
+            let marker = match message.marker {
+                Some(Marker::Live(live)) => WatchItem::Live {
                     next_seq: live.next_seq,
                 },
-                Some(Item::Lagged(lagged)) => WatchItem::Lagged {
+                Some(Marker::Lagged(lagged)) => WatchItem::Lagged {
                     resume_from: lagged.resume_from,
                 },
-                Some(Item::TooOld(too_old)) => WatchItem::TooOld {
+                Some(Marker::TooOld(too_old)) => WatchItem::TooOld {
                     asked_seq: too_old.asked_seq,
                     oldest_seq: too_old.oldest_seq,
                 },
-                // An item kind a newer broker added: nothing this client can act on.
+                // Events only, or a marker a newer broker added: nothing to act on.
                 None => continue,
             };
-            return Ok(Some(item));
+            self.queued.push_back(marker);
         }
     }
 }
@@ -185,7 +193,10 @@ impl Client {
             stop_at_end: query.stop_at_end,
         };
         let stream = self.admin().watch_events(request).await?.into_inner();
-        Ok(EventWatch { stream })
+        Ok(EventWatch {
+            stream,
+            queued: std::collections::VecDeque::new(),
+        })
     }
 
     /// A task's retained events, oldest first; `truncated` says whether retention removed

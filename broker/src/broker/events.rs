@@ -40,11 +40,14 @@ pub struct EventRetention {
     pub max_age_ms: u64,
 }
 
+/// Most events in one [`WatchItem::Events`].
+pub const WATCH_BATCH: usize = 1000;
+
 /// What a watcher receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchItem {
-    /// An event that matched the filter.
-    Event(Event),
+    /// Events that matched the filter, in order (at most [`WATCH_BATCH`]).
+    Events(Vec<Event>),
     /// Everything asked for from the past was sent; live events follow. `next_seq` is the
     /// number the next event will have at least.
     Live {
@@ -264,22 +267,20 @@ impl Broker {
                 // Nothing stored in [next, stored_end): numbers are sparse.
                 break;
             };
-            for event in events {
-                if filter.matches(&event) && tx.send(WatchItem::Event(event)).await.is_err() {
-                    return None;
-                }
+            let matching = events.into_iter().filter(|e| filter.matches(e));
+            if !send_events(tx, matching).await {
+                return None;
             }
             next = last + 1;
         }
         next = next.max(snapshot.stored_end);
-        for event in snapshot.pending.iter().flat_map(|b| b.iter()) {
-            if event.seq < next {
-                continue;
-            }
-            next = event.seq + 1;
-            if filter.matches(event) && tx.send(WatchItem::Event(event.clone())).await.is_err() {
-                return None;
-            }
+        let from = next;
+        let pending = snapshot.pending.iter().flat_map(|b| b.iter());
+        let matching = pending
+            .filter(|e| e.seq >= from && filter.matches(e))
+            .cloned();
+        if !send_events(tx, matching).await {
+            return None;
         }
         // Everything below the snapshot's end was stored or pending, and is sent.
         Some(next.max(snapshot.end))
@@ -298,19 +299,38 @@ async fn forward_live(
         match live.recv().await {
             Ok(batch) => {
                 let from = next;
-                for event in batch.iter().filter(|e| e.seq >= from) {
-                    next = event.seq + 1;
-                    if filter.matches(event)
-                        && tx.send(WatchItem::Event(event.clone())).await.is_err()
-                    {
-                        return None;
-                    }
+                if let Some(last) = batch.last() {
+                    next = next.max(last.seq + 1);
+                }
+                let matching = batch
+                    .iter()
+                    .filter(|e| e.seq >= from && filter.matches(e))
+                    .cloned();
+                if !send_events(tx, matching).await {
+                    return None;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => return Some(next),
             Err(broadcast::error::RecvError::Closed) => return None,
         }
     }
+}
+
+/// Sends `events` in messages of at most [`WATCH_BATCH`]; false when the watcher is gone.
+async fn send_events(tx: &mpsc::Sender<WatchItem>, events: impl Iterator<Item = Event>) -> bool {
+    let mut batch = Vec::new();
+    for event in events {
+        batch.push(event);
+        if batch.len() == WATCH_BATCH
+            && tx
+                .send(WatchItem::Events(std::mem::take(&mut batch)))
+                .await
+                .is_err()
+        {
+            return false;
+        }
+    }
+    batch.is_empty() || tx.send(WatchItem::Events(batch)).await.is_ok()
 }
 
 fn too_old(asked: u64, oldest_seq: u64) -> WatchItem {

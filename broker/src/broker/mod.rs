@@ -28,7 +28,7 @@ mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
 pub(crate) use event_log::DRAIN_EVERY;
-pub use events::{EventRetention, WatchItem};
+pub use events::{EventRetention, WatchItem, WATCH_BATCH};
 pub use tasks::{AckItem, AckResults, LeasedTask, StartResults, TaskStatus};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -31,12 +31,17 @@ pub(crate) fn watch(
     let filter = filter(&req)?;
     let items = broker.watch_events(req.from_seq, filter, !req.stop_at_end);
     let stream = ReceiverStream::new(items).map(|item| {
-        use pb::watch_events_response::Item;
-        let item = match item {
-            WatchItem::Event(event) => Item::Event(event_to_pb(&event)),
-            WatchItem::Live { next_seq } => Item::Live(pb::Live { next_seq }),
-            WatchItem::Lagged { resume_from } => Item::Lagged(pb::Lagged { resume_from }),
-            WatchItem::TooOld { asked, oldest_seq } => Item::TooOld(pb::TooOld {
+        use pb::watch_events_response::Marker;
+        let marker = match item {
+            WatchItem::Events(events) => {
+                return Ok(pb::WatchEventsResponse {
+                    events: events.iter().map(event_to_pb).collect(),
+                    marker: None,
+                })
+            }
+            WatchItem::Live { next_seq } => Marker::Live(pb::Live { next_seq }),
+            WatchItem::Lagged { resume_from } => Marker::Lagged(pb::Lagged { resume_from }),
+            WatchItem::TooOld { asked, oldest_seq } => Marker::TooOld(pb::TooOld {
                 asked_seq: asked,
                 oldest_seq,
             }),
@@ -46,7 +51,10 @@ pub(crate) fn watch(
                 )))
             }
         };
-        Ok(pb::WatchEventsResponse { item: Some(item) })
+        Ok(pb::WatchEventsResponse {
+            events: Vec::new(),
+            marker: Some(marker),
+        })
     });
     Ok(Box::pin(stream))
 }
