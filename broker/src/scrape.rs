@@ -15,7 +15,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics::{Key, Label, Metadata, Recorder};
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -128,6 +128,11 @@ fn render(broker: &Broker, sessions: &SessionRegistry) -> String {
         "Bytes the store occupies on disk.".into(),
     );
     gauge("stalk_store_bytes", Vec::new(), broker.store_size() as f64);
+    recorder.describe_gauge(
+        "stalk_up".into(),
+        None,
+        "1 while the broker takes writes, 0 after a storage failure.".into(),
+    );
     gauge(
         "stalk_up",
         Vec::new(),
@@ -156,38 +161,66 @@ fn render(broker: &Broker, sessions: &SessionRegistry) -> String {
         "Event stream watchers connected now.".into(),
     );
     gauge("stalk_event_watchers", Vec::new(), broker.watchers() as f64);
-    process(&gauge);
+    let cpu_seconds = process(&recorder, &gauge);
     let mut text = handle.render();
+    if let Some(seconds) = cpu_seconds {
+        // A counter of fractional seconds: the `metrics` crate's counters are integers, so this
+        // one line is written by hand, in the exposition format's own syntax.
+        text.push_str(&format!(
+            "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.\n\
+             # TYPE process_cpu_seconds_total counter\n\
+             process_cpu_seconds_total {seconds}\n"
+        ));
+    }
     if let Some(stats) = broker.metrics() {
         text.push_str(&stats.render());
     }
     text
 }
 
-/// The standard `process_*` metrics of this process.
-fn process(gauge: &impl Fn(&'static str, Vec<Label>, f64)) {
+/// The standard `process_*` gauges of this process; returns its CPU seconds, a counter.
+fn process(
+    recorder: &PrometheusRecorder,
+    gauge: &impl Fn(&'static str, Vec<Label>, f64),
+) -> Option<f64> {
     let now = metrics_process::collector::collect();
     let values = [
-        ("process_cpu_seconds_total", now.cpu_seconds_total),
-        ("process_open_fds", now.open_fds.map(|n| n as f64)),
-        ("process_max_fds", now.max_fds.map(|n| n as f64)),
+        (
+            "process_open_fds",
+            "Open file descriptors.",
+            now.open_fds.map(|n| n as f64),
+        ),
+        (
+            "process_max_fds",
+            "The most file descriptors the process may open.",
+            now.max_fds.map(|n| n as f64),
+        ),
         (
             "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
             now.resident_memory_bytes.map(|n| n as f64),
         ),
         (
             "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
             now.virtual_memory_bytes.map(|n| n as f64),
         ),
         (
             "process_start_time_seconds",
+            "Start time of the process since the unix epoch, in seconds.",
             now.start_time_seconds.map(|n| n as f64),
         ),
-        ("process_threads", now.threads.map(|n| n as f64)),
+        (
+            "process_threads",
+            "Operating system threads in the process.",
+            now.threads.map(|n| n as f64),
+        ),
     ];
-    for (name, value) in values {
+    for (name, help, value) in values {
         if let Some(value) = value {
+            recorder.describe_gauge(name.into(), None, help.into());
             gauge(name, Vec::new(), value);
         }
     }
+    now.cpu_seconds_total
 }

@@ -20,6 +20,7 @@
 //! - `rate_limits`: a limit holds across three workers, lets other tasks pass, changes live.
 //! - `refused_acks`: an ack the broker refuses is counted by the worker and completes nothing.
 //! - `pauses`: a paused queue holds through the prefetch buffer; resuming runs its tasks.
+//! - `prometheus`: promtool checks both expositions; a Prometheus server scrapes both.
 //! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
@@ -46,6 +47,7 @@ mod metrics;
 mod pauses;
 mod prefork;
 mod priorities;
+mod prometheus;
 mod rate_limits;
 mod refused_acks;
 mod revokes;
