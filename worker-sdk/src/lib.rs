@@ -35,6 +35,8 @@
 //!   of every message to the broker.
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
+//! - `trace`: the `task` span each attempt runs in, with its producer's W3C trace context
+//!   ([`TRACEPARENT`]).
 //! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
 //! - `cli`: [`WorkerArgs`] and [`worker_args!`], a ready-made command line (flags with `STALK_*`
 //!   twins) that carries the program's own name and version.
@@ -70,6 +72,7 @@ mod resources;
 mod session;
 mod steps;
 mod time;
+mod trace;
 mod worker;
 
 /// Implement [`Step`] with it: `#[stalk_worker::async_trait]` (re-exported so a worker crate
@@ -90,6 +93,7 @@ pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
 pub use resources::Resources;
 pub use steps::{Step, StepContext, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+pub use trace::TRACEPARENT;
 pub use worker::Worker;
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -43,10 +44,13 @@ pub(crate) async fn call(
         // a lost lease).
         Handler::Async(handler) if !on_thread => {
             let attempt = handler(payload, ctx);
-            AbortOnDropHandle::new(tokio::spawn(async move {
-                let _slot = slot;
-                attempt.await
-            }))
+            AbortOnDropHandle::new(tokio::spawn(
+                async move {
+                    let _slot = slot;
+                    attempt.await
+                }
+                .instrument(span),
+            ))
             .await
         }
         Handler::Async(handler) => {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::attempt::{call_inline, limited};
 use super::frame::{self, ChildJob, ChildReply};
@@ -104,6 +105,7 @@ async fn run(
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
         hard: None,
     };
+    let span = crate::trace::task_span(&ctx.meta);
     // The parent enforces the hard limit by killing this process: nothing here runs over it.
     limited(
         call_inline(handler, job.payload, ctx),
@@ -111,5 +113,6 @@ async fn run(
         soft_limit,
         false,
     )
+    .instrument(span)
     .await
 }

@@ -51,7 +51,7 @@ impl LocalPool {
         let handler = self.registry.get(&job.meta.name);
         let (threads, resources) = (self.threads, self.resources.clone());
         let (stopped, slots) = (stop.clone(), self.slots.clone());
-        let span = tracing::info_span!("task", id = %job.meta.id, name = %job.meta.name);
+        let span = crate::trace::task_span(&job.meta);
         let attempt = async move {
             let started = Instant::now();
             let result = match handler {

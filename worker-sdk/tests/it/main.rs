@@ -25,6 +25,7 @@
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
+//! - `traces`: the `task` span names the task and its producer's W3C trace context.
 //! - `threads`: the threads pool: blocking handlers, time limits.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
@@ -58,3 +59,4 @@ mod startup;
 mod steps;
 mod support;
 mod threads;
+mod traces;
