@@ -28,6 +28,8 @@ pub struct WorkerInfo {
     pub running: Vec<(String, u64)>,
     /// Tasks pushed to it that have not started.
     pub prefetched: Vec<(String, u64)>,
+    /// Attempts it completed (acked) in this session.
+    pub processed: u64,
 }
 
 impl Client {
@@ -62,6 +64,7 @@ impl Client {
                     last_seen: crate::wire::time_from_unix_ms(w.last_seen_unix_ms),
                     running: pairs(running),
                     prefetched: pairs(prefetched),
+                    processed: w.processed,
                 }
             })
             .collect())

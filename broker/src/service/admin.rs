@@ -329,6 +329,7 @@ impl Admin for AdminService {
                 sdk_version: w.sdk_version,
                 connected_at_unix_ms: convert::ms(w.connected_ms),
                 last_seen_unix_ms: convert::ms(w.last_seen_ms),
+                processed: w.processed,
                 tasks: w
                     .tasks
                     .into_iter()

@@ -64,6 +64,8 @@ pub struct WorkerInfo {
     pub last_seen_ms: u64,
     /// (task id, lease id, started) of the tasks it holds.
     pub tasks: Vec<(String, u64, bool)>,
+    /// Attempts it completed (acked) in this session.
+    pub processed: u64,
 }
 
 impl SessionRegistry {

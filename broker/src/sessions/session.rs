@@ -90,6 +90,7 @@ impl WorkerSession {
             connected_ms: now,
             last_seen_ms: now,
             tasks: Vec::new(),
+            processed: 0,
         };
         registry.live.lock().insert(
             session_no,
@@ -298,6 +299,9 @@ impl WorkerSession {
         }
         let durable = self.broker.ack_many_pipelined(acks)?;
         self.processed += leases.len() as u64;
+        if let Some(live) = self.registry.live.lock().get_mut(&self.session_no) {
+            live.info.processed = self.processed;
+        }
         let mut held = self.held.lock();
         for lease in leases {
             held.remove(&lease);

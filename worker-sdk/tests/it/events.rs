@@ -47,6 +47,11 @@ async fn a_worker_comes_online_beats_runs_and_goes_offline_cleanly_in_the_stream
             other => panic!("the stream ended or stalled: {other:?} after {seen:?}"),
         }
     }
+    let listed = client.list_workers().await.unwrap();
+    assert_eq!(
+        listed[0].processed, 1,
+        "the session counts what it completed"
+    );
     worker.stop().await.unwrap();
     let offline = loop {
         match tokio::time::timeout(SOON, watch.next()).await {

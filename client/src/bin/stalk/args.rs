@@ -85,6 +85,16 @@ pub(crate) enum Command {
     },
     /// List the connected workers and what they run.
     Workers,
+    /// What connected workers hold: `active` (running tasks), `reserved` (tasks waiting in
+    /// their prefetch buffers), `registered` (task names they run), `stats` (counts).
+    Inspect {
+        /// What to show.
+        #[arg(value_enum)]
+        what: Inspect,
+        /// Only this worker; repeat for more.
+        #[arg(long = "worker", value_name = "WORKER")]
+        workers: Vec<String>,
+    },
     /// Rate limits per task name or queue, enforced by the broker across every worker.
     #[command(subcommand)]
     Limits(LimitCommand),
@@ -181,6 +191,19 @@ pub(crate) struct EnqueueArgs {
     /// A header for the worker, key=value; repeat for more.
     #[arg(long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub(crate) headers: Vec<(String, String)>,
+}
+
+/// What `stalk inspect` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Inspect {
+    /// Tasks each worker runs now.
+    Active,
+    /// Tasks waiting in each worker's prefetch buffer.
+    Reserved,
+    /// Task names each worker has handlers for.
+    Registered,
+    /// Each worker's counts: running, reserved, completed this session, and its times.
+    Stats,
 }
 
 /// `stalk queues pause|resume`.

@@ -41,6 +41,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             action: Some(QueueCommand::Resume { queue }),
         } => pause(&connect(&conn).await?, &queue, false, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
+        Command::Inspect { what, workers } => {
+            crate::inspect::run(&connect(&conn).await?, what, &workers, json).await
+        }
         Command::Limits(command) => crate::limits::run(&connect(&conn).await?, command, json).await,
         Command::Schedules(command) => {
             // Built before connecting, so a bad flag or file is a usage error with no broker.

@@ -12,6 +12,7 @@
 //! - `schedules`: `schedules add|apply|list|show|next|pause|remove` and bad specs.
 //! - `workers`: `control ping|shutdown` through the broker to a worker session.
 //! - `events`: `events` (text, JSON lines, filters, reconnecting) and `task ID --history`.
+//! - `inspect_workers`: `inspect active|reserved|registered|stats` of a hand-made worker.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 
 mod control;
@@ -19,6 +20,7 @@ mod enqueue;
 mod errors;
 mod events;
 mod inspect;
+mod inspect_workers;
 mod limits;
 mod result;
 mod schedules;
