@@ -7,6 +7,7 @@
 //! - [`TestBroker`]: start, connect clients, restart, shut down.
 //! - [`ReservedPort`]: a port to start a worker against before its broker starts there.
 //! - [`wait_until`]: poll a condition with a deadline; on timeout, report what was last seen.
+//! - [`http_get`]: one plain HTTP/1.1 GET (a `/metrics` endpoint, Prometheus's API).
 //!
 //! # Example
 //! ```no_run
@@ -239,4 +240,22 @@ where
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// GETs `path` from `addr` over plain HTTP/1.1 (`Connection: close`): the status line and the
+/// body.
+///
+/// # Errors
+/// When the connection fails, or the answer is not an HTTP response.
+pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let not_http = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
+    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(not_http)?;
+    let status = head.lines().next().ok_or_else(not_http)?;
+    Ok((status.to_string(), body.to_string()))
 }

@@ -114,12 +114,6 @@ impl Broker {
         Ok((core.events.clone(), storage.store.clone(), core.epoch))
     }
 
-    /// The oldest event number kept and one past the newest.
-    pub fn event_window(&self) -> (u64, u64) {
-        let snapshot = self.core.lock().events.snapshot();
-        (snapshot.oldest, snapshot.end)
-    }
-
     /// Watchers connected now.
     pub fn watchers(&self) -> usize {
         self.watchers.load(Ordering::Relaxed)

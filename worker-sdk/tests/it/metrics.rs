@@ -5,21 +5,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use stalk_client::{Task, TaskState};
-use stalk_testkit::{wait_until, TestBroker};
+use stalk_testkit::{http_get, wait_until, TestBroker};
 use stalk_worker::{TaskError, Worker, WorkerError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{finish, run_in_background, DemoWorker, SOON};
 
-/// GETs `path` from `addr` over plain HTTP/1.1: the status line and the body.
+/// GETs `path` from `addr`: the status line and the body.
 async fn get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
+    http_get(addr, path).await.unwrap()
 }
 
 /// The samples of the exposition text, by series (`name{labels}`).

@@ -9,9 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use stalk_client::{Task, TaskState};
-use stalk_testkit::{wait_until, TestBroker};
+use stalk_testkit::{http_get, wait_until, TestBroker};
 use stalk_worker::{TaskError, Worker};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::support::{finish, run_in_background, Running};
 
@@ -30,17 +30,6 @@ fn tool(name: &str) -> Option<PathBuf> {
         eprintln!("skipped: {name} is not installed (apt-get install prometheus)");
     }
     found
-}
-
-/// GETs `path` from `addr`: the body.
-async fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    body.to_string()
 }
 
 /// A worker that serves metrics, and three tasks it ran: the broker's address, the worker's,
@@ -72,7 +61,7 @@ async fn promtool_finds_no_problem_in_either_exposition() {
     let broker = TestBroker::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".into())).await;
     let (broker_addr, worker_addr, _worker) = both_endpoints(&broker).await;
     for addr in [broker_addr, worker_addr] {
-        let text = get(addr, "/metrics").await;
+        let (_, text) = http_get(addr, "/metrics").await.unwrap();
         let mut check = tokio::process::Command::new(&promtool)
             .args(["check", "metrics"])
             .stdin(Stdio::piped())
@@ -132,20 +121,11 @@ async fn a_prometheus_server_scrapes_the_broker_and_the_worker() {
         .unwrap();
 
     let query = |q: &'static str| async move {
-        let Ok(mut stream) = tokio::net::TcpStream::connect(web).await else {
-            return serde_json::Value::Null;
-        };
-        let request = format!(
-            "GET /api/v1/query?query={q} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\n\r\n"
-        );
-        if stream.write_all(request.as_bytes()).await.is_err() {
-            return serde_json::Value::Null;
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response).await;
-        response
-            .split_once("\r\n\r\n")
-            .and_then(|(_, body)| serde_json::from_str(body).ok())
+        // Not answering yet (it is starting) reads as no result.
+        http_get(web, &format!("/api/v1/query?query={q}"))
+            .await
+            .ok()
+            .and_then(|(_, body)| serde_json::from_str(&body).ok())
             .unwrap_or(serde_json::Value::Null)
     };
     // Both targets up (its first scrape comes a few seconds after it starts).
