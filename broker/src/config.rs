@@ -74,7 +74,8 @@ pub struct Config {
     /// restored without their commit mark) with what could be recovered, logging the loss,
     /// instead of refusing to start.
     pub accept_data_loss: bool,
-    /// Serve Prometheus metrics on `/metrics` of this HOST:PORT; `None`: no metrics listener.
+    /// Serve Prometheus metrics on `/metrics` and the web dashboard on `/` of this HOST:PORT;
+    /// `None`: no HTTP listener.
     pub metrics_listen: Option<String>,
     /// sled's background flush interval.
     #[serde(with = "millis")]

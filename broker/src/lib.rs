@@ -22,6 +22,8 @@
 //! - `drivers`: one background task per timer, and the one that reopens the store after a full
 //!   disk.
 //! - [`stats`]: the counters and histograms behind `/metrics` (served by `scrape`).
+//! - `http`: the HTTP address: `/metrics` (`scrape`) and the web `dashboard`, a JSON face over
+//!   the gRPC services with its page's assets embedded.
 //! - `waiters`: long-poll wake-ups (ready queues, finished results).
 //! - [`clock`]: time as an input (system or manual).
 //! - `fuzzing` (feature `fuzzing`): the invariant checks the cargo-fuzz targets in `fuzz/` run.
@@ -39,6 +41,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+mod dashboard;
 mod drivers;
 pub mod engine;
 pub mod explain;
@@ -47,6 +50,7 @@ mod fuzz_input;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod http;
 mod scrape;
 pub mod server;
 mod service;

@@ -1,75 +1,32 @@
-//! Prometheus exposition on an HTTP address of its own (`--metrics-listen`), through the
-//! `metrics` and `metrics-exporter-prometheus` crates.
+//! Prometheus exposition (`/metrics` of the broker's HTTP address), through the `metrics` and
+//! `metrics-exporter-prometheus` crates.
 //!
 //! Gauges are sampled from the broker at scrape time, so they can never drift from the
 //! engine's state: each scrape records them into a recorder of its own and renders it, so a
 //! queue that is gone leaves no stale series behind. Counters and histograms are kept by
 //! [`BrokerStats`](crate::stats::BrokerStats), counted from the engine's events as they are stored.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::sessions::SessionRegistry;
 
-/// How often recorded histogram samples are moved into their buckets between scrapes.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
 /// What a scrape reads.
 #[derive(Clone)]
-struct Sources {
-    broker: Arc<Broker>,
-    sessions: Arc<SessionRegistry>,
+pub(crate) struct Sources {
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) sessions: Arc<SessionRegistry>,
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` is cancelled; answers the bound address.
-///
-/// # Errors
-/// When the listener has no local address.
-pub(crate) fn serve(
-    listener: TcpListener,
-    broker: Arc<Broker>,
-    sessions: Arc<SessionRegistry>,
-    shutdown: CancellationToken,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let addr = listener.local_addr()?;
-    if let Some(stats) = broker.metrics().cloned() {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(UPKEEP_EVERY);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => stats.upkeep(),
-                    () = shutdown.cancelled() => return,
-                }
-            }
-        });
-    }
-    let app = axum::Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(Sources { broker, sessions });
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(err) = served {
-            tracing::error!(cause = %err, "the metrics listener failed");
-        }
-    });
-    Ok((addr, task))
-}
-
-async fn scrape(State(sources): State<Sources>) -> impl IntoResponse {
+/// `GET /metrics`.
+pub(crate) async fn scrape(State(sources): State<Sources>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         render(&sources.broker, &sources.sessions),

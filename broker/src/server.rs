@@ -124,7 +124,7 @@ pub async fn start_with_clock(
 
     let auth = service::BearerAuth::new(config.auth_token.as_deref());
     let sessions = Arc::new(SessionRegistry::default());
-    let (routes, reporter) = service::routes(
+    let (routes, reporter, api) = service::routes(
         &broker,
         &sessions,
         config.max_payload_bytes,
@@ -155,9 +155,14 @@ pub async fn start_with_clock(
                     source,
                 }
             })?;
-            let (bound, task) =
-                crate::scrape::serve(listener, broker.clone(), sessions.clone(), token.clone())
-                    .map_err(|e| StartError::serve("the metrics listener has no address", e))?;
+            let served = crate::http::Served {
+                broker: broker.clone(),
+                sessions: sessions.clone(),
+                api,
+                token: config.auth_token.clone(),
+            };
+            let (bound, task) = crate::http::serve(listener, served, token.clone())
+                .map_err(|e| StartError::serve("the HTTP listener has no address", e))?;
             tracker.spawn(async move {
                 let _ = task.await;
             });

@@ -248,14 +248,87 @@ where
 /// # Errors
 /// When the connection fails, or the answer is not an HTTP response.
 pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(String, String)> {
+    let response = http_request(addr, "GET", path, &[], "").await?;
+    Ok((response.status, response.body))
+}
+
+/// An HTTP answer as [`http_request`] read it.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status line, e.g. `HTTP/1.1 200 OK`.
+    pub status: String,
+    /// The header lines, as sent.
+    pub headers: Vec<String>,
+    /// The body.
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// Sends one plain HTTP/1.1 request (`Connection: close`) with `headers` and `body` (a
+/// `Content-Length` is added when the body is not empty), and reads the whole answer. For
+/// answers of a known length, not streams.
+///
+/// # Errors
+/// When the connection fails, or the answer is not an HTTP response.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<HttpResponse> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
     let not_http = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
     let (head, body) = response.split_once("\r\n\r\n").ok_or_else(not_http)?;
-    let status = head.lines().next().ok_or_else(not_http)?;
-    Ok((status.to_string(), body.to_string()))
+    let mut lines = head.lines();
+    let status = lines.next().ok_or_else(not_http)?.to_string();
+    Ok(HttpResponse {
+        status,
+        headers: lines.map(str::to_string).collect(),
+        body: body.to_string(),
+    })
+}
+
+/// The program `name` from `PATH`, or `None` when it is not installed, for tests that need a
+/// system tool `.ci/run` installs from Debian's `package`: under `CI=true` a missing tool fails
+/// the test; elsewhere the test says it was skipped.
+///
+/// # Panics
+/// When `name` is missing and `CI` is set.
+pub fn system_tool(name: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is missing: .ci/run installs Debian's {package} package"
+        );
+        eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    }
+    found
 }

@@ -27,13 +27,25 @@ use tonic_health::server::HealthReporter;
 use crate::broker::Broker;
 use crate::sessions::SessionRegistry;
 
-pub(crate) use auth::BearerAuth;
+pub(crate) use auth::{constant_time_eq, BearerAuth};
 pub(crate) use inflight::InFlightLayer;
 pub(crate) use malformed::{MalformedLayer, HEADER_READ_LIMIT};
 
 /// Largest gRPC message accepted: a batch of tasks near the payload limit must fit.
 fn max_message_bytes(max_payload: usize) -> usize {
     max_payload.saturating_add(64 << 20)
+}
+
+/// The service implementations themselves, for other faces of the same API (the dashboard):
+/// calling them directly runs the same checks and gives the same errors as a gRPC call.
+#[derive(Debug, Clone)]
+pub(crate) struct Api {
+    /// `stalk.v1.TaskQueue`.
+    pub(crate) queue: tasks::TaskQueueService,
+    /// `stalk.v1.Admin`.
+    pub(crate) admin: admin::AdminService,
+    /// `stalk.v1.Schedules`.
+    pub(crate) schedules: schedules::SchedulesService,
 }
 
 /// Every service the broker serves: TaskQueue, Admin, Workers and Schedules (behind auth when
@@ -47,22 +59,30 @@ pub(crate) async fn routes(
     silence: std::time::Duration,
     priority_aging: std::time::Duration,
     auth: BearerAuth,
-) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
+) -> Result<(Routes, HealthReporter, Api), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
     set_serving(&reporter).await;
     let limit = max_message_bytes(max_payload);
-    let queue = TaskQueueServer::new(tasks::TaskQueueService {
-        broker: broker.clone(),
-        max_payload,
-    })
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(limit);
-    let admin = AdminServer::new(admin::AdminService {
-        broker: broker.clone(),
-        sessions: sessions.clone(),
-    })
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(limit);
+    let api = Api {
+        queue: tasks::TaskQueueService {
+            broker: broker.clone(),
+            max_payload,
+        },
+        admin: admin::AdminService {
+            broker: broker.clone(),
+            sessions: sessions.clone(),
+        },
+        schedules: schedules::SchedulesService {
+            broker: broker.clone(),
+            max_payload,
+        },
+    };
+    let queue = TaskQueueServer::new(api.queue.clone())
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let admin = AdminServer::new(api.admin.clone())
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let workers = WorkersServer::new(workers::WorkersService {
         broker: broker.clone(),
         max_payload,
@@ -73,12 +93,9 @@ pub(crate) async fn routes(
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
-    let schedules = SchedulesServer::new(schedules::SchedulesService {
-        broker: broker.clone(),
-        max_payload,
-    })
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(limit);
+    let schedules = SchedulesServer::new(api.schedules.clone())
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(stalk_proto::FILE_DESCRIPTOR_SET)
@@ -94,7 +111,7 @@ pub(crate) async fn routes(
         .add_service(InterceptedService::new(schedules, auth.clone()))
         .add_service(InterceptedService::new(reflection, auth.clone()))
         .add_service(InterceptedService::new(reflection_v1alpha, auth));
-    Ok((routes, reporter))
+    Ok((routes, reporter, api))
 }
 
 /// Marks every service SERVING again (the broker reopened its store after a storage failure).

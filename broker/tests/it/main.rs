@@ -17,6 +17,8 @@
 //! - `metadata`: oversized metadata fails its own call, never the connection.
 //! - `events`: the event stream: order, resume, too-old, restart, slow watchers.
 //! - `metrics`: Prometheus metrics on their own address, sampled at scrape time.
+//! - `browser`: the web dashboard in headless Chromium over WebDriver.
+//! - `dashboard`: the web dashboard's JSON API: answers, bad input, the token.
 //! - `auth`: bearer tokens and TLS.
 //! - `recovery`: restart on the same data dir keeps everything.
 //! - `session`: worker sessions: credits, pushed tasks, acks on the stream, release on close.
@@ -40,8 +42,10 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod browser;
 mod crash;
 mod damaged;
+mod dashboard;
 mod disk_full;
 mod disk_reopen;
 mod enqueue;

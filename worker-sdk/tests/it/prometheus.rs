@@ -17,19 +17,7 @@ use crate::support::{finish, run_in_background, Running};
 
 /// The installed tool `name`, or `None` (skip) outside CI.
 fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is missing: .ci/run installs Debian's prometheus package"
-        );
-        eprintln!("skipped: {name} is not installed (apt-get install prometheus)");
-    }
-    found
+    stalk_testkit::system_tool(name, "prometheus")
 }
 
 /// A worker that serves metrics, and three tasks it ran: the broker's address, the worker's,

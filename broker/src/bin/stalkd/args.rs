@@ -96,8 +96,8 @@ pub(crate) struct Args {
     /// gone.
     #[arg(long, env = "STALK_ACCEPT_DATA_LOSS")]
     pub(crate) accept_data_loss: bool,
-    /// Serve Prometheus metrics on /metrics of this HOST:PORT (e.g. 127.0.0.1:9464; port 0
-    /// picks one, printed in the ready line). Off unless given.
+    /// Serve Prometheus metrics on /metrics and the web dashboard on / of this HOST:PORT (e.g.
+    /// 127.0.0.1:9464; port 0 picks one, printed in the ready line). Off unless given.
     #[arg(long, env = "STALK_METRICS_LISTEN", value_parser = parse_listen)]
     pub(crate) metrics_listen: Option<String>,
     /// Most events the event stream keeps (for watchers that resume, and task histories);
