@@ -8,6 +8,14 @@
 //! and graceful shutdown use `stalk-worker`. The unary [`Client::lease`] and ack calls here are
 //! for scripts, tests and simple consumers.
 //!
+//! # Features
+//! - `cli` (default): the `stalk` binary and its dependencies; a program that only uses the
+//!   library turns default features off.
+//! - `opentelemetry`: `Task::with_current_trace`, which sends the current `tracing` span's
+//!   OpenTelemetry context in the task's W3C `traceparent`/`tracestate` headers, so a worker
+//!   with stalk-worker's `opentelemetry` feature continues the trace. It builds `opentelemetry`,
+//!   `opentelemetry_sdk` (for the W3C propagator), `tracing` and `tracing-opentelemetry`.
+//!
 //! # Layout
 //! - `client`: [`Client`] (a cheap-clone connection) and [`ClientBuilder`] (auth token, TLS, timeouts).
 //! - `addr`: parsing `host:port` / `http(s)://host:port` broker addresses.

@@ -79,6 +79,33 @@ impl Task {
         self
     }
 
+    /// Puts the current `tracing` span's OpenTelemetry context in the headers, as the W3C
+    /// `traceparent` and, when the context carries vendor entries, `tracestate`; a worker built
+    /// with stalk-worker's `opentelemetry` feature runs the task as a child of that span.
+    ///
+    /// Leaves the headers as they are when the current span has no OpenTelemetry context: no
+    /// span is entered, or no `tracing-opentelemetry` layer is installed. Available with the
+    /// `opentelemetry` feature.
+    ///
+    /// ```no_run
+    /// use stalk_client::Task;
+    ///
+    /// let _checkout = tracing::info_span!("checkout").entered();
+    /// let task = Task::new("email.send").with_current_trace();
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn with_current_trace(mut self) -> Self {
+        use opentelemetry::propagation::TextMapPropagator;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+        let context = tracing::Span::current().context();
+        // The W3C propagator itself rather than the global one: the worker reads W3C headers,
+        // and the global propagator is a no-op until the program sets one.
+        opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .inject_context(&context, &mut TraceHeaders(&mut self.spec.headers));
+        self
+    }
+
     /// The priority, 0 (lowest, default) to 9 (highest); the broker refuses larger values.
     pub fn priority(mut self, priority: u8) -> Self {
         self.spec.priority = u32::from(priority);
@@ -191,6 +218,23 @@ impl Task {
     }
 }
 
+/// A task's headers as the place the W3C propagator writes to.
+#[cfg(feature = "opentelemetry")]
+struct TraceHeaders<'a>(&'a mut std::collections::HashMap<String, String>);
+
+#[cfg(feature = "opentelemetry")]
+impl opentelemetry::propagation::Injector for TraceHeaders<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        // The propagator writes an empty `tracestate` for a context without vendor entries:
+        // send none then, and drop one set earlier, which belonged to another traceparent.
+        if value.is_empty() {
+            self.0.remove(key);
+        } else {
+            self.0.insert(key.to_owned(), value);
+        }
+    }
+}
+
 impl From<Task> for TaskSpec {
     fn from(task: Task) -> Self {
         task.spec
@@ -268,6 +312,24 @@ mod tests {
             .into_spec();
         assert_eq!(spec.payload, &br#"{"n":1}"#[..]);
         assert_eq!(spec.content_type, "application/json");
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn without_a_traced_span_with_current_trace_adds_no_headers() {
+        let spec = Task::new("t")
+            .header("traceparent", "kept as the caller set it")
+            .with_current_trace()
+            .into_spec();
+        assert_eq!(
+            spec.headers,
+            [(
+                "traceparent".to_owned(),
+                "kept as the caller set it".to_owned()
+            )]
+            .into(),
+            "no OpenTelemetry layer, no span: nothing to propagate"
+        );
     }
 
     #[test]

@@ -36,10 +36,18 @@
 //! - `worker`: [`Worker`]: starts the steps, runs the session, stops the steps.
 //! - `builder`: [`WorkerBuilder`], the settings, checked on connect.
 //! - `trace`: the `task` span each attempt runs in, with its producer's W3C trace context
-//!   ([`TRACEPARENT`]).
+//!   ([`TRACEPARENT`], [`TRACESTATE`]).
 //! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
 //! - `cli`: [`WorkerArgs`] and [`worker_args!`], a ready-made command line (flags with `STALK_*`
 //!   twins) that carries the program's own name and version.
+//!
+//! # Features
+//! - `opentelemetry` (off by default): each task span becomes a child of the producer's span
+//!   in OpenTelemetry, read from the task's [`TRACEPARENT`] and [`TRACESTATE`] headers, when the
+//!   program installs a `tracing-opentelemetry` layer; a producer sets those headers with
+//!   `stalk-client`'s feature of the same name (`Task::with_current_trace`). Without it the
+//!   span still records the producer's `trace_id` and `parent_span_id` as fields. It builds
+//!   `opentelemetry`, `opentelemetry_sdk` (for the W3C propagator) and `tracing-opentelemetry`.
 //!
 //! # Example
 //! ```no_run
@@ -93,7 +101,7 @@ pub use pool::{is_prefork_child, ChildLimits, PoolKind};
 pub use registry::Registry;
 pub use resources::Resources;
 pub use steps::{Step, StepContext, CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
-pub use trace::TRACEPARENT;
+pub use trace::{TRACEPARENT, TRACESTATE};
 pub use worker::Worker;
 
 /// The README's Rust examples (client and worker), compiled as doctests so the tour cannot

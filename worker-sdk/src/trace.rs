@@ -1,11 +1,18 @@
 //! Each attempt runs inside a `task` span: its id, name, queue and attempt, and, when its
 //! producer sent a W3C `traceparent` header, the producer's trace id and span id, so logs and
 //! traces of the attempt can be joined to the trace that sent it.
+//!
+//! With the `opentelemetry` feature the span is also made a child of the producer's span for
+//! a `tracing-opentelemetry` layer, so an exporter shows producer and attempt as one trace.
 
 use crate::context::TaskMeta;
 
 /// The header a producer's trace context travels in.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// The header that carries vendor data along with [`TRACEPARENT`] (W3C `tracestate`); the
+/// `opentelemetry` feature passes it on to the task span's context.
+pub const TRACESTATE: &str = "tracestate";
 
 /// A W3C trace context, as `traceparent` carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +57,39 @@ pub(crate) fn task_span(meta: &TaskMeta) -> tracing::Span {
         id = %meta.id,
         name = %meta.name,
         queue = %meta.queue,
-        attempt = meta.attempt,
+        // Signed: tracing-opentelemetry exports unsigned fields as strings, so an exporter
+        // could not compare attempts as numbers.
+        attempt = i64::from(meta.attempt),
         trace_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
     if let Some(parent) = meta.headers.get(TRACEPARENT).and_then(|v| parse(v)) {
         span.record("trace_id", parent.trace_id);
         span.record("parent_span_id", parent.parent_id);
+        // Only a traceparent `parse` accepts links, so the fields and the exported parent
+        // never disagree (the propagator alone would take, e.g., short ids).
+        #[cfg(feature = "opentelemetry")]
+        link_to_producer(&span, &meta.headers);
     }
     span
+}
+
+/// Makes `span` a child of the producer's span in OpenTelemetry, with its `tracestate`.
+#[cfg(feature = "opentelemetry")]
+fn link_to_producer(span: &tracing::Span, headers: &std::collections::HashMap<String, String>) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    // The W3C propagator itself rather than the global one: the headers are W3C by contract,
+    // and the global propagator is a no-op until the program sets one.
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract_with_context(&opentelemetry::Context::new(), headers);
+    if parent.has_active_span() {
+        // Fails only when no tracing-opentelemetry layer sees the span (the program exports no
+        // traces) or a filter disabled it: then there is nothing to link, and the fields stay.
+        let _ = span.set_parent(parent);
+    }
 }
 
 #[cfg(test)]

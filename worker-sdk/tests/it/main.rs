@@ -25,7 +25,8 @@
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
-//! - `traces`: the `task` span names the task and its producer's W3C trace context.
+//! - `traces`: the `task` span names the task and its producer's W3C trace context, and is the
+//!   producer span's child in OpenTelemetry (features `opentelemetry`).
 //! - `threads`: the threads pool: blocking handlers, time limits.
 
 // Helpers outside #[test] fns are test code too; clippy.toml's allow-unwrap-in-tests does not
