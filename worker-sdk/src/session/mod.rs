@@ -6,13 +6,11 @@
 mod ack;
 mod ack_ledger;
 mod buffer;
+mod control;
 mod outbox;
-mod reconfigure;
 mod running;
 pub(crate) mod serve;
 mod settings;
-
-use std::collections::HashMap;
 
 use stalk_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -196,13 +194,6 @@ impl<'a> Session<'a> {
         }
         self.run_waiting().await;
         self.grant(freed).await;
-    }
-
-    /// The broker relays a control command: the control step answers it, or it is refused here.
-    pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
-        if let Err(unanswered) = forward(self.commands.as_ref(), request) {
-            let _ = self.out.control_reply(self.counted(unanswered)).await;
-        }
     }
 
     /// Attempts finished: their acks go out together, and their slots take waiting tasks (or
@@ -411,21 +402,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// A control reply with the session's live counts added to the worker's facts:
-    /// `acks_refused`, the acks the broker refused since the worker started, and the
-    /// `concurrency` and `queues` as control commands left them.
-    fn counted(&self, mut reply: pb::ControlReply) -> pb::ControlReply {
-        let live = [
-            ("acks_refused", self.acks.refused().to_string()),
-            ("concurrency", self.slots.to_string()),
-            ("queues", self.queues.join(",")),
-        ];
-        for (key, value) in live {
-            reply.details.insert(key.into(), value);
-        }
-        reply
-    }
-
     /// Extends the lease of every running task by the lease duration.
     async fn keep_leases(&self) -> Result<(), Disconnected> {
         for (lease_id, task_id) in self.running.leases() {
@@ -434,25 +410,5 @@ impl<'a> Session<'a> {
                 .await?;
         }
         Ok(())
-    }
-}
-
-/// Hands a control command to the control step; the reply to send when it cannot.
-fn forward(
-    commands: Option<&mpsc::Sender<pb::ControlRequest>>,
-    request: pb::ControlRequest,
-) -> Result<(), pb::ControlReply> {
-    let request_id = request.request_id;
-    let refused = |message: &str| pb::ControlReply {
-        request_id,
-        ok: false,
-        message: message.into(),
-        details: HashMap::new(),
-    };
-    match commands {
-        None => Err(refused("this worker runs no control step")),
-        Some(commands) => commands
-            .try_send(request)
-            .map_err(|_| refused("the control step is busy or stopped")),
     }
 }

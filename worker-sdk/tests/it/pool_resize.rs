@@ -1,6 +1,7 @@
 //! `pool_grow` and `pool_shrink`: a running worker runs more or fewer tasks at once. A grow
 //! grants the broker more credit at once; a shrink lets running tasks finish and starts no
-//! task in a removed slot. Floor 1 slot, cap 1024.
+//! task in a removed slot. Floor 1 slot, cap 1024. A prefork pool starts and retires child
+//! processes to match.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use stalk_worker::{TaskError, WorkerBuilder};
 use tokio::sync::Semaphore;
 
 use crate::control::{ask, connected, refused};
-use crate::support::{spawn, SOON};
+use crate::support::{spawn, DemoWorker, SOON};
 
 /// Counts `hold` attempts running now and the most at once; each runs until the gate lets
 /// it through.
@@ -161,4 +162,52 @@ async fn pool_shrink_lets_running_tasks_finish_and_then_runs_fewer() {
     assert!(!reply.ok, "{reply:?}");
     assert_eq!(reply.message, "the pool is at its floor of 1 slot");
     worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_prefork_pool_starts_and_retires_children_to_match() {
+    let broker = TestBroker::start().await;
+    let mut worker = DemoWorker::start(
+        &broker,
+        &["--pool", "prefork", "--concurrency", "1", "--prefetch", "0"],
+    );
+    connected(&broker).await;
+    let client = broker.client().await;
+    let children = |n: usize| {
+        let worker = &worker;
+        async move {
+            let seen = wait_until(SOON, || async { worker.children().len() }, |&c| c == n).await;
+            assert_eq!(seen, Ok(n), "child processes");
+        }
+    };
+    children(1).await;
+
+    let reply = ask(&client, WorkerCommand::PoolGrow(2)).await;
+    assert!(reply.ok, "{reply:?}");
+    assert_eq!(reply.details["concurrency"], "3");
+    children(3).await;
+    let tasks: Vec<Task> = (0..3)
+        .map(|_| Task::new("sleep").json(&1_500).unwrap())
+        .collect();
+    let handles: Vec<TaskHandle> = client
+        .enqueue_many(tasks)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let running = wait_until(
+        SOON,
+        || async { client.list_workers().await.unwrap() },
+        |w| w.len() == 1 && w[0].running.len() == 3,
+    )
+    .await;
+    assert!(running.is_ok(), "three children run at once: {running:?}");
+
+    let reply = ask(&client, WorkerCommand::PoolShrink(2)).await;
+    assert!(reply.ok, "{reply:?}");
+    assert_eq!(reply.details["concurrency"], "1");
+    all_succeed(&client, handles).await;
+    children(1).await;
+    assert!(worker.terminate().await.success(), "warm shutdown exits 0");
 }

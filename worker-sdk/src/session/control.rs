@@ -1,6 +1,7 @@
-//! Control commands that change what the session takes: its queues (`add_consumer`,
-//! `cancel_consumer`) and its slots (`pool_grow`, `pool_shrink`), and the credit bookkeeping
-//! that follows the slots.
+//! Control commands as the session sees them: handed to the control step, answered with the
+//! session's live facts, and those that change what the session takes: its queues
+//! (`add_consumer`, `cancel_consumer`) and its slots (`pool_grow`, `pool_shrink`), with the
+//! credit bookkeeping that follows the slots.
 //!
 //! Tasks of a cancelled queue that the worker already holds, running or prefetched, still run
 //! here: they are leased to this worker, and running them loses nothing and needs no message.
@@ -10,6 +11,8 @@
 use std::collections::HashMap;
 
 use stalk_proto::v1 as pb;
+
+use tokio::sync::mpsc;
 
 use super::Session;
 use crate::steps::Reconfigure;
@@ -23,6 +26,28 @@ const MAX_SLOTS: u32 = 1024;
 const MAX_CAPACITY: u32 = 10_000;
 
 impl Session<'_> {
+    /// The broker relays a control command: the control step answers it, or it is refused here.
+    pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
+        if let Err(unanswered) = forward(self.commands.as_ref(), request) {
+            let _ = self.out.control_reply(self.counted(unanswered)).await;
+        }
+    }
+
+    /// A control reply with the session's live counts added to the worker's facts:
+    /// `acks_refused`, the acks the broker refused since the worker started, and the
+    /// `concurrency` and `queues` as control commands left them.
+    pub(super) fn counted(&self, mut reply: pb::ControlReply) -> pb::ControlReply {
+        let live = [
+            ("acks_refused", self.acks.refused().to_string()),
+            ("concurrency", self.slots.to_string()),
+            ("queues", self.queues.join(",")),
+        ];
+        for (key, value) in live {
+            reply.details.insert(key.into(), value);
+        }
+        reply
+    }
+
     /// Tasks held at once: running or waiting for a slot.
     pub(super) fn capacity(&self) -> usize {
         let capacity = self.slots.saturating_add(self.settings.prefetch);
@@ -153,5 +178,25 @@ impl Session<'_> {
                 self.slots
             ),
         )
+    }
+}
+
+/// Hands a control command to the control step; the reply to send when it cannot.
+fn forward(
+    commands: Option<&mpsc::Sender<pb::ControlRequest>>,
+    request: pb::ControlRequest,
+) -> Result<(), pb::ControlReply> {
+    let request_id = request.request_id;
+    let refused = |message: &str| pb::ControlReply {
+        request_id,
+        ok: false,
+        message: message.into(),
+        details: HashMap::new(),
+    };
+    match commands {
+        None => Err(refused("this worker runs no control step")),
+        Some(commands) => commands
+            .try_send(request)
+            .map_err(|_| refused("the control step is busy or stopped")),
     }
 }
