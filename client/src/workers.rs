@@ -71,13 +71,70 @@ impl Client {
     }
 }
 
-/// A command for workers (see [`Client::control_workers`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A command for workers (see [`Client::control_workers`]). The broker refuses a malformed
+/// one with `INVALID_ARGUMENT`; what only a worker can judge it answers with `ok == false`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerCommand {
     /// Answer at once, with the worker's facts (pid, pool, concurrency, …).
     Ping,
     /// Shut down warm, as on SIGTERM.
     Shutdown,
+    /// New time limits for a task type, for attempts that start from now on (Celery's
+    /// `time_limit`). A task sent with its own limits keeps them.
+    TimeLimit {
+        /// The task name.
+        task_name: String,
+        /// The hard limit: the attempt is stopped and fails. 1 ms to 7 days.
+        hard: std::time::Duration,
+        /// The soft limit, at most `hard`; `None` leaves the worker's default.
+        soft: Option<std::time::Duration>,
+    },
+    /// Take tasks from one more queue.
+    AddConsumer(String),
+    /// Take no new task from a queue; tasks of it the worker already holds still run.
+    CancelConsumer(String),
+    /// Run this many more tasks at once (1 to 1024; the pool is capped at 1024 slots).
+    PoolGrow(u32),
+    /// Run this many fewer tasks at once (1 to 1024; the pool keeps at least 1 slot); running
+    /// tasks finish.
+    PoolShrink(u32),
+    /// A command the worker's code registered (`WorkerBuilder::control_command`).
+    Custom {
+        /// Its name.
+        name: String,
+        /// Its arguments: at most 64, keys 1 to 128 bytes, values at most 4 KiB.
+        args: std::collections::BTreeMap<String, String>,
+    },
+}
+
+impl WorkerCommand {
+    /// The wire form.
+    fn into_wire(self) -> v1::WorkerCommand {
+        use v1::worker_command::Kind;
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let kind = match self {
+            Self::Ping => Kind::Ping(v1::Ping {}),
+            Self::Shutdown => Kind::Shutdown(v1::Shutdown {}),
+            Self::TimeLimit {
+                task_name,
+                hard,
+                soft,
+            } => Kind::TimeLimit(v1::TimeLimit {
+                task_name,
+                hard_ms: ms(hard),
+                soft_ms: soft.map_or(0, ms),
+            }),
+            Self::AddConsumer(queue) => Kind::AddConsumer(v1::AddConsumer { queue }),
+            Self::CancelConsumer(queue) => Kind::CancelConsumer(v1::CancelConsumer { queue }),
+            Self::PoolGrow(slots) => Kind::PoolGrow(v1::PoolGrow { slots }),
+            Self::PoolShrink(slots) => Kind::PoolShrink(v1::PoolShrink { slots }),
+            Self::Custom { name, args } => Kind::Custom(v1::CustomCommand {
+                name,
+                args: args.into_iter().collect(),
+            }),
+        };
+        v1::WorkerCommand { kind: Some(kind) }
+    }
 }
 
 /// One worker's answer to a control command, or why there is none.
@@ -103,20 +160,17 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`ClientError::Status`]: `INVALID_ARGUMENT` for a timeout over 60 s or a bad id.
+    /// [`ClientError::Status`]: `INVALID_ARGUMENT` for a timeout over 60 s, a bad id or a
+    /// malformed command (an empty or oversize name, a zero count or duration).
     pub async fn control_workers(
         &self,
         worker_ids: &[&str],
         command: WorkerCommand,
         timeout: std::time::Duration,
     ) -> Result<Vec<WorkerReply>, ClientError> {
-        let kind = match command {
-            WorkerCommand::Ping => v1::worker_command::Kind::Ping(v1::Ping {}),
-            WorkerCommand::Shutdown => v1::worker_command::Kind::Shutdown(v1::Shutdown {}),
-        };
         let request = v1::ControlWorkersRequest {
             worker_ids: worker_ids.iter().map(|&id| id.to_owned()).collect(),
-            command: Some(v1::WorkerCommand { kind: Some(kind) }),
+            command: Some(command.into_wire()),
             timeout_ms: u64::try_from(timeout.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1),

@@ -1,11 +1,13 @@
 //! [`WorkerBuilder`]: a worker's settings, checked when it connects.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::commands::{CommandArgs, CommandReply, ControlCommands};
 use crate::context::TaskContext;
 use crate::error::{TaskError, WorkerError};
 use crate::identity::{hostname, SDK_VERSION};
@@ -52,6 +54,8 @@ pub struct WorkerBuilder {
     time_limits: TimeLimits,
     policy: RetryPolicy,
     registry: Registry,
+    /// User-defined control commands.
+    commands: ControlCommands,
     pool: PoolKind,
     child_limits: ChildLimits,
     tls_ca: Option<TlsCa>,
@@ -141,6 +145,31 @@ impl WorkerBuilder {
         hard: Option<Duration>,
     ) -> Self {
         self.registry.time_limits(name, soft, hard);
+        self
+    }
+
+    /// Registers a control command `name`, run by `stalk control custom NAME --arg k=v` (or
+    /// `WorkerCommand::Custom` through the client): `handler` gets the arguments and answers
+    /// `Ok(reply)` (`ok = true`, its message and details) or `Err(why)` (`ok = false`). It is
+    /// plain code and runs on a blocking thread, one command at a time; a panic in it is
+    /// answered as such. A name registered twice keeps the last handler; an unknown name is
+    /// answered `ok = false` with the names this worker knows.
+    ///
+    /// ```no_run
+    /// use stalk_worker::{CommandReply, TaskError, Worker};
+    ///
+    /// let builder = Worker::builder("127.0.0.1:7070")
+    ///     .task("noop", |(): ()| async move { Ok::<_, TaskError>(()) })
+    ///     .control_command("greet", |args| {
+    ///         let who = args.get("who").map_or("world", String::as_str);
+    ///         Ok(CommandReply::new(format!("hello, {who}")).detail("greeted", who))
+    ///     });
+    /// ```
+    pub fn control_command<F>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(&CommandArgs) -> Result<CommandReply, String> + Send + Sync + 'static,
+    {
+        self.commands.insert(name.into(), Arc::new(handler));
         self
     }
 
@@ -459,6 +488,7 @@ impl WorkerBuilder {
                 keep_every: self.lease_duration / 3,
                 heartbeat_every: self.heartbeat,
                 metrics: metrics.clone(),
+                commands: self.commands.clone(),
             };
             steps.extend(
                 builtins(settings)
@@ -491,6 +521,7 @@ impl Worker {
             time_limits: TimeLimits::default(),
             policy: RetryPolicy::default(),
             registry: Registry::default(),
+            commands: ControlCommands::default(),
             pool: PoolKind::default(),
             child_limits: ChildLimits::default(),
             steps: Vec::new(),

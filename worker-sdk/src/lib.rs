@@ -23,6 +23,7 @@
 //! - `resources`: [`Resources`], values steps provide to tasks, by type.
 //! - `context`: [`TaskContext`], the attempt a handler runs: its task's [`TaskMeta`] (id,
 //!   name, queue, attempt, priority, headers, times), its soft time limit, step resources.
+//! - `commands`: [`CommandArgs`] and [`CommandReply`]: user-defined control commands.
 //! - `policy`: [`RetryPolicy`], which failure kinds retry (`autoretry_for` and its opposite).
 //! - `registry`: [`Registry`], task names to handlers (JSON in and out by default).
 //! - `pool`: the async, threads and prefork pools ([`PoolKind`]); the prefork child's side and
@@ -67,6 +68,7 @@
 mod backoff;
 mod builder;
 mod cli;
+mod commands;
 mod context;
 mod error;
 mod identity;
@@ -93,6 +95,7 @@ pub use builder::{
 /// clap, for a program that builds its own command line around [`WorkerArgs`].
 pub use clap;
 pub use cli::WorkerArgs;
+pub use commands::{CommandArgs, CommandReply};
 pub use context::{TaskContext, TaskMeta};
 pub use error::{StepError, TaskError, WorkerError};
 pub use logging::{init_logging, LogFormat};

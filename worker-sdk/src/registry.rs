@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use parking_lot::RwLock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -68,7 +69,10 @@ fn encode<R: Serialize>(result: &R) -> Result<Vec<u8>, TaskError> {
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Handler>,
-    time_limits: HashMap<String, TimeLimits>,
+    /// Shared by every clone (the session's, the control step's), so a `time_limit` control
+    /// command changes what later attempts run under. A parking_lot lock: read once per
+    /// attempt, written by a rare command, never held across an await.
+    time_limits: Arc<RwLock<HashMap<String, TimeLimits>>>,
     policies: HashMap<String, RetryPolicy>,
 }
 
@@ -150,12 +154,27 @@ impl Registry {
         hard: Option<Duration>,
     ) {
         self.time_limits
+            .write()
             .insert(name.into(), TimeLimits { soft, hard });
+    }
+
+    /// Replaces the time limits of task type `name` for attempts that start from now on (a
+    /// `time_limit` control command); false, and nothing changed, when `name` has no handler.
+    pub(crate) fn change_time_limits(&self, name: &str, limits: TimeLimits) -> bool {
+        if !self.contains(name) {
+            return false;
+        }
+        self.time_limits.write().insert(name.to_string(), limits);
+        true
     }
 
     /// The time limits of task type `name`.
     pub(crate) fn time_limits_of(&self, name: &str) -> TimeLimits {
-        self.time_limits.get(name).copied().unwrap_or_default()
+        self.time_limits
+            .read()
+            .get(name)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Sets the retry policy of task type `name`; it replaces the worker's for that type.

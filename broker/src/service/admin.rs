@@ -12,7 +12,7 @@ use super::convert::{self, FieldError};
 use crate::broker::Broker;
 use crate::engine::limits::{Limit, LimitInfo, LimitKey, LimitScope, RateLimit};
 use crate::engine::{PageToken, TaskState, SUB_BITS};
-use crate::sessions::{SessionRegistry, WorkerCommand};
+use crate::sessions::SessionRegistry;
 
 /// The wire form of the limits.
 fn limits(limits: Vec<LimitInfo>) -> pb::LimitsResponse {
@@ -259,15 +259,7 @@ impl Admin for AdminService {
                 .into());
             }
         }
-        let command = match req.command.and_then(|c| c.kind) {
-            Some(pb::worker_command::Kind::Ping(_)) => WorkerCommand::Ping,
-            Some(pb::worker_command::Kind::Shutdown(_)) => WorkerCommand::Shutdown,
-            None => {
-                return Err(
-                    FieldError::invalid("command", "give a command: ping or shutdown").into(),
-                )
-            }
-        };
+        let command = convert::worker_command(req.command)?;
         let timeout_ms = match req.timeout_ms {
             0 => DEFAULT_CONTROL_TIMEOUT_MS,
             ms if ms > MAX_CONTROL_TIMEOUT_MS => {

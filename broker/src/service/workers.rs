@@ -15,7 +15,7 @@ use super::status::wire_error;
 use crate::broker::Broker;
 use crate::config::SessionGrace;
 use crate::sessions::{
-    ControlRequest, SessionRegistry, Stop, WorkerCommand, WorkerReply, WorkerSession, MAX_CREDITS,
+    ControlRequest, SessionRegistry, Stop, WorkerReply, WorkerSession, MAX_CREDITS,
 };
 
 /// How long one lease attempt waits for ready tasks before looking again.
@@ -214,6 +214,10 @@ impl WorkersService {
             }
             Some(Kind::Goodbye(_)) => return Ok(()),
             Some(Kind::ControlReply(reply)) => return control_reply(session, reply),
+            Some(Kind::Consume(consume)) => {
+                session.consume(convert::consume_queues(consume)?);
+                return Ok(());
+            }
             Some(Kind::Hello(_)) | None => {
                 return Err(FieldError::invalid("kind", "`hello` comes once, first").into())
             }
@@ -273,13 +277,9 @@ impl WorkersService {
 
 /// The wire form of a control command for the worker.
 fn control_request(request: ControlRequest) -> pb::broker_message::Kind {
-    let kind = match request.command {
-        WorkerCommand::Ping => pb::worker_command::Kind::Ping(pb::Ping {}),
-        WorkerCommand::Shutdown => pb::worker_command::Kind::Shutdown(pb::Shutdown {}),
-    };
     pb::broker_message::Kind::Control(pb::ControlRequest {
         request_id: request.request_id,
-        command: Some(pb::WorkerCommand { kind: Some(kind) }),
+        command: Some(convert::wire_command(request.command)),
     })
 }
 

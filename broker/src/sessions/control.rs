@@ -8,17 +8,42 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-/// A command for workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A command for workers, checked by the service layer (names, counts, durations); what only a
+/// worker can judge, it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerCommand {
     /// Answer at once.
     Ping,
     /// Shut down warm.
     Shutdown,
+    /// New time limits for a task type, for attempts that start from now on.
+    TimeLimit {
+        /// The task name.
+        task_name: String,
+        /// The hard limit, in ms (at least 1).
+        hard_ms: u64,
+        /// The soft limit, in ms, at most `hard_ms`; `None` leaves the worker's default.
+        soft_ms: Option<u64>,
+    },
+    /// Take tasks from one more queue.
+    AddConsumer(String),
+    /// Take no new task from a queue.
+    CancelConsumer(String),
+    /// Add this many slots.
+    PoolGrow(u32),
+    /// Remove this many slots.
+    PoolShrink(u32),
+    /// A command the worker's code registered.
+    Custom {
+        /// Its name.
+        name: String,
+        /// Its arguments.
+        args: BTreeMap<String, String>,
+    },
 }
 
 /// A command as a session sends it to its worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlRequest {
     /// Ties the worker's answer to the request.
     pub request_id: u64,
@@ -119,7 +144,7 @@ impl ControlRouter {
         }
         let mut waiting = BTreeSet::new();
         for (worker_id, session) in targets {
-            if session.try_send(request).is_ok() {
+            if session.try_send(request.clone()).is_ok() {
                 waiting.insert(worker_id);
             } else {
                 let busy = no_answer(

@@ -169,6 +169,16 @@ impl WorkerSession {
         }
     }
 
+    /// Leases from `queues` from now on (the worker added or cancelled a consumer); tasks
+    /// already pushed stay the worker's. The listing shows the new set.
+    pub fn consume(&mut self, queues: Vec<String>) {
+        if let Some(live) = self.registry.live.lock().get_mut(&self.session_no) {
+            live.info.queues.clone_from(&queues);
+        }
+        tracing::info!(worker = %self.worker, queues = %queues.join(","), "worker changed its queues");
+        self.options.queues = queues;
+    }
+
     /// Adds credits, up to [`MAX_CREDITS`] unused.
     pub fn grant(&mut self, tasks: u32) {
         self.credits = self.credits.saturating_add(tasks).min(MAX_CREDITS);

@@ -171,6 +171,7 @@ pub(crate) struct WorkerMetrics(Option<Arc<Inner>>);
 #[derive(Debug)]
 struct Inner {
     recorder: PrometheusRecorder,
+    slots: Gauge,
     busy_slots: Gauge,
     prefetched: Gauge,
     reconnects: Counter,
@@ -207,7 +208,8 @@ impl WorkerMetrics {
         describe(&recorder);
         let metadata = metadata();
         let gauge = |name: &'static str| recorder.register_gauge(&Key::from_name(name), &metadata);
-        gauge(SLOTS).set(f64::from(slots));
+        let slots_gauge = gauge(SLOTS);
+        slots_gauge.set(f64::from(slots));
         let info = vec![
             Label::new("worker_id", identity.worker_id.to_string()),
             Label::new("pool", identity.pool.to_string()),
@@ -236,12 +238,20 @@ impl WorkerMetrics {
         }
         Self(Some(Arc::new(Inner {
             recorder,
+            slots: slots_gauge,
             busy_slots,
             prefetched,
             reconnects,
             recycles,
             tasks: Mutex::new(tasks),
         })))
+    }
+
+    /// The worker has this many slots now (a control command resized its pool).
+    pub(crate) fn slots(&self, slots: u32) {
+        if let Some(inner) = &self.0 {
+            inner.slots.set(f64::from(slots));
+        }
     }
 
     /// How many slots run an attempt and how many pushed tasks wait for one. The session

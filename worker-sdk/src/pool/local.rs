@@ -45,6 +45,25 @@ impl LocalPool {
         }
     }
 
+    /// Adds `slots` permits.
+    pub(crate) fn grow(&self, slots: u32) {
+        let slots = usize::try_from(slots).unwrap_or(usize::MAX);
+        let room = Semaphore::MAX_PERMITS.saturating_sub(self.slots.available_permits());
+        self.slots.add_permits(slots.min(room));
+    }
+
+    /// Takes `slots` permits away for good, as running attempts give them back: one that runs
+    /// keeps its permit until it returns.
+    pub(crate) fn shrink(&self, slots: u32) {
+        let semaphore = self.slots.clone();
+        tokio::spawn(async move {
+            // The semaphore is never closed, so this waits and never fails.
+            if let Ok(permits) = semaphore.acquire_many_owned(slots).await {
+                permits.forget();
+            }
+        });
+    }
+
     pub(crate) fn submit(&self, job: Job) -> CancellationToken {
         let stop = CancellationToken::new();
         let done = self.done.clone();

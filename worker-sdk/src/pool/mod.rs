@@ -13,6 +13,7 @@ mod kind;
 mod local;
 mod prefork;
 mod process;
+mod spawn;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -74,6 +75,23 @@ impl Pool {
         match self {
             Self::Local(pool) => pool.submit(job),
             Self::Prefork(pool) => pool.submit(job),
+        }
+    }
+
+    /// Adds `slots` slots. The session grants the broker credit for them; the pool makes room
+    /// (permits, or child processes started in the background).
+    pub(crate) fn grow(&self, slots: u32) {
+        match self {
+            Self::Local(pool) => pool.grow(slots),
+            Self::Prefork(pool) => pool.grow(slots),
+        }
+    }
+
+    /// Removes `slots` slots as their attempts finish: nothing running is stopped.
+    pub(crate) fn shrink(&self, slots: u32) {
+        match self {
+            Self::Local(pool) => pool.shrink(slots),
+            Self::Prefork(pool) => pool.shrink(slots),
         }
     }
 

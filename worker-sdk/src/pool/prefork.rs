@@ -2,29 +2,23 @@
 //! worker binary, hands it one attempt at a time, watches its time and memory, and replaces it
 //! when it dies or reaches a limit.
 
-use std::os::linux::net::SocketAddrExt;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::child::CHILD_ENV;
 use super::frame::{self, ChildJob, ChildReply};
 use super::job::{time_limit_exceeded, Done, Ending, Job};
 use super::kind::ChildLimits;
 use super::process::{describe, mib, rss_bytes};
+use super::spawn::{spawn_child, ChildProc};
 use crate::error::WorkerError;
 use crate::metrics::{RecycleReason, WorkerMetrics};
 use crate::time::millis;
 
-/// How long a new child may take to start and connect.
-const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a retiring child may take to exit after its socket closes, before it is killed.
 const CHILD_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a busy child's memory is read.
@@ -40,7 +34,10 @@ type Queue = mpsc::UnboundedReceiver<(Job, CancellationToken)>;
 pub(crate) struct Prefork {
     jobs: mpsc::UnboundedSender<(Job, CancellationToken)>,
     stop: CancellationToken,
-    supervisors: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    /// One per slot, and those retiring; grown at runtime, hence the lock (a parking_lot one:
+    /// held only to push or take, never across an await).
+    supervisors: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// What the supervisors share.
@@ -51,19 +48,11 @@ struct Shared {
     limits: ChildLimits,
     stop: CancellationToken,
     spawned: AtomicU64,
+    /// One permit per slot removed by a shrink and not yet given up: the next supervisor
+    /// without an attempt takes one, ends its child and stops.
+    surplus: Semaphore,
     /// Counts each child replaced, by why.
     metrics: WorkerMetrics,
-}
-
-/// A live child.
-#[derive(Debug)]
-struct ChildProc {
-    pid: u32,
-    process: tokio::process::Child,
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
-    born: Instant,
-    tasks: u32,
 }
 
 /// What ended a child's wait for work.
@@ -72,6 +61,8 @@ enum Idle {
     Died(Option<std::process::ExitStatus>),
     Old,
     Stop,
+    /// The pool shrank: this slot goes.
+    Surplus,
 }
 
 /// What ended an attempt in a child.
@@ -100,9 +91,12 @@ impl Prefork {
             limits,
             stop: stop.clone(),
             spawned: AtomicU64::new(0),
+            surplus: Semaphore::new(0),
             metrics,
         });
-        let first = spawn_child(&shared).await.map_err(WorkerError::Pool)?;
+        let first = spawn_child(shared.spawned.fetch_add(1, Ordering::Relaxed))
+            .await
+            .map_err(WorkerError::Pool)?;
         let mut first = Some(first);
         let supervisors = (0..slots)
             .map(|_| tokio::spawn(supervise(shared.clone(), first.take())))
@@ -110,8 +104,29 @@ impl Prefork {
         Ok(Self {
             jobs,
             stop,
-            supervisors,
+            shared,
+            supervisors: parking_lot::Mutex::new(supervisors),
         })
+    }
+
+    /// Adds `slots` children: a shrink not yet done is undone first, the rest are started (in
+    /// the background: each supervisor starts its child, retrying as after a crash).
+    pub(crate) fn grow(&self, slots: u32) {
+        let wanted = usize::try_from(slots).unwrap_or(usize::MAX);
+        let undone = self.shared.surplus.forget_permits(wanted);
+        let mut supervisors = self.supervisors.lock();
+        supervisors.retain(|supervisor| !supervisor.is_finished());
+        for _ in undone..wanted {
+            supervisors.push(tokio::spawn(supervise(self.shared.clone(), None)));
+        }
+    }
+
+    /// Removes `slots` children: each ends once it has no attempt, so a running one finishes.
+    pub(crate) fn shrink(&self, slots: u32) {
+        let slots = usize::try_from(slots).unwrap_or(usize::MAX);
+        self.shared
+            .surplus
+            .add_permits(slots.min(Semaphore::MAX_PERMITS));
     }
 
     /// Queues an attempt for the next free child.
@@ -123,9 +138,10 @@ impl Prefork {
 
     /// Ends every child (they finish nothing more: call once no attempt runs) and waits for
     /// them to exit.
-    pub(crate) async fn close(mut self) {
+    pub(crate) async fn close(self) {
         self.stop.cancel();
-        for supervisor in std::mem::take(&mut self.supervisors) {
+        let supervisors = std::mem::take(&mut *self.supervisors.lock());
+        for supervisor in supervisors {
             let _ = supervisor.await;
         }
     }
@@ -145,7 +161,7 @@ async fn supervise(shared: Arc<Shared>, mut child: Option<ChildProc>) {
     loop {
         let mut current = match child.take() {
             Some(current) => current,
-            None => match spawn_child(&shared).await {
+            None => match spawn_child(shared.spawned.fetch_add(1, Ordering::Relaxed)).await {
                 Ok(current) => {
                     backoff = Duration::from_millis(100);
                     current
@@ -170,6 +186,10 @@ async fn supervise(shared: Arc<Shared>, mut child: Option<ChildProc>) {
             status = current.process.wait() => Idle::Died(status.ok()),
             () = tokio::time::sleep(age_left) => Idle::Old,
             () = shared.stop.cancelled() => Idle::Stop,
+            Ok(permit) = shared.surplus.acquire() => {
+                permit.forget();
+                Idle::Surplus
+            }
         };
         match idle {
             Idle::Job(Some(queued)) if queued.1.is_cancelled() => {
@@ -195,6 +215,10 @@ async fn supervise(shared: Arc<Shared>, mut child: Option<ChildProc>) {
                 let reason = age_reason(&shared.limits, &current).unwrap_or_default();
                 shared.metrics.child_recycled(RecycleReason::MaxAge);
                 tokio::spawn(retire(current, reason, true));
+            }
+            Idle::Surplus => {
+                retire(current, "the pool shrank".into(), false).await;
+                return;
             }
             Idle::Job(None) | Idle::Stop => {
                 retire(current, "the worker is shutting down".into(), false).await;
@@ -393,79 +417,5 @@ async fn retire(mut child: ChildProc, reason: String, recycled: bool) {
     {
         let _ = child.process.start_kill();
         let _ = child.process.wait().await;
-    }
-}
-
-/// Starts a child: this binary again, with the same arguments, told to serve a socket.
-///
-/// The socket is in Linux's abstract namespace, so it leaves no file behind however the worker
-/// ends; and as anyone on the host could connect to it, a connection counts only when it comes
-/// from the child just started (its pid, checked with SO_PEERCRED): the socket runs code.
-async fn spawn_child(shared: &Shared) -> Result<ChildProc, String> {
-    let n = shared.spawned.fetch_add(1, Ordering::Relaxed);
-    let name = format!("stalk-worker-{}-child-{n}", std::process::id());
-    let listener = listen(&name).map_err(|e| format!("cannot listen on @{name}: {e}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let mut command = tokio::process::Command::new(&exe);
-    command
-        .args(std::env::args_os().skip(1))
-        .env(CHILD_ENV, &name)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    // Its own process group: a ctrl-c in the terminal reaches the parent only, which then
-    // shuts its children down in order.
-    #[cfg(unix)]
-    command.process_group(0);
-    let mut process = command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let pid = process.id().unwrap_or(0);
-    let connected = tokio::select! {
-        accepted = accept_from(&listener, pid) => accepted.map_err(|e| e.to_string()),
-        status = process.wait() => Err(format!(
-            "{} (pid {pid}) ended before it connected: {}. A prefork worker's binary must build \
-             and run the same Worker when it starts as a child",
-            exe.display(),
-            describe(pid, status.ok())
-        )),
-        () = tokio::time::sleep(CHILD_START_TIMEOUT) => Err(format!(
-            "{} (pid {pid}) did not connect within {CHILD_START_TIMEOUT:?}",
-            exe.display()
-        )),
-    };
-    let stream = connected?;
-    let (reader, writer) = stream.into_split();
-    tracing::debug!(pid, "prefork child started");
-    Ok(ChildProc {
-        pid,
-        process,
-        reader,
-        writer,
-        born: Instant::now(),
-        tasks: 0,
-    })
-}
-
-/// Listens on the abstract socket `name`.
-fn listen(name: &str) -> std::io::Result<UnixListener> {
-    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
-    let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
-    listener.set_nonblocking(true)?;
-    UnixListener::from_std(listener)
-}
-
-/// The first connection made by process `pid`; others are dropped with a warning.
-async fn accept_from(listener: &UnixListener, pid: u32) -> std::io::Result<UnixStream> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let peer = stream.peer_cred()?.pid();
-        if peer.and_then(|p| u32::try_from(p).ok()) == Some(pid) {
-            return Ok(stream);
-        }
-        tracing::warn!(
-            ?peer,
-            child = pid,
-            "refused a connection to a prefork child's socket from another process"
-        );
     }
 }

@@ -6,12 +6,11 @@
 mod ack;
 mod ack_ledger;
 mod buffer;
+mod control;
 mod outbox;
 mod running;
 pub(crate) mod serve;
 mod settings;
-
-use std::collections::HashMap;
 
 use stalk_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -50,6 +49,14 @@ pub(crate) struct Session<'a> {
     stopping: bool,
     /// The broker's priority aging (from its welcome), so the buffer starts tasks in its order.
     priority_aging_ms: u64,
+    /// The queues taken from now; control commands change them, and a reconnect's hello
+    /// names them.
+    queues: Vec<String>,
+    /// Tasks run at once now; control commands change it.
+    slots: u32,
+    /// Credits to withhold after a pool shrink: freed places pay this down before any is
+    /// granted again, so the broker's credit shrinks with the pool.
+    credit_debt: u32,
 }
 
 impl<'a> Session<'a> {
@@ -71,6 +78,9 @@ impl<'a> Session<'a> {
             acks: AckLedger::default(),
             stopping: false,
             priority_aging_ms: 0,
+            queues: settings.queues.clone(),
+            slots: settings.concurrency,
+            credit_debt: 0,
         }
     }
 
@@ -82,7 +92,9 @@ impl<'a> Session<'a> {
         self.out = out;
         self.waiting = Buffer::default();
         // The channel is fresh and larger than these messages: they are queued at once.
-        let _ = self.out.hello(self.settings.hello()).await;
+        // A new stream starts with no credit at the broker, so nothing is owed on it.
+        self.credit_debt = 0;
+        let _ = self.out.hello(self.settings.hello(&self.queues)).await;
         if !self.running.is_empty() {
             let _ = self.out.started(self.running.started()).await;
         }
@@ -90,7 +102,7 @@ impl<'a> Session<'a> {
             let unsent = std::mem::take(&mut self.unsent);
             let _ = self.send_acks(unsent).await;
         }
-        let free = self.settings.capacity().saturating_sub(self.running.len());
+        let free = self.capacity().saturating_sub(self.running.len());
         if !self.stopping && free > 0 {
             let _ = self
                 .out
@@ -149,7 +161,7 @@ impl<'a> Session<'a> {
                 .metrics
                 .task_ended(&meta.name, Outcome::LeaseLost);
             if !self.stopping {
-                let _ = self.out.credit(1).await;
+                self.grant(1).await;
             }
         }
         if !self.stopping {
@@ -181,14 +193,7 @@ impl<'a> Session<'a> {
             return;
         }
         self.run_waiting().await;
-        let _ = self.out.credit(freed).await;
-    }
-
-    /// The broker relays a control command: the control step answers it, or it is refused here.
-    pub(crate) async fn control_request(&mut self, request: pb::ControlRequest) {
-        if let Err(unanswered) = forward(self.commands.as_ref(), request) {
-            let _ = self.out.control_reply(self.counted(unanswered)).await;
-        }
+        self.grant(freed).await;
     }
 
     /// Attempts finished: their acks go out together, and their slots take waiting tasks (or
@@ -205,7 +210,7 @@ impl<'a> Session<'a> {
             .await?;
         if !self.stopping {
             self.run_waiting().await;
-            let _ = self.out.credit(count).await;
+            self.grant(count).await;
         }
         Ok(())
     }
@@ -222,6 +227,10 @@ impl<'a> Session<'a> {
             StepRequest::Heartbeat => self.out.heartbeat().await,
             StepRequest::KeepLeases => self.keep_leases().await,
             StepRequest::Reply(reply) => self.out.control_reply(self.counted(reply)).await,
+            StepRequest::Reconfigure { request_id, change } => {
+                let reply = self.reconfigure(request_id, change).await;
+                self.out.control_reply(self.counted(reply)).await
+            }
         }
     }
 
@@ -325,7 +334,7 @@ impl<'a> Session<'a> {
             action: Some(pb::nack_request::Action::Reject(pb::Reject { reason })),
         };
         let _ = self.out.nack(reject).await;
-        let _ = self.out.credit(1).await;
+        self.grant(1).await;
     }
 
     /// Starts waiting tasks while slots are free and tells the broker in one `started` message
@@ -334,7 +343,7 @@ impl<'a> Session<'a> {
     async fn run_waiting(&mut self) {
         let now_ms = unix_now_ms();
         let mut started = Vec::new();
-        while self.running.len() < self.settings.slots() {
+        while self.running.len() < usize::try_from(self.slots).unwrap_or(usize::MAX) {
             let Some(task) = self.waiting.pop_ready(now_ms, self.priority_aging_ms) else {
                 break;
             };
@@ -356,7 +365,7 @@ impl<'a> Session<'a> {
         let expired = self.waiting.take_expired();
         if expired > 0 {
             tracing::debug!(expired, "pushed tasks waited past their prefetch lease");
-            let _ = self.out.credit(expired).await;
+            self.grant(expired).await;
         }
     }
 
@@ -374,7 +383,7 @@ impl<'a> Session<'a> {
             action: Some(pb::nack_request::Action::Requeue(pb::Requeue::default())),
         };
         let _ = self.out.nack(requeue).await;
-        let _ = self.out.credit(1).await;
+        self.grant(1).await;
     }
 
     /// Sends acks; they wait for their answers, or, when the connection is gone, for the next
@@ -393,15 +402,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// A control reply with the session's live counts added to the worker's facts:
-    /// `acks_refused`, the acks the broker refused since the worker started.
-    fn counted(&self, mut reply: pb::ControlReply) -> pb::ControlReply {
-        reply
-            .details
-            .insert("acks_refused".into(), self.acks.refused().to_string());
-        reply
-    }
-
     /// Extends the lease of every running task by the lease duration.
     async fn keep_leases(&self) -> Result<(), Disconnected> {
         for (lease_id, task_id) in self.running.leases() {
@@ -410,25 +410,5 @@ impl<'a> Session<'a> {
                 .await?;
         }
         Ok(())
-    }
-}
-
-/// Hands a control command to the control step; the reply to send when it cannot.
-fn forward(
-    commands: Option<&mpsc::Sender<pb::ControlRequest>>,
-    request: pb::ControlRequest,
-) -> Result<(), pb::ControlReply> {
-    let request_id = request.request_id;
-    let refused = |message: &str| pb::ControlReply {
-        request_id,
-        ok: false,
-        message: message.into(),
-        details: HashMap::new(),
-    };
-    match commands {
-        None => Err(refused("this worker runs no control step")),
-        Some(commands) => commands
-            .try_send(request)
-            .map_err(|_| refused("the control step is busy or stopped")),
     }
 }

@@ -36,6 +36,11 @@ impl ToBroker {
         self.send(Kind::Hello(hello)).await
     }
 
+    /// Takes tasks from `queues` from now on, instead of the set named before.
+    pub(crate) async fn consume(&self, queues: Vec<String>) -> Result<(), Disconnected> {
+        self.send(Kind::Consume(pb::Consume { queues })).await
+    }
+
     /// Lets the broker push `tasks` more tasks.
     pub(crate) async fn credit(&self, tasks: u32) -> Result<(), Disconnected> {
         self.send(Kind::Credit(pb::Credit { tasks })).await

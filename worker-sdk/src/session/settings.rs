@@ -19,6 +19,7 @@ pub(crate) struct SessionSettings {
     pub(crate) worker_id: String,
     /// `Bearer <token>`, sent on the session when the broker needs it.
     pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
+    /// The queues and slots the worker starts with; control commands change the session's.
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: u32,
     pub(crate) prefetch: u32,
@@ -35,28 +36,19 @@ pub(crate) struct SessionSettings {
 }
 
 impl SessionSettings {
-    /// The first message of every session.
-    pub(crate) fn hello(&self) -> pb::Hello {
+    /// The first message of every session, naming the queues the worker takes from now (as
+    /// control commands left them).
+    pub(crate) fn hello(&self, queues: &[String]) -> pb::Hello {
         pb::Hello {
             worker_id: self.worker_id.clone(),
             hostname: hostname(),
             pid: std::process::id(),
-            queues: self.queues.clone(),
+            queues: queues.to_vec(),
             task_names: self.registry.names(),
             sdk_version: SDK_VERSION.into(),
             lease_duration_ms: millis(self.lease_duration),
             prefetch_lease_ms: millis(self.prefetch_lease),
         }
-    }
-
-    /// Tasks run at once.
-    pub(crate) fn slots(&self) -> usize {
-        usize::try_from(self.concurrency).unwrap_or(usize::MAX)
-    }
-
-    /// Tasks held at once: running or waiting for a slot.
-    pub(crate) fn capacity(&self) -> usize {
-        usize::try_from(self.concurrency.saturating_add(self.prefetch)).unwrap_or(usize::MAX)
     }
 
     /// The attempt to run for a pushed task, under its time limits and retry policy.

@@ -1,4 +1,5 @@
-//! The built-in steps: connection, pool, session, lease keeper, heartbeat.
+//! The built-in steps: connection, pool, session, lease keeper, heartbeat (and the control
+//! step, in `control.rs`).
 
 use std::time::Duration;
 
@@ -7,9 +8,11 @@ use stalk_proto::v1::admin_client::AdminClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::names::{CONNECTION, CONTROL, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
+use super::control::ControlHandler;
+use super::names::{CONNECTION, HEARTBEAT, LEASE_KEEPER, POOL, SESSION};
 use super::request::StepRequest;
 use super::step::{Step, StepContext};
+use crate::commands::ControlCommands;
 use crate::error::{status_sentence, StepError};
 use crate::metrics::WorkerMetrics;
 use crate::pool::{ChildLimits, Pool, PoolKind};
@@ -25,6 +28,8 @@ pub(crate) struct Settings {
     pub(crate) heartbeat_every: Duration,
     /// What the pool counts (prefork recycles).
     pub(crate) metrics: WorkerMetrics,
+    /// The user-defined control commands.
+    pub(crate) commands: ControlCommands,
 }
 
 /// The built-in steps, in their default order.
@@ -35,7 +40,7 @@ pub(crate) fn builtins(settings: Settings) -> Vec<Box<dyn Step>> {
             kind: settings.pool,
             slots: settings.slots,
             limits: settings.child_limits,
-            registry: settings.registry,
+            registry: settings.registry.clone(),
             metrics: settings.metrics,
         }),
         Box::new(SessionStep),
@@ -53,76 +58,10 @@ pub(crate) fn builtins(settings: Settings) -> Vec<Box<dyn Step>> {
         }),
         Box::new(ControlHandler {
             stop: CancellationToken::new(),
+            registry: settings.registry,
+            commands: settings.commands,
         }),
     ]
-}
-
-/// Answers control commands from the broker: `ping` with the worker's facts, `shutdown` by
-/// starting a warm shutdown.
-struct ControlHandler {
-    stop: CancellationToken,
-}
-
-#[async_trait::async_trait]
-impl Step for ControlHandler {
-    fn name(&self) -> &str {
-        CONTROL
-    }
-
-    fn requires(&self) -> Vec<String> {
-        vec![SESSION.into()]
-    }
-
-    async fn start(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
-        let session = session_link(ctx)?;
-        let (commands, mut requests) = mpsc::channel::<pb::ControlRequest>(16);
-        ctx.commands = Some(commands);
-        let (facts, shutdown, stop) = (ctx.facts.clone(), ctx.stop.clone(), self.stop.clone());
-        tokio::spawn(async move {
-            loop {
-                let request = tokio::select! {
-                    request = requests.recv() => match request {
-                        Some(request) => request,
-                        None => return,
-                    },
-                    () = stop.cancelled() => return,
-                };
-                let kind = request.command.and_then(|c| c.kind);
-                let shutting_down = matches!(kind, Some(pb::worker_command::Kind::Shutdown(_)));
-                let (ok, message) = match kind {
-                    Some(pb::worker_command::Kind::Ping(_)) => (true, "pong".to_string()),
-                    Some(pb::worker_command::Kind::Shutdown(_)) => {
-                        (true, "shutting down warm".to_string())
-                    }
-                    None => (
-                        false,
-                        "unknown command; this worker knows ping and shutdown".into(),
-                    ),
-                };
-                let reply = pb::ControlReply {
-                    request_id: request.request_id,
-                    ok,
-                    message,
-                    details: facts.clone().into_iter().collect(),
-                };
-                // The answer is queued first: the session sends what is queued before it closes.
-                if session.send(StepRequest::Reply(reply)).await.is_err() {
-                    return;
-                }
-                if shutting_down {
-                    tracing::info!("shutdown requested by a control command");
-                    shutdown.cancel();
-                }
-            }
-        });
-        Ok(())
-    }
-
-    async fn stop(&mut self, ctx: &mut StepContext) -> Result<(), StepError> {
-        ctx.commands = None;
-        self.stop.cancel();
-        Ok(())
-    }
 }
 
 /// The channel to the running session, for steps that require it.

@@ -3,7 +3,9 @@
 //! - `cli`: a worker binary's command line: its own `--version`, usage errors exit 2.
 //! - `caps`: concurrency caps across workers, per-tenant caps, runtime removal, restarts.
 //! - `runs`: tasks run and their results arrive; concurrency bounds what runs at once.
-//! - `control`: control commands (ping, shutdown) through the broker to the control step.
+//! - `control`: control commands through the broker to the control step: ping, shutdown,
+//!   time limits, user-defined commands, and the broker's refusal of malformed ones.
+//! - `consumers`: add and cancel consumers at runtime; prefetched tasks, reconnects (issue 13).
 //! - `crash`: a worker process killed with `kill -9` mid-task.
 //! - `events`: the event stream names the worker: online, heartbeats, its tasks, offline.
 //! - `eta`: countdown and ETA tasks: due order, restart survival, listing, revoke, expiry.
@@ -22,6 +24,7 @@
 //! - `pauses`: a paused queue holds through the prefetch buffer; resuming runs its tasks.
 //! - `prometheus`: promtool checks both expositions; a Prometheus server scrapes both.
 //! - `priorities`: the prefetch buffer starts tasks in the broker's priority order.
+//! - `pool_resize`: pool grow and shrink at runtime: credit, running tasks, floor and cap.
 //! - `prefork`: child processes, their recycling, limits and deaths (real worker processes).
 //! - `startup`: waiting for a broker that is not there yet; refusals that read as sentences.
 //! - `steps`: bootsteps: order, user steps and what they provide, replacement, startup errors.
@@ -35,6 +38,7 @@
 
 mod caps;
 mod cli;
+mod consumers;
 mod control;
 mod crash;
 mod eta;
@@ -47,6 +51,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod pauses;
+mod pool_resize;
 mod prefork;
 mod priorities;
 mod prometheus;

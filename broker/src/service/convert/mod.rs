@@ -6,10 +6,12 @@
 //! - `task.rs`: a task spec into a `NewTask`.
 //! - `attempt.rs`: acks, nacks, failures and retries from workers.
 //! - `hello.rs`: a worker's `hello` into its session's options.
+//! - `control.rs`: control commands for workers, and a worker's new queue set.
 //! - `revoke.rs`: a revoke request, and what a revoke did.
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
+mod control;
 mod hello;
 mod reply;
 mod revoke;
@@ -21,6 +23,7 @@ use tonic::Code;
 use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
+pub(crate) use control::{consume_queues, wire_command, worker_command};
 pub(crate) use hello::session_options;
 pub(crate) use reply::{ack_ids, acked, enqueued, error, leased_task, summary};
 pub(crate) use revoke::{revoke_request, revoke_response};

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 use stalk_client::TaskState;
 
+use crate::control::ControlCommand;
 use crate::exit;
 use crate::parse::{parse_duration, parse_header, parse_json, parse_positive_duration, parse_time};
 
@@ -307,32 +308,6 @@ pub(crate) enum LimitCommand {
     },
     /// List the limits.
     List,
-}
-
-/// `stalk control …`.
-#[derive(Debug, Subcommand)]
-pub(crate) enum ControlCommand {
-    /// Ask workers to answer; shows each one's facts and round-trip time.
-    Ping {
-        /// Worker ids; every connected worker when none is given.
-        #[arg(value_name = "WORKER")]
-        workers: Vec<String>,
-        /// How long to wait for the answers (at most 60s).
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
-        timeout: Duration,
-    },
-    /// Ask workers to shut down warm: they take no new task and finish the running ones.
-    Shutdown {
-        /// Worker ids.
-        #[arg(value_name = "WORKER", required_unless_present = "all")]
-        workers: Vec<String>,
-        /// Every connected worker.
-        #[arg(long, conflicts_with = "workers")]
-        all: bool,
-        /// How long to wait for the answers (at most 60s).
-        #[arg(long, default_value = "1s", value_parser = parse_duration)]
-        timeout: Duration,
-    },
 }
 
 /// `stalk dead …`.

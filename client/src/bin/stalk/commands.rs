@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{json, Value};
-use stalk_client::{
-    is_json_content_type, Client, ClientError, Task, TaskState, TaskSummary, WorkerCommand,
-};
+use stalk_client::{is_json_content_type, Client, ClientError, Task, TaskState, TaskSummary};
 
 use crate::args::{
-    Cli, Command, ConnArgs, ControlCommand, DeadCommand, EnqueueArgs, QueueCommand, ResultArgs,
-    TasksArgs,
+    Cli, Command, ConnArgs, DeadCommand, EnqueueArgs, QueueCommand, ResultArgs, TasksArgs,
 };
 use crate::exit::CliError;
 use crate::render;
@@ -50,15 +47,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             let prepared = crate::schedules::prepare(&command)?;
             crate::schedules::run(&connect(&conn).await?, command, prepared, json).await
         }
-        Command::Control(ControlCommand::Ping { workers, timeout }) => {
-            let client = connect(&conn).await?;
-            control(&client, &workers, WorkerCommand::Ping, timeout, json).await
-        }
-        Command::Control(ControlCommand::Shutdown {
-            workers, timeout, ..
-        }) => {
-            let client = connect(&conn).await?;
-            control(&client, &workers, WorkerCommand::Shutdown, timeout, json).await
+        Command::Control(command) => {
+            crate::control::run(&connect(&conn).await?, command, json).await
         }
         Command::Tasks(args) => tasks(&connect(&conn).await?, args, json).await,
         Command::Revoke {
@@ -229,60 +219,6 @@ async fn queues(client: &Client, json: bool) -> anyhow::Result<()> {
     } else {
         emit(&render::stats_table(&stats))
     }
-}
-
-async fn control(
-    client: &Client,
-    workers: &[String],
-    command: WorkerCommand,
-    timeout: Duration,
-    json: bool,
-) -> anyhow::Result<()> {
-    let ids: Vec<&str> = workers.iter().map(String::as_str).collect();
-    let replies = client.control_workers(&ids, command, timeout).await?;
-    if json {
-        let list: Vec<Value> = replies
-            .iter()
-            .map(|r| {
-                json!({
-                    "worker_id": r.worker_id,
-                    "ok": r.ok,
-                    "message": r.message,
-                    "details": r.details,
-                    "latency_ms": r.latency.map(|l| l.as_secs_f64() * 1000.0),
-                })
-            })
-            .collect();
-        emit_json(&Value::Array(list))?;
-    } else {
-        let mut table = crate::table::Table::new(&["WORKER", "OK", "ANSWER", "LATENCY", "DETAILS"]);
-        for r in &replies {
-            let details: Vec<String> = r.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            table.row(vec![
-                r.worker_id.clone(),
-                if r.ok { "yes" } else { "no" }.into(),
-                r.message.clone(),
-                r.latency.map_or_else(|| "-".into(), |l| format!("{l:?}")),
-                details.join(" "),
-            ]);
-        }
-        emit(&table.render())?;
-    }
-    let silent: Vec<String> = replies
-        .iter()
-        .filter(|r| !r.ok)
-        .map(|r| r.worker_id.clone())
-        .collect();
-    if !silent.is_empty() {
-        return Err(CliError::NoAnswer { workers: silent }.into());
-    }
-    if replies.is_empty() {
-        return Err(CliError::NoAnswer {
-            workers: Vec::new(),
-        }
-        .into());
-    }
-    Ok(())
 }
 
 async fn workers(client: &Client, json: bool) -> anyhow::Result<()> {

@@ -23,7 +23,7 @@ Exit status:
   0  success
   1  the broker refused the request, or the task ended FAILED, REVOKED or EXPIRED
      where a success was asked for (`result --wait`), or a worker did not answer a
-     control command
+     control command or did not do what it asked
   2  usage error: bad flags or values
   3  cannot connect to the broker, or it is unavailable
   4  not found: the broker has no record of the task (state UNKNOWN) or schedule
@@ -60,6 +60,12 @@ pub(crate) enum CliError {
     NoAnswer {
         /// The workers that did not answer `ok`; empty when no worker is connected.
         workers: Vec<String>,
+    },
+    /// Workers answered a control command but did not do what it asked.
+    #[error("{}", answers.join("; "))]
+    Declined {
+        /// One `worker W: what it said` per worker that declined.
+        answers: Vec<String>,
     },
 }
 
@@ -114,7 +120,7 @@ fn cli_code(err: &CliError) -> u8 {
         CliError::Usage(_) => USAGE,
         CliError::TaskEnded { .. } => REFUSED,
         CliError::UnknownTasks { .. } => NOT_FOUND,
-        CliError::NoAnswer { .. } => REFUSED,
+        CliError::NoAnswer { .. } | CliError::Declined { .. } => REFUSED,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod control;
 mod events;
 mod exit;
 mod inspect;

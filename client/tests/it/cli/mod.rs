@@ -10,7 +10,8 @@
 //! - `control`: `revoke`, `dead list|replay|purge`, `purge`.
 //! - `limits`: `limits set|list|remove` with rates, caps and keyed limits.
 //! - `schedules`: `schedules add|apply|list|show|next|pause|remove` and bad specs.
-//! - `workers`: `control ping|shutdown` through the broker to a worker session.
+//! - `workers`: `control ping|shutdown|time-limit|custom|pool-grow|…` through the broker to a
+//!   worker session.
 //! - `events`: `events` (text, JSON lines, filters, reconnecting) and `task ID --history`.
 //! - `inspect_workers`: `inspect active|reserved|registered|stats` of a hand-made worker.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
