@@ -60,8 +60,10 @@ impl Store {
         until: u64,
         max_batches: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        // The record that holds `from` is the last one keyed at or below it.
-        let start = match self.db.range(..=batch_key(from)).next_back() {
+        // The record that holds `from` is the last one keyed at or below it; the range starts at
+        // the events' own keys, or a record of another kind keyed just below them (a task's
+        // body) would be read as events.
+        let start = match self.db.range(batch_key(0)..=batch_key(from)).next_back() {
             Some(entry) => entry?.0.to_vec(),
             None => batch_key(0).to_vec(),
         };

@@ -298,8 +298,15 @@ async fn asking_for_trimmed_events_says_too_old_with_the_oldest_kept() {
 async fn events_survive_a_restart_and_numbers_keep_growing() {
     let mut broker = TestBroker::start().await;
     let client = broker.client().await;
+    // With a payload: its body record is keyed just below the events, where a read from 0 once
+    // took it for events.
     client
-        .enqueue(Task::new("t").queue("q").id("before"))
+        .enqueue(
+            Task::new("t")
+                .queue("q")
+                .id("before")
+                .payload(b"x".to_vec(), "text/plain"),
+        )
         .await
         .unwrap();
     let before = stored(&client, 0).await;
