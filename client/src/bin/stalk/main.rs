@@ -11,6 +11,7 @@ mod parse;
 mod render;
 mod schedules;
 mod table;
+mod top;
 
 use std::process::ExitCode;
 
