@@ -31,9 +31,13 @@ const SOON: Duration = Duration::from_secs(10);
 
 const SPAN: Duration = Duration::from_secs(10);
 
-/// The screen `app` draws to, one string per row.
+/// The 160 × 40 screen `app` draws to, one string per row.
 fn screen(app: &App, now: Instant) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(160, 40)).expect("test terminal");
+    sized_screen(app, now, 160, 40)
+}
+
+fn sized_screen(app: &App, now: Instant, width: u16, height: u16) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     terminal
         .draw(|frame| view::draw(frame, app, "broker:7070", now))
         .expect("draw");
@@ -365,4 +369,16 @@ fn an_answer_for_a_closed_task_is_not_shown() {
         app.detail.is_none(),
         "the user closed it before the answer came"
     );
+}
+
+#[test]
+fn a_narrow_terminal_keeps_queue_names_and_drops_the_minor_columns() {
+    let now = Instant::now();
+    let app = app_with(&[("notifications.email", 7, 1)], now);
+    let shown = sized_screen(&app, now, 80, 24);
+    let cells = row(&shown, "notifications.email");
+    // QUEUE READY LEASED DEAD IN/s OUT/s WAIT50 OLDEST
+    assert_eq!(cells.len(), 8, "{cells:?}");
+    assert_eq!((cells[1].as_str(), cells[3].as_str()), ("7", "1"));
+    assert!(!shows(&shown, "SCHED"), "{}", shown.join("\n"));
 }

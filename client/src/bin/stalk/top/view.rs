@@ -81,19 +81,35 @@ fn pane_block(app: &App, pane: Pane, title: String) -> Block<'static> {
     }
 }
 
-/// A header row with an arrow on the sorted column.
-fn header(titles: &[&str], sorted: usize, reversed: bool) -> Row<'static> {
+/// A header row of the columns given as (index, title), with an arrow on the sorted one;
+/// columns from index `numbers_from` on hold numbers and are right-aligned, as their cells
+/// are.
+fn header<'a>(
+    columns: impl IntoIterator<Item = (usize, &'a str)>,
+    sorted: usize,
+    reversed: bool,
+    numbers_from: usize,
+) -> Row<'static> {
     let arrow = if reversed { "▲" } else { "▼" };
-    Row::new(titles.iter().enumerate().map(|(i, title)| {
+    Row::new(columns.into_iter().map(|(i, title)| {
         let text = if i == sorted {
             format!("{title}{arrow}")
         } else {
-            (*title).to_owned()
+            title.to_owned()
         };
-        Cell::from(text)
+        if i >= numbers_from {
+            number(text)
+        } else {
+            Cell::from(text)
+        }
     }))
     .bold()
     .underlined()
+}
+
+/// A right-aligned cell, so the digits of a column line up.
+fn number(text: String) -> Cell<'static> {
+    Cell::from(Line::from(text).right_aligned())
 }
 
 fn draw_table(frame: &mut Frame, app: &App, pane: Pane, table: Table<'_>, area: Rect) {
@@ -105,8 +121,28 @@ fn draw_table(frame: &mut Frame, app: &App, pane: Pane, table: Table<'_>, area: 
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// The queues pane's columns.
+const QUEUE_TITLES: [&str; 12] = [
+    "QUEUE", "READY", "SCHED", "LEASED", "RETRY", "DEAD", "IN/s", "OUT/s", "WAIT50", "WAIT99",
+    "RUN50", "OLDEST",
+];
+
+/// Below this width the queues pane drops its less telling columns (SCHED, RETRY, WAIT99,
+/// RUN50), so an 80-column terminal still has room for queue names.
+const WIDE: u16 = 120;
+
+/// The queues pane's columns that fit in `width`, by index into [`QUEUE_TITLES`].
+fn queue_columns(width: u16) -> &'static [usize] {
+    if width >= WIDE {
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    } else {
+        &[0, 1, 3, 5, 6, 7, 8, 11]
+    }
+}
+
 fn draw_queues(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
     let rows = app.queue_rows(now);
+    let columns = queue_columns(area.width);
     let (column, reversed) = app.queue_sort;
     let sorted = match column {
         QueueColumn::Name => 0,
@@ -117,15 +153,18 @@ fn draw_queues(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
         QueueColumn::Wait => 8,
         QueueColumn::Oldest => 11,
     };
-    let titles = [
-        "QUEUE", "READY", "SCHED", "LEASED", "RETRY", "DEAD", "IN/s", "OUT/s", "WAIT50", "WAIT99",
-        "RUN50", "OLDEST",
-    ];
-    let widths = [Constraint::Fill(1)]
-        .into_iter()
-        .chain([Constraint::Length(7); 11]);
-    let table = Table::new(rows.iter().map(queue_row), widths)
-        .header(header(&titles, sorted, reversed))
+    let titles = columns
+        .iter()
+        .filter_map(|&i| Some((i, *QUEUE_TITLES.get(i)?)));
+    let widths = columns.iter().map(|&i| {
+        if i == 0 {
+            Constraint::Fill(1)
+        } else {
+            Constraint::Length(7)
+        }
+    });
+    let table = Table::new(rows.iter().map(|row| queue_row(row, columns)), widths)
+        .header(header(titles, sorted, reversed, 1))
         .block(pane_block(
             app,
             Pane::Queues,
@@ -134,15 +173,15 @@ fn draw_queues(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
     draw_table(frame, app, Pane::Queues, table, area);
 }
 
-fn queue_row(row: &QueueRow) -> Row<'static> {
+/// A queue's row: the cells of `columns` only.
+fn queue_row(row: &QueueRow, columns: &[usize]) -> Row<'static> {
     let c = &row.counts;
     let name = if c.paused {
         format!("{} (paused)", c.queue)
     } else {
         c.queue.clone()
     };
-    Row::new([
-        name,
+    let numbers = [
         c.ready.to_string(),
         c.scheduled.to_string(),
         c.leased.to_string(),
@@ -154,7 +193,13 @@ fn queue_row(row: &QueueRow) -> Row<'static> {
         latency(row.rates.wait_p99),
         latency(row.rates.run_p50),
         row.oldest.map_or_else(|| "-".to_owned(), age),
-    ])
+    ];
+    let mut cells: Vec<Option<Cell>> = [Cell::from(name)]
+        .into_iter()
+        .chain(numbers.map(number))
+        .map(Some)
+        .collect();
+    Row::new(columns.iter().filter_map(|&i| cells.get_mut(i)?.take()))
 }
 
 fn draw_workers(frame: &mut Frame, app: &App, area: Rect) {
@@ -183,19 +228,18 @@ fn draw_workers(frame: &mut Frame, app: &App, area: Rect) {
                 (Some(now), Some(seen)) => age(now.duration_since(seen).unwrap_or_default()),
                 _ => "-".to_owned(),
             };
-            Row::new([
-                w.worker_id.clone(),
-                w.hostname.clone(),
-                w.queues.join(","),
+            let numbers = [
                 w.running.len().to_string(),
                 w.prefetched.len().to_string(),
                 w.processed.to_string(),
                 seen,
-            ])
+            ];
+            let names = [w.worker_id.clone(), w.hostname.clone(), w.queues.join(",")];
+            Row::new(names.map(Cell::from).into_iter().chain(numbers.map(number)))
         }),
         widths,
     )
-    .header(header(&titles, sorted, reversed))
+    .header(header(titles.into_iter().enumerate(), sorted, reversed, 3))
     .block(pane_block(
         app,
         Pane::Workers,
@@ -235,7 +279,7 @@ fn draw_failures(frame: &mut Frame, app: &App, area: Rect) {
         }),
         widths,
     )
-    .header(header(&titles, 0, false))
+    .header(header(titles.into_iter().enumerate(), 0, false, usize::MAX))
     .block(pane_block(
         app,
         Pane::Failures,
