@@ -372,10 +372,13 @@ fn an_answer_for_a_closed_task_is_not_shown() {
 }
 
 #[test]
-fn a_narrow_terminal_keeps_queue_names_and_drops_the_minor_columns() {
+fn a_narrow_terminal_keeps_names_and_id_tails_and_drops_the_minor_columns() {
     let now = Instant::now();
-    let app = app_with(&[("notifications.email", 7, 1)], now);
+    let mut app = app_with(&[("notifications.email", 7, 1)], now);
+    let id = "01a23807-7cec-7175-957a-790a65c677fb";
+    app.apply_event(&failed(id, "notifications.email", "no route"), now);
     let shown = sized_screen(&app, now, 80, 24);
+    assert!(shows(&shown, "…790a65c677fb"), "the id's random tail");
     let cells = row(&shown, "notifications.email");
     // QUEUE READY LEASED DEAD IN/s OUT/s WAIT50 OLDEST
     assert_eq!(cells.len(), 8, "{cells:?}");

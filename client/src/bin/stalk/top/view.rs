@@ -131,6 +131,9 @@ const QUEUE_TITLES: [&str; 12] = [
 /// RUN50), so an 80-column terminal still has room for queue names.
 const WIDE: u16 = 120;
 
+/// How many trailing characters of a task id a narrow failures pane shows.
+const ID_TAIL: u16 = 12;
+
 /// The queues pane's columns that fit in `width`, by index into [`QUEUE_TITLES`].
 fn queue_columns(width: u16) -> &'static [usize] {
     if width >= WIDE {
@@ -251,23 +254,32 @@ fn draw_workers(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_failures(frame: &mut Frame, app: &App, area: Rect) {
     let rows = app.failure_rows();
     let titles = ["TIME", "OUTCOME", "QUEUE", "TASK", "ID", "TRY", "ERROR"];
+    // Task ids (UUIDv7) share their leading, time-based digits with their neighbours: a
+    // narrow terminal shows their random tail, which tells them apart.
+    let id_chars = if area.width >= WIDE { 36 } else { ID_TAIL + 1 };
     let widths = [
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Fill(1),
         Constraint::Fill(1),
-        Constraint::Fill(1),
+        Constraint::Length(id_chars),
         Constraint::Length(3),
         Constraint::Fill(3),
     ];
     let table = Table::new(
         rows.iter().map(|f| {
+            let id = if f.task_id.chars().count() > usize::from(id_chars) {
+                let tail: String = f.task_id.chars().rev().take(ID_TAIL.into()).collect();
+                format!("…{}", tail.chars().rev().collect::<String>())
+            } else {
+                f.task_id.clone()
+            };
             let row = Row::new([
                 f.at.map_or_else(|| "-".to_owned(), clock),
                 f.outcome.clone(),
                 f.queue.clone(),
                 f.task_name.clone(),
-                f.task_id.clone(),
+                id,
                 f.attempt.to_string(),
                 f.error.clone(),
             ]);
