@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod events;
 mod exit;
+mod follow;
 mod inspect;
 mod limits;
 mod parse;

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::model::{Snapshot, TaskDetail};
 use crate::args::ConnArgs;
-use crate::events::{Follow, Followed};
+use crate::follow::{Follow, Followed};
 
 /// The event types `stalk top` counts or lists; the broker filters out the rest.
 const EVENT_TYPES: [&str; 8] = [

@@ -9,14 +9,15 @@
 //! | `s` / `r` | sort the pane by the next column / reverse its order |
 //! | `/` | type a filter (Enter keeps it, Esc drops it); Esc later clears it |
 //! | Enter | open the selected failure's task (or the task the selected worker runs) |
+//! | ↑ ↓ `k` `j`, PgUp PgDn, Home `g` | scroll the open task |
 //! | Esc | close the task |
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::model::{App, Detail, Pane, QueueColumn, WorkerColumn};
 
-/// How far PgUp and PgDn move.
-const PAGE: isize = 10;
+/// How far PgUp and PgDn move a selection or scroll the task.
+const PAGE: u8 = 10;
 
 /// What the runner does after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +43,18 @@ pub(crate) fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         return None;
     }
     if app.detail.is_some() {
-        return match key.code {
-            KeyCode::Char('q') => Some(Command::Quit),
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace => {
-                app.detail = None;
-                None
-            }
-            _ => None,
-        };
+        let scroll = &mut app.detail_scroll;
+        match key.code {
+            KeyCode::Char('q') => return Some(Command::Quit),
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace => app.detail = None,
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(u16::from(PAGE)),
+            KeyCode::PageDown => *scroll = scroll.saturating_add(u16::from(PAGE)),
+            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+            _ => {}
+        }
+        return None;
     }
     match key.code {
         KeyCode::Char('q') => return Some(Command::Quit),
@@ -60,8 +65,8 @@ pub(crate) fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::Char('3') => app.focus = Pane::Failures,
         KeyCode::Up | KeyCode::Char('k') => move_by(app, -1),
         KeyCode::Down | KeyCode::Char('j') => move_by(app, 1),
-        KeyCode::PageUp => move_by(app, -PAGE),
-        KeyCode::PageDown => move_by(app, PAGE),
+        KeyCode::PageUp => move_by(app, -isize::from(PAGE)),
+        KeyCode::PageDown => move_by(app, isize::from(PAGE)),
         KeyCode::Home | KeyCode::Char('g') => move_by(app, isize::MIN),
         KeyCode::End | KeyCode::Char('G') => move_by(app, isize::MAX),
         KeyCode::Char('s') => cycle_sort(app),
@@ -71,6 +76,7 @@ pub(crate) fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::Enter => {
             let id = app.task_to_open()?;
             app.detail = Some(Detail::Loading(id.clone()));
+            app.detail_scroll = 0;
             return Some(Command::Open(id));
         }
         _ => {}

@@ -161,6 +161,8 @@ pub(crate) struct App {
     pub(crate) editing_filter: bool,
     /// The task pane, over the others while open.
     pub(crate) detail: Option<Detail>,
+    /// How many lines of the task pane are scrolled off its top.
+    pub(crate) detail_scroll: u16,
 }
 
 impl App {
@@ -181,6 +183,7 @@ impl App {
             filter: String::new(),
             editing_filter: false,
             detail: None,
+            detail_scroll: 0,
         }
     }
 

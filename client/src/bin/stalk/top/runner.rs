@@ -16,7 +16,7 @@ use super::input::{handle_key, Command};
 use super::model::{App, Feed};
 use super::{view, TopArgs};
 use crate::args::ConnArgs;
-use crate::events::Followed;
+use crate::follow::Followed;
 
 /// The span rates and latencies are computed over.
 const RATE_WINDOW: Duration = Duration::from_secs(10);

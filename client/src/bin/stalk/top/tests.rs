@@ -24,7 +24,7 @@ use super::input::{handle_key, Command};
 use super::model::{App, Snapshot, TaskDetail};
 use super::view;
 use crate::args::ConnArgs;
-use crate::events::{Follow, Followed};
+use crate::follow::{Follow, Followed};
 
 /// Generous bound for what should happen soon; a hang fails instead of stalling CI.
 const SOON: Duration = Duration::from_secs(10);
@@ -349,6 +349,11 @@ fn enter_opens_the_selected_failure_and_shows_why_and_its_history() {
         "it failed for good: ValueError: first [failed]"
     ));
     assert!(shows(&shown, "task-failed"), "the history lists its events");
+    assert!(shows(&shown, "│Why"), "the pane starts at its top");
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!shows(&screen(&app, now), "│Why"), "j scrolls one line");
+    press(&mut app, KeyCode::Char('g'));
+    assert!(shows(&screen(&app, now), "│Why"), "g goes back to the top");
     assert_eq!(press(&mut app, KeyCode::Char('q')), Some(Command::Quit));
 }
 

@@ -31,7 +31,7 @@ pub(crate) fn draw(frame: &mut Frame, app: &App, broker: &str, now: Instant) {
     draw_failures(frame, app, failures);
     frame.render_widget(help_line(app), help);
     if let Some(detail) = &app.detail {
-        draw_detail(frame, detail);
+        draw_detail(frame, detail, app.detail_scroll);
     }
 }
 
@@ -300,7 +300,7 @@ fn draw_failures(frame: &mut Frame, app: &App, area: Rect) {
     draw_table(frame, app, Pane::Failures, table, area);
 }
 
-fn draw_detail(frame: &mut Frame, detail: &Detail) {
+fn draw_detail(frame: &mut Frame, detail: &Detail, scroll: u16) {
     let [area] = Layout::horizontal([Constraint::Percentage(90)])
         .flex(Flex::Center)
         .areas(frame.area());
@@ -313,13 +313,16 @@ fn draw_detail(frame: &mut Frame, detail: &Detail) {
     };
     let block = Block::bordered()
         .title(format!(" Task {id} "))
-        .title_bottom(" Esc close ")
+        .title_bottom(" ↑↓ scroll · Esc close ")
         .border_style(Style::new().fg(Color::Cyan));
     frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
-        area,
-    );
+    // Scrolling stops at the last line: past it the pane would be blank.
+    let last = u16::try_from(text.lines.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    let paragraph = Paragraph::new(text)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll.min(last), 0));
+    frame.render_widget(paragraph, area);
 }
 
 fn detail_text(detail: &TaskDetail) -> Text<'static> {
