@@ -41,7 +41,7 @@ pub(crate) struct Cli {
 }
 
 /// Where the broker is and how to authenticate to it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct ConnArgs {
     /// The broker: host:port, http://host:port or https://host:port.
     #[arg(
@@ -78,6 +78,9 @@ pub(crate) enum Command {
     /// Tail the event stream: every task state change, workers coming and going, schedules
     /// firing, limits changing. Resumes after a disconnect from the last event printed.
     Events(crate::events::EventsArgs),
+    /// A live view of queues (depth, rates, latency, oldest task), workers and recent
+    /// failures; keys sort, filter and open a task. Needs a terminal.
+    Top(crate::top::TopArgs),
     /// Show task counts per queue, or pause and resume a queue.
     Queues {
         /// Pause or resume instead of listing.

@@ -78,6 +78,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => completions(shell),
         Command::Explain { id } => crate::events::explain(&connect(&conn).await?, &id, json).await,
         Command::Events(args) => crate::events::tail(&conn, args, json).await,
+        Command::Top(args) => crate::top::run(&conn, args, json).await,
         Command::Task(args) => crate::events::task(&connect(&conn).await?, args, json).await,
     }
 }

@@ -8,15 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{json, Value};
-use stalk_client::{Client, ClientError, Event, EventQuery, TaskState, WatchItem};
+use stalk_client::{Client, Event, EventQuery, Explanation, TaskState};
 
 use crate::args::ConnArgs;
-use crate::commands::{connect, emit, emit_json};
+use crate::commands::{emit, emit_json};
 use crate::exit::CliError;
+use crate::follow::{Follow, Followed};
 use crate::render;
-
-/// How long `stalk events` waits before it reconnects to a broker that went away.
-const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// `stalk events`.
 #[derive(Debug, Args)]
@@ -68,7 +66,7 @@ enum Printed {
 /// while it is retained; a watch that asked for removed events goes on from the oldest kept,
 /// saying so on stderr.
 pub(crate) async fn tail(conn: &ConnArgs, args: EventsArgs, json: bool) -> anyhow::Result<()> {
-    let mut query = EventQuery {
+    let query = EventQuery {
         from_seq: args.from,
         types: args.types,
         queues: args.queues,
@@ -77,78 +75,19 @@ pub(crate) async fn tail(conn: &ConnArgs, args: EventsArgs, json: bool) -> anyho
         task_ids: args.task_ids,
         stop_at_end: args.no_follow,
     };
-    let mut connected_once = false;
+    let mut follow = Follow::new(conn.clone(), query);
     loop {
-        let client = match connect(conn).await {
-            Ok(client) => client,
-            Err(err) if connected_once => {
-                eprintln!("stalk: {err:#}; reconnecting");
-                tokio::time::sleep(RECONNECT_AFTER).await;
-                continue;
-            }
-            Err(err) => return Err(err),
-        };
-        let mut watch = match client.watch_events(query.clone()).await {
-            Ok(watch) => watch,
-            Err(err) if connected_once && is_transient(&err) => {
-                tokio::time::sleep(RECONNECT_AFTER).await;
-                continue;
-            }
-            Err(err) => return Err(err.into()),
-        };
-        connected_once = true;
-        loop {
-            let item = match watch.next().await {
-                Ok(Some(item)) => item,
-                Ok(None) if query.stop_at_end => return Ok(()),
-                // The broker shut down: go on from where this watch was once it is back.
-                Ok(None) => break,
-                Err(err) if is_transient(&err) => {
-                    eprintln!("stalk: the event stream broke ({err}); reconnecting");
-                    break;
-                }
-                Err(err) => return Err(err.into()),
-            };
-            match item {
-                WatchItem::Event(event) => {
-                    query.from_seq = Some(event.seq + 1);
-                    if let Printed::Closed = print_line(&event, json)? {
-                        return Ok(());
-                    }
-                }
-                WatchItem::Live { next_seq } => {
-                    query.from_seq = Some(query.from_seq.unwrap_or(next_seq).max(next_seq));
-                }
-                WatchItem::Lagged { resume_from } => {
-                    eprintln!(
-                        "stalk: this terminal fell behind the live events; reading the stored \
-                         ones from {resume_from} (nothing is skipped)"
-                    );
-                }
-                WatchItem::TooOld {
-                    asked_seq,
-                    oldest_seq,
-                } => {
-                    eprintln!(
-                        "stalk: events {asked_seq}..{oldest_seq} were removed by the broker's \
-                         retention; going on from {oldest_seq}"
-                    );
-                    query.from_seq = Some(oldest_seq);
-                    break;
+        match follow.next().await? {
+            Followed::Event(event) => {
+                if let Printed::Closed = print_line(&event, json)? {
+                    return Ok(());
                 }
             }
+            Followed::Notice(notice) => eprintln!("stalk: {notice}"),
+            Followed::Live => {}
+            Followed::End => return Ok(()),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Whether a watch that failed this way is worth opening again.
-fn is_transient(err: &ClientError) -> bool {
-    matches!(err, ClientError::Connect(_))
-        || matches!(
-            err.code(),
-            Some(tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown)
-        )
 }
 
 fn print_line(event: &Event, json: bool) -> anyhow::Result<Printed> {
@@ -167,7 +106,7 @@ fn print_line(event: &Event, json: bool) -> anyhow::Result<Printed> {
 }
 
 /// One event as a line of text: number, time, type, then the fields it has.
-fn event_text(event: &Event) -> String {
+pub(crate) fn event_text(event: &Event) -> String {
     let mut line = format!(
         "{:>12}  {}  {:<18}",
         event.seq,
@@ -275,6 +214,11 @@ pub(crate) async fn explain(client: &Client, id: &str, json: bool) -> anyhow::Re
             "reasons": reasons,
         }));
     }
+    emit(&explanation_text(&explained))
+}
+
+/// An explanation as text: the task's state, then one line per reason.
+pub(crate) fn explanation_text(explained: &Explanation) -> String {
     let mut text = format!("{} is {}\n", explained.task_id, explained.state);
     for reason in &explained.reasons {
         text.push_str("  - ");
@@ -284,7 +228,7 @@ pub(crate) async fn explain(client: &Client, id: &str, json: bool) -> anyhow::Re
         }
         text.push_str(&format!(" [{}]\n", reason.code));
     }
-    emit(&text)
+    text
 }
 
 /// `stalk task ID [--history]`: the task's state, and with `--history` its events.

@@ -6,12 +6,14 @@ mod commands;
 mod control;
 mod events;
 mod exit;
+mod follow;
 mod inspect;
 mod limits;
 mod parse;
 mod render;
 mod schedules;
 mod table;
+mod top;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@
 //!   worker session.
 //! - `events`: `events` (text, JSON lines, filters, reconnecting) and `task ID --history`.
 //! - `inspect_workers`: `inspect active|reserved|registered|stats` of a hand-made worker.
+//! - `top`: `top` refused without a terminal, and under tmux: a failure as it happens, keys.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 
 mod control;
@@ -25,4 +26,5 @@ mod inspect_workers;
 mod limits;
 mod result;
 mod schedules;
+mod top;
 mod workers;
