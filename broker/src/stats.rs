@@ -42,6 +42,8 @@ const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 2
 const WAIT: &str = "stalk_task_wait_seconds";
 const RUNTIME: &str = "stalk_task_runtime_seconds";
 const LEASE_EXPIRIES: &str = "stalk_lease_expiries_total";
+const LIMIT_WAITS: &str = "stalk_limit_waits_total";
+const QUEUE_THROTTLES: &str = "stalk_queue_throttled_total";
 const FLUSH_SECONDS: &str = "stalk_group_commit_flush_seconds";
 const FLUSH_BATCH: &str = "stalk_group_commit_batch_commands";
 
@@ -119,6 +121,8 @@ struct TaskSeries {
     runtime: Histogram,
     /// Prefetch leases and running leases that ran out.
     expiries: [Counter; 2],
+    /// Holds by a rate limit, and by a concurrency cap.
+    limit_waits: [Counter; 2],
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +130,8 @@ struct Series {
     queues: LabelCap,
     tasks: LabelCap,
     by_pair: HashMap<(Arc<str>, Arc<str>), TaskSeries>,
+    /// Queue-wide rate limit waits, by queue label.
+    throttles: HashMap<Arc<str>, Counter>,
 }
 
 /// Gives the first `cap` distinct values a label of their own, the rest [`OVERFLOW_LABEL`];
@@ -182,6 +188,10 @@ impl BrokerStats {
     pub fn count(&self, events: &[Event]) {
         let mut series = self.series.lock();
         for event in events {
+            if let (EventKind::QueueThrottled, Some(queue)) = (event.kind, &event.queue) {
+                series.throttled(&self.recorder, queue).increment(1);
+                continue;
+            }
             let (Some(queue), Some(task)) = (&event.queue, &event.task_name) else {
                 continue;
             };
@@ -201,6 +211,11 @@ impl BrokerStats {
                 }
                 EventKind::Ready if event.note.as_deref() == Some(PREFETCH_EXPIRED) => {
                     one.expiries[0].increment(1);
+                }
+                EventKind::Held => {
+                    // The note names the limit: `rate limit …` or `concurrency cap …`.
+                    let rate = event.note.as_deref().is_some_and(|n| n.starts_with("rate"));
+                    one.limit_waits[usize::from(!rate)].increment(1);
                 }
                 EventKind::Lost
                     if event
@@ -255,6 +270,14 @@ impl Series {
             .entry((queue, task))
             .or_insert_with_key(|(queue, task)| TaskSeries::register(recorder, queue, task))
     }
+
+    fn throttled(&mut self, recorder: &PrometheusRecorder, queue: &Arc<str>) -> &Counter {
+        let queue = self.queues.label(queue, QUEUE_LABEL_CAP);
+        self.throttles.entry(queue).or_insert_with_key(|queue| {
+            let labels = vec![Label::new("queue", queue.to_string())];
+            recorder.register_counter(&Key::from_parts(QUEUE_THROTTLES, labels), &metadata())
+        })
+    }
 }
 
 impl TaskSeries {
@@ -267,10 +290,10 @@ impl TaskSeries {
             ]
         };
         let key = |name: &'static str| Key::from_parts(name, labels());
-        let expiry = |lease: &'static str| {
+        let labelled = |name: &'static str, label: &'static str, value: &'static str| {
             let mut with = labels();
-            with.push(Label::new("lease", lease));
-            recorder.register_counter(&Key::from_parts(LEASE_EXPIRIES, with), &metadata)
+            with.push(Label::new(label, value));
+            recorder.register_counter(&Key::from_parts(name, with), &metadata)
         };
         Self {
             counters: TASK_COUNTERS
@@ -279,7 +302,14 @@ impl TaskSeries {
                 .collect(),
             wait: recorder.register_histogram(&key(WAIT), &metadata),
             runtime: recorder.register_histogram(&key(RUNTIME), &metadata),
-            expiries: [expiry("prefetch"), expiry("running")],
+            expiries: [
+                labelled(LEASE_EXPIRIES, "lease", "prefetch"),
+                labelled(LEASE_EXPIRIES, "lease", "running"),
+            ],
+            limit_waits: [
+                labelled(LIMIT_WAITS, "limit", "rate"),
+                labelled(LIMIT_WAITS, "limit", "concurrency"),
+            ],
         }
     }
 }
@@ -294,6 +324,18 @@ fn describe(recorder: &PrometheusRecorder) {
         "Leases that ran out: `prefetch` (the task waited in a worker's buffer and is ready \
          again) or `running` (the attempt is lost)."
             .into(),
+    );
+    recorder.describe_counter(
+        LIMIT_WAITS.into(),
+        None,
+        "READY tasks held back at a lease attempt by a `rate` limit or a `concurrency` cap \
+         (once per hold)."
+            .into(),
+    );
+    recorder.describe_counter(
+        QUEUE_THROTTLES.into(),
+        None,
+        "Times a queue's own rate limit had no token for a lease attempt (the queue waits).".into(),
     );
     recorder.describe_histogram(
         WAIT.into(),

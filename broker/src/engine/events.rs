@@ -55,11 +55,17 @@ pub enum EventKind {
     QueuePaused = 20,
     /// A queue was resumed.
     QueueResumed = 21,
+    /// A READY task was held back at a lease attempt by a rate limit or concurrency cap (the
+    /// note names it; `due_ms` is when it has room, 0 when a running task must end first).
+    Held = 22,
+    /// A queue's own rate limit had no token for a lease attempt: the whole queue waits until
+    /// `due_ms` (the note names the limit).
+    QueueThrottled = 23,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         Self::Sent,
         Self::Scheduled,
         Self::Ready,
@@ -81,6 +87,8 @@ impl EventKind {
         Self::LimitChanged,
         Self::QueuePaused,
         Self::QueueResumed,
+        Self::Held,
+        Self::QueueThrottled,
     ];
 
     /// The name users filter by and see: `task-sent`, `worker-online`, ….
@@ -107,6 +115,8 @@ impl EventKind {
             Self::LimitChanged => "limit-changed",
             Self::QueuePaused => "queue-paused",
             Self::QueueResumed => "queue-resumed",
+            Self::Held => "task-held",
+            Self::QueueThrottled => "queue-throttled",
         }
     }
 
@@ -332,7 +342,11 @@ mod tests {
             EventKind::QueueResumed.code(),
             EventType::QueueResumed as u32
         );
-        assert_eq!(EventKind::ALL.len(), 21);
+        assert_eq!(
+            EventKind::QueueThrottled.code(),
+            EventType::QueueThrottled as u32
+        );
+        assert_eq!(EventKind::ALL.len(), 23);
     }
 
     #[test]

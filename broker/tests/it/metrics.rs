@@ -176,3 +176,100 @@ async fn counters_and_histograms_add_up_to_a_known_workload() {
     assert!(samples["stalk_group_commit_flush_seconds_count"] >= 1.0);
     assert!(samples["process_resident_memory_bytes"] > 0.0);
 }
+
+#[tokio::test]
+async fn limit_waits_count_each_task_a_limit_held_back_and_each_queue_wait() {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let broker = TestBroker::start_with_clock(clock.clone(), |c| {
+        c.metrics_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    let addr = broker.metrics_addr().expect("metrics are served");
+    let client = broker.client().await;
+    use stalk_client::Limit;
+    client
+        .set_limit(&Limit::task("email").rate("1/m").burst(1))
+        .await
+        .unwrap();
+    client
+        .set_limit(&Limit::task("report").max_concurrency(1))
+        .await
+        .unwrap();
+    client
+        .set_limit(&Limit::queue("bulk").rate("1/m").burst(1))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        for (name, queue) in [("email", "mail"), ("report", "reports"), ("blast", "bulk")] {
+            client
+                .enqueue(Task::new(name).queue(queue).id(format!("{name}-{i}")))
+                .await
+                .unwrap();
+        }
+    }
+    // One of each is admitted; the limits hold the other two of each task, and `bulk` waits.
+    assert_eq!(lease(&client, "mail", 3).await.len(), 1);
+    assert_eq!(lease(&client, "reports", 3).await.len(), 1);
+    assert_eq!(lease(&client, "bulk", 3).await.len(), 1);
+    assert!(lease(&client, "bulk", 3).await.is_empty());
+
+    let wanted = [
+        (
+            "stalk_limit_waits_total{queue=\"mail\",task=\"email\",limit=\"rate\"}",
+            2.0,
+        ),
+        (
+            "stalk_limit_waits_total{queue=\"reports\",task=\"report\",limit=\"concurrency\"}",
+            2.0,
+        ),
+        ("stalk_queue_throttled_total{queue=\"bulk\"}", 1.0),
+    ];
+    let samples = wait_until(
+        SOON,
+        || async { parse_samples(&get(addr, "/metrics").await.1) },
+        |s| wanted.iter().all(|(name, n)| s.get(*name) == Some(n)),
+    )
+    .await;
+    assert!(samples.is_ok(), "{samples:?}");
+    let samples = samples.unwrap();
+    assert_eq!(
+        samples["stalk_limit_waits_total{queue=\"mail\",task=\"email\",limit=\"concurrency\"}"],
+        0.0
+    );
+
+    let mut held = client
+        .watch_events(stalk_client::EventQuery {
+            from_seq: Some(0),
+            types: vec!["task-held".into(), "queue-throttled".into()],
+            stop_at_end: true,
+            ..stalk_client::EventQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(item) = held.next().await.unwrap() {
+        if let stalk_client::WatchItem::Event(event) = item {
+            events.push(*event);
+        }
+    }
+    let notes: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.note.as_deref()))
+        .collect();
+    assert!(
+        notes.contains(&("task-held", Some("rate limit task:email"))),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&("queue-throttled", Some("rate limit queue:bulk"))),
+        "{notes:?}"
+    );
+    let rate_held = events
+        .iter()
+        .find(|e| e.kind == "task-held" && e.task_name.as_deref() == Some("email"))
+        .unwrap();
+    assert!(
+        rate_held.due_at.is_some(),
+        "a rate limit says when it has room"
+    );
+}

@@ -12,6 +12,7 @@ use crate::engine::command::{Outcome, Timer};
 use crate::engine::ctx::Ctx;
 use crate::engine::task::TaskMeta;
 use crate::engine::Engine;
+use crate::engine::{Event, EventKind};
 
 impl LimitState {
     /// Whether a task counted under `value` may be leased now; if not, what holds it.
@@ -125,7 +126,16 @@ impl Engine {
             return true;
         };
         if let Some((name, _)) = self.queues.by_name.get_key_value(name) {
-            self.limits.throttled.insert(name.clone());
+            if self.limits.throttled.insert(name.clone()) {
+                out.events.push(
+                    Event {
+                        queue: Some(name.clone()),
+                        due_ms: token_at.unwrap_or(0),
+                        ..Event::new(EventKind::QueueThrottled, ctx.now_ms)
+                    }
+                    .with_note(format!("rate limit queue:{name}")),
+                );
+            }
         }
         if let Some(at) = token_at {
             out.timers_moved |= self.timers.insert(Timer::Limit, at, WAKE_QUEUES);
@@ -142,6 +152,12 @@ impl Engine {
         let Err(blocked) = self.limits.admit(meta, ctx.now_ms) else {
             return true;
         };
+        let held = Event {
+            due_ms: blocked.held.until_ms,
+            ..Event::of_task(EventKind::Held, meta, ctx.now_ms)
+        }
+        .with_note(blocked.held.limit.as_str());
+        out.events.push(held);
         let parked = self.limits.park(meta, blocked);
         if let Some(queue) = self.queues.get_mut(&meta.queue) {
             queue.parked.insert(parked_entry(meta));
