@@ -28,6 +28,9 @@ pub struct QueueStats {
     pub dead: u64,
     /// The queue is paused: it leases nothing until resumed.
     pub paused: bool,
+    /// When the longest-waiting READY task became ready (its enqueue, ETA or retry time);
+    /// `None` when none is READY.
+    pub oldest_ready_at: Option<std::time::SystemTime>,
 }
 
 impl From<v1::QueueStats> for QueueStats {
@@ -40,6 +43,7 @@ impl From<v1::QueueStats> for QueueStats {
             retrying: stats.retrying,
             dead: stats.dead,
             paused: stats.paused,
+            oldest_ready_at: crate::wire::time_from_unix_ms(stats.oldest_ready_at_unix_ms),
         }
     }
 }

@@ -34,6 +34,7 @@ pub(super) fn queues(response: &pb::QueueStatsResponse) -> Value {
             json!({
                 "queue": q.queue, "ready": q.ready, "scheduled": q.scheduled,
                 "leased": q.leased, "retrying": q.retrying, "dead": q.dead, "paused": q.paused,
+                "oldest_ready_at_ms": q.oldest_ready_at_unix_ms,
             })
         })
         .collect();

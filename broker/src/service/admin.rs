@@ -134,12 +134,15 @@ impl Admin for AdminService {
             convert::name(&format!("queues[{i}]"), queue)?;
         }
         let paused = self.broker.paused_queues();
+        let oldest: std::collections::HashMap<_, _> =
+            self.broker.oldest_ready().into_iter().collect();
         let mut queues: Vec<pb::QueueStats> = self
             .broker
             .stats(&asked)
             .into_iter()
             .map(|(queue, c)| pb::QueueStats {
                 paused: paused.contains(&queue),
+                oldest_ready_at_unix_ms: oldest.get(&queue).map_or(0, |&ms| convert::ms(ms)),
                 queue: queue.to_string(),
                 ready: c.ready,
                 scheduled: c.scheduled,

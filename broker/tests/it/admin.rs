@@ -1,7 +1,9 @@
 //! Admin: queue stats, listings with paging, purge.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
+use stalk_broker::clock::ManualClock;
 use stalk_client::{Task, TaskState};
 use stalk_testkit::TestBroker;
 
@@ -44,6 +46,42 @@ async fn queue_stats_count_every_state() {
         ),
         ("q", 2, 1, 1, 0, 1)
     );
+}
+
+#[tokio::test]
+async fn queue_stats_say_since_when_the_longest_waiting_ready_task_waits() {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let broker = TestBroker::start_with_clock(clock.clone(), |_| {}).await;
+    let client = broker.client().await;
+    client
+        .enqueue(Task::new("t").queue("q").id("first"))
+        .await
+        .unwrap();
+    clock.advance(5_000);
+    client
+        .enqueue(Task::new("t").queue("q").id("second"))
+        .await
+        .unwrap();
+    client
+        .enqueue(
+            Task::new("t")
+                .queue("later")
+                .countdown(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    let at = |ms: u64| Some(UNIX_EPOCH + Duration::from_millis(ms));
+    let stats = client.queue_stats(&[]).await.unwrap();
+    let oldest: Vec<_> = stats
+        .iter()
+        .map(|q| (q.queue.as_str(), q.oldest_ready_at))
+        .collect();
+    assert_eq!(oldest, [("later", None), ("q", at(1_000_000))]);
+
+    // The oldest is leased: the next one in line counts.
+    assert_eq!(lease(&client, "q", 1).await[0].id, "first");
+    let stats = client.queue_stats(&["q"]).await.unwrap();
+    assert_eq!(stats[0].oldest_ready_at, at(1_005_000));
 }
 
 #[tokio::test]

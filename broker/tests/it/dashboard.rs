@@ -87,6 +87,10 @@ async fn the_api_answers_what_the_grpc_services_answer() {
     assert_eq!(code, 200, "{queues}");
     assert_eq!(queues["queues"][0]["queue"], "images");
     assert_eq!(queues["queues"][0]["ready"], 1);
+    assert!(
+        queues["queues"][0]["oldest_ready_at_ms"].as_i64().unwrap() > 0,
+        "{queues}"
+    );
 
     let (code, shown) = get(addr, &format!("/api/tasks/{}", done.id)).await;
     assert_eq!(code, 200, "{shown}");

@@ -31,6 +31,15 @@ function ago(ms) {
   return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
 }
 
+// How long ago `ms` was, compactly (`42s`, `7m`, `3h`); empty for 0.
+function age(ms) {
+  if (!ms) return "";
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
 class Unauthenticated extends Error {}
 
 async function api(path, options = {}) {
@@ -169,6 +178,7 @@ async function showOverview() {
       <td class="num" data-col="leased">${q.leased}</td>
       <td class="num" data-col="retrying">${q.retrying}</td>
       <td class="num" data-col="dead">${q.dead}</td>
+      <td class="num" data-col="oldest">${esc(age(q.oldest_ready_at_ms))}</td>
       <td class="num" data-col="in">${perMinute(flow.in)}</td>
       <td class="num" data-col="out">${perMinute(flow.out)}</td></tr>`;
   });
@@ -185,7 +195,7 @@ async function showOverview() {
       <td class="error">${esc(e.error ? e.error.message : e.note)}</td></tr>`);
   view.innerHTML = `
     <section><h2>Queues</h2><div id="queues">${table(
-      [["queue"], ["ready", 1], ["scheduled", 1], ["leased", 1], ["retrying", 1], ["dead", 1], ["in/min", 1], ["out/min", 1]],
+      [["queue"], ["ready", 1], ["scheduled", 1], ["leased", 1], ["retrying", 1], ["dead", 1], ["oldest ready", 1], ["in/min", 1], ["out/min", 1]],
       queueRows, "No queue holds a task.")}</div></section>
     <section><h2>Workers</h2><div id="workers">${table(
       [["worker"], ["host"], ["queues"], ["running", 1], ["prefetched", 1], ["processed", 1], ["last seen"]],

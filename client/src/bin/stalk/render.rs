@@ -164,7 +164,7 @@ pub(crate) fn stats_json(stats: &[QueueStats]) -> Value {
             json!({
                 "queue": s.queue, "ready": s.ready, "scheduled": s.scheduled,
                 "leased": s.leased, "retrying": s.retrying, "dead": s.dead,
-                "paused": s.paused,
+                "paused": s.paused, "oldest_ready_at": time_json(s.oldest_ready_at),
             })
         })
         .collect()

@@ -54,11 +54,20 @@ async fn queues_shows_a_table_and_a_json_list() {
     );
 
     let run = stalk.ok(&["--json", "queues"]).await;
+    let mut listed = run.json();
+    // alpha has READY tasks: since when the oldest waits (a time of this run); beta has none.
+    let oldest = listed[0]
+        .as_object_mut()
+        .and_then(|alpha| alpha.remove("oldest_ready_at"));
+    assert!(
+        oldest.as_ref().is_some_and(serde_json::Value::is_string),
+        "{run}"
+    );
     assert_eq!(
-        run.json(),
+        listed,
         serde_json::json!([
             {"queue": "alpha", "ready": 2, "scheduled": 1, "leased": 0, "retrying": 0, "dead": 0, "paused": false},
-            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1, "paused": false},
+            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1, "paused": false, "oldest_ready_at": null},
         ]),
         "{run}"
     );

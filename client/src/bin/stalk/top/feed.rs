@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use stalk_client::{Client, ClientError, EventQuery, TaskState};
+use stalk_client::{Client, ClientError, EventQuery};
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 
@@ -53,17 +53,10 @@ pub(crate) enum Update {
 pub(crate) async fn snapshot(client: &Client, only: &[String]) -> Result<Snapshot, ClientError> {
     let names: Vec<&str> = only.iter().map(String::as_str).collect();
     let queues = client.queue_stats(&names).await?;
-    // QueueStats has no oldest age: the first page of a READY listing (lease order) gives
-    // the task next in line, one small call per queue that has ready tasks.
-    let mut heads = BTreeMap::new();
-    for queue in queues.iter().filter(|q| q.ready > 0) {
-        let (tasks, _) = client
-            .list_tasks(&queue.queue, TaskState::Ready, 1, None)
-            .await?;
-        if let Some(enqueued) = tasks.first().and_then(|t| t.enqueued_at) {
-            heads.insert(queue.queue.clone(), enqueued);
-        }
-    }
+    let heads: BTreeMap<String, SystemTime> = queues
+        .iter()
+        .filter_map(|q| Some((q.queue.clone(), q.oldest_ready_at?)))
+        .collect();
     let mut workers = client.list_workers().await?;
     if !only.is_empty() {
         workers.retain(|w| w.queues.iter().any(|q| only.contains(q)));
