@@ -12,16 +12,12 @@ use std::time::Duration;
 
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use stalk_client::{Task, TaskState};
-use stalk_testkit::{wait_until, TestBroker};
+use stalk_testkit::{system_tool, wait_until, TestBroker};
 
 use crate::support::lease;
 
 /// How long the page may take to show a change.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn tool(name: &str, package: &str) -> Option<PathBuf> {
-    stalk_testkit::system_tool(name, package)
-}
 
 /// A chromedriver on a free loopback port, killed when dropped.
 struct Driver {
@@ -104,8 +100,8 @@ async fn text_at(page: &Browser, css: &str, wanted: impl Fn(&str) -> bool) -> St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_live_state_and_replays_a_dead_letter() {
     let (Some(chromium), Some(chromedriver)) = (
-        tool("chromium", "chromium"),
-        tool("chromedriver", "chromium-driver"),
+        system_tool("chromium", "chromium"),
+        system_tool("chromedriver", "chromium-driver"),
     ) else {
         return;
     };

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use stalk_broker::clock::ManualClock;
-use stalk_client::Task;
+use stalk_client::{Limit, Task};
 use stalk_testkit::{http_get, wait_until, TestBroker};
 
 use crate::support::{lease, Stalkd, SOON};
@@ -25,6 +25,17 @@ fn parse_samples(text: &str) -> HashMap<String, f64> {
             Some((series.to_string(), value.parse().ok()?))
         })
         .collect()
+}
+
+/// A broker serving metrics, on a manual clock; its metrics address.
+async fn with_metrics_on_a_manual_clock() -> (TestBroker, Arc<ManualClock>, SocketAddr) {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let broker = TestBroker::start_with_clock(clock.clone(), |c| {
+        c.metrics_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    let addr = broker.metrics_addr().expect("metrics are served");
+    (broker, clock, addr)
 }
 
 #[tokio::test]
@@ -103,12 +114,7 @@ async fn stalkd_serves_metrics_where_its_ready_line_says() {
 
 #[tokio::test]
 async fn counters_and_histograms_add_up_to_a_known_workload() {
-    let clock = Arc::new(ManualClock::new(1_000_000));
-    let broker = TestBroker::start_with_clock(clock.clone(), |c| {
-        c.metrics_listen = Some("127.0.0.1:0".into());
-    })
-    .await;
-    let addr = broker.metrics_addr().expect("metrics are served");
+    let (broker, clock, addr) = with_metrics_on_a_manual_clock().await;
     let client = broker.client().await;
     for i in 0..4 {
         client
@@ -179,14 +185,8 @@ async fn counters_and_histograms_add_up_to_a_known_workload() {
 
 #[tokio::test]
 async fn limit_waits_count_each_task_a_limit_held_back_and_each_queue_wait() {
-    let clock = Arc::new(ManualClock::new(1_000_000));
-    let broker = TestBroker::start_with_clock(clock.clone(), |c| {
-        c.metrics_listen = Some("127.0.0.1:0".into());
-    })
-    .await;
-    let addr = broker.metrics_addr().expect("metrics are served");
+    let (broker, _clock, addr) = with_metrics_on_a_manual_clock().await;
     let client = broker.client().await;
-    use stalk_client::Limit;
     client
         .set_limit(&Limit::task("email").rate("1/m").burst(1))
         .await

@@ -25,12 +25,6 @@ function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "";
 }
 
-function ago(ms) {
-  if (!ms) return "";
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
-}
-
 // How long ago `ms` was, compactly (`42s`, `7m`, `3h`); empty for 0.
 function age(ms) {
   if (!ms) return "";
@@ -38,6 +32,10 @@ function age(ms) {
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.round(s / 60)}m`;
   return `${Math.round(s / 3600)}h`;
+}
+
+function ago(ms) {
+  return ms ? `${age(ms)} ago` : "";
 }
 
 class Unauthenticated extends Error {}

@@ -35,8 +35,8 @@ fn described(command: Option<pb::worker_command::Kind>) -> String {
 }
 
 /// Opens a session as worker `id` and answers every control command `ok` (but a pool shrink,
-/// which it refuses as a worker with one slot does), with a `pid` detail; returns the commands
-/// it saw.
+/// which it refuses as a worker with one slot does), with a `pid` detail; returns, once the
+/// broker lists the worker, the commands it sees.
 async fn fake_worker(broker: &TestBroker, id: &str) -> mpsc::UnboundedReceiver<String> {
     let channel = broker.client().await.channel();
     let (to_broker, outbound) = mpsc::channel(16);
@@ -86,6 +86,15 @@ async fn fake_worker(broker: &TestBroker, id: &str) -> mpsc::UnboundedReceiver<S
             }
         }
     });
+    // Connected once the broker lists it: commands sent from then on reach it.
+    let client = broker.client().await;
+    let listed = wait_until(
+        Duration::from_secs(10),
+        || async { client.list_workers().await.unwrap() },
+        |w| w.iter().any(|w| w.worker_id == id),
+    )
+    .await;
+    assert!(listed.is_ok(), "{listed:?}");
     seen
 }
 
@@ -97,14 +106,6 @@ async fn ping_shows_each_workers_answer_and_names_the_silent_ones() {
     run.one_line_error().stderr_has("no worker is connected");
 
     let mut seen = fake_worker(&broker, "w1").await;
-    let client = broker.client().await;
-    let listed = wait_until(
-        Duration::from_secs(10),
-        || async { client.list_workers().await.unwrap() },
-        |w| w.len() == 1,
-    )
-    .await;
-    assert!(listed.is_ok(), "{listed:?}");
     let run = stalk.ok(&["control", "ping"]).await;
     run.stdout_has("w1")
         .stdout_has("pong")
@@ -130,14 +131,6 @@ async fn shutdown_needs_workers_or_all_and_reaches_them() {
     let stalk = Stalk::for_broker(&broker);
     stalk.expect(2, &["control", "shutdown"]).await;
     let mut seen = fake_worker(&broker, "w1").await;
-    let client = broker.client().await;
-    let listed = wait_until(
-        Duration::from_secs(10),
-        || async { client.list_workers().await.unwrap() },
-        |w| w.len() == 1,
-    )
-    .await;
-    assert!(listed.is_ok(), "{listed:?}");
     let run = stalk.ok(&["control", "shutdown", "--all"]).await;
     run.stdout_has("shutting down warm");
     assert_eq!(seen.recv().await.as_deref(), Some("shutdown"));
@@ -148,14 +141,6 @@ async fn new_control_commands_reach_the_worker_as_typed_and_refusals_exit_1() {
     let broker = TestBroker::start().await;
     let stalk = Stalk::for_broker(&broker);
     let mut seen = fake_worker(&broker, "w1").await;
-    let client = broker.client().await;
-    let listed = wait_until(
-        Duration::from_secs(10),
-        || async { client.list_workers().await.unwrap() },
-        |w| w.len() == 1,
-    )
-    .await;
-    assert!(listed.is_ok(), "{listed:?}");
 
     let run = stalk
         .ok(&[
