@@ -23,6 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("stalk_v1_descriptor.bin"), fds.encode_to_vec())?;
     // Every `bytes` field is `bytes::Bytes`: decoded as a slice of the received frame and
     // handed through the broker without a copy.
-    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
+    // `WatchEventsResponse` is written by hand (`src/watch.rs`) so a server can send events it
+    // encoded once to many watchers.
+    tonic_prost_build::configure()
+        .bytes(".")
+        .extern_path(
+            ".stalk.v1.WatchEventsResponse",
+            "crate::watch::WatchEventsResponse",
+        )
+        .compile_fds(fds)?;
     Ok(())
 }

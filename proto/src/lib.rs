@@ -13,11 +13,14 @@
 //!   a bare number of seconds); it lives here, below the broker, the client and the worker SDK.
 
 pub mod duration;
+mod watch;
 
 /// Generated code for package `stalk.v1`; the proto comments are its documentation.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("stalk.v1");
+
+    pub use crate::watch::{encode_events, watch_events_response, WatchEventsResponse};
 }
 
 /// The encoded `FileDescriptorSet` of every stalk.v1 proto, for gRPC server reflection.

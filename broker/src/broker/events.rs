@@ -14,7 +14,9 @@
 //! oldest it can have.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use tokio::sync::{broadcast, mpsc};
 
@@ -43,11 +45,43 @@ pub struct EventRetention {
 /// Most events in one [`WatchItem::Events`].
 pub const WATCH_BATCH: usize = 1000;
 
+/// One command's events as the live sends carry them, with a place for their wire form: made
+/// by the first watcher that sends the batch whole, and shared by every other.
+#[derive(Debug)]
+pub struct LiveBatch {
+    events: Arc<[Event]>,
+    wire: OnceLock<Bytes>,
+}
+
+/// Batches are equal when their events are (the wire form is made from them).
+impl PartialEq for LiveBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.events == other.events
+    }
+}
+
+impl Eq for LiveBatch {}
+
+impl LiveBatch {
+    /// The events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The events' wire form: `encode`'s, the first time it is asked for.
+    pub fn wire_form(&self, encode: impl FnOnce(&[Event]) -> Bytes) -> Bytes {
+        self.wire.get_or_init(|| encode(&self.events)).clone()
+    }
+}
+
 /// What a watcher receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchItem {
     /// Events that matched the filter, in order (at most [`WATCH_BATCH`]).
     Events(Vec<Event>),
+    /// A live batch the filter takes whole (at most [`WATCH_BATCH`] events): the same one
+    /// goes to every such watcher.
+    Batch(Arc<LiveBatch>),
     /// Everything asked for from the past was sent; live events follow. `next_seq` is the
     /// number the next event will have at least.
     Live {
@@ -96,7 +130,10 @@ impl Broker {
         let events: Arc<[Event]> = events.into();
         log.record(events.clone());
         // No watcher is fine: the events are in the log.
-        let _ = self.live_events.send(events);
+        let _ = self.live_events.send(Arc::new(LiveBatch {
+            events,
+            wire: OnceLock::new(),
+        }));
     }
 
     /// Records events no task change makes (workers coming and going): numbered and stored like
@@ -284,7 +321,7 @@ impl Broker {
 /// Forwards live events from `next` on until the receiver lags (returns where the watcher is)
 /// or the watcher or the broker goes (`None`).
 async fn forward_live(
-    live: &mut broadcast::Receiver<Arc<[Event]>>,
+    live: &mut broadcast::Receiver<Arc<LiveBatch>>,
     mut next: u64,
     filter: &EventFilter,
     tx: &mpsc::Sender<WatchItem>,
@@ -293,14 +330,22 @@ async fn forward_live(
         match live.recv().await {
             Ok(batch) => {
                 let from = next;
-                if let Some(last) = batch.last() {
+                let events = batch.events();
+                if let Some(last) = events.last() {
                     next = next.max(last.seq + 1);
                 }
-                let matching = batch
-                    .iter()
-                    .filter(|e| e.seq >= from && filter.matches(e))
-                    .cloned();
-                if !send_events(tx, matching).await {
+                let whole = events.len() <= WATCH_BATCH
+                    && events.iter().all(|e| e.seq >= from && filter.matches(e));
+                let sent = if whole {
+                    tx.send(WatchItem::Batch(batch)).await.is_ok()
+                } else {
+                    let matching = events
+                        .iter()
+                        .filter(|e| e.seq >= from && filter.matches(e))
+                        .cloned();
+                    send_events(tx, matching).await
+                };
+                if !sent {
                     return None;
                 }
             }

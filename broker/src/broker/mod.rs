@@ -28,7 +28,7 @@ mod tasks;
 
 pub use error::{chain, BrokerError, Failure};
 pub(crate) use event_log::DRAIN_EVERY;
-pub use events::{EventRetention, WatchItem, WATCH_BATCH};
+pub use events::{EventRetention, LiveBatch, WatchItem, WATCH_BATCH};
 pub use tasks::{AckItem, AckResults, LeasedTask, StartResults, TaskStatus};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,7 +42,7 @@ use self::state::{Applied, Core, FailState, Flush, Settings, Storage};
 use crate::clock::Clock;
 use crate::config::Durability;
 use crate::engine::{
-    Command, Ctx, EngineConfig, Event, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
+    Command, Ctx, EngineConfig, Outcome, StoppedLease, TaskState, Timer, SUB_BITS,
 };
 use crate::stats::BrokerStats;
 use crate::store::{FreeSpace, Store};
@@ -79,7 +79,7 @@ pub struct Broker {
     /// Leases ended by a revoke, for the sessions that hold them.
     stopped: broadcast::Sender<Arc<[StoppedLease]>>,
     /// Every command's events, as they are stored (see `events.rs`).
-    live_events: broadcast::Sender<Arc<[Event]>>,
+    live_events: broadcast::Sender<Arc<LiveBatch>>,
     /// Event watchers connected now.
     watchers: AtomicUsize,
     /// Lets one multi-chunk enqueue apply its chunks at a time (see `tasks::ENQUEUE_CHUNK`).

@@ -89,7 +89,10 @@ async fn history(api: &Api, id: &str) -> Result<(Vec<Value>, bool), ApiError> {
         let mut events = Vec::new();
         let mut restart = None;
         while let Some(message) = stream.next().await {
-            let message = message?;
+            let mut message = message?;
+            message
+                .decode_encoded()
+                .map_err(|e| tonic::Status::internal(e.to_string()))?;
             events.extend(message.events.iter().map(shape::event));
             if let Some(pb::watch_events_response::Marker::TooOld(too_old)) = message.marker {
                 restart = Some(too_old.oldest_seq);

@@ -73,6 +73,13 @@ pub(super) async fn feed(
     let stream = s.api.admin.watch_events(request).await?.into_inner();
     let messages = stream
         .map(|message| {
+            // Live batches come encoded once for every watcher: decoded here to be shown.
+            let message = message.and_then(|mut message| {
+                message
+                    .decode_encoded()
+                    .map(|()| message)
+                    .map_err(|e| tonic::Status::internal(e.to_string()))
+            });
             Ok(match message {
                 Ok(message) => message_of(&message),
                 Err(status) => Event::default()

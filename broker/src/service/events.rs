@@ -34,10 +34,16 @@ pub(crate) fn watch(
         use pb::watch_events_response::Marker;
         let marker = match item {
             WatchItem::Events(events) => {
-                return Ok(pb::WatchEventsResponse {
-                    events: events.iter().map(event_to_pb).collect(),
-                    marker: None,
-                })
+                return Ok(pb::WatchEventsResponse::with_events(
+                    events.iter().map(event_to_pb).collect(),
+                ))
+            }
+            WatchItem::Batch(batch) => {
+                let wire = batch.wire_form(|events| {
+                    let events: Vec<pb::Event> = events.iter().map(event_to_pb).collect();
+                    pb::encode_events(&events)
+                });
+                return Ok(pb::WatchEventsResponse::encoded(wire));
             }
             WatchItem::Live { next_seq } => Marker::Live(pb::Live { next_seq }),
             WatchItem::Lagged { resume_from } => Marker::Lagged(pb::Lagged { resume_from }),
@@ -51,10 +57,7 @@ pub(crate) fn watch(
                 )))
             }
         };
-        Ok(pb::WatchEventsResponse {
-            events: Vec::new(),
-            marker: Some(marker),
-        })
+        Ok(pb::WatchEventsResponse::with_marker(marker))
     });
     Ok(Box::pin(stream))
 }
