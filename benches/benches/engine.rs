@@ -25,6 +25,7 @@ fn tasks(prefix: u64, n: usize) -> Vec<NewTask> {
                 payload: vec![b'x'; 200].into(),
                 ..TaskBody::default()
             },
+            flow: None,
         })
         .collect()
 }

@@ -55,6 +55,7 @@ fn render(broker: &Broker, sessions: &SessionRegistry) -> String {
             ("leased", counts.leased),
             ("retrying", counts.retrying),
             ("dead", counts.dead),
+            ("waiting", counts.waiting),
         ] {
             let labels = vec![
                 Label::new("queue", queue.to_string()),

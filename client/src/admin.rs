@@ -26,6 +26,8 @@ pub struct QueueStats {
     pub retrying: u64,
     /// FAILED tasks in the dead-letter set.
     pub dead: u64,
+    /// Workflow tasks waiting for the tasks before them.
+    pub waiting: u64,
     /// The queue is paused: it leases nothing until resumed.
     pub paused: bool,
     /// When the longest-waiting READY task became ready (its enqueue, ETA or retry time);
@@ -42,6 +44,7 @@ impl From<v1::QueueStats> for QueueStats {
             leased: stats.leased,
             retrying: stats.retrying,
             dead: stats.dead,
+            waiting: stats.waiting,
             paused: stats.paused,
             oldest_ready_at: crate::wire::time_from_unix_ms(stats.oldest_ready_at_unix_ms),
         }

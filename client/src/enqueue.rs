@@ -83,7 +83,10 @@ impl Client {
             .collect();
         let response = self
             .tasks()
-            .enqueue(v1::EnqueueRequest { tasks: specs })
+            .enqueue(v1::EnqueueRequest {
+                tasks: specs,
+                workflows: Vec::new(),
+            })
             .await?
             .into_inner();
         if response.outcomes.len() != ids.len() {

@@ -21,6 +21,8 @@
 //! - `addr`: parsing `host:port` / `http(s)://host:port` broker addresses.
 //! - `task`: [`Task`], the builder of one task to enqueue.
 //! - `enqueue`: [`Client::enqueue`], [`Client::enqueue_many`] and [`TaskHandle`].
+//! - `canvas`: workflows: [`Canvas`], [`chain`], [`group`], [`chord`] (and the `chain!` and
+//!   `group!` macros), submitted with [`Client::enqueue_workflow`].
 //! - `status`: [`TaskStatus`] and the long-polling [`Client::result`] / [`Client::wait_for`].
 //! - `lease`: [`Client::lease`], acks, nacks and lease extension; [`LeasedTask`], [`LeaseRef`].
 //! - `ack_many`: [`Client::ack_many`], many acks in one call.
@@ -67,6 +69,7 @@
 mod ack_many;
 mod addr;
 mod admin;
+mod canvas;
 mod client;
 mod enqueue;
 mod error;
@@ -84,6 +87,7 @@ mod workers;
 
 pub use ack_many::AckOutcome;
 pub use admin::{QueueStats, TaskSummary};
+pub use canvas::{chain, chord, group, Canvas, WorkflowHandle};
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use enqueue::TaskHandle;
 pub use error::ClientError;

@@ -33,12 +33,15 @@ pub enum TaskState {
     Revoked,
     /// Terminal: its expiry time passed before it started.
     Expired,
+    /// A workflow's task that waits for the results of the tasks before it.
+    Waiting,
 }
 
 impl TaskState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TaskState; 10] = [
+    pub const ALL: [TaskState; 11] = [
         Self::Unknown,
+        Self::Waiting,
         Self::Scheduled,
         Self::Ready,
         Self::Leased,
@@ -71,6 +74,7 @@ impl TaskState {
             Self::Failed => "FAILED",
             Self::Revoked => "REVOKED",
             Self::Expired => "EXPIRED",
+            Self::Waiting => "WAITING",
         }
     }
 
@@ -87,6 +91,7 @@ impl TaskState {
             Self::Failed => v1::TaskState::Failed,
             Self::Revoked => v1::TaskState::Revoked,
             Self::Expired => v1::TaskState::Expired,
+            Self::Waiting => v1::TaskState::Waiting,
         }
     }
 
@@ -108,6 +113,7 @@ impl TaskState {
             Ok(v1::TaskState::Failed) => Ok(Self::Failed),
             Ok(v1::TaskState::Revoked) => Ok(Self::Revoked),
             Ok(v1::TaskState::Expired) => Ok(Self::Expired),
+            Ok(v1::TaskState::Waiting) => Ok(Self::Waiting),
             Ok(v1::TaskState::Unspecified) | Err(_) => {
                 Err(ClientError::unknown_enum("task state", value))
             }
@@ -130,8 +136,8 @@ impl From<TaskState> for v1::TaskState {
 /// The error of parsing a [`TaskState`] from text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown task state '{0}'; use one of unknown, scheduled, ready, leased, running, \
-     retrying, succeeded, failed, revoked, expired"
+    "unknown task state '{0}'; use one of unknown, waiting, scheduled, ready, leased, \
+     running, retrying, succeeded, failed, revoked, expired"
 )]
 pub struct ParseTaskStateError(pub String);
 
@@ -175,7 +181,7 @@ mod tests {
 
     #[test]
     fn unspecified_and_unknown_numbers_are_protocol_errors() {
-        for wire in [0, 11, -1] {
+        for wire in [0, 12, -1] {
             let err = TaskState::from_wire(wire).unwrap_err();
             assert!(
                 matches!(err, ClientError::Protocol(_)),

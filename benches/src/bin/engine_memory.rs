@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
                 expires: None,
                 eta: None,
                 body: TaskBody::default(),
+                flow: None,
             })
             .collect();
         engine.apply(Command::Enqueue(tasks), Ctx { now_ms: 1, seq })?;

@@ -106,6 +106,22 @@ impl Broker {
         Ok(enqueued)
     }
 
+    /// Creates a workflow's tasks (each with its [`NewFlow`](crate::engine::NewFlow)) in one
+    /// command, so it is created whole or refused whole. One outcome per task, in order.
+    ///
+    /// # Errors
+    /// As [`Broker::enqueue`].
+    pub async fn enqueue_workflow(
+        self: &Arc<Self>,
+        tasks: Vec<NewTask>,
+    ) -> Result<Vec<Enqueued>, BrokerError> {
+        self.check_free_space()?;
+        match self.execute(Command::Enqueue(tasks)).await?.reply {
+            Reply::Enqueued(results) => Ok(results),
+            other => Err(BrokerError::unexpected("Enqueue", &other)),
+        }
+    }
+
     /// Leases up to `max` tasks from `queues`, waiting up to `wait` for one to become ready.
     ///
     /// # Errors
@@ -352,10 +368,16 @@ fn with_bodies(store: &Store, granted: Vec<Granted>) -> Result<Vec<LeasedTask>, 
     granted
         .into_iter()
         .map(|g| {
-            let body = store.body(g.meta.key)?.unwrap_or_else(|| {
+            let mut body = store.body(g.meta.key)?.unwrap_or_else(|| {
                 tracing::error!(task = %g.meta.id, "task body missing from the store");
                 TaskBody::default()
             });
+            if let Some(input) = &body.input {
+                // A workflow step: the results it waited for go into its payload.
+                let slots = g.meta.cold().flow.as_ref().map_or(0, |f| f.filled.len());
+                let inputs = store.flow_inputs(g.meta.key, slots)?;
+                body.payload = crate::engine::assemble(&body.payload, input, &inputs);
+            }
             Ok(LeasedTask {
                 meta: g.meta,
                 lease_id: g.lease_id,

@@ -317,6 +317,18 @@ pub enum Write {
     Revocation(RevokeRule, Option<u64>),
     /// A queue was paused (true) or resumed (false).
     PauseQueue(Arc<str>, bool),
+    /// A workflow step's result fills an input slot of the step `key` (written before the
+    /// step's own success; see `canvas.rs`).
+    FlowInput {
+        /// The step that waits for it.
+        key: u64,
+        /// Which input.
+        slot: u32,
+        /// The result.
+        value: bytes::Bytes,
+    },
+    /// A workflow step's inputs are gone (the step was deleted).
+    DeleteFlowInputs(u64),
 }
 
 /// The result of applying a command.

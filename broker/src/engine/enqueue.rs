@@ -13,12 +13,43 @@ use super::{Engine, EngineError};
 impl Engine {
     pub(super) fn enqueue(&mut self, tasks: Vec<NewTask>, ctx: Ctx) -> Outcome {
         let mut out = Outcome::new(Reply::Enqueued(Vec::new()));
+        let workflow = tasks.iter().any(|t| t.flow.is_some());
+        if workflow {
+            // A workflow is created whole or not at all.
+            if let Some(refused) = tasks.iter().find_map(|t| self.refusal(t, ctx)) {
+                out.reply = Reply::Enqueued(
+                    tasks
+                        .iter()
+                        .map(|_| Enqueued::Refused(refused.clone()))
+                        .collect(),
+                );
+                return out;
+            }
+        }
         let mut results = Vec::with_capacity(tasks.len());
         for (i, task) in tasks.into_iter().enumerate() {
             results.push(self.enqueue_one(task, ctx, i, &mut out));
         }
+        if workflow {
+            let keys: Vec<u64> = (0..results.len()).map(|i| ctx.sub_id(i)).collect();
+            self.settle_arrivals(&keys, ctx, &mut out);
+        }
         out.reply = Reply::Enqueued(results);
         out
+    }
+
+    /// Why a task would be refused, checked before anything is created.
+    fn refusal(&self, task: &NewTask, ctx: Ctx) -> Option<EngineError> {
+        let expired = task
+            .expires
+            .is_some_and(|w| w.resolve(ctx.now_ms) <= ctx.now_ms);
+        expired.then(|| EngineError::InvalidArgument {
+            field: "expires",
+            message: format!(
+                "task {} would expire before it could run; give a time in the future",
+                task.id
+            ),
+        })
     }
 
     pub(super) fn enqueue_one(
@@ -66,7 +97,13 @@ impl Engine {
             )
         });
         let due_ms = task.eta.map_or(0, |w| w.resolve(ctx.now_ms));
-        let (state, due_ms) = if due_ms > ctx.now_ms {
+        let flow = task
+            .flow
+            .as_ref()
+            .map(|f| Box::new(Self::new_flow_node(f, ctx)));
+        let (state, due_ms) = if flow.as_ref().is_some_and(|f| f.missing() > 0) {
+            (TaskState::Waiting, 0)
+        } else if due_ms > ctx.now_ms {
             (TaskState::Scheduled, due_ms)
         } else {
             (TaskState::Ready, 0)
@@ -76,15 +113,19 @@ impl Engine {
             .into_iter()
             .map(|(name, value)| (Arc::from(name), Arc::from(value)))
             .collect();
-        let cold =
-            (expires_at_ms.is_some() || unique_key.is_some() || !headers.is_empty()).then(|| {
-                Box::new(TaskCold {
-                    expires_at_ms,
-                    unique_key,
-                    headers,
-                    ..TaskCold::default()
-                })
-            });
+        let cold = (expires_at_ms.is_some()
+            || unique_key.is_some()
+            || !headers.is_empty()
+            || flow.is_some())
+        .then(|| {
+            Box::new(TaskCold {
+                expires_at_ms,
+                unique_key,
+                headers,
+                flow,
+                ..TaskCold::default()
+            })
+        });
         let meta = TaskMeta {
             key,
             id: task.id,

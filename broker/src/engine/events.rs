@@ -295,6 +295,8 @@ pub(super) fn of_transition(
         TaskState::Expired => out.push(event(EventKind::Expired)),
         // Leases are granted outside `transition` (see `lease.rs`).
         TaskState::Leased => out.push(event(EventKind::Leased)),
+        // Only a new workflow step waits, and its enqueue says so.
+        TaskState::Waiting => {}
     }
 }
 

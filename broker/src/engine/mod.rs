@@ -25,6 +25,7 @@
 //! What the commands do:
 //! - `apply.rs`: [`Engine::apply`], the dispatch from a [`Command`] to the files below.
 //! - `enqueue.rs`: new tasks, deduplicated by id and unique key.
+//! - `canvas.rs`: workflows: steps that wait for the results of the steps before them.
 //! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
 //! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
 //! - `start.rs`: starting pushed attempts (prefetch lease to running lease, expiry check).
@@ -46,6 +47,7 @@ mod apply;
 mod attempt;
 mod backoff;
 mod bulk;
+mod canvas;
 mod command;
 mod ctx;
 mod enqueue;
@@ -73,6 +75,7 @@ mod transitions;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+pub use canvas::{assemble, FlowNode, InputShape, NewFlow, Shape};
 pub use command::{
     AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, RevokeReport,
     StoppedLease, Timer, Write,

@@ -21,6 +21,8 @@ pub struct Counts {
     pub retrying: u64,
     /// FAILED tasks (the dead-letter set).
     pub dead: u64,
+    /// WAITING workflow steps (for the steps before them).
+    pub waiting: u64,
 }
 
 impl Counts {
@@ -31,6 +33,7 @@ impl Counts {
             TaskState::Leased => Some(&mut self.leased),
             TaskState::Retrying => Some(&mut self.retrying),
             TaskState::Failed => Some(&mut self.dead),
+            TaskState::Waiting => Some(&mut self.waiting),
             _ => None,
         }
     }

@@ -11,6 +11,12 @@ impl Engine {
     pub fn recover(config: EngineConfig, stored: impl IntoIterator<Item = TaskMeta>) -> Self {
         let mut engine = Self::new(config);
         for mut meta in stored {
+            // A step whose last input was stored before the crash, but not its release.
+            let released = meta.state == TaskState::Waiting
+                && meta.cold().flow.as_ref().is_some_and(|f| f.missing() == 0);
+            if released {
+                meta.state = TaskState::Ready;
+            }
             if meta.state == TaskState::Leased {
                 meta.state = TaskState::Ready;
                 meta.due_ms = 0;

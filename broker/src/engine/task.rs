@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::canvas::{FlowNode, InputShape, NewFlow};
 use super::ctx::When;
 use super::task_id::TaskId;
 
@@ -32,6 +33,8 @@ pub enum TaskState {
     Revoked,
     /// Terminal: its expiry time passed before it completed.
     Expired,
+    /// A workflow step that waits for the results of the steps before it (see `canvas.rs`).
+    Waiting,
 }
 
 impl TaskState {
@@ -43,9 +46,13 @@ impl TaskState {
         )
     }
 
-    /// Whether the task waits in the broker (ready, scheduled or retrying).
+    /// Whether the task waits in the broker (ready, scheduled, retrying, or waiting for the
+    /// steps before it in a workflow).
     pub fn is_waiting(self) -> bool {
-        matches!(self, Self::Ready | Self::Scheduled | Self::Retrying)
+        matches!(
+            self,
+            Self::Ready | Self::Scheduled | Self::Retrying | Self::Waiting
+        )
     }
 
     /// The state's name in lower case, as logs and reports print it.
@@ -59,6 +66,7 @@ impl TaskState {
             Self::Failed => "failed",
             Self::Revoked => "revoked",
             Self::Expired => "expired",
+            Self::Waiting => "waiting",
         }
     }
 
@@ -73,6 +81,7 @@ impl TaskState {
             Self::Failed => 6,
             Self::Revoked => 7,
             Self::Expired => 8,
+            Self::Waiting => 9,
         }
     }
 
@@ -87,6 +96,7 @@ impl TaskState {
             6 => Self::Failed,
             7 => Self::Revoked,
             8 => Self::Expired,
+            9 => Self::Waiting,
             _ => return None,
         })
     }
@@ -143,6 +153,9 @@ pub struct TaskBody {
     pub headers: BTreeMap<String, String>,
     /// Soft time limit per attempt, ms, enforced by the worker; 0 = none.
     pub soft_time_limit_ms: u64,
+    /// For a workflow step: how the results of the steps before it make its input (see
+    /// `canvas::assemble`).
+    pub input: Option<InputShape>,
     /// Hard time limit per attempt, ms, enforced by the worker; 0 = none.
     pub time_limit_ms: u64,
 }
@@ -241,6 +254,8 @@ pub struct TaskCold {
     pub error: Option<TaskError>,
     /// Free-form headers, sorted by name.
     pub headers: Vec<(Arc<str>, Arc<str>)>,
+    /// Its place in a workflow, for a workflow's step.
+    pub flow: Option<Box<FlowNode>>,
 }
 
 static NO_COLD: TaskCold = TaskCold {
@@ -257,6 +272,7 @@ static NO_COLD: TaskCold = TaskCold {
     purge_at_ms: 0,
     error: None,
     headers: Vec::new(),
+    flow: None,
 };
 
 impl TaskMeta {
@@ -347,4 +363,6 @@ pub struct NewTask {
     pub eta: Option<When>,
     /// The bytes the engine does not look at.
     pub body: TaskBody,
+    /// For a workflow's step: what it waits for and where its result goes.
+    pub flow: Option<NewFlow>,
 }

@@ -32,6 +32,10 @@ impl Engine {
         ctx: Ctx,
         out: &mut Outcome,
     ) -> TaskState {
+        if to == TaskState::Succeeded {
+            // Written before the success itself (see `canvas.rs`).
+            self.flow_succeeded(key, change.result.as_ref(), ctx, out);
+        }
         let Some(meta) = self.tasks.get_mut(&key) else {
             return to;
         };
@@ -102,6 +106,9 @@ impl Engine {
         if !freed.is_empty() {
             self.freed(freed, out);
         }
+        if to.is_terminal() && to != TaskState::Succeeded {
+            self.flow_ended(key, to, ctx, out);
+        }
         to
     }
 
@@ -129,6 +136,14 @@ impl Engine {
             out.finished.push(meta.id.clone());
         }
         out.writes.push(Write::Delete(key));
+        if meta
+            .cold()
+            .flow
+            .as_ref()
+            .is_some_and(|f| !f.filled.is_empty())
+        {
+            out.writes.push(Write::DeleteFlowInputs(key));
+        }
     }
 }
 
@@ -149,7 +164,7 @@ pub(super) fn index(queues: &mut Queues, timers: &mut Timers, meta: &TaskMeta, m
         TaskState::Failed => {
             queue.dead.insert(meta.key);
         }
-        TaskState::Succeeded | TaskState::Revoked | TaskState::Expired => {}
+        TaskState::Succeeded | TaskState::Revoked | TaskState::Expired | TaskState::Waiting => {}
     }
     if meta.state.is_waiting() {
         if let Some(at) = meta.expires_at_ms() {

@@ -149,6 +149,7 @@ impl Admin for AdminService {
                 leased: c.leased,
                 retrying: c.retrying,
                 dead: c.dead,
+                waiting: c.waiting,
             })
             .collect();
         if asked.is_empty() {

@@ -333,7 +333,11 @@ pub(crate) mod seeds {
     }
 
     fn enqueue(task: pb::TaskSpec) -> Vec<u8> {
-        pb::EnqueueRequest { tasks: vec![task] }.encode_to_vec()
+        pb::EnqueueRequest {
+            tasks: vec![task],
+            ..Default::default()
+        }
+        .encode_to_vec()
     }
 
     fn minimal_task() -> pb::TaskSpec {

@@ -25,9 +25,24 @@ impl TaskQueue for TaskQueueService {
         &self,
         request: Request<pb::EnqueueRequest>,
     ) -> Result<Response<pb::EnqueueResponse>, Status> {
-        let specs = request.into_inner().tasks;
+        let pb::EnqueueRequest {
+            tasks: specs,
+            workflows,
+        } = request.into_inner();
         let now_ms = self.broker.clock().now_ms();
-        convert::batch("tasks", specs.len())?;
+        if workflows.len() > MAX_WORKFLOWS {
+            return Err(FieldError::invalid(
+                "workflows",
+                format!(
+                    "holds {} workflows; at most {MAX_WORKFLOWS} are allowed per call",
+                    workflows.len()
+                ),
+            )
+            .into());
+        }
+        if workflows.is_empty() || !specs.is_empty() {
+            convert::batch("tasks", specs.len())?;
+        }
         let mut outcomes: Vec<Option<pb::EnqueueOutcome>> = Vec::with_capacity(specs.len());
         let mut accepted = Vec::with_capacity(specs.len());
         for (i, spec) in specs.into_iter().enumerate() {
@@ -41,7 +56,15 @@ impl TaskQueue for TaskQueueService {
                 Err(err) => outcomes.push(Some(refused(&err))),
             }
         }
-        let mut enqueued = self.broker.enqueue(accepted).await?.into_iter();
+        let mut enqueued = if accepted.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            self.broker.enqueue(accepted).await?.into_iter()
+        };
+        let mut workflow_outcomes = Vec::with_capacity(workflows.len());
+        for (i, canvas) in workflows.into_iter().enumerate() {
+            workflow_outcomes.push(self.enqueue_workflow(i, canvas, now_ms).await?);
+        }
         let outcomes = outcomes
             .into_iter()
             .map(|refusal| match refusal {
@@ -50,7 +73,10 @@ impl TaskQueue for TaskQueueService {
                 None => enqueued.next().map(convert::enqueued).unwrap_or_default(),
             })
             .collect();
-        Ok(Response::new(pb::EnqueueResponse { outcomes }))
+        Ok(Response::new(pb::EnqueueResponse {
+            outcomes,
+            workflows: workflow_outcomes,
+        }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
@@ -202,6 +228,48 @@ impl TaskQueue for TaskQueueService {
         let (ids, headers, remember_ms) = convert::revoke_request(request.into_inner())?;
         let report = self.broker.revoke(ids, headers, remember_ms).await?;
         Ok(Response::new(convert::revoke_response(report)))
+    }
+}
+
+/// Most workflows in one Enqueue.
+const MAX_WORKFLOWS: usize = 100;
+
+impl TaskQueueService {
+    /// Checks and creates one workflow of an Enqueue; a refusal is its outcome's error.
+    async fn enqueue_workflow(
+        &self,
+        i: usize,
+        canvas: pb::Canvas,
+        now_ms: u64,
+    ) -> Result<pb::WorkflowOutcome, Status> {
+        let mut generated_id = || TaskId::from_uuid(uuid::Uuid::now_v7());
+        let path = format!("workflows[{i}]");
+        let tasks =
+            match convert::workflow(&path, canvas, self.max_payload, now_ms, &mut generated_id) {
+                Ok(tasks) => tasks,
+                Err(err) => {
+                    return Ok(pb::WorkflowOutcome {
+                        error: refused(&err).error,
+                        ..pb::WorkflowOutcome::default()
+                    })
+                }
+            };
+        let mut task_ids = Vec::with_capacity(tasks.len());
+        for outcome in self.broker.enqueue_workflow(tasks).await? {
+            let outcome = convert::enqueued(outcome);
+            if outcome.error.is_some() {
+                // The engine refuses a workflow whole, with the same error for each task.
+                return Ok(pb::WorkflowOutcome {
+                    task_ids: Vec::new(),
+                    error: outcome.error,
+                });
+            }
+            task_ids.push(outcome.task_id);
+        }
+        Ok(pb::WorkflowOutcome {
+            task_ids,
+            error: None,
+        })
     }
 }
 

@@ -230,6 +230,7 @@ pub(crate) mod seeds {
             headers: BTreeMap::new(),
             soft_time_limit_ms: 10_000,
             time_limit_ms: 30_000,
+            input: None,
         }
     }
 
@@ -251,6 +252,7 @@ pub(crate) mod seeds {
                 expires: Some(When::In(300_000)),
                 eta: None,
                 body: body(),
+                flow: None,
             },
             misfire: Misfire::RunOnce,
             grace_ms: 60_000,

@@ -27,6 +27,32 @@ pub(crate) fn paused_key(queue: &str) -> Vec<u8> {
     key
 }
 
+/// A workflow step's input: `FLOW_INPUT ++ key ++ slot` (big-endian) holds the result of a
+/// step before it.
+pub(crate) const FLOW_INPUT: u8 = 0x09;
+
+/// The key of input `slot` of the step `key`.
+pub(crate) fn flow_input_key(key: u64, slot: u32) -> [u8; 13] {
+    let mut out = [0u8; 13];
+    out[..9].copy_from_slice(&task_key(FLOW_INPUT, key));
+    out[9..].copy_from_slice(&slot.to_be_bytes());
+    out
+}
+
+/// The (step, slot) of a `flow_input_key`.
+pub(crate) fn decode_flow_input_key(bytes: &[u8]) -> Option<(u64, u32)> {
+    match bytes {
+        [FLOW_INPUT, rest @ ..] if rest.len() == 12 => {
+            let (key, slot) = rest.split_at(8);
+            Some((
+                u64::from_be_bytes(key.try_into().ok()?),
+                u32::from_be_bytes(slot.try_into().ok()?),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Broker-wide values live under kind 0x01. The key of the highest sequence number the broker may use before it reserves more.
 pub(crate) const SEQ_RESERVED: &[u8] = b"\x01seq_reserved";
 /// The key of the event floor: events numbered below it were trimmed by retention.
@@ -58,6 +84,12 @@ mod tests {
         fn task_keys_round_trip(key: u64) {
             prop_assert_eq!(decode_task_key(STATE, &task_key(STATE, key)), Some(key));
             prop_assert_eq!(decode_task_key(BODY, &task_key(STATE, key)), None);
+        }
+
+        #[test]
+        fn flow_input_keys_round_trip(key: u64, slot: u32) {
+            prop_assert_eq!(decode_flow_input_key(&flow_input_key(key, slot)), Some((key, slot)));
+            prop_assert_eq!(decode_flow_input_key(&task_key(FLOW_INPUT, key)), None);
         }
 
         #[test]

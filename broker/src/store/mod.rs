@@ -52,6 +52,8 @@ pub use events::EventBatch;
 pub use recovery::Recovered;
 pub use space::FreeSpace;
 
+use bytes::Bytes;
+
 use crate::engine::{TaskBody, TaskResult, Write};
 
 /// Store settings.
@@ -120,6 +122,16 @@ impl Store {
                     self.db.remove(keys::task_key(keys::STATE, key))?;
                     self.db.remove(keys::task_key(keys::BODY, key))?;
                 }
+                Write::DeleteFlowInputs(key) => {
+                    for entry in self.db.scan_prefix(keys::task_key(keys::FLOW_INPUT, key)) {
+                        let (k, _) = entry?;
+                        self.db.remove(k)?;
+                    }
+                }
+                Write::FlowInput { key, slot, value } => {
+                    self.db
+                        .insert(keys::flow_input_key(key, slot), value.as_ref())?;
+                }
                 Write::PutSchedule(schedule) => {
                     self.db.insert(
                         keys::task_key(keys::SCHEDULE, schedule.key),
@@ -177,6 +189,22 @@ impl Store {
             // The body's payload stays in sled's buffer, shared, until the task is sent.
             .map(|bytes| records::decode_body(&k, bytes::Bytes::from_owner(bytes)))
             .transpose()
+    }
+
+    /// The inputs of a workflow step with `slots` input slots, by slot (`None`: not filled).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`].
+    pub fn flow_inputs(&self, key: u64, slots: usize) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let mut inputs = vec![None; slots];
+        for entry in self.db.scan_prefix(keys::task_key(keys::FLOW_INPUT, key)) {
+            let (k, value) = entry?;
+            let slot = keys::decode_flow_input_key(&k).map(|(_, slot)| slot as usize);
+            if let Some(input) = slot.and_then(|slot| inputs.get_mut(slot)) {
+                *input = Some(Bytes::from_owner(value));
+            }
+        }
+        Ok(inputs)
     }
 
     /// A succeeded task's result.

@@ -10,9 +10,13 @@ use prost::Message;
 
 use super::StoreError;
 use crate::engine::{
-    TaskBody, TaskCold, TaskError, TaskId, TaskMeta, TaskOptions, TaskResult, TaskState,
-    DEFAULT_MAX_LOST_ATTEMPTS,
+    FlowNode, InputShape, Shape, TaskBody, TaskCold, TaskError, TaskId, TaskMeta, TaskOptions,
+    TaskResult, TaskState, DEFAULT_MAX_LOST_ATTEMPTS,
 };
+
+/// More inputs than any workflow step can have (the service bounds a workflow's size far
+/// below): a record that says so is damaged.
+const MAX_FLOW_INPUTS: u32 = 1 << 20;
 
 /// The version byte of every record this broker writes.
 pub(crate) const V1: u8 = 1;
@@ -80,6 +84,17 @@ pub(crate) struct StateRecord {
     /// The task's headers (its stored body has none).
     #[prost(btree_map = "string, string", tag = "29")]
     headers: BTreeMap<String, String>,
+    /// A workflow step: its input slots (which are filled is read from the inputs stored).
+    #[prost(uint32, tag = "30")]
+    flow_inputs: u32,
+    /// A workflow step: the steps its result goes to, and their slots (same length).
+    #[prost(uint64, repeated, tag = "31")]
+    flow_feed_keys: Vec<u64>,
+    #[prost(uint32, repeated, tag = "32")]
+    flow_feed_slots: Vec<u32>,
+    /// Whether the task is a workflow step (one with no inputs and no feeds, too).
+    #[prost(bool, tag = "33")]
+    flow: bool,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -111,12 +126,19 @@ pub(crate) struct BodyRecord {
     soft_time_limit_ms: u64,
     #[prost(uint64, tag = "5")]
     time_limit_ms: u64,
+    /// A workflow step's input shape (`canvas::Shape::encode`).
+    #[prost(string, optional, tag = "6")]
+    input_shape: Option<String>,
+    #[prost(bool, tag = "7")]
+    input_immutable: bool,
 }
 
 impl BodyRecord {
     /// The record of a body.
     pub(crate) fn from_body(body: TaskBody) -> Self {
         Self {
+            input_immutable: body.input.as_ref().is_some_and(|i| i.immutable),
+            input_shape: body.input.as_ref().map(|i| i.shape.encode()),
             payload: body.payload,
             content_type: body.content_type,
             headers: body.headers,
@@ -127,7 +149,13 @@ impl BodyRecord {
 
     /// The body of a record.
     pub(crate) fn into_body(self) -> TaskBody {
+        let immutable = self.input_immutable;
         TaskBody {
+            input: self
+                .input_shape
+                .as_deref()
+                .and_then(Shape::decode)
+                .map(|shape| InputShape { shape, immutable }),
             payload: self.payload,
             content_type: self.content_type,
             headers: self.headers,
@@ -213,6 +241,21 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect(),
+        flow: cold.flow.is_some(),
+        flow_inputs: cold
+            .flow
+            .as_ref()
+            .map_or(0, |f| u32::try_from(f.filled.len()).unwrap_or(u32::MAX)),
+        flow_feed_keys: cold
+            .flow
+            .as_ref()
+            .map(|f| f.feeds.iter().map(|&(key, _)| key).collect())
+            .unwrap_or_default(),
+        flow_feed_slots: cold
+            .flow
+            .as_ref()
+            .map(|f| f.feeds.iter().map(|&(_, slot)| slot).collect())
+            .unwrap_or_default(),
     };
     versioned(&record)
 }
@@ -230,6 +273,19 @@ pub(crate) fn decode_state(
             key: key.to_vec(),
             reason: format!("unknown task state code {}", record.state),
         })?;
+    if record.flow_inputs > MAX_FLOW_INPUTS
+        || record.flow_feed_keys.len() != record.flow_feed_slots.len()
+    {
+        return Err(StoreError::Corrupt {
+            key: key.to_vec(),
+            reason: format!(
+                "a workflow step with {} inputs and {} feed keys for {} slots",
+                record.flow_inputs,
+                record.flow_feed_keys.len(),
+                record.flow_feed_slots.len()
+            ),
+        });
+    }
     let priority = u8::try_from(record.priority.min(9)).unwrap_or(9);
     // Stored values were bounded by the service when the task was enqueued.
     let narrow = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
@@ -255,6 +311,18 @@ pub(crate) fn decode_state(
             .into_iter()
             .map(|(name, value)| (Arc::from(name), Arc::from(value)))
             .collect(),
+        // Which inputs are filled, recovery reads from the inputs stored.
+        flow: record.flow.then(|| {
+            Box::new(FlowNode {
+                filled: vec![false; record.flow_inputs as usize],
+                feeds: record
+                    .flow_feed_keys
+                    .iter()
+                    .copied()
+                    .zip(record.flow_feed_slots.iter().copied())
+                    .collect(),
+            })
+        }),
     };
     let meta = TaskMeta {
         key: record.key,
@@ -340,6 +408,11 @@ mod tests {
                     message: "it broke".into(),
                 }),
                 headers: vec![(Arc::from("tenant"), Arc::from("acme"))],
+                // Which inputs are filled is read from the stored inputs, not the record.
+                flow: Some(Box::new(FlowNode {
+                    filled: vec![false; 2],
+                    feeds: vec![(9, 0), (10, 3)],
+                })),
             })),
         }
     }
@@ -371,10 +444,22 @@ mod tests {
             headers: BTreeMap::from([("tenant".to_string(), "a".to_string())]),
             soft_time_limit_ms: 1_000,
             time_limit_ms: 2_000,
+            input: None,
         };
         assert_eq!(
             decode_body(b"k", encode_body(body.clone()).into()).unwrap(),
             body
+        );
+        let step = TaskBody {
+            input: Some(InputShape {
+                shape: Shape::List(vec![Shape::Slot(0), Shape::Slot(1)]),
+                immutable: true,
+            }),
+            ..body
+        };
+        assert_eq!(
+            decode_body(b"k", encode_body(step.clone()).into()).unwrap(),
+            step
         );
     }
 

@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 
 use super::keys::{
-    self, decode_task_key, BODY, LIMIT, PAUSED, REVOCATION, SCHEDULE, SEQ_RESERVED, STATE,
+    self, decode_task_key, BODY, FLOW_INPUT, LIMIT, PAUSED, REVOCATION, SCHEDULE, SEQ_RESERVED,
+    STATE,
 };
 use super::limit_records::decode_limit;
 use super::records::{decode_state, unversioned};
@@ -125,7 +126,37 @@ impl Store {
                 .max((last.first_seq >> crate::engine::SUB_BITS) + 1);
         }
         self.drop_orphan_bodies(&out.tasks)?;
+        self.read_flow_inputs(&mut out.tasks)?;
         Ok(out)
+    }
+
+    /// Marks the filled inputs of workflow steps (`tasks` in key order, as read); removes
+    /// inputs whose step is gone (a crash inside a `Write::Delete`'s removes).
+    fn read_flow_inputs(&self, tasks: &mut [TaskMeta]) -> Result<(), StoreError> {
+        for entry in self.db.scan_prefix([FLOW_INPUT]) {
+            let (key, _) = entry?;
+            let Some((task, slot)) = keys::decode_flow_input_key(&key) else {
+                return Err(StoreError::Corrupt {
+                    key: key.to_vec(),
+                    reason: "malformed workflow input key".into(),
+                });
+            };
+            let flow = tasks
+                .binary_search_by_key(&task, |t| t.key)
+                .ok()
+                .and_then(|i| tasks.get_mut(i))
+                .and_then(|t| t.cold.as_deref_mut())
+                .and_then(|c| c.flow.as_deref_mut());
+            let filled = flow.and_then(|f| f.filled.get_mut(slot as usize));
+            match filled {
+                Some(filled) => *filled = true,
+                None => {
+                    tracing::warn!(key = ?key, "removing a workflow input without its step");
+                    self.db.remove(key)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Removes bodies whose state record is gone: a crash between the two removes of a

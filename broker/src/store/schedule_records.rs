@@ -154,6 +154,7 @@ pub(crate) fn decode_schedule(key: &[u8], bytes: &[u8]) -> Result<Schedule, Stor
         .template
         .ok_or_else(|| corrupt("a schedule without its task".into()))?;
     let template = NewTask {
+        flow: None,
         id: TaskId::new(""),
         name: t.name,
         queue: t.queue,

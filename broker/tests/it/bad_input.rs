@@ -22,7 +22,10 @@ fn spec(name: &str) -> pb::TaskSpec {
 async fn enqueue_error(broker: &TestBroker, task: pb::TaskSpec) -> pb::Error {
     let response = raw(broker)
         .await
-        .enqueue(pb::EnqueueRequest { tasks: vec![task] })
+        .enqueue(pb::EnqueueRequest {
+            tasks: vec![task],
+            ..Default::default()
+        })
         .await
         .expect("a batch with a bad task still answers OK")
         .into_inner();
@@ -132,7 +135,10 @@ async fn malformed_calls_get_invalid_argument() {
     let broker = TestBroker::start().await;
     let mut raw = raw(&broker).await;
     let empty = raw
-        .enqueue(pb::EnqueueRequest { tasks: vec![] })
+        .enqueue(pb::EnqueueRequest {
+            tasks: vec![],
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
@@ -140,6 +146,7 @@ async fn malformed_calls_get_invalid_argument() {
     let too_many = raw
         .enqueue(pb::EnqueueRequest {
             tasks: vec![spec("t"); 1001],
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -43,6 +43,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod browser;
+mod canvas;
 mod crash;
 mod damaged;
 mod dashboard;

@@ -197,7 +197,8 @@ fn structure_cases() -> Vec<Case> {
         ("garbage bytes", vec![0xff; 32], "malformed request message"),
         (
             "a truncated varint",
-            vec![0x10, 0xff, 0xff],
+            // Field 2000 (known to no request), then a varint that never ends.
+            vec![0x80, 0xfd, 0x00, 0xff, 0xff],
             "invalid varint",
         ),
         ("a truncated key", vec![0x80], "invalid varint"),
@@ -294,7 +295,11 @@ async fn every_malformed_request_is_the_callers_fault_and_the_broker_stays_healt
         eta_unix_ms: i64::MAX,
         ..pb::TaskSpec::default()
     };
-    let body = pb::EnqueueRequest { tasks: vec![far] }.encode_to_vec();
+    let body = pb::EnqueueRequest {
+        tasks: vec![far],
+        ..Default::default()
+    }
+    .encode_to_vec();
     let reply = unary(&channel, "/stalk.v1.TaskQueue/Enqueue", Request::new(body))
         .await
         .expect("a batch answers per task");

@@ -66,7 +66,10 @@ async fn oversized_metadata_fails_its_own_call_and_not_the_connection() {
         ..pb::TaskSpec::default()
     };
     let enqueued = queue
-        .enqueue(pb::EnqueueRequest { tasks: vec![task] })
+        .enqueue(pb::EnqueueRequest {
+            tasks: vec![task],
+            ..Default::default()
+        })
         .await
         .expect("a call after the hostile ones, on the same connection");
     let id = &enqueued.get_ref().outcomes[0].task_id;

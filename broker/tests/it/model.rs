@@ -165,6 +165,7 @@ fn task(id: &str, priority: u8) -> NewTask {
             payload: id.as_bytes().to_vec().into(),
             ..TaskBody::default()
         },
+        flow: None,
     }
 }
 

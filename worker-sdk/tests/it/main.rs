@@ -36,6 +36,7 @@
 // reach them.
 #![allow(clippy::unwrap_used)]
 
+mod canvas;
 mod caps;
 mod cli;
 mod consumers;

@@ -136,6 +136,7 @@ mod tests {
                 expires: None,
                 eta: None,
                 body: crate::engine::TaskBody::default(),
+                flow: None,
             },
             misfire,
             grace_ms,

@@ -11,6 +11,7 @@ mod lost_attempts;
 mod operator;
 mod periodic;
 mod starts;
+mod workflows;
 
 const TTL: u64 = 60_000;
 
@@ -125,6 +126,7 @@ fn task(id: &str) -> NewTask {
         expires: None,
         eta: None,
         body: TaskBody::default(),
+        flow: None,
     }
 }
 

@@ -11,6 +11,7 @@
 //! - `reply.rs`: the wire forms of what the broker answers (leased tasks, outcomes, rows).
 
 mod attempt;
+mod canvas;
 mod control;
 mod hello;
 mod reply;
@@ -23,6 +24,7 @@ use tonic::Code;
 use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
+pub(crate) use canvas::workflow;
 pub(crate) use control::{consume_queues, wire_command, worker_command};
 pub(crate) use hello::session_options;
 pub(crate) use reply::{ack_ids, acked, enqueued, error, leased_task, summary};
@@ -281,6 +283,7 @@ pub(crate) fn state(state: TaskState) -> pb::TaskState {
         TaskState::Failed => pb::TaskState::Failed,
         TaskState::Revoked => pb::TaskState::Revoked,
         TaskState::Expired => pb::TaskState::Expired,
+        TaskState::Waiting => pb::TaskState::Waiting,
     }
 }
 

@@ -94,7 +94,9 @@ pub(crate) fn task_at(
             headers: spec.headers.into_iter().collect::<BTreeMap<_, _>>(),
             soft_time_limit_ms: spec.soft_time_limit_ms,
             time_limit_ms: spec.time_limit_ms,
+            input: None,
         },
+        flow: None,
     })
 }
 

@@ -137,7 +137,15 @@ pub(crate) fn status_text(status: &TaskStatus) -> String {
 
 /// `stalk queues` as a table.
 pub(crate) fn stats_table(stats: &[QueueStats]) -> String {
-    let mut table = Table::new(&["QUEUE", "READY", "SCHEDULED", "LEASED", "RETRYING", "DEAD"]);
+    let mut table = Table::new(&[
+        "QUEUE",
+        "READY",
+        "SCHEDULED",
+        "LEASED",
+        "RETRYING",
+        "DEAD",
+        "WAITING",
+    ]);
     for s in stats {
         let name = if s.paused {
             format!("{} (paused)", s.queue)
@@ -151,6 +159,7 @@ pub(crate) fn stats_table(stats: &[QueueStats]) -> String {
             s.leased.to_string(),
             s.retrying.to_string(),
             s.dead.to_string(),
+            s.waiting.to_string(),
         ]);
     }
     table.render()
@@ -164,7 +173,7 @@ pub(crate) fn stats_json(stats: &[QueueStats]) -> Value {
             json!({
                 "queue": s.queue, "ready": s.ready, "scheduled": s.scheduled,
                 "leased": s.leased, "retrying": s.retrying, "dead": s.dead,
-                "paused": s.paused, "oldest_ready_at": time_json(s.oldest_ready_at),
+                "waiting": s.waiting, "paused": s.paused, "oldest_ready_at": time_json(s.oldest_ready_at),
             })
         })
         .collect()

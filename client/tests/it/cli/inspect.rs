@@ -47,9 +47,9 @@ async fn queues_shows_a_table_and_a_json_list() {
     let run = stalk.ok(&["queues"]).await;
     assert_eq!(
         run.stdout,
-        "QUEUE  READY  SCHEDULED  LEASED  RETRYING  DEAD\n\
-         alpha  2      1          0       0         0\n\
-         beta   0      0          1       0         1\n",
+        "QUEUE  READY  SCHEDULED  LEASED  RETRYING  DEAD  WAITING\n\
+         alpha  2      1          0       0         0     0\n\
+         beta   0      0          1       0         1     0\n",
         "{run}"
     );
 
@@ -66,8 +66,8 @@ async fn queues_shows_a_table_and_a_json_list() {
     assert_eq!(
         listed,
         serde_json::json!([
-            {"queue": "alpha", "ready": 2, "scheduled": 1, "leased": 0, "retrying": 0, "dead": 0, "paused": false},
-            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1, "paused": false, "oldest_ready_at": null},
+            {"queue": "alpha", "ready": 2, "scheduled": 1, "leased": 0, "retrying": 0, "dead": 0, "waiting": 0, "paused": false},
+            {"queue": "beta", "ready": 0, "scheduled": 0, "leased": 1, "retrying": 0, "dead": 1, "waiting": 0, "paused": false, "oldest_ready_at": null},
         ]),
         "{run}"
     );
@@ -88,9 +88,9 @@ async fn queues_pause_and_resume_and_the_table_says_which_is_paused() {
     let run = stalk.ok(&["queues"]).await;
     assert_eq!(
         run.stdout,
-        "QUEUE           READY  SCHEDULED  LEASED  RETRYING  DEAD\n\
-         alpha (paused)  2      1          0       0         0\n\
-         beta            0      0          1       0         1\n",
+        "QUEUE           READY  SCHEDULED  LEASED  RETRYING  DEAD  WAITING\n\
+         alpha (paused)  2      1          0       0         0     0\n\
+         beta            0      0          1       0         1     0\n",
         "{run}"
     );
     let run = stalk.ok(&["--json", "queues", "resume", "alpha"]).await;
@@ -109,7 +109,7 @@ async fn queues_of_an_empty_broker_is_just_the_header() {
     let stalk = Stalk::for_broker(&broker);
     let run = stalk.ok(&["queues"]).await;
     assert_eq!(
-        run.stdout, "QUEUE  READY  SCHEDULED  LEASED  RETRYING  DEAD\n",
+        run.stdout, "QUEUE  READY  SCHEDULED  LEASED  RETRYING  DEAD  WAITING\n",
         "{run}"
     );
     assert_eq!(

@@ -1,0 +1,243 @@
+//! Workflows: [`Canvas`] (chains, groups and chords of [`Task`]s), submitted whole with
+//! [`Client::enqueue_workflow`] and run by the broker. The rules (how results pass, what a
+//! failure stops) are in `proto/stalk/v1/tasks.proto`, above `message Canvas`.
+//!
+//! ```
+//! use stalk_client::{chain, chord, group, Canvas, Task};
+//!
+//! let add = |n: i64| Task::new("math.add").json(&[n]).expect("JSON");
+//! // add(1) | add(2): the second gets [result_of_first, 2].
+//! let two_steps: Canvas = chain![add(1), add(2)];
+//! // Both run at once; `math.sum` gets [[r1, r2]].
+//! let summed = chord([add(1), add(2)], Task::new("math.sum"));
+//! // `then` extends a chain; `immutable` ignores the results before it.
+//! let flow = group![add(1), add(2)].then(Canvas::immutable(Task::new("report.send")));
+//! # let _ = (two_steps, summed, flow);
+//! ```
+
+use stalk_proto::v1;
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::task::Task;
+
+/// A workflow, or a part of one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canvas {
+    /// One task; `immutable` ignores the results of the tasks before it.
+    Task {
+        /// The task (boxed: a task is far larger than the other variants).
+        task: Box<Task>,
+        /// Send its payload as given (Celery's `si()`); it still waits for the tasks before.
+        immutable: bool,
+    },
+    /// Steps one after another, each given the result before it.
+    Chain(Vec<Canvas>),
+    /// Members at once; the result is their results in order.
+    Group(Vec<Canvas>),
+    /// A group, then `body` with the list of its results.
+    Chord {
+        /// Run at once.
+        header: Vec<Canvas>,
+        /// Run with the header's results.
+        body: Box<Canvas>,
+    },
+}
+
+impl From<Task> for Canvas {
+    fn from(task: Task) -> Self {
+        Self::Task {
+            task: Box::new(task),
+            immutable: false,
+        }
+    }
+}
+
+impl Canvas {
+    /// A task that ignores the results of the tasks before it.
+    pub fn immutable(task: Task) -> Self {
+        Self::Task {
+            task: Box::new(task),
+            immutable: true,
+        }
+    }
+
+    /// This, then `next` with its result: a chain (extended when this is one already).
+    #[must_use]
+    pub fn then(self, next: impl Into<Canvas>) -> Self {
+        match self {
+            Self::Chain(mut steps) => {
+                steps.push(next.into());
+                Self::Chain(steps)
+            }
+            first => Self::Chain(vec![first, next.into()]),
+        }
+    }
+
+    /// The tasks in the order the broker answers their ids (depth first).
+    pub fn tasks(&self) -> Vec<&Task> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Task>) {
+        match self {
+            Self::Task { task, .. } => out.push(task),
+            Self::Chain(parts) | Self::Group(parts) => parts.iter().for_each(|p| p.collect(out)),
+            Self::Chord { header, body } => {
+                header.iter().for_each(|p| p.collect(out));
+                body.collect(out);
+            }
+        }
+    }
+
+    /// The wire form.
+    pub fn into_proto(self) -> v1::Canvas {
+        use v1::canvas::Kind;
+        let kind = match self {
+            Self::Task { task, immutable } => Kind::Task(v1::Signature {
+                task: Some((*task).into_spec()),
+                immutable,
+            }),
+            Self::Chain(steps) => Kind::Chain(v1::Chain {
+                steps: steps.into_iter().map(Self::into_proto).collect(),
+            }),
+            Self::Group(members) => Kind::Group(v1::Group {
+                members: members.into_iter().map(Self::into_proto).collect(),
+            }),
+            Self::Chord { header, body } => Kind::Chord(Box::new(v1::Chord {
+                header: header.into_iter().map(Self::into_proto).collect(),
+                body: Some(Box::new(body.into_proto())),
+            })),
+        };
+        v1::Canvas { kind: Some(kind) }
+    }
+}
+
+/// Steps one after another: `chain([a, b, c])`.
+pub fn chain<C: Into<Canvas>>(steps: impl IntoIterator<Item = C>) -> Canvas {
+    Canvas::Chain(steps.into_iter().map(Into::into).collect())
+}
+
+/// Members at once: `group([a, b])`.
+pub fn group<C: Into<Canvas>>(members: impl IntoIterator<Item = C>) -> Canvas {
+    Canvas::Group(members.into_iter().map(Into::into).collect())
+}
+
+/// `header` at once, then `body` with the list of their results.
+pub fn chord<C: Into<Canvas>>(
+    header: impl IntoIterator<Item = C>,
+    body: impl Into<Canvas>,
+) -> Canvas {
+    Canvas::Chord {
+        header: header.into_iter().map(Into::into).collect(),
+        body: Box::new(body.into()),
+    }
+}
+
+/// `chain![a, b, c]`: steps of any [`Canvas`] kind (or [`Task`]s) one after another.
+#[macro_export]
+macro_rules! chain {
+    ($($step:expr),+ $(,)?) => {
+        $crate::Canvas::Chain(vec![$($crate::Canvas::from($step)),+])
+    };
+}
+
+/// `group![a, b]`: members of any [`Canvas`] kind (or [`Task`]s) at once.
+#[macro_export]
+macro_rules! group {
+    ($($member:expr),+ $(,)?) => {
+        $crate::Canvas::Group(vec![$($crate::Canvas::from($member)),+])
+    };
+}
+
+/// A workflow the broker created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowHandle {
+    /// Its tasks' ids, in [`Canvas::tasks`] order.
+    pub task_ids: Vec<String>,
+}
+
+impl WorkflowHandle {
+    /// The id of the task listed last: a chain's last step, a chord's body.
+    pub fn last(&self) -> Option<&str> {
+        self.task_ids.last().map(String::as_str)
+    }
+}
+
+impl Client {
+    /// Submits a workflow in one call; the broker creates all of its tasks or none.
+    ///
+    /// # Errors
+    /// [`ClientError::Rejected`] naming the part that was wrong when the broker refused the
+    /// workflow, [`ClientError::Status`] when it refused the call, [`ClientError::Protocol`]
+    /// for an answer without the workflow's outcome.
+    pub async fn enqueue_workflow(&self, canvas: Canvas) -> Result<WorkflowHandle, ClientError> {
+        let response = self
+            .tasks()
+            .enqueue(v1::EnqueueRequest {
+                tasks: Vec::new(),
+                workflows: vec![canvas.into_proto()],
+            })
+            .await?
+            .into_inner();
+        let Some(outcome) = response.workflows.into_iter().next() else {
+            return Err(ClientError::Protocol(
+                "Enqueue of a workflow answered no workflow outcome".into(),
+            ));
+        };
+        if let Some(error) = outcome.error {
+            return Err(ClientError::Rejected {
+                task_id: None,
+                kind: error.kind,
+                message: error.message,
+            });
+        }
+        Ok(WorkflowHandle {
+            task_ids: outcome.task_ids,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str) -> Task {
+        Task::new(name)
+    }
+
+    #[test]
+    fn then_extends_a_chain_and_macros_match_the_functions() {
+        let built = Canvas::from(t("a")).then(t("b")).then(t("c"));
+        assert_eq!(built, chain![t("a"), t("b"), t("c")]);
+        assert_eq!(group![t("a"), t("b")], group([t("a"), t("b")]));
+    }
+
+    #[test]
+    fn tasks_are_listed_depth_first_as_the_broker_answers_ids() {
+        let flow = chain![
+            t("a"),
+            chord([t("b"), t("c")], chain![t("d"), t("e")]),
+            Canvas::immutable(t("f"))
+        ];
+        let names: Vec<&str> = flow.tasks().iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[test]
+    fn the_wire_form_keeps_the_tree() {
+        let wire = chord([t("a")], Canvas::immutable(t("b"))).into_proto();
+        let Some(v1::canvas::Kind::Chord(chord)) = wire.kind else {
+            panic!("a chord: {wire:?}");
+        };
+        assert_eq!(chord.header.len(), 1);
+        let body = chord.body.expect("a body");
+        let Some(v1::canvas::Kind::Task(signature)) = body.kind else {
+            panic!("a task body");
+        };
+        assert!(signature.immutable);
+        assert_eq!(signature.task.expect("task").name, "b");
+    }
+}
