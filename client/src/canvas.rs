@@ -19,6 +19,7 @@ use stalk_proto::v1;
 
 use crate::client::Client;
 use crate::error::ClientError;
+use crate::status::TaskStatus;
 use crate::task::Task;
 
 /// A workflow, or a part of one.
@@ -155,8 +156,91 @@ macro_rules! group {
 /// A workflow the broker created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowHandle {
+    /// The workflow's id, for [`Client::workflow`] and [`Client::revoke`] (which revokes every
+    /// unfinished task of it).
+    pub id: String,
     /// Its tasks' ids, in [`Canvas::tasks`] order.
     pub task_ids: Vec<String>,
+}
+
+/// A workflow's shape as the broker keeps it: leaves index [`WorkflowStatus::tasks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkflowTree {
+    /// The task at this index.
+    Task(usize),
+    /// Steps one after another.
+    Chain(Vec<WorkflowTree>),
+    /// Members at once.
+    Group(Vec<WorkflowTree>),
+    /// A header, then a body.
+    Chord {
+        /// Run at once.
+        header: Vec<WorkflowTree>,
+        /// Run with the header's results.
+        body: Box<WorkflowTree>,
+    },
+}
+
+impl WorkflowTree {
+    fn from_wire(tree: v1::WorkflowTree) -> Result<Self, ClientError> {
+        use v1::workflow_tree::Kind;
+        let all = |parts: Vec<v1::WorkflowTree>| {
+            parts
+                .into_iter()
+                .map(Self::from_wire)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(match tree.kind {
+            Some(Kind::Task(index)) => Self::Task(index as usize),
+            Some(Kind::Chain(chain)) => Self::Chain(all(chain.parts)?),
+            Some(Kind::Group(group)) => Self::Group(all(group.parts)?),
+            Some(Kind::Chord(chord)) => Self::Chord {
+                header: all(chord.header)?,
+                body: Box::new(Self::from_wire(chord.body.map(|b| *b).unwrap_or_default())?),
+            },
+            None => {
+                return Err(ClientError::Protocol(
+                    "a workflow tree node has no kind".into(),
+                ))
+            }
+        })
+    }
+}
+
+/// A workflow's tasks and shape, as [`Client::workflow`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowStatus {
+    /// The workflow's id.
+    pub id: String,
+    /// Its tasks in canvas order ([`TaskState::Unknown`](crate::TaskState::Unknown) for one
+    /// deleted after its result's time to live).
+    pub tasks: Vec<TaskStatus>,
+    /// Its shape.
+    pub tree: WorkflowTree,
+    /// Every task finished.
+    pub finished: bool,
+    /// Every task succeeded.
+    pub succeeded: bool,
+}
+
+impl WorkflowStatus {
+    /// The statuses of the tasks a part of the tree names, in order: a group's members' (the
+    /// last task of each member that is a chain), as `GroupResult.get` gives them.
+    pub fn results_of(&self, part: &WorkflowTree) -> Vec<&TaskStatus> {
+        fn last(tree: &WorkflowTree) -> Option<usize> {
+            match tree {
+                WorkflowTree::Task(i) => Some(*i),
+                WorkflowTree::Chain(parts) => parts.last().and_then(last),
+                WorkflowTree::Chord { body, .. } => last(body),
+                WorkflowTree::Group(_) => None,
+            }
+        }
+        let members: Vec<usize> = match part {
+            WorkflowTree::Group(members) => members.iter().filter_map(last).collect(),
+            other => last(other).into_iter().collect(),
+        };
+        members.iter().filter_map(|&i| self.tasks.get(i)).collect()
+    }
 }
 
 impl WorkflowHandle {
@@ -195,8 +279,66 @@ impl Client {
             });
         }
         Ok(WorkflowHandle {
+            id: outcome.workflow_id,
             task_ids: outcome.task_ids,
         })
+    }
+
+    /// A workflow's tasks (with their states and results) and its shape.
+    ///
+    /// # Errors
+    /// [`ClientError::Status`] with NOT_FOUND for an id that names no workflow;
+    /// [`ClientError::Protocol`] for a malformed answer.
+    pub async fn workflow(&self, id: &str) -> Result<WorkflowStatus, ClientError> {
+        let response = self
+            .tasks()
+            .get_workflow(v1::GetWorkflowRequest {
+                workflow_id: id.to_owned(),
+            })
+            .await?
+            .into_inner();
+        let tree = response
+            .tree
+            .ok_or_else(|| ClientError::Protocol("a GetWorkflow answer has no tree".into()))?;
+        Ok(WorkflowStatus {
+            id: response.workflow_id,
+            tasks: response
+                .tasks
+                .into_iter()
+                .map(TaskStatus::from_wire)
+                .collect::<Result<_, _>>()?,
+            tree: WorkflowTree::from_wire(tree)?,
+            finished: response.finished,
+            succeeded: response.succeeded,
+        })
+    }
+
+    /// Waits up to `timeout` for every task of a workflow to finish, and returns it.
+    ///
+    /// # Errors
+    /// [`ClientError::Timeout`] when a task is still unfinished at `timeout`, and the errors
+    /// of [`Client::workflow`].
+    pub async fn wait_workflow(
+        &self,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<WorkflowStatus, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = self.workflow(id).await?;
+            let Some(waiting) = status.tasks.iter().find(|t| !t.state.is_terminal()) else {
+                return Ok(status);
+            };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout {
+                    task_id: waiting.id.clone(),
+                    state: waiting.state,
+                    waited: timeout,
+                });
+            }
+            self.wait_for(&waiting.id, left).await?;
+        }
     }
 }
 

@@ -92,7 +92,7 @@ impl TaskStatus {
         Ok(serde_json::from_slice(&result.value)?)
     }
 
-    fn from_wire(response: v1::GetResultResponse) -> Result<Self, ClientError> {
+    pub(crate) fn from_wire(response: v1::GetResultResponse) -> Result<Self, ClientError> {
         Ok(Self {
             state: TaskState::from_wire(response.state)?,
             id: response.task_id,

@@ -132,6 +132,7 @@ fn read_back(
     engine.restore_schedules(recovered.schedules);
     engine.restore_limits(recovered.limits);
     engine.restore_revocations(recovered.revocations);
+    engine.restore_workflows(recovered.workflows);
     engine.restore_pauses(recovered.paused);
     store.reserve_seq(next_seq + SEQ_BLOCK)?;
     let hooks = BrokerHooks {

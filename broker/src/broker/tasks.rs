@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Broker, BrokerError, Polling};
 use crate::engine::{
     AckOutcome, Command, EngineError, Enqueued, Granted, NackAction, NewTask, Reply, RevokeReport,
-    TaskBody, TaskMeta, TaskResult, TaskState,
+    TaskBody, TaskId, TaskMeta, TaskResult, TaskState,
 };
 use crate::store::Store;
 
@@ -113,10 +113,13 @@ impl Broker {
     /// As [`Broker::enqueue`].
     pub async fn enqueue_workflow(
         self: &Arc<Self>,
+        id: TaskId,
+        tree: bytes::Bytes,
         tasks: Vec<NewTask>,
     ) -> Result<Vec<Enqueued>, BrokerError> {
         self.check_free_space()?;
-        match self.execute(Command::Enqueue(tasks)).await?.reply {
+        let command = Command::EnqueueWorkflow { id, tree, tasks };
+        match self.execute(command).await?.reply {
             Reply::Enqueued(results) => Ok(results),
             other => Err(BrokerError::unexpected("Enqueue", &other)),
         }
@@ -166,6 +169,42 @@ impl Broker {
                 () = self.shutdown.cancelled() => return Err(BrokerError::ShuttingDown),
             }
         }
+    }
+
+    /// A workflow's tree and its tasks (in canvas order; one deleted after its result's time
+    /// to live has no `meta`) with their results; `None` when no workflow has this id.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn get_workflow(
+        &self,
+        id: &str,
+    ) -> Result<Option<(bytes::Bytes, Vec<TaskStatus>)>, BrokerError> {
+        let (tree, tasks, store) = {
+            let core = self.core.lock();
+            let Some((workflow, _)) = core.engine.workflow(id) else {
+                return Ok(None);
+            };
+            let tasks: Vec<Option<TaskMeta>> = workflow
+                .tasks
+                .iter()
+                .map(|&key| core.engine.get_key(key).cloned())
+                .collect();
+            let store = core.storage(&self.settings).map(|s| s.store.clone());
+            (workflow.tree.clone(), tasks, store)
+        };
+        let store = store?;
+        let statuses = tasks
+            .into_iter()
+            .map(|meta| {
+                let result = match &meta {
+                    Some(m) if m.state == TaskState::Succeeded => store.result(m.key)?,
+                    _ => None,
+                };
+                Ok::<_, BrokerError>(TaskStatus { meta, result })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some((tree, statuses)))
     }
 
     /// The task's state and result, waiting up to `wait` for it to finish.
@@ -374,7 +413,7 @@ fn with_bodies(store: &Store, granted: Vec<Granted>) -> Result<Vec<LeasedTask>, 
             });
             if let Some(input) = &body.input {
                 // A workflow step: the results it waited for go into its payload.
-                let slots = g.meta.cold().flow.as_ref().map_or(0, |f| f.filled.len());
+                let slots = g.meta.cold().flow.as_ref().map_or(0, |f| f.inputs());
                 let inputs = store.flow_inputs(g.meta.key, slots)?;
                 body.payload = crate::engine::assemble(&body.payload, input, &inputs);
             }

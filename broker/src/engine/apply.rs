@@ -14,6 +14,9 @@ impl Engine {
     pub fn apply(&mut self, command: Command, ctx: Ctx) -> Result<Outcome, EngineError> {
         match command {
             Command::Enqueue(tasks) => Ok(self.enqueue(tasks, ctx)),
+            Command::EnqueueWorkflow { id, tree, tasks } => {
+                Ok(self.enqueue_workflow(id, tree, tasks, ctx))
+            }
             Command::Lease {
                 queues,
                 max,

@@ -32,21 +32,58 @@ pub struct NewFlow {
     pub inputs: u32,
     /// Where its result goes: (index of a task in the same command, slot).
     pub feeds: Vec<(usize, u32)>,
+    /// Its workflow's key (set by the engine).
+    pub workflow: u64,
 }
 
 /// A workflow step's links, as the engine keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowNode {
     /// Per input slot, whether a result filled it.
-    pub filled: Vec<bool>,
+    filled: Vec<bool>,
+    /// How many are not (kept, so a chord body of 10,000 inputs does not count them per
+    /// member).
+    missing: usize,
     /// Where its result goes when it succeeds: (task key, slot).
     pub feeds: Vec<(u64, u32)>,
+    /// Its workflow's key.
+    pub workflow: u64,
 }
 
 impl FlowNode {
+    /// A step with `inputs` slots, none filled yet.
+    pub fn new(inputs: usize, feeds: Vec<(u64, u32)>, workflow: u64) -> Self {
+        Self {
+            filled: vec![false; inputs],
+            missing: inputs,
+            feeds,
+            workflow,
+        }
+    }
+
+    /// Its input slots.
+    pub fn inputs(&self) -> usize {
+        self.filled.len()
+    }
+
     /// Input slots not filled yet.
     pub fn missing(&self) -> usize {
-        self.filled.iter().filter(|f| !**f).count()
+        self.missing
+    }
+
+    /// Marks `slot` filled; false when there is no such slot.
+    pub fn fill(&mut self, slot: u32) -> bool {
+        let Some(filled) = usize::try_from(slot)
+            .ok()
+            .and_then(|i| self.filled.get_mut(i))
+        else {
+            return false;
+        };
+        if !*filled {
+            *filled = true;
+            self.missing -= 1;
+        }
+        true
     }
 }
 
@@ -195,14 +232,12 @@ impl Engine {
     /// The links of a new step enqueued as the `index`-th task of `ctx`'s command: the
     /// indexes of the steps it feeds become their keys, which the same command gives them.
     pub(super) fn new_flow_node(flow: &NewFlow, ctx: Ctx) -> FlowNode {
-        FlowNode {
-            filled: vec![false; flow.inputs as usize],
-            feeds: flow
-                .feeds
-                .iter()
-                .map(|&(index, slot)| (ctx.sub_id(index), slot))
-                .collect(),
-        }
+        let feeds = flow
+            .feeds
+            .iter()
+            .map(|&(index, slot)| (ctx.sub_id(index), slot))
+            .collect();
+        FlowNode::new(flow.inputs as usize, feeds, flow.workflow)
     }
 
     /// After a workflow's steps were created: the steps that waited for one that ended at once
@@ -242,12 +277,7 @@ impl Engine {
             let Some(flow) = next.cold_mut().flow.as_deref_mut() else {
                 continue;
             };
-            if let Some(filled) = usize::try_from(slot)
-                .ok()
-                .and_then(|i| flow.filled.get_mut(i))
-            {
-                *filled = true;
-            }
+            flow.fill(slot);
             if flow.missing() == 0 {
                 self.transition(to, TaskState::Ready, Change::default(), ctx, out);
             }

@@ -90,6 +90,15 @@ impl Timer {
 pub enum Command {
     /// Create tasks (each accepted or refused on its own).
     Enqueue(Vec<NewTask>),
+    /// Create a workflow: its tasks (each with its flow links) and itself, all or nothing.
+    EnqueueWorkflow {
+        /// Its id.
+        id: TaskId,
+        /// Its shape, for readers (opaque to the engine).
+        tree: bytes::Bytes,
+        /// Its tasks, in canvas order.
+        tasks: Vec<NewTask>,
+    },
     /// Lease up to `max` ready tasks from `queues`, in order.
     Lease {
         /// Queues in the order to try them.
@@ -215,6 +224,7 @@ impl Command {
     pub fn width(&self) -> usize {
         match self {
             Self::Enqueue(tasks) => tasks.len(),
+            Self::EnqueueWorkflow { tasks, .. } => tasks.len() + 1,
             Self::AckMany(acks) => acks.len(),
             Self::Release { leases, .. } => leases.len(),
             Self::Start(leases) => leases.len(),
@@ -329,6 +339,10 @@ pub enum Write {
     },
     /// A workflow step's inputs are gone (the step was deleted).
     DeleteFlowInputs(u64),
+    /// A workflow was created.
+    PutWorkflow(Box<super::workflows::Workflow>),
+    /// A workflow is gone (its last task was deleted), by key.
+    DeleteWorkflow(u64),
 }
 
 /// The result of applying a command.

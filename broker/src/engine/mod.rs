@@ -26,6 +26,7 @@
 //! - `apply.rs`: [`Engine::apply`], the dispatch from a [`Command`] to the files below.
 //! - `enqueue.rs`: new tasks, deduplicated by id and unique key.
 //! - `canvas.rs`: workflows: steps that wait for the results of the steps before them.
+//! - `workflows.rs`: workflows as wholes ([`Workflow`]): ids, trees, revoking one.
 //! - `lease.rs`: leasing (priorities, aging) and fencing; extending and releasing leases.
 //! - `attempt.rs`: how an attempt ends: success, failure and retry, loss, nack.
 //! - `start.rs`: starting pushed attempts (prefetch lease to running lease, expiry check).
@@ -71,6 +72,7 @@ mod task_id;
 mod tick;
 mod timers;
 mod transitions;
+mod workflows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -95,6 +97,7 @@ pub use task::{
 };
 pub use task_id::TaskId;
 pub use tick::{LEASE_EXPIRED, PREFETCH_EXPIRED};
+pub use workflows::Workflow;
 
 /// The former path of [`schedules`], kept for callers outside the engine.
 pub use self::schedules as schedule;
@@ -135,6 +138,9 @@ pub struct Engine {
     revocations: revocations::Revocations,
     /// Paused queues: they lease nothing, and their prefetched tasks do not start.
     paused: HashSet<Arc<str>>,
+    /// Workflows by key, and their keys by id.
+    workflows: BTreeMap<u64, workflows::Workflow>,
+    workflow_ids: HashMap<Arc<str>, u64>,
 }
 
 impl Engine {
@@ -153,6 +159,8 @@ impl Engine {
             limits: limits::Limits::default(),
             revocations: revocations::Revocations::default(),
             paused: HashSet::new(),
+            workflows: BTreeMap::new(),
+            workflow_ids: HashMap::new(),
         }
     }
 
@@ -162,6 +170,11 @@ impl Engine {
             .get(id, &self.tasks)
             .and_then(|key| self.tasks.get(&key))
             .map(|m| &**m)
+    }
+
+    /// The task with this key, if known.
+    pub fn get_key(&self, key: u64) -> Option<&TaskMeta> {
+        self.tasks.get(&key).map(|m| &**m)
     }
 
     /// Counts per queue, sorted by name; queues with nothing in them are left out unless named.

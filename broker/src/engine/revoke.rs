@@ -29,6 +29,9 @@ impl Engine {
         for id in ids {
             let what = match self.get(&id).map(|m| m.key) {
                 Some(key) => self.revoke_key(key, ctx, &mut out),
+                None if self.workflow(&id).is_some() => self
+                    .revoke_workflow(&id, ctx, &mut report.matched, &mut out)
+                    .unwrap_or(Revocation::Unknown),
                 None => {
                     self.remember(RevokeRule::Id(Arc::from(id.as_str())), until_ms, &mut out)?;
                     Revocation::Unknown
@@ -92,7 +95,7 @@ impl Engine {
     }
 
     /// Revokes one task; a leased one's lease is listed in `out.stopped` for its worker.
-    fn revoke_key(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) -> Revocation {
+    pub(super) fn revoke_key(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) -> Revocation {
         let Some(meta) = self.tasks.get(&key) else {
             return Revocation::Unknown;
         };

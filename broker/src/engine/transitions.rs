@@ -136,14 +136,10 @@ impl Engine {
             out.finished.push(meta.id.clone());
         }
         out.writes.push(Write::Delete(key));
-        if meta
-            .cold()
-            .flow
-            .as_ref()
-            .is_some_and(|f| !f.filled.is_empty())
-        {
+        if meta.cold().flow.as_ref().is_some_and(|f| f.inputs() > 0) {
             out.writes.push(Write::DeleteFlowInputs(key));
         }
+        self.task_deleted(&meta, out);
     }
 }
 

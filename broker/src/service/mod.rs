@@ -13,6 +13,7 @@ mod schedules;
 mod status;
 mod tasks;
 mod workers;
+mod workflows;
 
 use std::sync::Arc;
 

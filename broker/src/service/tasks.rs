@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, FieldError};
 use super::status::wire_error;
 use crate::broker::Broker;
-use crate::engine::{TaskId, TaskState};
+use crate::engine::TaskId;
 
 /// Serves `stalk.v1.TaskQueue` over a [`Broker`].
 #[derive(Debug, Clone)]
@@ -30,12 +30,13 @@ impl TaskQueue for TaskQueueService {
             workflows,
         } = request.into_inner();
         let now_ms = self.broker.clock().now_ms();
-        if workflows.len() > MAX_WORKFLOWS {
+        if workflows.len() > super::workflows::MAX_WORKFLOWS {
             return Err(FieldError::invalid(
                 "workflows",
                 format!(
-                    "holds {} workflows; at most {MAX_WORKFLOWS} are allowed per call",
-                    workflows.len()
+                    "holds {} workflows; at most {} are allowed per call",
+                    workflows.len(),
+                    super::workflows::MAX_WORKFLOWS
                 ),
             )
             .into());
@@ -183,41 +184,16 @@ impl TaskQueue for TaskQueueService {
         convert::task_id("task_id", &req.task_id)?;
         let wait = convert::wait_ms("wait_ms", req.wait_ms)?;
         let status = self.broker.get_result(&req.task_id, wait).await?;
-        let Some(meta) = status.meta else {
-            return Ok(Response::new(pb::GetResultResponse {
-                task_id: req.task_id,
-                state: pb::TaskState::Unknown.into(),
-                ..pb::GetResultResponse::default()
-            }));
-        };
-        let shows_error = matches!(
-            meta.state,
-            TaskState::Failed | TaskState::Retrying | TaskState::Revoked
-        );
-        Ok(Response::new(pb::GetResultResponse {
-            task_id: meta.id.to_string(),
-            state: convert::task_state(&meta).into(),
-            name: meta.name.to_string(),
-            queue: meta.queue.to_string(),
-            result: status.result.map(|r| pb::TaskResult {
-                value: r.value,
-                content_type: r.content_type,
-            }),
-            error: if shows_error {
-                convert::error(meta.error())
-            } else {
-                None
-            },
-            attempts: meta.attempts,
-            enqueued_at_unix_ms: convert::ms(meta.enqueued_ms),
-            started_at_unix_ms: convert::ms(meta.cold().started_ms),
-            finished_at_unix_ms: convert::ms(meta.cold().finished_ms),
-            due_at_unix_ms: convert::ms(match meta.state {
-                TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
-                _ => 0,
-            }),
-            result_expires_at_unix_ms: convert::ms(meta.cold().purge_at_ms),
-        }))
+        Ok(Response::new(convert::result_response(req.task_id, status)))
+    }
+
+    async fn get_workflow(
+        &self,
+        request: Request<pb::GetWorkflowRequest>,
+    ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+        let id = request.into_inner().workflow_id;
+        convert::task_id("workflow_id", &id)?;
+        Ok(Response::new(self.workflow_status(id)?))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(ids = request.get_ref().task_ids.len()))]
@@ -231,49 +207,7 @@ impl TaskQueue for TaskQueueService {
     }
 }
 
-/// Most workflows in one Enqueue.
-const MAX_WORKFLOWS: usize = 100;
-
-impl TaskQueueService {
-    /// Checks and creates one workflow of an Enqueue; a refusal is its outcome's error.
-    async fn enqueue_workflow(
-        &self,
-        i: usize,
-        canvas: pb::Canvas,
-        now_ms: u64,
-    ) -> Result<pb::WorkflowOutcome, Status> {
-        let mut generated_id = || TaskId::from_uuid(uuid::Uuid::now_v7());
-        let path = format!("workflows[{i}]");
-        let tasks =
-            match convert::workflow(&path, canvas, self.max_payload, now_ms, &mut generated_id) {
-                Ok(tasks) => tasks,
-                Err(err) => {
-                    return Ok(pb::WorkflowOutcome {
-                        error: refused(&err).error,
-                        ..pb::WorkflowOutcome::default()
-                    })
-                }
-            };
-        let mut task_ids = Vec::with_capacity(tasks.len());
-        for outcome in self.broker.enqueue_workflow(tasks).await? {
-            let outcome = convert::enqueued(outcome);
-            if outcome.error.is_some() {
-                // The engine refuses a workflow whole, with the same error for each task.
-                return Ok(pb::WorkflowOutcome {
-                    task_ids: Vec::new(),
-                    error: outcome.error,
-                });
-            }
-            task_ids.push(outcome.task_id);
-        }
-        Ok(pb::WorkflowOutcome {
-            task_ids,
-            error: None,
-        })
-    }
-}
-
-fn refused(err: &FieldError) -> pb::EnqueueOutcome {
+pub(crate) fn refused(err: &FieldError) -> pb::EnqueueOutcome {
     pb::EnqueueOutcome {
         error: Some(wire_error(
             err.code,

@@ -31,6 +31,9 @@ pub(crate) fn paused_key(queue: &str) -> Vec<u8> {
 /// step before it.
 pub(crate) const FLOW_INPUT: u8 = 0x09;
 
+/// A workflow, by its key.
+pub(crate) const WORKFLOW: u8 = 0x0a;
+
 /// The key of input `slot` of the step `key`.
 pub(crate) fn flow_input_key(key: u64, slot: u32) -> [u8; 13] {
     let mut out = [0u8; 13];

@@ -3,7 +3,7 @@
 //!
 //! Layout (see `keys`): `0x01 name` broker-wide values, `0x02 key` a task's state record
 //! (rewritten on each change), `0x03 key` a task's body (written once), `0x04 key` a schedule,
-//! `0x05 scope` a limit, `0x06 rule` a remembered revocation, `0x07 seq` a command's events, `0x08 queue` a paused queue. The hot path is one batch per command: enqueue writes state + body, a
+//! `0x05 scope` a limit, `0x06 rule` a remembered revocation, `0x07 seq` a command's events, `0x08 queue` a paused queue, `0x09 key slot` a workflow step's input, `0x0a key` a workflow. The hot path is one batch per command: enqueue writes state + body, a
 //! lease or ack rewrites the state.
 //!
 //! # Files
@@ -19,6 +19,7 @@
 //! - `commit.rs`: group commit ([`GroupCommit`]).
 //! - `close.rs`: closing a failed store so that it can be opened again.
 //! - `space.rs`: the free-space watermark ([`FreeSpace`]).
+//! - `workflow_records.rs`: the records of workflows (their inputs are `FLOW_INPUT` keys).
 //! - `commit_mark.rs`: the commit mark, which tells a start that sled lost acknowledged writes.
 //! - `check.rs`: the offline check of a data dir (`stalkd check`).
 
@@ -40,6 +41,7 @@ mod recovery;
 mod revocation_records;
 mod schedule_records;
 mod space;
+mod workflow_records;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +129,15 @@ impl Store {
                         let (k, _) = entry?;
                         self.db.remove(k)?;
                     }
+                }
+                Write::PutWorkflow(workflow) => {
+                    self.db.insert(
+                        keys::task_key(keys::WORKFLOW, workflow.key),
+                        workflow_records::encode_workflow(&workflow),
+                    )?;
+                }
+                Write::DeleteWorkflow(key) => {
+                    self.db.remove(keys::task_key(keys::WORKFLOW, key))?;
                 }
                 Write::FlowInput { key, slot, value } => {
                     self.db

@@ -95,6 +95,9 @@ pub(crate) struct StateRecord {
     /// Whether the task is a workflow step (one with no inputs and no feeds, too).
     #[prost(bool, tag = "33")]
     flow: bool,
+    /// A workflow step: its workflow's key.
+    #[prost(uint64, tag = "34")]
+    flow_workflow: u64,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -242,10 +245,11 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect(),
         flow: cold.flow.is_some(),
+        flow_workflow: cold.flow.as_ref().map_or(0, |f| f.workflow),
         flow_inputs: cold
             .flow
             .as_ref()
-            .map_or(0, |f| u32::try_from(f.filled.len()).unwrap_or(u32::MAX)),
+            .map_or(0, |f| u32::try_from(f.inputs()).unwrap_or(u32::MAX)),
         flow_feed_keys: cold
             .flow
             .as_ref()
@@ -313,15 +317,17 @@ pub(crate) fn decode_state(
             .collect(),
         // Which inputs are filled, recovery reads from the inputs stored.
         flow: record.flow.then(|| {
-            Box::new(FlowNode {
-                filled: vec![false; record.flow_inputs as usize],
-                feeds: record
-                    .flow_feed_keys
-                    .iter()
-                    .copied()
-                    .zip(record.flow_feed_slots.iter().copied())
-                    .collect(),
-            })
+            let feeds = record
+                .flow_feed_keys
+                .iter()
+                .copied()
+                .zip(record.flow_feed_slots.iter().copied())
+                .collect();
+            Box::new(FlowNode::new(
+                record.flow_inputs as usize,
+                feeds,
+                record.flow_workflow,
+            ))
         }),
     };
     let meta = TaskMeta {
@@ -409,10 +415,7 @@ mod tests {
                 }),
                 headers: vec![(Arc::from("tenant"), Arc::from("acme"))],
                 // Which inputs are filled is read from the stored inputs, not the record.
-                flow: Some(Box::new(FlowNode {
-                    filled: vec![false; 2],
-                    feeds: vec![(9, 0), (10, 3)],
-                })),
+                flow: Some(Box::new(FlowNode::new(2, vec![(9, 0), (10, 3)], 11))),
             })),
         }
     }

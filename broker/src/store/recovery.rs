@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::keys::{
     self, decode_task_key, BODY, FLOW_INPUT, LIMIT, PAUSED, REVOCATION, SCHEDULE, SEQ_RESERVED,
-    STATE,
+    STATE, WORKFLOW,
 };
 use super::limit_records::decode_limit;
 use super::records::{decode_state, unversioned};
@@ -13,7 +13,7 @@ use super::schedule_records::decode_schedule;
 use super::{EventBatch, Store, StoreError};
 use crate::engine::limits::{Limit, LimitKey};
 use crate::engine::schedules::Schedule;
-use crate::engine::{RevokeRule, TaskMeta};
+use crate::engine::{RevokeRule, TaskMeta, Workflow};
 
 /// What a store holds, ready for `Engine::recover`.
 #[derive(Debug, Default)]
@@ -34,6 +34,8 @@ pub struct Recovered {
     pub event_floor: u64,
     /// Every stored batch of events, oldest first.
     pub event_batches: Vec<EventBatch>,
+    /// Every stored workflow.
+    pub workflows: Vec<Workflow>,
 }
 
 /// The highest sequence number a stored task's ids were derived from: every such id lies below
@@ -79,6 +81,7 @@ impl Store {
             paused: Vec::new(),
             event_floor: 0,
             event_batches: Vec::new(),
+            workflows: Vec::new(),
         };
         for entry in self.db.scan_prefix([STATE]) {
             let (key, value) = entry?;
@@ -98,6 +101,14 @@ impl Store {
                 .next_seq
                 .max((schedule.key >> crate::engine::SUB_BITS) + 1);
             out.schedules.push(schedule);
+        }
+        for entry in self.db.scan_prefix([WORKFLOW]) {
+            let (key, value) = entry?;
+            let workflow = super::workflow_records::decode_workflow(&key, &value)?;
+            out.next_seq = out
+                .next_seq
+                .max((workflow.key >> crate::engine::SUB_BITS) + 1);
+            out.workflows.push(workflow);
         }
         for entry in self.db.scan_prefix([LIMIT]) {
             let (key, value) = entry?;
@@ -147,10 +158,9 @@ impl Store {
                 .and_then(|i| tasks.get_mut(i))
                 .and_then(|t| t.cold.as_deref_mut())
                 .and_then(|c| c.flow.as_deref_mut());
-            let filled = flow.and_then(|f| f.filled.get_mut(slot as usize));
-            match filled {
-                Some(filled) => *filled = true,
-                None => {
+            match flow.map(|f| f.fill(slot)) {
+                Some(true) => {}
+                _ => {
                     tracing::warn!(key = ?key, "removing a workflow input without its step");
                     self.db.remove(key)?;
                 }

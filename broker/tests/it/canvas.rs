@@ -50,6 +50,13 @@ async fn a_chord_body_is_released_once_with_every_result_across_a_restart() {
         TaskState::Waiting,
         "the body still waits for member 3"
     );
+    let kept = client
+        .workflow(&flow.id)
+        .await
+        .expect("the workflow is kept");
+    let states: Vec<TaskState> = kept.tasks.iter().map(|t| t.state).collect();
+    use TaskState::{Ready, Succeeded, Waiting};
+    assert_eq!(states, [Succeeded, Succeeded, Ready, Waiting]);
     // Member 3's lease died with the broker: it is ready again, and runs again.
     let again = lease(&client, "q", 10).await;
     assert_eq!(ids(&again), [flow.task_ids[2].as_str()]);

@@ -44,6 +44,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod canvas;
+mod canvas_crash;
 mod crash;
 mod damaged;
 mod dashboard;

@@ -3,8 +3,10 @@
 //! revokes what waited for it, naming the step that failed.
 
 use serde_json::{json, Value};
-use stalk_client::{chain, chord, group, Canvas, Client, Task, TaskState, TaskStatus};
-use stalk_testkit::TestBroker;
+use stalk_client::{
+    chain, chord, group, Canvas, Client, ClientError, Task, TaskState, TaskStatus, WorkflowTree,
+};
+use stalk_testkit::{wait_until, TestBroker};
 use stalk_worker::{TaskError, WorkerBuilder};
 
 use crate::support::{spawn, SOON};
@@ -21,6 +23,10 @@ fn tasks(w: WorkerBuilder) -> WorkerBuilder {
         })
         .task("boom", |_: Value| async move {
             Err::<(), _>(TaskError::fatal("ValueError", "bad input"))
+        })
+        .task("hang", |_: Value| async move {
+            std::future::pending::<()>().await;
+            Ok::<_, TaskError>(())
         })
 }
 
@@ -157,5 +163,124 @@ async fn a_failed_step_revokes_what_waits_for_it_naming_the_step() {
     // The other members still ran.
     assert_eq!(result(&client, &flow.task_ids[0]).await, json!(1));
     assert_eq!(result(&client, &flow.task_ids[2]).await, json!(3));
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_workflow_reads_whole_with_its_tree_and_a_group_s_results_in_order() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, tasks).await;
+    let client = broker.client().await;
+    let flow = client
+        .enqueue_workflow(chord(
+            [Canvas::from(add(1)), chain![add(2), add(3)]],
+            Task::new("collect"),
+        ))
+        .await
+        .expect("workflow");
+    let status = client
+        .wait_workflow(&flow.id, SOON)
+        .await
+        .expect("it finishes");
+    assert!(status.finished && status.succeeded, "{status:?}");
+    let header = vec![
+        WorkflowTree::Task(0),
+        WorkflowTree::Chain(vec![WorkflowTree::Task(1), WorkflowTree::Task(2)]),
+    ];
+    assert_eq!(
+        status.tree,
+        WorkflowTree::Chord {
+            header: header.clone(),
+            body: Box::new(WorkflowTree::Task(3)),
+        }
+    );
+    let ids: Vec<&str> = status.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        flow.task_ids.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // As Celery's GroupResult.get: each member's result, a chain's last step's.
+    let members: Vec<Value> = status
+        .results_of(&WorkflowTree::Group(header))
+        .iter()
+        .map(|t| t.json().expect("JSON"))
+        .collect();
+    assert_eq!(members, [json!(1), json!(5)]);
+    assert_eq!(
+        status.tasks[3].json::<Value>().expect("JSON"),
+        json!([1, 5])
+    );
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn revoking_a_workflow_stops_its_running_task_and_revokes_what_waits() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, tasks).await;
+    let client = broker.client().await;
+    let hang = Task::new("hang").json(&json!(null)).expect("JSON");
+    let flow = client
+        .enqueue_workflow(chain![hang, group![add(1), add(2)], Task::new("collect")])
+        .await
+        .expect("workflow");
+    let running = wait_until(
+        SOON,
+        || client.result(&flow.task_ids[0], None),
+        |s| s.as_ref().is_ok_and(|s| s.state == TaskState::Running),
+    )
+    .await;
+    assert!(running.is_ok(), "the first step runs: {running:?}");
+    client.revoke(&[&flow.id]).await.expect("revoke");
+    let status = client
+        .wait_workflow(&flow.id, SOON)
+        .await
+        .expect("everything ends");
+    assert!(status.finished && !status.succeeded);
+    for task in &status.tasks {
+        assert_eq!(task.state, TaskState::Revoked, "{task:?}");
+    }
+    // The worker stopped the running task: its slot takes new work.
+    let handle = client.enqueue(add(41)).await.expect("enqueue");
+    let after = handle.wait(&client, SOON).await.expect("runs");
+    assert_eq!(after.json::<i64>().expect("JSON"), 41);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_workflow_id_is_not_found() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let err = client
+        .workflow("no-such-workflow")
+        .await
+        .expect_err("unknown");
+    let ClientError::Status { code, message } = &err else {
+        panic!("a status, not {err:?}");
+    };
+    assert_eq!(*code, tonic::Code::NotFound, "{message}");
+    assert!(message.contains("no-such-workflow"), "{message}");
+}
+
+#[tokio::test]
+async fn a_chord_of_ten_thousand_members_gives_its_body_every_result_in_order() {
+    const MEMBERS: i64 = 10_000;
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| tasks(w).concurrency(32).prefetch(256)).await;
+    let client = broker.client().await;
+    let flow = client
+        .enqueue_workflow(chord((0..MEMBERS).map(add), Task::new("collect")))
+        .await
+        .expect("a chord of 10,000");
+    assert_eq!(flow.task_ids.len(), 10_001);
+    let body = client
+        .wait_for(
+            flow.last().expect("a body"),
+            std::time::Duration::from_secs(120),
+        )
+        .await
+        .expect("the body finishes");
+    assert_eq!(body.state, TaskState::Succeeded, "{body:?}");
+    let results: Vec<i64> = body.json().expect("the members' results");
+    assert_eq!(results, (0..MEMBERS).collect::<Vec<_>>());
     worker.stop().await.unwrap();
 }

@@ -9,11 +9,13 @@ fn chain_of_two(h: &mut Harness) {
     first.flow = Some(NewFlow {
         inputs: 0,
         feeds: vec![(1, 0)],
+        workflow: 0,
     });
     let mut second = task("second");
     second.flow = Some(NewFlow {
         inputs: 1,
         feeds: Vec::new(),
+        workflow: 0,
     });
     h.run(Command::Enqueue(vec![first, second]))
         .expect("enqueue");
@@ -90,4 +92,61 @@ fn a_workflow_with_a_task_that_would_expire_is_refused_whole() {
     assert!(results.iter().all(|r| matches!(r, Enqueued::Refused(_))));
     assert!(outcome.writes.is_empty());
     assert_eq!(h.state("first"), None);
+}
+
+#[test]
+fn a_workflow_is_kept_while_a_task_of_it_is_and_revoking_its_id_revokes_the_rest() {
+    let mut h = Harness::new();
+    let mut only = task("only");
+    only.flow = Some(NewFlow::default());
+    h.run(Command::EnqueueWorkflow {
+        id: TaskId::new("wf"),
+        tree: bytes::Bytes::new(),
+        tasks: vec![only],
+    })
+    .expect("enqueue");
+    let granted = h.lease("q", 1);
+    h.ack_ok(&granted[0]).expect("ack");
+    assert!(h.engine.workflow("wf").is_some());
+    h.now += TTL + 1;
+    let purged = h
+        .run(Command::Tick {
+            timer: Timer::Purge,
+            limit: 10,
+        })
+        .expect("purge");
+    // The workflow's key: the first command's sub-id after its one task.
+    let key = (1 << SUB_BITS) | 1;
+    assert!(purged.writes.contains(&Write::DeleteWorkflow(key)));
+    assert!(h.engine.workflow("wf").is_none(), "gone with its last task");
+
+    // Revoking a workflow's id revokes every task of it that has not finished.
+    chain_of_two(&mut h);
+    let mut a = task("a");
+    a.flow = Some(NewFlow::default());
+    let mut b = task("b");
+    b.flow = Some(NewFlow {
+        inputs: 1,
+        feeds: Vec::new(),
+        workflow: 0,
+    });
+    a.flow.as_mut().expect("flow").feeds.push((1, 0));
+    h.run(Command::EnqueueWorkflow {
+        id: TaskId::new("wf2"),
+        tree: bytes::Bytes::new(),
+        tasks: vec![a, b],
+    })
+    .expect("enqueue");
+    let outcome = h.run(revoke(&["wf2"])).expect("revoke");
+    let Reply::Revoked(report) = outcome.reply else {
+        panic!("{:?}", outcome.reply);
+    };
+    assert_eq!(report.ids, [("wf2".to_owned(), Revocation::Waiting)]);
+    assert_eq!(h.state("a"), Some(TaskState::Revoked));
+    assert_eq!(h.state("b"), Some(TaskState::Revoked));
+    assert_eq!(
+        h.state("second"),
+        Some(TaskState::Waiting),
+        "another workflow"
+    );
 }

@@ -50,7 +50,7 @@ pub(crate) fn workflow(
     max_payload: usize,
     now_ms: u64,
     generated_id: &mut impl FnMut() -> TaskId,
-) -> Result<Vec<NewTask>, FieldError> {
+) -> Result<(Vec<NewTask>, pb::WorkflowTree), FieldError> {
     let mut compiler = Compiler {
         tasks: Vec::new(),
         edges: 0,
@@ -58,8 +58,8 @@ pub(crate) fn workflow(
         now_ms,
         generated_id,
     };
-    compiler.canvas(path, canvas, None, 1)?;
-    Ok(compiler.tasks)
+    let (_, tree) = compiler.canvas(path, canvas, None, 1)?;
+    Ok((compiler.tasks, tree))
 }
 
 struct Compiler<'a, F> {
@@ -77,8 +77,10 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
         canvas: pb::Canvas,
         input: Option<&Output>,
         depth: usize,
-    ) -> Result<Output, FieldError> {
+    ) -> Result<(Output, pb::WorkflowTree), FieldError> {
         use pb::canvas::Kind;
+        use pb::workflow_tree::Kind as Tree;
+        let tree = |kind| pb::WorkflowTree { kind: Some(kind) };
         if depth > MAX_WORKFLOW_DEPTH {
             return Err(FieldError::invalid(
                 path,
@@ -90,44 +92,46 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
                 path,
                 "is empty; set one of task, chain, group or chord",
             )),
-            Some(Kind::Task(signature)) => self.task(&format!("{path}.task"), signature, input),
+            Some(Kind::Task(signature)) => {
+                let output = self.task(&format!("{path}.task"), signature, input)?;
+                let index = u32::try_from(self.tasks.len() - 1).unwrap_or(u32::MAX);
+                Ok((output, tree(Tree::Task(index))))
+            }
             Some(Kind::Chain(chain)) => {
                 let path = format!("{path}.chain.steps");
                 if chain.steps.is_empty() {
                     return Err(FieldError::invalid(path, "a chain needs at least one step"));
                 }
                 let mut last: Option<Output> = input.cloned();
+                let mut parts = Vec::with_capacity(chain.steps.len());
                 for (i, step) in chain.steps.into_iter().enumerate() {
-                    last = Some(self.canvas(
-                        &format!("{path}[{i}]"),
-                        step,
-                        last.as_ref(),
-                        depth + 1,
-                    )?);
+                    let step_path = format!("{path}[{i}]");
+                    let (output, part) = self.canvas(&step_path, step, last.as_ref(), depth + 1)?;
+                    last = Some(output);
+                    parts.push(part);
                 }
-                Ok(last.expect("invariant: a chain has a step"))
+                let last = last.expect("invariant: a chain has a step");
+                Ok((last, tree(Tree::Chain(pb::WorkflowTrees { parts }))))
             }
-            Some(Kind::Group(group)) => self.group(
-                &format!("{path}.group.members"),
-                group.members,
-                input,
-                depth,
-            ),
+            Some(Kind::Group(group)) => {
+                let path = format!("{path}.group.members");
+                let (output, parts) = self.group(&path, group.members, input, depth)?;
+                Ok((output, tree(Tree::Group(pb::WorkflowTrees { parts }))))
+            }
             Some(Kind::Chord(chord)) => {
-                let header =
-                    self.group(&format!("{path}.chord.header"), chord.header, input, depth)?;
+                let header_path = format!("{path}.chord.header");
+                let (header, header_trees) =
+                    self.group(&header_path, chord.header, input, depth)?;
+                let body_path = format!("{path}.chord.body");
                 let Some(body) = chord.body else {
-                    return Err(FieldError::invalid(
-                        format!("{path}.chord.body"),
-                        "a chord needs a body",
-                    ));
+                    return Err(FieldError::invalid(body_path, "a chord needs a body"));
                 };
-                self.canvas(
-                    &format!("{path}.chord.body"),
-                    *body,
-                    Some(&header),
-                    depth + 1,
-                )
+                let (output, body) = self.canvas(&body_path, *body, Some(&header), depth + 1)?;
+                let chord = pb::WorkflowChord {
+                    header: header_trees,
+                    body: Some(Box::new(body)),
+                };
+                Ok((output, tree(Tree::Chord(Box::new(chord)))))
             }
         }
     }
@@ -138,16 +142,18 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
         members: Vec<pb::Canvas>,
         input: Option<&Output>,
         depth: usize,
-    ) -> Result<Output, FieldError> {
+    ) -> Result<(Output, Vec<pb::WorkflowTree>), FieldError> {
         if members.is_empty() {
             return Err(FieldError::invalid(path, "needs at least one member"));
         }
-        let outputs = members
-            .into_iter()
-            .enumerate()
-            .map(|(i, member)| self.canvas(&format!("{path}[{i}]"), member, input, depth + 1))
-            .collect::<Result<_, _>>()?;
-        Ok(Output::List(outputs))
+        let mut outputs = Vec::with_capacity(members.len());
+        let mut trees = Vec::with_capacity(members.len());
+        for (i, member) in members.into_iter().enumerate() {
+            let (output, tree) = self.canvas(&format!("{path}[{i}]"), member, input, depth + 1)?;
+            outputs.push(output);
+            trees.push(tree);
+        }
+        Ok((Output::List(outputs), trees))
     }
 
     fn task(
@@ -235,6 +241,7 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
         task.flow = Some(NewFlow {
             inputs,
             feeds: Vec::new(),
+            workflow: 0,
         });
         self.tasks.push(task);
         Ok(Output::Task(index))

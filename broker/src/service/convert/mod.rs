@@ -27,7 +27,7 @@ pub(crate) use attempt::{ack_item, nack_action};
 pub(crate) use canvas::workflow;
 pub(crate) use control::{consume_queues, wire_command, worker_command};
 pub(crate) use hello::session_options;
-pub(crate) use reply::{ack_ids, acked, enqueued, error, leased_task, summary};
+pub(crate) use reply::{ack_ids, acked, enqueued, leased_task, result_response, summary};
 pub(crate) use revoke::{revoke_request, revoke_response};
 pub(crate) use task::{new_task, task_at};
 

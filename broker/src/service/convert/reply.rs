@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use stalk_proto::v1 as pb;
 
 use super::ms;
-use crate::broker::{AckItem, AckResults, LeasedTask};
+use crate::broker::{AckItem, AckResults, LeasedTask, TaskStatus};
 use crate::engine::{Enqueued, TaskError, TaskMeta, TaskState};
 use crate::service::status::{engine_code, wire_error};
 
@@ -129,5 +129,44 @@ pub(crate) fn summary(
         payload_size: u64::from(meta.payload_size),
         waiting_for: held.map(|h| h.limit.clone()).unwrap_or_default(),
         waiting_until_unix_ms: held.map_or(0, |h| ms(h.until_ms)),
+    }
+}
+
+/// GetResult's answer for a task's status; `requested_id` names an unknown one.
+pub(crate) fn result_response(requested_id: String, status: TaskStatus) -> pb::GetResultResponse {
+    let Some(meta) = status.meta else {
+        return pb::GetResultResponse {
+            task_id: requested_id,
+            state: pb::TaskState::Unknown.into(),
+            ..pb::GetResultResponse::default()
+        };
+    };
+    let shows_error = matches!(
+        meta.state,
+        TaskState::Failed | TaskState::Retrying | TaskState::Revoked
+    );
+    pb::GetResultResponse {
+        task_id: meta.id.to_string(),
+        state: super::task_state(&meta).into(),
+        name: meta.name.to_string(),
+        queue: meta.queue.to_string(),
+        result: status.result.map(|r| pb::TaskResult {
+            value: r.value,
+            content_type: r.content_type,
+        }),
+        error: if shows_error {
+            error(meta.error())
+        } else {
+            None
+        },
+        attempts: meta.attempts,
+        enqueued_at_unix_ms: ms(meta.enqueued_ms),
+        started_at_unix_ms: ms(meta.cold().started_ms),
+        finished_at_unix_ms: ms(meta.cold().finished_ms),
+        due_at_unix_ms: ms(match meta.state {
+            TaskState::Scheduled | TaskState::Retrying => meta.due_ms,
+            _ => 0,
+        }),
+        result_expires_at_unix_ms: ms(meta.cold().purge_at_ms),
     }
 }

@@ -105,6 +105,9 @@ pub(crate) enum Command {
     /// Periodic schedules: add, apply a file, list, show, pause, resume, remove, next.
     #[command(subcommand)]
     Schedules(crate::schedules::ScheduleCommand),
+    /// Workflows (chains, groups, chords): submit one from a JSON file, show one's tree.
+    #[command(subcommand)]
+    Workflow(crate::workflow::WorkflowCommand),
     /// Send a command to connected workers and show their answers.
     #[command(subcommand)]
     Control(ControlCommand),

@@ -47,6 +47,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             let prepared = crate::schedules::prepare(&command)?;
             crate::schedules::run(&connect(&conn).await?, command, prepared, json).await
         }
+        Command::Workflow(command) => {
+            // Read before connecting, so a bad file is a usage error with no broker.
+            let prepared = crate::workflow::prepare(&command)?;
+            crate::workflow::run(&connect(&conn).await?, command, prepared, json).await
+        }
         Command::Control(command) => {
             crate::control::run(&connect(&conn).await?, command, json).await
         }

@@ -14,6 +14,7 @@ mod render;
 mod schedules;
 mod table;
 mod top;
+mod workflow;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,7 @@
 //! - `inspect_workers`: `inspect active|reserved|registered|stats` of a hand-made worker.
 //! - `top`: `top` refused without a terminal, and under tmux: a failure as it happens, keys.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
+//! - `workflow`: `workflow submit FILE` and `workflow show ID`.
 
 mod control;
 mod enqueue;
@@ -28,3 +29,4 @@ mod result;
 mod schedules;
 mod top;
 mod workers;
+mod workflow;

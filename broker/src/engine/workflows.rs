@@ -1,0 +1,150 @@
+//! Workflows as wholes: each has an id, its tasks' keys in canvas order and its tree (opaque
+//! bytes the service encodes). A workflow is kept while any of its tasks is; revoking its id
+//! revokes every task of it that has not finished.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::command::{Enqueued, Outcome, Reply, Revocation, Write};
+use super::ctx::Ctx;
+use super::task::{NewTask, TaskMeta};
+use super::task_id::TaskId;
+use super::Engine;
+
+/// A workflow the engine knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workflow {
+    /// Its key (the store's), from the command that created it.
+    pub key: u64,
+    /// Its id, as the client knows it.
+    pub id: TaskId,
+    /// Its tasks' keys, in canvas order.
+    pub tasks: Vec<u64>,
+    /// Its shape, for readers (encoded by the service; the engine does not look at it).
+    pub tree: Bytes,
+}
+
+impl Engine {
+    /// Creates a workflow's tasks and the workflow, all or nothing (see `canvas.rs`). Its key
+    /// is the sub-id after its tasks'.
+    pub(super) fn enqueue_workflow(
+        &mut self,
+        id: TaskId,
+        tree: Bytes,
+        mut tasks: Vec<NewTask>,
+        ctx: Ctx,
+    ) -> Outcome {
+        let key = ctx.sub_id(tasks.len());
+        for task in &mut tasks {
+            if let Some(flow) = task.flow.as_mut() {
+                flow.workflow = key;
+            }
+        }
+        let count = tasks.len();
+        let mut out = self.enqueue(tasks, ctx);
+        let Reply::Enqueued(results) = &out.reply else {
+            return out;
+        };
+        if results
+            .iter()
+            .any(|r| !matches!(r, Enqueued::Created { .. }))
+        {
+            return out;
+        }
+        let workflow = Workflow {
+            key,
+            id,
+            tasks: (0..count).map(|i| ctx.sub_id(i)).collect(),
+            tree,
+        };
+        out.writes
+            .push(Write::PutWorkflow(Box::new(workflow.clone())));
+        self.add_workflow(workflow);
+        out
+    }
+
+    /// Puts back stored workflows after a restart.
+    pub fn restore_workflows(&mut self, stored: impl IntoIterator<Item = Workflow>) {
+        for workflow in stored {
+            self.add_workflow(workflow);
+        }
+    }
+
+    fn add_workflow(&mut self, workflow: Workflow) {
+        self.workflow_ids
+            .insert(Arc::from(workflow.id.to_string()), workflow.key);
+        self.workflows.insert(workflow.key, workflow);
+    }
+
+    /// The workflow with this id, and its tasks still kept (in canvas order; a task deleted
+    /// after its result's time to live is left out).
+    pub fn workflow(&self, id: &str) -> Option<(&Workflow, Vec<&TaskMeta>)> {
+        let workflow = self
+            .workflow_ids
+            .get(id)
+            .and_then(|key| self.workflows.get(key))?;
+        let tasks = workflow
+            .tasks
+            .iter()
+            .filter_map(|key| self.tasks.get(key).map(|m| &**m))
+            .collect();
+        Some((workflow, tasks))
+    }
+
+    /// After a task was deleted: its workflow goes with its last task.
+    pub(super) fn task_deleted(&mut self, meta: &TaskMeta, out: &mut Outcome) {
+        let Some(key) = meta.cold().flow.as_ref().map(|f| f.workflow) else {
+            return;
+        };
+        let Some(workflow) = self.workflows.get(&key) else {
+            return;
+        };
+        if workflow.tasks.iter().any(|k| self.tasks.contains_key(k)) {
+            return;
+        }
+        self.workflow_ids.remove(workflow.id.to_string().as_str());
+        self.workflows.remove(&key);
+        out.writes.push(Write::DeleteWorkflow(key));
+    }
+
+    /// Revokes every unfinished task of the workflow `id`; `None` when no workflow has it.
+    /// What each revoked task was doing goes to `matched`.
+    pub(super) fn revoke_workflow(
+        &mut self,
+        id: &str,
+        ctx: Ctx,
+        matched: &mut Vec<(TaskId, Revocation)>,
+        out: &mut Outcome,
+    ) -> Option<Revocation> {
+        let keys = self
+            .workflow_ids
+            .get(id)
+            .and_then(|key| self.workflows.get(key))?
+            .tasks
+            .clone();
+        let mut revoked_any = false;
+        for key in keys {
+            let Some(meta) = self.tasks.get(&key) else {
+                continue;
+            };
+            if meta.state.is_terminal() {
+                continue;
+            }
+            let task_id = meta.id.clone();
+            let what = self.revoke_key(key, ctx, out);
+            revoked_any = true;
+            matched.push((task_id, what));
+        }
+        if revoked_any {
+            return Some(Revocation::Waiting);
+        }
+        // Everything had finished: the workflow ended as its last task did.
+        let last = self
+            .workflow(id)
+            .and_then(|(_, tasks)| tasks.last().map(|m| m.state));
+        Some(Revocation::Finished(
+            last.unwrap_or(super::TaskState::Succeeded),
+        ))
+    }
+}
