@@ -137,6 +137,7 @@ pub(crate) async fn reopen(
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(tasks))) => {
                     sessions.forget_kept();
+                    settle_flows(&broker).await;
                     tracing::warn!(
                         tasks,
                         "the disk has room again; reopened the store, {tasks} tasks recovered"
@@ -151,5 +152,16 @@ pub(crate) async fn reopen(
                 last = Some(cause);
             }
         }
+    }
+}
+
+/// Settles the workflow steps a restart (or a reopen) left between an input and its
+/// consequence (see `engine::canvas`); a failure is logged, and the broker fails as on any
+/// failed write.
+pub(crate) async fn settle_flows(broker: &Broker) {
+    match broker.settle_flows().await {
+        Ok(0) => {}
+        Ok(settled) => tracing::info!(settled, "settled workflow steps after a restart"),
+        Err(err) => tracing::error!(cause = %chain(&err), "settling workflow steps failed"),
     }
 }

@@ -170,6 +170,7 @@ pub async fn start_with_clock(
         }
         None => None,
     };
+    crate::drivers::settle_flows(&broker).await;
     for timer in Timer::ALL {
         tracker.spawn(crate::drivers::run(broker.clone(), timer, token.clone()));
     }

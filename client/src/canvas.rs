@@ -42,7 +42,60 @@ pub enum Canvas {
         header: Vec<Canvas>,
         /// Run with the header's results.
         body: Box<Canvas>,
+        /// What a failed member does to the body.
+        policy: ChordPolicy,
     },
+    /// One task whose payload is a JSON array of items: the worker runs its handler once per
+    /// item, and the result is the list of the results (Celery's `map`; `star`: `starmap`,
+    /// each item a list of arguments).
+    Map {
+        /// The task; its payload holds the items.
+        task: Box<Task>,
+        /// Each item is a list of arguments.
+        star: bool,
+    },
+    /// A task's items (its payload: a JSON array of argument lists) split into a group of
+    /// starmap tasks of `size` items each (Celery's `chunks`).
+    Chunks {
+        /// The task; its payload holds the items.
+        task: Box<Task>,
+        /// Items per chunk.
+        size: u32,
+    },
+    /// A part with callbacks: `link` runs after it succeeds, with its result; each
+    /// `link_error` task runs once when a task of it fails for good, with
+    /// `{"task_id", "error": {"kind", "message"}}` as its first argument.
+    Linked {
+        /// The part.
+        canvas: Box<Canvas>,
+        /// Success callbacks.
+        link: Vec<Canvas>,
+        /// Error callbacks.
+        link_error: Vec<Task>,
+    },
+}
+
+/// What a failed chord member (failed for good, revoked or expired) does to the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChordPolicy {
+    /// The body is revoked at once (`ParentFailed`, naming the member).
+    #[default]
+    FailFast,
+    /// The body waits for every member, then is revoked if one failed.
+    WaitAll,
+    /// The body runs with the results and the errors in order: a failed member's place holds
+    /// `{"task_id", "error": {"kind", "message"}}`.
+    Partial,
+}
+
+impl ChordPolicy {
+    fn to_proto(self) -> v1::ChordPolicy {
+        match self {
+            Self::FailFast => v1::ChordPolicy::FailFast,
+            Self::WaitAll => v1::ChordPolicy::WaitAll,
+            Self::Partial => v1::ChordPolicy::Partial,
+        }
+    }
 }
 
 impl From<Task> for Canvas {
@@ -63,6 +116,89 @@ impl Canvas {
         }
     }
 
+    /// A map task (see [`Canvas::Map`]): `task`'s payload is the JSON array of items.
+    pub fn map(task: Task) -> Self {
+        Self::Map {
+            task: Box::new(task),
+            star: false,
+        }
+    }
+
+    /// A starmap task: each item of `task`'s payload is a list of arguments.
+    pub fn starmap(task: Task) -> Self {
+        Self::Map {
+            task: Box::new(task),
+            star: true,
+        }
+    }
+
+    /// `task`'s items (argument lists) in chunks of `size`: a group of starmap tasks.
+    pub fn chunks(task: Task, size: u32) -> Self {
+        Self::Chunks {
+            task: Box::new(task),
+            size,
+        }
+    }
+
+    /// Sets a chord's policy for failed members; other parts are returned unchanged.
+    #[must_use]
+    pub fn on_member_failure(self, policy: ChordPolicy) -> Self {
+        match self {
+            Self::Chord { header, body, .. } => Self::Chord {
+                header,
+                body,
+                policy,
+            },
+            Self::Linked {
+                canvas,
+                link,
+                link_error,
+            } => Self::Linked {
+                canvas: Box::new(canvas.on_member_failure(policy)),
+                link,
+                link_error,
+            },
+            other => other,
+        }
+    }
+
+    /// Adds a success callback (Celery's `link`): it runs after this part succeeds, with its
+    /// result, and is not part of this part's result.
+    #[must_use]
+    pub fn link(self, callback: impl Into<Canvas>) -> Self {
+        let (canvas, mut link, link_error) = self.into_linked();
+        link.push(callback.into());
+        Self::Linked {
+            canvas,
+            link,
+            link_error,
+        }
+    }
+
+    /// Adds an error callback (Celery's `link_error`): it runs once when a task of this part
+    /// fails for good, with the task's id and error first among its arguments.
+    #[must_use]
+    pub fn link_error(self, callback: Task) -> Self {
+        let (canvas, link, mut link_error) = self.into_linked();
+        link_error.push(callback);
+        Self::Linked {
+            canvas,
+            link,
+            link_error,
+        }
+    }
+
+    fn into_linked(self) -> (Box<Canvas>, Vec<Canvas>, Vec<Task>) {
+        match self {
+            Self::Linked {
+                canvas,
+                link,
+                link_error,
+            } => (canvas, link, link_error),
+            other => (Box::new(other), Vec::new(), Vec::new()),
+        }
+    }
+
     /// This, then `next` with its result: a chain (extended when this is one already).
     #[must_use]
     pub fn then(self, next: impl Into<Canvas>) -> Self {
@@ -75,7 +211,8 @@ impl Canvas {
         }
     }
 
-    /// The tasks in the order the broker answers their ids (depth first).
+    /// The tasks in the order the broker answers their ids (depth first); a chunks part is
+    /// listed once, where the broker answers one id per chunk.
     pub fn tasks(&self) -> Vec<&Task> {
         let mut out = Vec::new();
         self.collect(&mut out);
@@ -84,11 +221,22 @@ impl Canvas {
 
     fn collect<'a>(&'a self, out: &mut Vec<&'a Task>) {
         match self {
-            Self::Task { task, .. } => out.push(task),
+            Self::Task { task, .. } | Self::Map { task, .. } | Self::Chunks { task, .. } => {
+                out.push(task);
+            }
             Self::Chain(parts) | Self::Group(parts) => parts.iter().for_each(|p| p.collect(out)),
-            Self::Chord { header, body } => {
+            Self::Chord { header, body, .. } => {
                 header.iter().for_each(|p| p.collect(out));
                 body.collect(out);
+            }
+            Self::Linked {
+                canvas,
+                link,
+                link_error,
+            } => {
+                canvas.collect(out);
+                link.iter().for_each(|p| p.collect(out));
+                out.extend(link_error.iter());
             }
         }
     }
@@ -101,18 +249,55 @@ impl Canvas {
                 task: Some((*task).into_spec()),
                 immutable,
             }),
+            Self::Map { task, star } => Kind::Map(v1::Map {
+                task: Some(v1::Signature {
+                    task: Some((*task).into_spec()),
+                    immutable: false,
+                }),
+                star,
+            }),
+            Self::Chunks { task, size } => Kind::Chunks(v1::Chunks {
+                task: Some(v1::Signature {
+                    task: Some((*task).into_spec()),
+                    immutable: false,
+                }),
+                size,
+            }),
             Self::Chain(steps) => Kind::Chain(v1::Chain {
                 steps: steps.into_iter().map(Self::into_proto).collect(),
             }),
             Self::Group(members) => Kind::Group(v1::Group {
                 members: members.into_iter().map(Self::into_proto).collect(),
             }),
-            Self::Chord { header, body } => Kind::Chord(Box::new(v1::Chord {
+            Self::Chord {
+                header,
+                body,
+                policy,
+            } => Kind::Chord(Box::new(v1::Chord {
                 header: header.into_iter().map(Self::into_proto).collect(),
                 body: Some(Box::new(body.into_proto())),
+                policy: policy.to_proto().into(),
             })),
+            Self::Linked {
+                canvas,
+                link,
+                link_error,
+            } => {
+                let mut inner = canvas.into_proto();
+                inner.link.extend(link.into_iter().map(Self::into_proto));
+                inner
+                    .link_error
+                    .extend(link_error.into_iter().map(|task| v1::Signature {
+                        task: Some(task.into_spec()),
+                        immutable: false,
+                    }));
+                return inner;
+            }
         };
-        v1::Canvas { kind: Some(kind) }
+        v1::Canvas {
+            kind: Some(kind),
+            ..v1::Canvas::default()
+        }
     }
 }
 
@@ -134,6 +319,7 @@ pub fn chord<C: Into<Canvas>>(
     Canvas::Chord {
         header: header.into_iter().map(Into::into).collect(),
         body: Box::new(body.into()),
+        policy: ChordPolicy::FailFast,
     }
 }
 

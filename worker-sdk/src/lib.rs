@@ -39,6 +39,7 @@
 //! - `trace`: the `task` span each attempt runs in, with its producer's W3C trace context
 //!   ([`TRACEPARENT`], [`TRACESTATE`]).
 //! - `logging`: [`init_logging`] in a [`LogFormat`], with the HTTP/2 stack kept quiet.
+//! - `mapping`: map tasks (the `stalk-map` header): the handler run once per item.
 //! - `cli`: [`WorkerArgs`] and [`worker_args!`], a ready-made command line (flags with `STALK_*`
 //!   twins) that carries the program's own name and version.
 //!
@@ -74,6 +75,7 @@ mod error;
 mod identity;
 mod link;
 mod logging;
+mod mapping;
 mod metrics;
 mod policy;
 mod pool;

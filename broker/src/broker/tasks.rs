@@ -125,6 +125,18 @@ impl Broker {
         }
     }
 
+    /// Settles the workflow steps whose inputs were written before a restart but whose release
+    /// or revoke was not; returns how many were settled.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn settle_flows(&self) -> Result<usize, BrokerError> {
+        match self.execute(Command::SettleFlows).await?.reply {
+            Reply::Ticked(settled) => Ok(settled),
+            other => Err(BrokerError::unexpected("SettleFlows", &other)),
+        }
+    }
+
     /// Leases up to `max` tasks from `queues`, waiting up to `wait` for one to become ready.
     ///
     /// # Errors

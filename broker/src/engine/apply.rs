@@ -14,6 +14,7 @@ impl Engine {
     pub fn apply(&mut self, command: Command, ctx: Ctx) -> Result<Outcome, EngineError> {
         match command {
             Command::Enqueue(tasks) => Ok(self.enqueue(tasks, ctx)),
+            Command::SettleFlows => Ok(self.settle_flows(ctx)),
             Command::EnqueueWorkflow { id, tree, tasks } => {
                 Ok(self.enqueue_workflow(id, tree, tasks, ctx))
             }

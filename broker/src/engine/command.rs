@@ -207,6 +207,9 @@ pub enum Command {
         /// Pause (true) or resume (false).
         paused: bool,
     },
+    /// After a restart: settle the workflow steps whose inputs were written but whose release
+    /// or revoke was not (see `canvas`).
+    SettleFlows,
     /// Record events that no task change makes (workers coming and going, queues paused):
     /// they are numbered and stored like any other.
     Record(Vec<Event>),
@@ -296,7 +299,7 @@ pub enum Reply {
     Purged(u64),
     /// To `Replay`: the ids put back.
     Replayed(Vec<TaskId>),
-    /// To `Tick`: how many tasks moved.
+    /// To `Tick` and `SettleFlows`: how many tasks moved.
     Ticked(usize),
     /// To `PutSchedule` and `PauseSchedule`: the schedule as stored.
     Schedule(Box<Schedule>),
@@ -334,8 +337,8 @@ pub enum Write {
         key: u64,
         /// Which input.
         slot: u32,
-        /// The result.
-        value: bytes::Bytes,
+        /// The result, or the failure.
+        input: super::canvas::Input,
     },
     /// A workflow step's inputs are gone (the step was deleted).
     DeleteFlowInputs(u64),

@@ -77,7 +77,7 @@ mod workflows;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-pub use canvas::{assemble, FlowNode, InputShape, NewFlow, Shape};
+pub use canvas::{assemble, FlowMode, FlowNode, Input, InputShape, NewFlow, Shape, Verdict};
 pub use command::{
     AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, RevokeReport,
     StoppedLease, Timer, Write,

@@ -2,7 +2,7 @@
 
 use super::task::{TaskMeta, TaskState};
 use super::transitions::index;
-use super::{Engine, EngineConfig};
+use super::{Engine, EngineConfig, Verdict};
 
 impl Engine {
     /// Rebuilds the engine from stored tasks (in any order). A task that was LEASED when the
@@ -13,7 +13,11 @@ impl Engine {
         for mut meta in stored {
             // A step whose last input was stored before the crash, but not its release.
             let released = meta.state == TaskState::Waiting
-                && meta.cold().flow.as_ref().is_some_and(|f| f.missing() == 0);
+                && meta
+                    .cold()
+                    .flow
+                    .as_ref()
+                    .is_some_and(|f| f.verdict() == Verdict::Release);
             if released {
                 meta.state = TaskState::Ready;
             }

@@ -56,7 +56,7 @@ pub use space::FreeSpace;
 
 use bytes::Bytes;
 
-use crate::engine::{TaskBody, TaskResult, Write};
+use crate::engine::{Input, TaskBody, TaskResult, Write};
 
 /// Store settings.
 #[derive(Debug, Clone)]
@@ -139,9 +139,11 @@ impl Store {
                 Write::DeleteWorkflow(key) => {
                     self.db.remove(keys::task_key(keys::WORKFLOW, key))?;
                 }
-                Write::FlowInput { key, slot, value } => {
-                    self.db
-                        .insert(keys::flow_input_key(key, slot), value.as_ref())?;
+                Write::FlowInput { key, slot, input } => {
+                    self.db.insert(
+                        keys::flow_input_key(key, slot),
+                        records::encode_flow_input(&input),
+                    )?;
                 }
                 Write::PutSchedule(schedule) => {
                     self.db.insert(
@@ -206,13 +208,13 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Io`].
-    pub fn flow_inputs(&self, key: u64, slots: usize) -> Result<Vec<Option<Bytes>>, StoreError> {
+    pub fn flow_inputs(&self, key: u64, slots: usize) -> Result<Vec<Option<Input>>, StoreError> {
         let mut inputs = vec![None; slots];
         for entry in self.db.scan_prefix(keys::task_key(keys::FLOW_INPUT, key)) {
             let (k, value) = entry?;
             let slot = keys::decode_flow_input_key(&k).map(|(_, slot)| slot as usize);
             if let Some(input) = slot.and_then(|slot| inputs.get_mut(slot)) {
-                *input = Some(Bytes::from_owner(value));
+                *input = Some(records::decode_flow_input(&k, Bytes::from_owner(value))?);
             }
         }
         Ok(inputs)

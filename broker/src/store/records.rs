@@ -10,8 +10,8 @@ use prost::Message;
 
 use super::StoreError;
 use crate::engine::{
-    FlowNode, InputShape, Shape, TaskBody, TaskCold, TaskError, TaskId, TaskMeta, TaskOptions,
-    TaskResult, TaskState, DEFAULT_MAX_LOST_ATTEMPTS,
+    FlowMode, FlowNode, Input, InputShape, Shape, TaskBody, TaskCold, TaskError, TaskId, TaskMeta,
+    TaskOptions, TaskResult, TaskState, DEFAULT_MAX_LOST_ATTEMPTS,
 };
 
 /// More inputs than any workflow step can have (the service bounds a workflow's size far
@@ -98,6 +98,9 @@ pub(crate) struct StateRecord {
     /// A workflow step: its workflow's key.
     #[prost(uint64, tag = "34")]
     flow_workflow: u64,
+    /// A workflow step: what it does with a failed input (`FlowMode::code`).
+    #[prost(uint32, tag = "35")]
+    flow_mode: u32,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -134,6 +137,8 @@ pub(crate) struct BodyRecord {
     input_shape: Option<String>,
     #[prost(bool, tag = "7")]
     input_immutable: bool,
+    #[prost(bool, tag = "8")]
+    input_errback: bool,
 }
 
 impl BodyRecord {
@@ -141,6 +146,7 @@ impl BodyRecord {
     pub(crate) fn from_body(body: TaskBody) -> Self {
         Self {
             input_immutable: body.input.as_ref().is_some_and(|i| i.immutable),
+            input_errback: body.input.as_ref().is_some_and(|i| i.errback),
             input_shape: body.input.as_ref().map(|i| i.shape.encode()),
             payload: body.payload,
             content_type: body.content_type,
@@ -152,19 +158,48 @@ impl BodyRecord {
 
     /// The body of a record.
     pub(crate) fn into_body(self) -> TaskBody {
-        let immutable = self.input_immutable;
+        let (immutable, errback) = (self.input_immutable, self.input_errback);
         TaskBody {
             input: self
                 .input_shape
                 .as_deref()
                 .and_then(Shape::decode)
-                .map(|shape| InputShape { shape, immutable }),
+                .map(|shape| InputShape {
+                    shape,
+                    immutable,
+                    errback,
+                }),
             payload: self.payload,
             content_type: self.content_type,
             headers: self.headers,
             soft_time_limit_ms: self.soft_time_limit_ms,
             time_limit_ms: self.time_limit_ms,
         }
+    }
+}
+
+/// A workflow step's input: the version byte, 1 if a failure filled it (else 0), then the
+/// result or the failure's JSON.
+pub(crate) fn encode_flow_input(input: &Input) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + input.value.len());
+    out.push(V1);
+    out.push(u8::from(input.failed));
+    out.extend_from_slice(&input.value);
+    out
+}
+
+/// Decodes a workflow step's input; its value is a slice of `bytes`, not a copy.
+pub(crate) fn decode_flow_input(key: &[u8], bytes: Bytes) -> Result<Input, StoreError> {
+    unversioned(key, &bytes)?;
+    match bytes.get(1) {
+        Some(&flag @ (0 | 1)) => Ok(Input {
+            failed: flag == 1,
+            value: bytes.slice(2..),
+        }),
+        _ => Err(StoreError::Corrupt {
+            key: key.to_vec(),
+            reason: "a workflow input without its failed flag".into(),
+        }),
     }
 }
 
@@ -246,6 +281,7 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
             .collect(),
         flow: cold.flow.is_some(),
         flow_workflow: cold.flow.as_ref().map_or(0, |f| f.workflow),
+        flow_mode: cold.flow.as_ref().map_or(0, |f| f.mode.code()),
         flow_inputs: cold
             .flow
             .as_ref()
@@ -290,6 +326,10 @@ pub(crate) fn decode_state(
             ),
         });
     }
+    let mode = FlowMode::from_code(record.flow_mode).ok_or_else(|| StoreError::Corrupt {
+        key: key.to_vec(),
+        reason: format!("unknown workflow step mode {}", record.flow_mode),
+    })?;
     let priority = u8::try_from(record.priority.min(9)).unwrap_or(9);
     // Stored values were bounded by the service when the task was enqueued.
     let narrow = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
@@ -327,6 +367,7 @@ pub(crate) fn decode_state(
                 record.flow_inputs as usize,
                 feeds,
                 record.flow_workflow,
+                mode,
             ))
         }),
     };
@@ -415,7 +456,12 @@ mod tests {
                 }),
                 headers: vec![(Arc::from("tenant"), Arc::from("acme"))],
                 // Which inputs are filled is read from the stored inputs, not the record.
-                flow: Some(Box::new(FlowNode::new(2, vec![(9, 0), (10, 3)], 11))),
+                flow: Some(Box::new(FlowNode::new(
+                    2,
+                    vec![(9, 0), (10, 3)],
+                    11,
+                    FlowMode::Partial,
+                ))),
             })),
         }
     }
@@ -457,6 +503,7 @@ mod tests {
             input: Some(InputShape {
                 shape: Shape::List(vec![Shape::Slot(0), Shape::Slot(1)]),
                 immutable: true,
+                errback: true,
             }),
             ..body
         };

@@ -7,7 +7,7 @@ use super::keys::{
     STATE, WORKFLOW,
 };
 use super::limit_records::decode_limit;
-use super::records::{decode_state, unversioned};
+use super::records::{decode_flow_input, decode_state, unversioned};
 use super::revocation_records::decode_revocation;
 use super::schedule_records::decode_schedule;
 use super::{EventBatch, Store, StoreError};
@@ -145,7 +145,7 @@ impl Store {
     /// inputs whose step is gone (a crash inside a `Write::Delete`'s removes).
     fn read_flow_inputs(&self, tasks: &mut [TaskMeta]) -> Result<(), StoreError> {
         for entry in self.db.scan_prefix([FLOW_INPUT]) {
-            let (key, _) = entry?;
+            let (key, value) = entry?;
             let Some((task, slot)) = keys::decode_flow_input_key(&key) else {
                 return Err(StoreError::Corrupt {
                     key: key.to_vec(),
@@ -158,7 +158,8 @@ impl Store {
                 .and_then(|i| tasks.get_mut(i))
                 .and_then(|t| t.cold.as_deref_mut())
                 .and_then(|c| c.flow.as_deref_mut());
-            match flow.map(|f| f.fill(slot)) {
+            let failed = decode_flow_input(&key, bytes::Bytes::from_owner(value))?.failed;
+            match flow.map(|f| f.fill(slot, failed)) {
                 Some(true) => {}
                 _ => {
                     tracing::warn!(key = ?key, "removing a workflow input without its step");

@@ -95,9 +95,11 @@ async fn run(
             format!("no handler for task {:?} in the prefork child", job.name),
         ));
     };
+    let meta = Arc::new(TaskMeta::from_leased(&job.task.unwrap_or_default()));
+    let handler = crate::mapping::for_task(handler, &meta)?;
     let soft_limit = CancellationToken::new();
     let ctx = TaskContext {
-        meta: Arc::new(TaskMeta::from_leased(&job.task.unwrap_or_default())),
+        meta,
         soft_limit: soft_limit.clone(),
         resources,
     };

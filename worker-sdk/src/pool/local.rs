@@ -67,14 +67,18 @@ impl LocalPool {
     pub(crate) fn submit(&self, job: Job) -> CancellationToken {
         let stop = CancellationToken::new();
         let done = self.done.clone();
-        let handler = self.registry.get(&job.meta.name);
+        let handler = self
+            .registry
+            .get(&job.meta.name)
+            .map(|handler| crate::mapping::for_task(handler, &job.meta));
         let (threads, resources) = (self.threads, self.resources.clone());
         let (stopped, slots) = (stop.clone(), self.slots.clone());
         let span = crate::trace::task_span(&job.meta);
         let attempt = async move {
             let started = Instant::now();
             let result = match handler {
-                Some(handler) => {
+                Some(Err(refused)) => Err(refused),
+                Some(Ok(handler)) => {
                     let attempt = run(handler, &job, threads, resources, slots);
                     tokio::select! {
                         result = attempt => result,

@@ -3,11 +3,15 @@
 //! revokes what waited for it, naming the step that failed.
 
 use serde_json::{json, Value};
+use std::sync::Arc;
+
 use stalk_client::{
-    chain, chord, group, Canvas, Client, ClientError, Task, TaskState, TaskStatus, WorkflowTree,
+    chain, chord, group, Canvas, ChordPolicy, Client, ClientError, Task, TaskState, TaskStatus,
+    WorkflowTree,
 };
 use stalk_testkit::{wait_until, TestBroker};
 use stalk_worker::{TaskError, WorkerBuilder};
+use tokio::sync::Semaphore;
 
 use crate::support::{spawn, SOON};
 
@@ -282,5 +286,162 @@ async fn a_chord_of_ten_thousand_members_gives_its_body_every_result_in_order() 
     assert_eq!(body.state, TaskState::Succeeded, "{body:?}");
     let results: Vec<i64> = body.json().expect("the members' results");
     assert_eq!(results, (0..MEMBERS).collect::<Vec<_>>());
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn chord_policies_decide_what_a_failed_member_does_to_the_body() {
+    let broker = TestBroker::start().await;
+    let gate = Arc::new(Semaphore::new(0));
+    let permits = gate.clone();
+    let worker = spawn(&broker, move |w| {
+        tasks(w).task("gated", move |n: Vec<i64>| {
+            let permits = permits.clone();
+            async move {
+                permits.acquire().await.expect("open").forget();
+                Ok::<_, TaskError>(n[0])
+            }
+        })
+    })
+    .await;
+    let client = broker.client().await;
+    let boom = || Task::new("boom").json(&json!(null)).expect("JSON");
+    let gated = Task::new("gated").json(&[7]).expect("JSON");
+
+    // Wait for all: the body waits for the gated member after another one failed.
+    let flow = client
+        .enqueue_workflow(
+            chord([add(1), boom(), gated], Task::new("collect"))
+                .on_member_failure(ChordPolicy::WaitAll),
+        )
+        .await
+        .expect("chord");
+    let failed = finished(&client, &flow.task_ids[1]).await;
+    assert_eq!(failed.state, TaskState::Failed);
+    let body_id = flow.last().expect("body").to_owned();
+    let body = client.result(&body_id, None).await.expect("status");
+    assert_eq!(
+        body.state,
+        TaskState::Waiting,
+        "still waits for the gated member"
+    );
+    gate.add_permits(1);
+    let body = finished(&client, &body_id).await;
+    assert_eq!(body.state, TaskState::Revoked, "{body:?}");
+    let error = body.error.expect("why");
+    assert_eq!(
+        (error.kind.as_str(), error.message.as_str()),
+        ("ParentFailed", "1 of the 3 tasks it waited for failed")
+    );
+
+    // Partial: the body runs with the results and the error in place.
+    let flow = client
+        .enqueue_workflow(
+            chord([add(1), boom(), add(3)], Task::new("collect"))
+                .on_member_failure(ChordPolicy::Partial),
+        )
+        .await
+        .expect("chord");
+    let got = result(&client, flow.last().expect("body")).await;
+    assert_eq!(
+        got,
+        json!([1, {"task_id": flow.task_ids[1], "error": {"kind": "ValueError", "message": "bad input"}}, 3])
+    );
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_link_runs_with_the_result_and_an_error_link_with_the_failure() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, tasks).await;
+    let client = broker.client().await;
+    let boom = || Task::new("boom").json(&json!(null)).expect("JSON");
+
+    // Success: the link gets the chain's result; the error link is not needed.
+    let flow = client
+        .enqueue_workflow(
+            chain![add(1), add(2)]
+                .link(Task::new("collect"))
+                .link_error(Task::new("collect")),
+        )
+        .await
+        .expect("workflow");
+    let [_, _, link, errback] = flow.task_ids.as_slice() else {
+        panic!("four tasks: {:?}", flow.task_ids);
+    };
+    assert_eq!(result(&client, link).await, json!(3));
+    let skipped = finished(&client, errback).await;
+    assert_eq!(skipped.state, TaskState::Revoked);
+    assert_eq!(skipped.error.expect("why").kind, "NotNeeded");
+
+    // Failure: the error link gets the failed task's id and error; the link never runs.
+    let flow = client
+        .enqueue_workflow(
+            Canvas::from(boom())
+                .link(add(1))
+                .link_error(Task::new("collect")),
+        )
+        .await
+        .expect("workflow");
+    let [failed, link, errback] = flow.task_ids.as_slice() else {
+        panic!("three tasks: {:?}", flow.task_ids);
+    };
+    assert_eq!(
+        result(&client, errback).await,
+        json!({"task_id": failed, "error": {"kind": "ValueError", "message": "bad input"}})
+    );
+    let link = finished(&client, link).await;
+    assert_eq!(link.state, TaskState::Revoked);
+    assert_eq!(link.error.expect("why").kind, "ParentFailed");
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn map_starmap_and_chunks_run_the_handler_per_item() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, |w| {
+        tasks(w).task_blocking("double", |args: Vec<i64>| Ok::<_, TaskError>(args[0] * 2))
+    })
+    .await;
+    let client = broker.client().await;
+    let items = |name: &str, items: &Value| Task::new(name).json(items).expect("JSON");
+
+    let flow = client
+        .enqueue_workflow(Canvas::map(items("double", &json!([1, 2, 3]))))
+        .await
+        .expect("map");
+    assert_eq!(flow.task_ids.len(), 1, "one task");
+    assert_eq!(result(&client, &flow.task_ids[0]).await, json!([2, 4, 6]));
+
+    let flow = client
+        .enqueue_workflow(Canvas::starmap(items(
+            "math.add",
+            &json!([[1, 2], [3, 4, 5]]),
+        )))
+        .await
+        .expect("starmap");
+    assert_eq!(result(&client, &flow.task_ids[0]).await, json!([3, 12]));
+
+    // Five argument lists in chunks of two: three tasks, then a body with their lists.
+    let chunked = Canvas::chunks(items("math.add", &json!([[1], [2], [3], [4], [5]])), 2);
+    let flow = client
+        .enqueue_workflow(chain![chunked, Task::new("collect")])
+        .await
+        .expect("chunks");
+    assert_eq!(flow.task_ids.len(), 4);
+    assert_eq!(
+        result(&client, flow.last().expect("body")).await,
+        json!([[1, 2], [3, 4], [5]])
+    );
+
+    // A map whose items are not a JSON array is refused before anything is stored.
+    let err = client
+        .enqueue_workflow(Canvas::map(items("double", &json!({"not": "a list"}))))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("the items must be a JSON array"),
+        "{err}"
+    );
     worker.stop().await.unwrap();
 }

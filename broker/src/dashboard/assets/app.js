@@ -13,6 +13,9 @@ const state = {
   flow: new Map(),     // queue -> {in: [ms], out: [ms]} within RATE_WINDOW_MS
   feed: null,
   refreshTimer: null,
+  // What the last replay did: kept across the refreshes live events cause, until the view
+  // changes.
+  replayNote: "",
 };
 
 function esc(value) {
@@ -249,7 +252,7 @@ async function showDead() {
         <button class="replay-all" data-queue="${esc(q.queue)}">Replay all</button></h2>
       ${table([["task"], ["name"], ["attempts", 1], ["last error"], [""]], rows, "None.")}</section>`;
   });
-  view.innerHTML = `<p id="replay-result"></p>${sections.join("") || '<section><p class="empty" id="no-dead">No queue holds a dead letter.</p></section>'}`;
+  view.innerHTML = `<p id="replay-result">${esc(state.replayNote)}</p>${sections.join("") || '<section><p class="empty" id="no-dead">No queue holds a dead letter.</p></section>'}`;
   for (const button of view.querySelectorAll("button.replay, button.replay-all")) {
     button.addEventListener("click", () => replay(button.dataset.queue, button.dataset.taskId));
   }
@@ -263,8 +266,8 @@ async function replay(queue, taskId) {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ task_ids: taskId ? [taskId] : [] }),
     });
+    state.replayNote = `Replayed ${task_ids.length} from ${queue}.`;
     await showDead();
-    document.getElementById("replay-result").textContent = `Replayed ${task_ids.length} from ${queue}.`;
   } catch (err) {
     if (out) out.innerHTML = `<span class="error">${esc(err.message)}</span>`;
   }
@@ -298,7 +301,10 @@ document.getElementById("find-task").addEventListener("submit", (e) => {
   if (id) location.hash = `#/task/${encodeURIComponent(id)}`;
 });
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => {
+  state.replayNote = "";
+  route();
+});
 // Rates age even when nothing happens: redraw the overview now and then.
 setInterval(() => { if (currentRoute().name === "overview" && !view.hidden) route(); }, 5000);
 

@@ -10,12 +10,14 @@ fn chain_of_two(h: &mut Harness) {
         inputs: 0,
         feeds: vec![(1, 0)],
         workflow: 0,
+        mode: FlowMode::FailFast,
     });
     let mut second = task("second");
     second.flow = Some(NewFlow {
         inputs: 1,
         feeds: Vec::new(),
         workflow: 0,
+        mode: FlowMode::FailFast,
     });
     h.run(Command::Enqueue(vec![first, second]))
         .expect("enqueue");
@@ -129,6 +131,7 @@ fn a_workflow_is_kept_while_a_task_of_it_is_and_revoking_its_id_revokes_the_rest
         inputs: 1,
         feeds: Vec::new(),
         workflow: 0,
+        mode: FlowMode::FailFast,
     });
     a.flow.as_mut().expect("flow").feeds.push((1, 0));
     h.run(Command::EnqueueWorkflow {
@@ -149,4 +152,44 @@ fn a_workflow_is_kept_while_a_task_of_it_is_and_revoking_its_id_revokes_the_rest
         Some(TaskState::Waiting),
         "another workflow"
     );
+}
+
+#[test]
+fn settling_after_a_restart_revokes_a_step_whose_parent_failure_was_written_alone() {
+    let mut h = Harness::new();
+    chain_of_two(&mut h);
+    let waiting = h.engine.get("second").cloned().expect("second");
+    let granted = h.lease("q", 1);
+    assert_eq!(h.fail(&granted[0], true), TaskState::Failed);
+    let failed = h.engine.get("first").cloned().expect("first");
+    // A crash wrote the first task's failure, not what follows from it.
+    let mut engine = Engine::recover(CONFIG, [failed, waiting]);
+    assert_eq!(
+        engine.get("second").map(|m| m.state),
+        Some(TaskState::Waiting)
+    );
+    let ctx = Ctx {
+        now_ms: h.now,
+        seq: h.seq + 1,
+    };
+    let outcome = engine.apply(Command::SettleFlows, ctx).expect("settle");
+    assert_eq!(
+        engine.get("second").map(|m| m.state),
+        Some(TaskState::Revoked)
+    );
+    assert!(outcome
+        .writes
+        .iter()
+        .any(|w| matches!(w, Write::FlowInput { input, .. } if input.failed)));
+    // Settling again changes nothing.
+    let again = engine
+        .apply(
+            Command::SettleFlows,
+            Ctx {
+                seq: ctx.seq + 1,
+                ..ctx
+            },
+        )
+        .expect("settle");
+    assert!(again.writes.is_empty(), "{:?}", again.writes);
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use serde_json::{json, Map, Value};
-use stalk_client::{Canvas, Client, Task, TaskStatus, WorkflowStatus, WorkflowTree};
+use stalk_client::{Canvas, ChordPolicy, Client, Task, TaskStatus, WorkflowStatus, WorkflowTree};
 
 use crate::commands::emit_json;
 use crate::exit::CliError;
@@ -16,7 +16,10 @@ pub(crate) enum WorkflowCommand {
     /// Submit a workflow described in a JSON file (`-` reads standard input) and print its id
     /// and its tasks' ids. A task is `{"task": NAME, "args": [...]}` (also `queue`,
     /// `priority`, `max_retries`, `immutable`); parts are `{"chain": [...]}`,
-    /// `{"group": [...]}` and `{"chord": {"header": [...], "body": ...}}`.
+    /// `{"group": [...]}` and `{"chord": {"header": [...], "body": ..., "policy":
+    /// "fail_fast"|"wait_all"|"partial"}}`, `{"map": TASK}`, `{"starmap": TASK}` and
+    /// `{"chunks": TASK, "size": N}` (the task's args are the items); any part takes
+    /// `"link": [...]` and `"link_error": [tasks]`.
     Submit {
         /// The file.
         file: PathBuf,
@@ -93,21 +96,47 @@ fn canvas(path: &str, value: &Value) -> Result<Canvas, String> {
             "{path}: expected an object with task, chain, group or chord"
         ));
     };
-    let list = |key: &str, value: &Value| -> Result<Vec<Canvas>, String> {
-        let items = value
+    let mut part = part(path, object)?;
+    if let Some(links) = object.get("link") {
+        for callback in list(path, "link", links)? {
+            part = part.link(callback);
+        }
+    }
+    if let Some(errbacks) = object.get("link_error") {
+        let errbacks = errbacks
             .as_array()
-            .ok_or_else(|| format!("{path}.{key}: expected a list"))?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| canvas(&format!("{path}.{key}[{i}]"), item))
-            .collect()
-    };
+            .ok_or_else(|| format!("{path}.link_error: expected a list of tasks"))?;
+        for (i, errback) in errbacks.iter().enumerate() {
+            let at = format!("{path}.link_error[{i}]");
+            let errback = errback
+                .as_object()
+                .filter(|o| o.contains_key("task"))
+                .ok_or_else(|| format!("{at}: expected a task"))?;
+            part = part.link_error(task(&at, errback)?.0);
+        }
+    }
+    Ok(part)
+}
+
+/// The parts of `value` (a list) at `path.key`.
+fn list(path: &str, key: &str, value: &Value) -> Result<Vec<Canvas>, String> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| format!("{path}.{key}: expected a list"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| canvas(&format!("{path}.{key}[{i}]"), item))
+        .collect()
+}
+
+/// The chain, group, chord or task an object describes (without its callbacks).
+fn part(path: &str, object: &Map<String, Value>) -> Result<Canvas, String> {
     if let Some(steps) = object.get("chain") {
-        return list("chain", steps).map(Canvas::Chain);
+        return list(path, "chain", steps).map(Canvas::Chain);
     }
     if let Some(members) = object.get("group") {
-        return list("group", members).map(Canvas::Group);
+        return list(path, "group", members).map(Canvas::Group);
     }
     if let Some(chord) = object.get("chord") {
         let header = chord
@@ -116,20 +145,63 @@ fn canvas(path: &str, value: &Value) -> Result<Canvas, String> {
         let body = chord
             .get("body")
             .ok_or_else(|| format!("{path}.chord: expected a body"))?;
+        let policy = match chord.get("policy").map(|p| p.as_str()) {
+            None | Some(Some("fail_fast")) => ChordPolicy::FailFast,
+            Some(Some("wait_all")) => ChordPolicy::WaitAll,
+            Some(Some("partial")) => ChordPolicy::Partial,
+            Some(_) => {
+                return Err(format!(
+                    "{path}.chord.policy: expected fail_fast, wait_all or partial"
+                ))
+            }
+        };
         return Ok(Canvas::Chord {
-            header: list("chord.header", header)?,
+            header: list(path, "chord.header", header)?,
             body: Box::new(canvas(&format!("{path}.chord.body"), body)?),
+            policy,
         });
     }
+    for (key, star) in [("map", false), ("starmap", true)] {
+        if let Some(inner) = object.get(key) {
+            let inner = inner
+                .as_object()
+                .ok_or_else(|| format!("{path}.{key}: expected a task whose args are the items"))?;
+            let (task, _) = task(&format!("{path}.{key}"), inner)?;
+            return Ok(if star {
+                Canvas::starmap(task)
+            } else {
+                Canvas::map(task)
+            });
+        }
+    }
+    if let Some(inner) = object.get("chunks") {
+        let inner = inner
+            .as_object()
+            .ok_or_else(|| format!("{path}.chunks: expected a task whose args are the items"))?;
+        let size = object
+            .get("size")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("{path}.size: expected the items per chunk"))?;
+        let (task, _) = task(&format!("{path}.chunks"), inner)?;
+        return Ok(Canvas::chunks(task, size));
+    }
     if object.contains_key("task") {
-        return task(path, object);
+        return task(path, object).map(|(task, immutable)| {
+            if immutable {
+                Canvas::immutable(task)
+            } else {
+                Canvas::from(task)
+            }
+        });
     }
     Err(format!(
         "{path}: expected one of task, chain, group or chord"
     ))
 }
 
-fn task(path: &str, object: &Map<String, Value>) -> Result<Canvas, String> {
+/// A task and whether it is immutable.
+fn task(path: &str, object: &Map<String, Value>) -> Result<(Task, bool), String> {
     let field = |name: &str| object.get(name);
     let name = field("task")
         .and_then(Value::as_str)
@@ -163,28 +235,25 @@ fn task(path: &str, object: &Map<String, Value>) -> Result<Canvas, String> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(format!("{path}.immutable: expected true or false")),
     };
+    const KNOWN: [&str; 8] = [
+        "task",
+        "queue",
+        "args",
+        "priority",
+        "max_retries",
+        "immutable",
+        "link",
+        "link_error",
+    ];
     for key in object.keys() {
-        if ![
-            "task",
-            "queue",
-            "args",
-            "priority",
-            "max_retries",
-            "immutable",
-        ]
-        .contains(&key.as_str())
-        {
+        if !KNOWN.contains(&key.as_str()) {
             return Err(format!(
-                "{path}.{key}: unknown; a task takes task, args, queue, priority, max_retries \
-                 and immutable"
+                "{path}.{key}: unknown; a task takes task, args, queue, priority, max_retries, \
+                 immutable, link and link_error"
             ));
         }
     }
-    Ok(if immutable {
-        Canvas::immutable(task)
-    } else {
-        Canvas::from(task)
-    })
+    Ok((task, immutable))
 }
 
 /// The tree as indented text, a task per line with its state and result or error.
@@ -196,7 +265,33 @@ fn draw(status: &WorkflowStatus) -> String {
     };
     let mut out = format!("workflow {} ({verdict})\n", status.id);
     draw_tree(status, &status.tree, 1, &mut out);
+    // Callbacks (link, link_error) are tasks outside the tree.
+    let mut in_tree = Vec::new();
+    leaves(&status.tree, &mut in_tree);
+    let callbacks: Vec<&TaskStatus> = (0..status.tasks.len())
+        .filter(|i| !in_tree.contains(i))
+        .filter_map(|i| status.tasks.get(i))
+        .collect();
+    if !callbacks.is_empty() {
+        out.push_str("  callbacks\n");
+        for task in callbacks {
+            out.push_str(&format!("    {}\n", task_line(task)));
+        }
+    }
     out
+}
+
+fn leaves(tree: &WorkflowTree, out: &mut Vec<usize>) {
+    match tree {
+        WorkflowTree::Task(i) => out.push(*i),
+        WorkflowTree::Chain(parts) | WorkflowTree::Group(parts) => {
+            parts.iter().for_each(|p| leaves(p, out));
+        }
+        WorkflowTree::Chord { header, body } => {
+            header.iter().for_each(|p| leaves(p, out));
+            leaves(body, out);
+        }
+    }
 }
 
 fn draw_tree(status: &WorkflowStatus, tree: &WorkflowTree, depth: usize, out: &mut String) {

@@ -12,8 +12,9 @@ const CHORD: &str = r#"{"chord": {
         {"chain": [{"task": "add", "queue": "math", "args": [2]},
                    {"task": "add", "queue": "math", "args": [3]}]}
     ],
-    "body": {"task": "report", "queue": "math", "immutable": true, "args": {"to": "ops"}}
-}}"#;
+    "body": {"task": "report", "queue": "math", "immutable": true, "args": {"to": "ops"}},
+    "policy": "wait_all"
+}, "link_error": [{"task": "alert", "queue": "math"}]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_file_is_submitted_and_its_tree_drawn_with_states() {
@@ -34,7 +35,7 @@ async fn a_workflow_file_is_submitted_and_its_tree_drawn_with_states() {
         .iter()
         .map(|v| v.as_str().expect("an id").to_owned())
         .collect();
-    assert_eq!(task_ids.len(), 4);
+    assert_eq!(task_ids.len(), 5);
 
     // The first member runs and succeeds; the chain's first step waits its turn.
     let client = broker.client().await;
@@ -58,8 +59,10 @@ async fn a_workflow_file_is_submitted_and_its_tree_drawn_with_states() {
          \x20       add  {}  READY\n\
          \x20       add  {}  WAITING\n\
          \x20   body\n\
-         \x20     report  {}  WAITING\n",
-        task_ids[0], task_ids[1], task_ids[2], task_ids[3]
+         \x20     report  {}  WAITING\n\
+         \x20 callbacks\n\
+         \x20   alert  {}  WAITING\n",
+        task_ids[0], task_ids[1], task_ids[2], task_ids[3], task_ids[4]
     );
     assert_eq!(shown.stdout, expected, "{shown}");
 
@@ -92,6 +95,14 @@ async fn bad_workflow_files_and_ids_are_refused_with_what_is_wrong() {
         (
             r#"{"chord": {"header": []}}"#,
             "workflow.chord: expected a body",
+        ),
+        (
+            r#"{"chord": {"header": [{"task": "a"}], "body": {"task": "b"}, "policy": "maybe"}}"#,
+            "workflow.chord.policy: expected fail_fast, wait_all or partial",
+        ),
+        (
+            r#"{"task": "a", "link_error": [{"chain": []}]}"#,
+            "workflow.link_error[0]: expected a task",
         ),
     ] {
         std::fs::write(&file, text).unwrap();

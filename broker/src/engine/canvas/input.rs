@@ -1,89 +1,31 @@
-//! Workflows (canvas): steps that wait for the results of the steps before them.
-//!
-//! A workflow is enqueued as one command whose tasks carry a [`NewFlow`]: how many input slots
-//! the step has (one per step whose result it takes, in order) and which steps' slots its own
-//! result fills. A step with slots is WAITING until every slot is filled, then READY; nothing
-//! else about it differs from a task.
-//!
-//! What is durable, and in which order, so that a crash at any point neither loses nor repeats
-//! a step (the store recovers a prefix of the writes, in order):
-//! - when a step succeeds, its result is written into each slot it fills *before* its own
-//!   state: a crash in between runs the step again, and its second result overwrites the same
-//!   slot, so the next step is released once;
-//! - whether a step is WAITING or READY follows from its filled slots, which recovery counts;
-//! - when a step ends in any other way (failed, revoked, expired), the steps that wait for it
-//!   are revoked after it, naming it: they never run.
+//! How the outcomes a workflow step waited for make its payload (the rules are in
+//! `tasks.proto`, above `message Canvas`).
 
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::command::{Outcome, Write};
-use super::ctx::Ctx;
-use super::task::{TaskError, TaskResult, TaskState};
-use super::transitions::Change;
-use super::Engine;
-
-/// A workflow step's links, as enqueued: indexes are positions in the same command's tasks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewFlow {
-    /// Input slots: the results it waits for.
-    pub inputs: u32,
-    /// Where its result goes: (index of a task in the same command, slot).
-    pub feeds: Vec<(usize, u32)>,
-    /// Its workflow's key (set by the engine).
-    pub workflow: u64,
+/// One filled input slot, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Filled by a failure: `value` is `{"task_id": …, "error": {"kind": …, "message": …}}`.
+    pub failed: bool,
+    /// The result, or the failure.
+    pub value: Bytes,
 }
 
-/// A workflow step's links, as the engine keeps them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FlowNode {
-    /// Per input slot, whether a result filled it.
-    filled: Vec<bool>,
-    /// How many are not (kept, so a chord body of 10,000 inputs does not count them per
-    /// member).
-    missing: usize,
-    /// Where its result goes when it succeeds: (task key, slot).
-    pub feeds: Vec<(u64, u32)>,
-    /// Its workflow's key.
-    pub workflow: u64,
-}
-
-impl FlowNode {
-    /// A step with `inputs` slots, none filled yet.
-    pub fn new(inputs: usize, feeds: Vec<(u64, u32)>, workflow: u64) -> Self {
+impl Input {
+    /// A failure's input: the failed task's id and error, as JSON.
+    pub fn failure(task_id: &str, kind: &str, message: &str) -> Self {
+        let value = serde_json::json!({
+            "task_id": task_id,
+            "error": {"kind": kind, "message": message},
+        });
         Self {
-            filled: vec![false; inputs],
-            missing: inputs,
-            feeds,
-            workflow,
+            failed: true,
+            value: Bytes::from(value.to_string()),
         }
-    }
-
-    /// Its input slots.
-    pub fn inputs(&self) -> usize {
-        self.filled.len()
-    }
-
-    /// Input slots not filled yet.
-    pub fn missing(&self) -> usize {
-        self.missing
-    }
-
-    /// Marks `slot` filled; false when there is no such slot.
-    pub fn fill(&mut self, slot: u32) -> bool {
-        let Some(filled) = usize::try_from(slot)
-            .ok()
-            .and_then(|i| self.filled.get_mut(i))
-        else {
-            return false;
-        };
-        if !*filled {
-            *filled = true;
-            self.missing -= 1;
-        }
-        true
     }
 }
 
@@ -140,14 +82,14 @@ impl Shape {
         of(&serde_json::from_str(text).ok()?)
     }
 
-    fn render(&self, slots: &[Option<Bytes>], out: &mut String) {
+    fn render(&self, slots: &[Option<Input>], out: &mut String) {
         match self {
             Self::Slot(slot) => {
                 let value = usize::try_from(*slot)
                     .ok()
                     .and_then(|i| slots.get(i))
                     .and_then(Option::as_ref);
-                out.push_str(&json_of(value.map_or(&[][..], |v| &v[..])));
+                out.push_str(&json_of(value.map_or(&[][..], |v| &v.value[..])));
             }
             Self::List(items) => {
                 out.push('[');
@@ -170,6 +112,9 @@ pub struct InputShape {
     pub shape: Shape,
     /// Ignore them: the payload goes as given (an immutable signature).
     pub immutable: bool,
+    /// An error callback: its value is the first failure (`{"task_id", "error"}`), not the
+    /// shape.
+    pub errback: bool,
 }
 
 /// A result as JSON text: JSON as it is, nothing as `null`, anything else as a JSON string of
@@ -192,13 +137,20 @@ fn json_of(value: &[u8]) -> String {
 ///   `args`;
 /// - anything else `p`: `[v, p]`.
 ///
-/// An immutable step gets its payload unchanged.
-pub fn assemble(payload: &Bytes, input: &InputShape, slots: &[Option<Bytes>]) -> Bytes {
+/// A failed input (under the partial policy) is `{"task_id": …, "error": {…}}` in its place;
+/// an error callback's value is the first failure. An immutable step gets its payload
+/// unchanged.
+pub fn assemble(payload: &Bytes, input: &InputShape, slots: &[Option<Input>]) -> Bytes {
     if input.immutable {
         return payload.clone();
     }
     let mut value = String::new();
-    input.shape.render(slots, &mut value);
+    if input.errback {
+        let failure = slots.iter().flatten().find(|i| i.failed);
+        value.push_str(&json_of(failure.map_or(&[][..], |f| &f.value[..])));
+    } else {
+        input.shape.render(slots, &mut value);
+    }
     let text = std::str::from_utf8(payload).unwrap_or_default().trim();
     if text.is_empty() {
         return Bytes::from(format!("[{value}]"));
@@ -228,112 +180,21 @@ fn prepend(value: &str, items: &[&RawValue]) -> String {
     out
 }
 
-impl Engine {
-    /// The links of a new step enqueued as the `index`-th task of `ctx`'s command: the
-    /// indexes of the steps it feeds become their keys, which the same command gives them.
-    pub(super) fn new_flow_node(flow: &NewFlow, ctx: Ctx) -> FlowNode {
-        let feeds = flow
-            .feeds
-            .iter()
-            .map(|&(index, slot)| (ctx.sub_id(index), slot))
-            .collect();
-        FlowNode::new(flow.inputs as usize, feeds, flow.workflow)
-    }
-
-    /// After a workflow's steps were created: the steps that waited for one that ended at once
-    /// (revoked on arrival) are revoked too.
-    pub(super) fn settle_arrivals(&mut self, keys: &[u64], ctx: Ctx, out: &mut Outcome) {
-        for &key in keys {
-            let state = self.tasks.get(&key).map(|m| m.state);
-            if let Some(state) = state.filter(|s| s.is_terminal() && *s != TaskState::Succeeded) {
-                self.flow_ended(key, state, ctx, out);
-            }
-        }
-    }
-
-    /// Before a step's success is written: its result fills the slots it feeds, and each step
-    /// whose last slot that was becomes READY.
-    pub(super) fn flow_succeeded(
-        &mut self,
-        key: u64,
-        result: Option<&TaskResult>,
-        ctx: Ctx,
-        out: &mut Outcome,
-    ) {
-        let feeds = self.feeds(key);
-        let value = result.map(|r| r.value.clone()).unwrap_or_default();
-        for (to, slot) in feeds {
-            let Some(next) = self.tasks.get_mut(&to) else {
-                continue;
-            };
-            if next.state != TaskState::Waiting {
-                continue;
-            }
-            out.writes.push(Write::FlowInput {
-                key: to,
-                slot,
-                value: value.clone(),
-            });
-            let Some(flow) = next.cold_mut().flow.as_deref_mut() else {
-                continue;
-            };
-            flow.fill(slot);
-            if flow.missing() == 0 {
-                self.transition(to, TaskState::Ready, Change::default(), ctx, out);
-            }
-        }
-    }
-
-    /// After a step ended without success (`how`): the steps that wait for it are revoked,
-    /// naming it, and so on down the workflow.
-    pub(super) fn flow_ended(&mut self, key: u64, how: TaskState, ctx: Ctx, out: &mut Outcome) {
-        let Some(meta) = self.tasks.get(&key) else {
-            return;
-        };
-        let why = match meta.error() {
-            Some(error) => format!("{}: {}", error.kind, error.message),
-            None => how.name().to_owned(),
-        };
-        let cause = TaskError {
-            kind: "ParentFailed".into(),
-            message: format!(
-                "a step it waited for, {} ({}), ended {}: {why}",
-                meta.id,
-                meta.name,
-                how.name()
-            ),
-        };
-        for (to, _) in self.feeds(key) {
-            let Some(next) = self.tasks.get_mut(&to) else {
-                continue;
-            };
-            if next.state != TaskState::Waiting {
-                continue;
-            }
-            next.cold_mut().error = Some(cause.clone());
-            self.transition(to, TaskState::Revoked, Change::default(), ctx, out);
-        }
-    }
-
-    fn feeds(&self, key: u64) -> Vec<(u64, u32)> {
-        self.tasks
-            .get(&key)
-            .and_then(|m| m.cold().flow.as_ref())
-            .map(|f| f.feeds.clone())
-            .unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
 
-    use super::{assemble, InputShape, Shape};
+    use super::{assemble, Input, InputShape, Shape};
 
-    fn slots(values: &[&str]) -> Vec<Option<Bytes>> {
+    fn slots(values: &[&str]) -> Vec<Option<Input>> {
         values
             .iter()
-            .map(|v| Some(Bytes::copy_from_slice(v.as_bytes())))
+            .map(|v| {
+                Some(Input {
+                    failed: false,
+                    value: Bytes::copy_from_slice(v.as_bytes()),
+                })
+            })
             .collect()
     }
 
@@ -341,6 +202,7 @@ mod tests {
         InputShape {
             shape,
             immutable: false,
+            errback: false,
         }
     }
 
@@ -387,7 +249,10 @@ mod tests {
     fn results_that_are_not_json_come_as_strings_and_none_as_null() {
         let shape = Shape::List(vec![Shape::Slot(0), Shape::Slot(1)]);
         let mut values = slots(&["plain text"]);
-        values.push(Some(Bytes::new()));
+        values.push(Some(Input {
+            failed: false,
+            value: Bytes::new(),
+        }));
         let got = assemble(&Bytes::new(), &partial(shape), &values);
         assert_eq!(text(&got), "[[\"plain text\",null]]");
     }
@@ -397,9 +262,31 @@ mod tests {
         let input = InputShape {
             shape: Shape::Slot(0),
             immutable: true,
+            errback: false,
         };
         let payload = Bytes::from_static(b"[1,2]");
         assert_eq!(assemble(&payload, &input, &slots(&["9"])), payload);
+    }
+
+    #[test]
+    fn failures_take_their_place_and_an_error_callback_gets_the_first() {
+        let mut values = slots(&["1"]);
+        values.push(Some(Input::failure("t-2", "ValueError", "bad")));
+        let shape = Shape::List(vec![Shape::Slot(0), Shape::Slot(1)]);
+        let got = assemble(&Bytes::new(), &partial(shape.clone()), &values);
+        assert_eq!(
+            text(&got),
+            r#"[[1,{"error":{"kind":"ValueError","message":"bad"},"task_id":"t-2"}]]"#
+        );
+        let errback = InputShape {
+            errback: true,
+            ..partial(shape)
+        };
+        let got = assemble(&Bytes::from_static(b"[\"extra\"]"), &errback, &values);
+        assert_eq!(
+            text(&got),
+            r#"[{"error":{"kind":"ValueError","message":"bad"},"task_id":"t-2"},"extra"]"#
+        );
     }
 
     #[test]
