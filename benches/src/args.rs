@@ -52,6 +52,20 @@ pub enum Scenario {
         #[arg(long)]
         prefetch: Option<u32>,
     },
+    /// Submits `--workflows` chords of `--size` no-op members (or chains of `--size` steps),
+    /// then drains them with one stalk-worker of `--concurrency` slots; reports members (or
+    /// steps) per second and, for chords, last member end → body start as the latency.
+    Canvas {
+        /// Chords or chains.
+        #[arg(long, value_enum, default_value_t = CanvasShape::Chord)]
+        shape: CanvasShape,
+        /// Workflows submitted.
+        #[arg(long, default_value_t = 20)]
+        workflows: usize,
+        /// Members per chord, or steps per chain.
+        #[arg(long, default_value_t = 1000)]
+        size: usize,
+    },
     /// Sends tasks one per call at a fixed `--rate` to one stalk-worker; measures send→start
     /// latency (the producer's send time to the handler's start, durable enqueue included).
     Latency {
@@ -109,11 +123,22 @@ impl Scenario {
             Self::Roundtrip { .. } => "roundtrip",
             Self::Fill { .. } => "fill",
             Self::Drain { .. } => "drain",
+            Self::Canvas { .. } => "canvas",
             Self::Latency { .. } => "latency",
             Self::Scheduled { .. } => "scheduled",
             Self::RateLimited { .. } => "rate-limited",
         }
     }
+}
+
+/// The workflows of the `canvas` scenario.
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CanvasShape {
+    /// Chords: members at once, then a body with their results.
+    Chord,
+    /// Chains: one step after another.
+    Chain,
 }
 
 /// Durability of a spawned broker.

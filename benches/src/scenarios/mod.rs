@@ -1,6 +1,7 @@
 //! One module per scenario. Each runs actors (producers, consumers) against a [`Target`] until
 //! the task count or the time limit is reached, and returns a [`RunSummary`].
 
+mod canvas;
 pub mod drain;
 mod enqueue;
 mod fill;
@@ -109,6 +110,19 @@ pub async fn run(cli: &Cli) -> anyhow::Result<RunSummary> {
                 t,
                 l,
                 serde_json::json!({"concurrency": c.concurrency, "prefetch": prefetch, "pool": format!("{pool:?}").to_lowercase()}),
+            )
+        }
+        Scenario::Canvas {
+            shape,
+            workflows,
+            size,
+        } => {
+            let (n, t, l) = canvas::run(&target, c, *shape, *workflows, *size).await?;
+            (
+                n,
+                t,
+                l,
+                serde_json::json!({"concurrency": c.concurrency, "shape": shape, "workflows": workflows, "size": size}),
             )
         }
         Scenario::Latency { rate } => {

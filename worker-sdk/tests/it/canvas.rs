@@ -445,3 +445,42 @@ async fn map_starmap_and_chunks_run_the_handler_per_item() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_chord_member_that_is_retried_still_gives_the_body_its_result() {
+    let broker = TestBroker::start().await;
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = calls.clone();
+    let worker = spawn(&broker, move |w| {
+        tasks(w).task("flaky", move |args: Vec<i64>| {
+            let calls = seen.clone();
+            async move {
+                // The first call of all fails and is retried.
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return Err(TaskError::retry("IOError", "try again"));
+                }
+                Ok(args[0])
+            }
+        })
+    })
+    .await;
+    let client = broker.client().await;
+    let flaky = |n: i64| {
+        Task::new("flaky")
+            .json(&[n])
+            .expect("JSON")
+            .retry_backoff(std::time::Duration::from_millis(10))
+    };
+    let flow = client
+        .enqueue_workflow(chord([flaky(1), flaky(2), flaky(3)], Task::new("collect")))
+        .await
+        .expect("chord");
+    assert_eq!(
+        result(&client, flow.last().expect("body")).await,
+        json!([1, 2, 3])
+    );
+    let status = client.workflow(&flow.id).await.expect("workflow");
+    let attempts: u32 = status.tasks[..3].iter().map(|t| t.attempts).sum();
+    assert_eq!(attempts, 4, "one member ran twice: {status:?}");
+    worker.stop().await.unwrap();
+}
