@@ -68,6 +68,21 @@ pub fn explain(broker: &Broker, sessions: &SessionRegistry, id: &str) -> Option<
             )
         }),
         TaskState::Ready => held_reasons(&view, &mut reasons),
+        TaskState::Waiting => {
+            let (inputs, parents) = view.waits_for.clone().unwrap_or_default();
+            let mut named: Vec<String> = parents.iter().take(10).map(ToString::to_string).collect();
+            if parents.len() > named.len() {
+                named.push(format!("and {} more", parents.len() - named.len()));
+            }
+            reasons.push(Reason::new(
+                "workflow",
+                format!(
+                    "it waits for {} of the {inputs} tasks before it in its workflow: {}",
+                    parents.len(),
+                    named.join(", ")
+                ),
+            ));
+        }
         TaskState::Leased => {
             let holder = holder(&workers, view.lease_id);
             let (code, message) = if view.prefetched {

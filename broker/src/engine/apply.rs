@@ -51,7 +51,7 @@ impl Engine {
             Command::Purge {
                 queue,
                 dead_letters,
-            } => Ok(self.purge(&queue, dead_letters)),
+            } => Ok(self.purge(&queue, dead_letters, ctx)),
             Command::Replay { queue, ids, limit } => Ok(self.replay(&queue, &ids, limit, ctx)),
             Command::Tick {
                 timer: Timer::Schedule,

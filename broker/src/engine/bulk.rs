@@ -11,7 +11,7 @@ use super::transitions::Change;
 use super::Engine;
 
 impl Engine {
-    pub(super) fn purge(&mut self, queue: &str, dead_letters: bool) -> Outcome {
+    pub(super) fn purge(&mut self, queue: &str, dead_letters: bool, ctx: Ctx) -> Outcome {
         let mut out = Outcome::new(Reply::Purged(0));
         let Some(q) = self.queues.get_mut(queue) else {
             return out;
@@ -36,7 +36,7 @@ impl Engine {
             keys
         };
         for &key in &doomed {
-            self.delete(key, &mut out);
+            self.delete(key, ctx, &mut out);
         }
         out.reply = Reply::Purged(doomed.len() as u64);
         out

@@ -61,11 +61,16 @@ pub enum EventKind {
     /// A queue's own rate limit had no token for a lease attempt: the whole queue waits until
     /// `due_ms` (the note names the limit).
     QueueThrottled = 23,
+    /// A workflow was created (`task_id` is its id; the note says how many tasks).
+    WorkflowSubmitted = 24,
+    /// Every task of a workflow finished (`task_id` is its id; `state` SUCCEEDED when every
+    /// task did, else FAILED; the note says how many did not).
+    WorkflowFinished = 25,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         Self::Sent,
         Self::Scheduled,
         Self::Ready,
@@ -89,6 +94,8 @@ impl EventKind {
         Self::QueueResumed,
         Self::Held,
         Self::QueueThrottled,
+        Self::WorkflowSubmitted,
+        Self::WorkflowFinished,
     ];
 
     /// The name users filter by and see: `task-sent`, `worker-online`, ….
@@ -117,6 +124,8 @@ impl EventKind {
             Self::QueueResumed => "queue-resumed",
             Self::Held => "task-held",
             Self::QueueThrottled => "queue-throttled",
+            Self::WorkflowSubmitted => "workflow-submitted",
+            Self::WorkflowFinished => "workflow-finished",
         }
     }
 
@@ -348,7 +357,11 @@ mod tests {
             EventKind::QueueThrottled.code(),
             EventType::QueueThrottled as u32
         );
-        assert_eq!(EventKind::ALL.len(), 23);
+        assert_eq!(
+            EventKind::WorkflowFinished.code(),
+            EventType::WorkflowFinished as u32
+        );
+        assert_eq!(EventKind::ALL.len(), 25);
     }
 
     #[test]

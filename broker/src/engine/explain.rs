@@ -32,6 +32,9 @@ pub struct TaskView {
     pub error: Option<TaskError>,
     /// When it expires if it has not started, unix ms.
     pub expires_at_ms: Option<u64>,
+    /// A WAITING workflow step: its input slots, and the tasks whose outcome it still waits
+    /// for (in canvas order).
+    pub waits_for: Option<(usize, Vec<super::TaskId>)>,
 }
 
 impl Engine {
@@ -57,6 +60,30 @@ impl Engine {
             paused: self.is_paused(&meta.queue),
             error: meta.cold().error.clone(),
             expires_at_ms: meta.expires_at_ms(),
+            waits_for: (meta.state == TaskState::Waiting)
+                .then(|| self.waits_for(meta.key))
+                .flatten(),
         })
+    }
+
+    /// The input slots of the waiting step `key`, and the tasks of its workflow whose outcome
+    /// it still waits for.
+    fn waits_for(&self, key: u64) -> Option<(usize, Vec<super::TaskId>)> {
+        let flow = self.tasks.get(&key)?.cold().flow.as_deref()?;
+        let workflow = self.workflows.get(&flow.workflow)?;
+        let parents = workflow
+            .tasks
+            .iter()
+            .filter_map(|k| self.tasks.get(k))
+            .filter(|m| {
+                let feeds = m.cold().flow.as_ref().map(|f| f.feeds.as_slice());
+                feeds
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&(to, slot)| to == key && !flow.is_filled(slot))
+            })
+            .map(|m| m.id.clone())
+            .collect();
+        Some((flow.inputs(), parents))
     }
 }

@@ -141,6 +141,8 @@ pub struct Engine {
     /// Workflows by key, and their keys by id.
     workflows: BTreeMap<u64, workflows::Workflow>,
     workflow_ids: HashMap<Arc<str>, u64>,
+    /// How far each workflow got (derived from its tasks).
+    progress: HashMap<u64, workflows::Progress>,
 }
 
 impl Engine {
@@ -161,6 +163,7 @@ impl Engine {
             paused: HashSet::new(),
             workflows: BTreeMap::new(),
             workflow_ids: HashMap::new(),
+            progress: HashMap::new(),
         }
     }
 

@@ -53,7 +53,7 @@ impl Engine {
                 Timer::Expiry => {
                     self.transition(key, TaskState::Expired, Change::default(), ctx, &mut out);
                 }
-                Timer::Purge => self.delete(key, &mut out),
+                Timer::Purge => self.delete(key, ctx, &mut out),
                 // Handled above: schedules and limit wake-ups are not tasks.
                 Timer::Schedule | Timer::Limit => {}
             }

@@ -44,6 +44,7 @@ impl Engine {
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         let from = meta.state;
+        let workflow = meta.cold().flow.as_ref().map(|f| f.workflow);
         // The attempt that ends here, if one ran: its start, for its runtime.
         let ran_since = (from == TaskState::Leased && !meta.cold().prefetched)
             .then(|| meta.cold().started_ms)
@@ -109,10 +110,13 @@ impl Engine {
         if to.is_terminal() && to != TaskState::Succeeded {
             self.flow_ended(key, to, ctx, out);
         }
+        if let Some(workflow) = workflow {
+            self.workflow_progress(workflow, Some(from), to, ctx, out);
+        }
         to
     }
 
-    pub(super) fn delete(&mut self, key: u64, out: &mut Outcome) {
+    pub(super) fn delete(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) {
         let Some(meta) = self.tasks.remove(&key) else {
             return;
         };
@@ -139,7 +143,7 @@ impl Engine {
         if meta.cold().flow.as_ref().is_some_and(|f| f.inputs() > 0) {
             out.writes.push(Write::DeleteFlowInputs(key));
         }
-        self.task_deleted(&meta, out);
+        self.task_deleted(&meta, ctx, out);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Workflows as wholes: each has an id, its tasks' keys in canvas order and its tree (opaque
 //! bytes the service encodes). A workflow is kept while any of its tasks is; revoking its id
-//! revokes every task of it that has not finished.
+//! revokes every task of it that has not finished. Its progress (tasks not finished, tasks
+//! that ended without success) is kept beside it, derived, for the `workflow-submitted` and
+//! `workflow-finished` events.
 
 use std::sync::Arc;
 
@@ -8,7 +10,8 @@ use bytes::Bytes;
 
 use super::command::{Enqueued, Outcome, Reply, Revocation, Write};
 use super::ctx::Ctx;
-use super::task::{NewTask, TaskMeta};
+use super::events::{Event, EventKind};
+use super::task::{NewTask, TaskMeta, TaskState};
 use super::task_id::TaskId;
 use super::Engine;
 
@@ -23,6 +26,15 @@ pub struct Workflow {
     pub tasks: Vec<u64>,
     /// Its shape, for readers (encoded by the service; the engine does not look at it).
     pub tree: Bytes,
+}
+
+/// How far a workflow got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Progress {
+    /// Tasks not finished.
+    unfinished: usize,
+    /// Tasks that ended without success (or were deleted unfinished).
+    failed: usize,
 }
 
 impl Engine {
@@ -60,13 +72,103 @@ impl Engine {
         };
         out.writes
             .push(Write::PutWorkflow(Box::new(workflow.clone())));
+        let progress = self.progress_of(&workflow);
+        out.events.push(Event {
+            task_id: Some(workflow.id.clone()),
+            note: Some(format!("{count} tasks").into()),
+            ..Event::new(EventKind::WorkflowSubmitted, ctx.now_ms)
+        });
+        let key = workflow.key;
         self.add_workflow(workflow);
+        self.progress.insert(key, progress);
+        self.finish_if_done(key, ctx, &mut out.events);
         out
+    }
+
+    /// A workflow's progress, counted from its tasks' states.
+    fn progress_of(&self, workflow: &Workflow) -> Progress {
+        let mut progress = Progress::default();
+        for key in &workflow.tasks {
+            match self.tasks.get(key).map(|m| m.state) {
+                Some(state) if !state.is_terminal() => progress.unfinished += 1,
+                Some(TaskState::Succeeded) => {}
+                // Ended without success, or deleted before it finished.
+                _ => progress.failed += 1,
+            }
+        }
+        progress
+    }
+
+    /// After a task of the workflow `key` went `from` → `to` (`from` is `None` for a task
+    /// deleted unfinished): its progress, and `workflow-finished` when the last task ends.
+    pub(super) fn workflow_progress(
+        &mut self,
+        key: u64,
+        from: Option<TaskState>,
+        to: TaskState,
+        ctx: Ctx,
+        out: &mut Outcome,
+    ) {
+        let Some(progress) = self.progress.get_mut(&key) else {
+            return;
+        };
+        let ended = |s: TaskState| s.is_terminal();
+        match from {
+            Some(from) if !ended(from) && ended(to) => {
+                progress.unfinished = progress.unfinished.saturating_sub(1);
+                if to != TaskState::Succeeded {
+                    progress.failed += 1;
+                }
+            }
+            // A dead letter replayed.
+            Some(from) if ended(from) && !ended(to) => {
+                progress.unfinished += 1;
+                progress.failed = progress.failed.saturating_sub(1);
+                return;
+            }
+            None => {
+                progress.unfinished = progress.unfinished.saturating_sub(1);
+                progress.failed += 1;
+            }
+            _ => return,
+        }
+        self.finish_if_done(key, ctx, &mut out.events);
+    }
+
+    /// `workflow-finished` for the workflow `key` when nothing of it is left to run.
+    fn finish_if_done(&self, key: u64, ctx: Ctx, events: &mut Vec<Event>) {
+        let (Some(progress), Some(workflow)) = (self.progress.get(&key), self.workflows.get(&key))
+        else {
+            return;
+        };
+        if progress.unfinished > 0 {
+            return;
+        }
+        let (state, note) = if progress.failed == 0 {
+            (TaskState::Succeeded, "every task succeeded".to_owned())
+        } else {
+            (
+                TaskState::Failed,
+                format!(
+                    "{} of {} tasks did not succeed",
+                    progress.failed,
+                    workflow.tasks.len()
+                ),
+            )
+        };
+        events.push(Event {
+            task_id: Some(workflow.id.clone()),
+            state: Some(state),
+            note: Some(note.into()),
+            ..Event::new(EventKind::WorkflowFinished, ctx.now_ms)
+        });
     }
 
     /// Puts back stored workflows after a restart.
     pub fn restore_workflows(&mut self, stored: impl IntoIterator<Item = Workflow>) {
         for workflow in stored {
+            let progress = self.progress_of(&workflow);
+            self.progress.insert(workflow.key, progress);
             self.add_workflow(workflow);
         }
     }
@@ -92,11 +194,15 @@ impl Engine {
         Some((workflow, tasks))
     }
 
-    /// After a task was deleted: its workflow goes with its last task.
-    pub(super) fn task_deleted(&mut self, meta: &TaskMeta, out: &mut Outcome) {
+    /// After a task was deleted: a task deleted unfinished counts as not succeeded, and its
+    /// workflow goes with its last task.
+    pub(super) fn task_deleted(&mut self, meta: &TaskMeta, ctx: Ctx, out: &mut Outcome) {
         let Some(key) = meta.cold().flow.as_ref().map(|f| f.workflow) else {
             return;
         };
+        if !meta.state.is_terminal() {
+            self.workflow_progress(key, None, meta.state, ctx, out);
+        }
         let Some(workflow) = self.workflows.get(&key) else {
             return;
         };
@@ -105,6 +211,7 @@ impl Engine {
         }
         self.workflow_ids.remove(workflow.id.to_string().as_str());
         self.workflows.remove(&key);
+        self.progress.remove(&key);
         out.writes.push(Write::DeleteWorkflow(key));
     }
 

@@ -141,3 +141,35 @@ async fn a_bad_workflow_is_refused_whole_naming_the_part_that_is_wrong() {
     let stats = client.queue_stats(&[]).await.expect("stats");
     assert!(stats.is_empty(), "nothing was stored: {stats:?}");
 }
+
+#[tokio::test]
+async fn explain_names_what_a_waiting_step_waits_for() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let flow = client
+        .enqueue_workflow(chord([member(1), member(2)], member(3)))
+        .await
+        .expect("a chord");
+    let first = lease(&client, "q", 1).await;
+    client
+        .ack_success(&first[0], b"1".to_vec(), "application/json")
+        .await
+        .expect("ack");
+    let explained = client
+        .explain(flow.last().expect("body"))
+        .await
+        .expect("explain");
+    assert_eq!(explained.state, TaskState::Waiting);
+    let reason = explained
+        .reasons
+        .iter()
+        .find(|r| r.code == "workflow")
+        .expect("a workflow reason");
+    assert_eq!(
+        reason.message,
+        format!(
+            "it waits for 1 of the 2 tasks before it in its workflow: {}",
+            flow.task_ids[1]
+        )
+    );
+}

@@ -484,3 +484,60 @@ async fn a_chord_member_that_is_retried_still_gives_the_body_its_result() {
     assert_eq!(attempts, 4, "one member ran twice: {status:?}");
     worker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_chain_of_chords_passes_each_body_s_result_to_the_next_chord() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, tasks).await;
+    let client = broker.client().await;
+    let collect = || Task::new("collect");
+    let flow = client
+        .enqueue_workflow(chain![
+            chord([add(1), add(2)], collect()),
+            chord([collect(), collect()], collect()),
+        ])
+        .await
+        .expect("chain of chords");
+    assert_eq!(flow.task_ids.len(), 6);
+    // The first body gives [1, 2]; each member of the second header returns it; the second
+    // body gets both.
+    assert_eq!(result(&client, &flow.task_ids[2]).await, json!([1, 2]));
+    assert_eq!(
+        result(&client, flow.last().expect("last")).await,
+        json!([[1, 2], [1, 2]])
+    );
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_workflow_says_when_it_was_submitted_and_when_it_finished() {
+    let broker = TestBroker::start().await;
+    let worker = spawn(&broker, tasks).await;
+    let client = broker.client().await;
+    let boom = Task::new("boom").json(&json!(null)).expect("JSON");
+    for (canvas, state, note) in [
+        (
+            chain![add(1), add(2)],
+            TaskState::Succeeded,
+            "every task succeeded",
+        ),
+        (
+            chain![add(1), boom, add(3)],
+            TaskState::Failed,
+            "2 of 3 tasks did not succeed",
+        ),
+    ] {
+        let flow = client.enqueue_workflow(canvas).await.expect("workflow");
+        client
+            .wait_workflow(&flow.id, SOON)
+            .await
+            .expect("finished");
+        let history = client.task_history(&flow.id).await.expect("history");
+        let kinds: Vec<&str> = history.events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["workflow-submitted", "workflow-finished"]);
+        let finished = &history.events[1];
+        assert_eq!(finished.state, Some(state));
+        assert_eq!(finished.note.as_deref(), Some(note));
+    }
+    worker.stop().await.unwrap();
+}
