@@ -65,10 +65,11 @@ impl Engine {
         };
         let (kind, message) = match meta.error() {
             Some(error) => (error.kind.clone(), error.message.clone()),
-            None => (
-                how.name().to_owned(),
-                format!("the task ended {}", how.name()),
-            ),
+            None => match how {
+                TaskState::Revoked => ("Revoked".into(), "the task was revoked".into()),
+                TaskState::Expired => ("Expired".into(), "the task expired".into()),
+                _ => ("Failed".into(), format!("the task ended {}", how.name())),
+            },
         };
         let cause = TaskError {
             kind: "ParentFailed".into(),
