@@ -173,3 +173,26 @@ async fn explain_names_what_a_waiting_step_waits_for() {
         )
     );
 }
+
+#[tokio::test]
+async fn waiting_steps_are_listed_like_any_state() {
+    let broker = TestBroker::start().await;
+    let client = broker.client().await;
+    let flow = client
+        .enqueue_workflow(chain![member(1), member(2), member(3)])
+        .await
+        .expect("a chain");
+    let (page, next) = client
+        .list_tasks("q", TaskState::Waiting, 10, None)
+        .await
+        .expect("listing");
+    let ids: Vec<&str> = page.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        flow.task_ids[1..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert!(next.is_none());
+}

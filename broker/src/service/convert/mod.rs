@@ -308,9 +308,10 @@ pub(crate) fn listable_state(value: i32) -> Result<TaskState, FieldError> {
         Ok(pb::TaskState::Failed) => Ok(TaskState::Failed),
         Ok(pb::TaskState::Revoked) => Ok(TaskState::Revoked),
         Ok(pb::TaskState::Expired) => Ok(TaskState::Expired),
+        Ok(pb::TaskState::Waiting) => Ok(TaskState::Waiting),
         _ => Err(FieldError::invalid(
             "state",
-            format!("{value} is not a state that tasks can be listed in; give READY, SCHEDULED, LEASED, RETRYING, SUCCEEDED, FAILED, REVOKED or EXPIRED"),
+            format!("{value} is not a state that tasks can be listed in; give READY, SCHEDULED, LEASED, RETRYING, SUCCEEDED, FAILED, REVOKED, EXPIRED or WAITING"),
         )),
     }
 }

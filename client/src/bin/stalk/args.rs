@@ -252,8 +252,8 @@ pub(crate) struct TasksArgs {
     #[arg(long = "queue", value_name = "QUEUE")]
     pub(crate) queue_flag: Option<String>,
 
-    /// The state to list: scheduled, ready, leased, retrying, succeeded, failed, revoked or
-    /// expired.
+    /// The state to list: scheduled, ready, leased, retrying, succeeded, failed, revoked,
+    /// expired or waiting.
     #[arg(long, default_value = "ready", value_parser = parse_listable_state)]
     pub(crate) state: TaskState,
 
