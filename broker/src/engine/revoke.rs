@@ -29,7 +29,7 @@ impl Engine {
         for id in ids {
             let what = match self.get(&id).map(|m| m.key) {
                 Some(key) => self.revoke_key(key, ctx, &mut out),
-                None if self.workflow(&id).is_some() => self
+                None if self.is_workflow(&id) => self
                     .revoke_workflow(&id, ctx, &mut report.matched, &mut out)
                     .unwrap_or(Revocation::Unknown),
                 None => {

@@ -32,19 +32,26 @@ impl Engine {
         ctx: Ctx,
         out: &mut Outcome,
     ) -> TaskState {
-        if to == TaskState::Succeeded {
-            // Written before the success itself (see `canvas.rs`).
-            self.flow_succeeded(key, change.result.as_ref(), ctx, out);
-        }
         let Some(meta) = self.tasks.get_mut(&key) else {
             return to;
+        };
+        // One lookup for a task outside a workflow: the ack path's cost stays as it was.
+        let workflow = meta.cold().flow.as_ref().map(|f| f.workflow);
+        let meta = if to == TaskState::Succeeded && workflow.is_some() {
+            // Written before the success itself (see `canvas`).
+            self.flow_succeeded(key, change.result.as_ref(), ctx, out);
+            let Some(meta) = self.tasks.get_mut(&key) else {
+                return to;
+            };
+            meta
+        } else {
+            meta
         };
         if to.is_waiting() && meta.expires_at_ms().is_some_and(|at| at <= ctx.now_ms) {
             to = TaskState::Expired;
         }
         unindex(&mut self.queues, &mut self.timers, meta);
         let from = meta.state;
-        let workflow = meta.cold().flow.as_ref().map(|f| f.workflow);
         // The attempt that ends here, if one ran: its start, for its runtime.
         let ran_since = (from == TaskState::Leased && !meta.cold().prefetched)
             .then(|| meta.cold().started_ms)
@@ -107,10 +114,10 @@ impl Engine {
         if !freed.is_empty() {
             self.freed(freed, out);
         }
-        if to.is_terminal() && to != TaskState::Succeeded {
-            self.flow_ended(key, to, ctx, out);
-        }
         if let Some(workflow) = workflow {
+            if to.is_terminal() && to != TaskState::Succeeded {
+                self.flow_ended(key, to, ctx, out);
+            }
             self.workflow_progress(workflow, Some(from), to, ctx, out);
         }
         to

@@ -179,6 +179,11 @@ impl Engine {
         self.workflows.insert(workflow.key, workflow);
     }
 
+    /// Whether a workflow has this id.
+    pub(super) fn is_workflow(&self, id: &str) -> bool {
+        self.workflow_ids.contains_key(id)
+    }
+
     /// The workflow with this id, and its tasks still kept (in canvas order; a task deleted
     /// after its result's time to live is left out).
     pub fn workflow(&self, id: &str) -> Option<(&Workflow, Vec<&TaskMeta>)> {
@@ -231,7 +236,7 @@ impl Engine {
             .tasks
             .clone();
         let mut revoked_any = false;
-        for key in keys {
+        for &key in &keys {
             let Some(meta) = self.tasks.get(&key) else {
                 continue;
             };
@@ -247,9 +252,10 @@ impl Engine {
             return Some(Revocation::Waiting);
         }
         // Everything had finished: the workflow ended as its last task did.
-        let last = self
-            .workflow(id)
-            .and_then(|(_, tasks)| tasks.last().map(|m| m.state));
+        let last = keys
+            .last()
+            .and_then(|key| self.tasks.get(key))
+            .map(|m| m.state);
         Some(Revocation::Finished(
             last.unwrap_or(super::TaskState::Succeeded),
         ))

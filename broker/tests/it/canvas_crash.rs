@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use stalk_client::{chain, chord, AckOutcome, Canvas, Client, LeaseOptions, Task, TaskState};
 
-use crate::support::Stalkd;
+use crate::support::{connect_retrying as connect, Stalkd};
 
 /// Kill-restart rounds.
 const ROUNDS: usize = 10;
@@ -32,19 +32,6 @@ struct Ledger {
     redelivered_after_ack: Vec<String>,
     /// Chord bodies delivered with a payload that is not every member's result in order.
     bad_bodies: Vec<(String, Value)>,
-}
-
-async fn connect(url: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Client::connect(url).await {
-            Ok(client) => return client,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(err) => panic!("cannot connect to {url}: {err}"),
-        }
-    }
 }
 
 fn task(name: &str, args: &Value) -> Task {

@@ -7,12 +7,12 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use stalk_client::{AckOutcome, Client, LeaseOptions, Task, TaskState};
 
-use crate::support::Stalkd;
+use crate::support::{connect_retrying as connect, Stalkd};
 
 /// Kill-restart rounds: enough to hit kills during enqueue, lease and ack.
 const ROUNDS: usize = 4;
@@ -29,20 +29,6 @@ struct Ledger {
     enqueued: HashSet<String>,
     completed: HashSet<String>,
     redelivered_after_ack: Vec<String>,
-}
-
-async fn connect(url: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Client::connect(url).await {
-            Ok(client) => return client,
-            Err(err) if Instant::now() < deadline => {
-                let _ = err;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(err) => panic!("cannot connect to {url}: {err}"),
-        }
-    }
 }
 
 async fn produce(client: Client, ledger: Arc<Mutex<Ledger>>, prefix: String) {

@@ -11,6 +11,20 @@ use stalk_client::{Client, LeaseOptions, LeasedTask, Task};
 /// Generous bound for anything that should happen "soon"; a hang fails instead of stalling CI.
 pub(crate) const SOON: Duration = Duration::from_secs(10);
 
+/// Connects to a `stalkd` that may still be starting, for up to 10 s.
+pub(crate) async fn connect_retrying(url: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Client::connect(url).await {
+            Ok(client) => return client,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("cannot connect to {url}: {err}"),
+        }
+    }
+}
+
 /// Leases up to `max` tasks from `queue` without waiting.
 pub(crate) async fn lease(client: &Client, queue: &str, max: u32) -> Vec<LeasedTask> {
     client
