@@ -48,7 +48,7 @@ const FLUSH_SECONDS: &str = "stalk_group_commit_flush_seconds";
 const FLUSH_BATCH: &str = "stalk_group_commit_batch_commands";
 
 /// The task counters: the event kind each counts, its name and what it means.
-const TASK_COUNTERS: [(EventKind, &str, &str); 10] = [
+const TASK_COUNTERS: [(EventKind, &str, &str); 11] = [
     (
         EventKind::Sent,
         "stalk_tasks_enqueued_total",
@@ -73,6 +73,11 @@ const TASK_COUNTERS: [(EventKind, &str, &str); 10] = [
         EventKind::Retried,
         "stalk_tasks_retried_total",
         "Failed attempts retried after a backoff.",
+    ),
+    (
+        EventKind::Replaced,
+        "stalk_tasks_replaced_total",
+        "Attempts that handed their work on to a replacement (the task ends as it does).",
     ),
     (
         EventKind::Expired,
@@ -204,7 +209,10 @@ impl BrokerStats {
             let seconds = |ms: u64| Duration::from_millis(ms).as_secs_f64();
             match event.kind {
                 EventKind::Started => one.wait.record(seconds(event.waited_ms)),
-                EventKind::Succeeded | EventKind::Failed | EventKind::Retried
+                EventKind::Succeeded
+                | EventKind::Failed
+                | EventKind::Retried
+                | EventKind::Replaced
                     if event.runtime_ms > 0 =>
                 {
                     one.runtime.record(seconds(event.runtime_ms));

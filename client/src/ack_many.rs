@@ -8,7 +8,7 @@ use crate::lease::LeaseRef;
 use crate::state::TaskState;
 
 /// How one attempt ended, for [`Client::ack_many`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AckOutcome {
     /// The attempt succeeded with this value and content type.
     Success {
@@ -26,6 +26,9 @@ pub enum AckOutcome {
         /// Fail now, whatever retries are left.
         fatal: bool,
     },
+    /// The attempt hands its work on to this canvas, and the task ends as it does (see
+    /// [`Client::ack_replace`]).
+    Replace(crate::Canvas),
 }
 
 impl Client {
@@ -51,6 +54,7 @@ impl Client {
                 v1::AckRequest {
                     task_id: lease.task_id.to_owned(),
                     lease_id: lease.lease_id,
+                    add: Vec::new(),
                     outcome: Some(match outcome {
                         AckOutcome::Success {
                             value,
@@ -68,6 +72,9 @@ impl Client {
                             fatal,
                             ..v1::Failure::default()
                         }),
+                        AckOutcome::Replace(canvas) => {
+                            v1::ack_request::Outcome::Replace(canvas.into_proto())
+                        }
                     }),
                 }
             })

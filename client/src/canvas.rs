@@ -393,6 +393,32 @@ impl WorkflowTree {
     }
 }
 
+/// Work a task of a workflow handed on when it ran: the canvas that replaced it, canvases it
+/// added. Leaves index [`WorkflowStatus::tasks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowGraft {
+    /// The index of the task that handed it on.
+    pub task: usize,
+    /// The shape of its replacement, if it replaced itself.
+    pub replaced_by: Option<WorkflowTree>,
+    /// The shapes of the canvases it added.
+    pub added: Vec<WorkflowTree>,
+}
+
+impl WorkflowGraft {
+    fn from_wire(graft: v1::WorkflowGraft) -> Result<Self, ClientError> {
+        Ok(Self {
+            task: graft.task as usize,
+            replaced_by: graft.replaced_by.map(WorkflowTree::from_wire).transpose()?,
+            added: graft
+                .added
+                .into_iter()
+                .map(WorkflowTree::from_wire)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 /// A workflow's tasks and shape, as [`Client::workflow`] reads them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowStatus {
@@ -401,8 +427,10 @@ pub struct WorkflowStatus {
     /// Its tasks in canvas order ([`TaskState::Unknown`](crate::TaskState::Unknown) for one
     /// deleted after its result's time to live).
     pub tasks: Vec<TaskStatus>,
-    /// Its shape.
+    /// Its shape, as submitted.
     pub tree: WorkflowTree,
+    /// Work its tasks handed on, in order (their tasks follow the submitted ones).
+    pub grafts: Vec<WorkflowGraft>,
     /// Every task finished.
     pub finished: bool,
     /// Every task succeeded.
@@ -494,6 +522,11 @@ impl Client {
                 .map(TaskStatus::from_wire)
                 .collect::<Result<_, _>>()?,
             tree: WorkflowTree::from_wire(tree)?,
+            grafts: response
+                .grafts
+                .into_iter()
+                .map(WorkflowGraft::from_wire)
+                .collect::<Result<_, _>>()?,
             finished: response.finished,
             succeeded: response.succeeded,
         })

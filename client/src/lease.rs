@@ -197,6 +197,24 @@ impl Client {
         self.ack(lease.into(), outcome).await
     }
 
+    /// Completes the attempt by handing its work on to `canvas` (Celery's `self.replace`): the
+    /// broker creates the canvas's tasks, and the task is WAITING until their result is in,
+    /// then ends as they did, with their result (see `AckRequest.replace` in `tasks.proto`).
+    /// Safe to repeat if the reply was lost. Returns the task's new state.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Status`]: `INVALID_ARGUMENT` naming the part of the canvas that is wrong,
+    /// else as [`Client::ack_success`].
+    pub async fn ack_replace<'a>(
+        &self,
+        lease: impl Into<LeaseRef<'a>>,
+        canvas: impl Into<crate::Canvas>,
+    ) -> Result<TaskState, ClientError> {
+        let outcome = v1::ack_request::Outcome::Replace(canvas.into().into_proto());
+        self.ack(lease.into(), outcome).await
+    }
+
     /// Completes the attempt with `value` encoded as JSON: the task SUCCEEDS.
     ///
     /// # Errors
@@ -327,6 +345,7 @@ impl Client {
             task_id: lease.task_id.to_owned(),
             lease_id: lease.lease_id,
             outcome: Some(outcome),
+            add: Vec::new(),
         };
         let response = self.tasks().ack(request).await?.into_inner();
         TaskState::from_wire(response.state)

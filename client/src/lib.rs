@@ -88,7 +88,8 @@ mod workers;
 pub use ack_many::AckOutcome;
 pub use admin::{QueueStats, TaskSummary};
 pub use canvas::{
-    chain, chord, group, Canvas, ChordPolicy, WorkflowHandle, WorkflowStatus, WorkflowTree,
+    chain, chord, group, Canvas, ChordPolicy, WorkflowGraft, WorkflowHandle, WorkflowStatus,
+    WorkflowTree,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use enqueue::TaskHandle;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use stalk_proto::v1 as pb;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -95,6 +96,28 @@ pub struct TaskContext {
     pub(crate) meta: Arc<TaskMeta>,
     pub(crate) soft_limit: CancellationToken,
     pub(crate) resources: Resources,
+    pub(crate) handoff: Arc<Mutex<Handoff>>,
+}
+
+/// Work a handler hands on with its attempt's ack (see [`TaskContext::replace`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Handoff {
+    /// What replaces the task.
+    pub(crate) replace: Option<pb::Canvas>,
+    /// What joins its workflow.
+    pub(crate) add: Vec<pb::Canvas>,
+}
+
+impl Handoff {
+    /// Takes what a context's handler handed on, leaving nothing.
+    pub(crate) fn take(shared: &Mutex<Handoff>) -> Self {
+        std::mem::take(&mut *shared.lock())
+    }
+
+    /// Whether nothing was handed on.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.replace.is_none() && self.add.is_empty()
+    }
 }
 
 impl TaskContext {
@@ -135,6 +158,40 @@ impl TaskContext {
     /// blocking code polls this to stop in time.
     pub fn is_past_soft_limit(&self) -> bool {
         self.soft_limit.is_cancelled()
+    }
+
+    /// Hands this task's work on to `canvas` once the handler returns `Ok` (Celery's
+    /// `self.replace`): the value it returns is then ignored, the broker creates the canvas's
+    /// tasks in the same durable write as the ack, and the task ends as the canvas does, with
+    /// its result (a group's as a list). Whatever waited for the task (the rest of a chain, a
+    /// chord's body) gets that result. A later call replaces an earlier one; an attempt that
+    /// fails hands nothing on. See `AckRequest.replace` in `tasks.proto`.
+    ///
+    /// ```no_run
+    /// # use stalk_worker::{TaskContext, TaskError};
+    /// # use stalk_client::{group, Task};
+    /// // Fan a batch out into one task per item; the task's result is their list.
+    /// async fn split(items: Vec<u32>, ctx: TaskContext) -> Result<(), TaskError> {
+    ///     let mut squares = Vec::new();
+    ///     for item in items {
+    ///         squares.push(Task::new("square").json(&[item])?);
+    ///     }
+    ///     ctx.replace(group(squares));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn replace(&self, canvas: impl Into<stalk_client::Canvas>) {
+        self.handoff.lock().replace = Some(canvas.into().into_proto());
+    }
+
+    /// Adds `canvas` to this task's workflow once the handler returns `Ok` (as Celery's
+    /// `add_to_chord` adds work while a workflow runs): its tasks are created in the same
+    /// durable write as the ack and run on their own. Nothing in the workflow waits for them
+    /// (replace the task to make later steps wait), but the workflow is not finished until
+    /// they are, and revoking it revokes them. A task in no workflow becomes one, of its own
+    /// id. An attempt that fails adds nothing. See `AckRequest.add` in `tasks.proto`.
+    pub fn add_to_workflow(&self, canvas: impl Into<stalk_client::Canvas>) {
+        self.handoff.lock().add.push(canvas.into().into_proto());
     }
 }
 

@@ -50,6 +50,18 @@ pub struct TaskStatus {
     pub result: Option<TaskResult>,
 }
 
+/// What `get_workflow` reports.
+#[derive(Debug, Clone)]
+pub struct WorkflowStatus {
+    /// Its shape as submitted (encoded by the service; empty for a task that became a
+    /// workflow by handing work on).
+    pub tree: bytes::Bytes,
+    /// The work its tasks handed on, in order.
+    pub grafts: Vec<crate::engine::GraftView>,
+    /// Its tasks, in canvas order then graft order.
+    pub tasks: Vec<TaskStatus>,
+}
+
 impl Broker {
     /// Enqueues tasks, each created, found existing (same id or unique key) or refused on its
     /// own; the answer has one entry per task, in order, once all are durable.
@@ -183,16 +195,13 @@ impl Broker {
         }
     }
 
-    /// A workflow's tree and its tasks (in canvas order; one deleted after its result's time
-    /// to live has no `meta`) with their results; `None` when no workflow has this id.
+    /// A workflow's tree, grafts and tasks (in canvas order; one deleted after its result's
+    /// time to live has no `meta`) with their results; `None` when no workflow has this id.
     ///
     /// # Errors
     /// Storage failures.
-    pub fn get_workflow(
-        &self,
-        id: &str,
-    ) -> Result<Option<(bytes::Bytes, Vec<TaskStatus>)>, BrokerError> {
-        let (tree, tasks, store) = {
+    pub fn get_workflow(&self, id: &str) -> Result<Option<WorkflowStatus>, BrokerError> {
+        let (tree, grafts, tasks, store) = {
             let core = self.core.lock();
             let Some((workflow, _)) = core.engine.workflow(id) else {
                 return Ok(None);
@@ -203,7 +212,7 @@ impl Broker {
                 .map(|&key| core.engine.get_key(key).cloned())
                 .collect();
             let store = core.storage(&self.settings).map(|s| s.store.clone());
-            (workflow.tree.clone(), tasks, store)
+            (workflow.tree.clone(), workflow.graft_views(), tasks, store)
         };
         let store = store?;
         let statuses = tasks
@@ -216,7 +225,11 @@ impl Broker {
                 Ok::<_, BrokerError>(TaskStatus { meta, result })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Some((tree, statuses)))
+        Ok(Some(WorkflowStatus {
+            tree,
+            grafts,
+            tasks: statuses,
+        }))
     }
 
     /// The task's state and result, waiting up to `wait` for it to finish.

@@ -29,7 +29,7 @@ impl Engine {
                 id,
                 lease_id,
                 outcome,
-            } => self.ack(&id, lease_id, outcome, ctx, 0),
+            } => self.ack(&id, lease_id, outcome, ctx, (0, &mut 1)),
             Command::AckMany(acks) => Ok(self.ack_many(acks, ctx)),
             Command::Nack {
                 id,

@@ -2,7 +2,7 @@
 //! requeue.
 
 use super::backoff::retry_delay_ms;
-use super::command::{AckOutcome, NackAction, Outcome, Reply};
+use super::command::{AckOutcome, NackAction, Outcome, Reply, Write};
 use super::ctx::{Ctx, When};
 use super::events::{Event, EventKind};
 use super::task::{TaskError, TaskState};
@@ -10,17 +10,27 @@ use super::transitions::Change;
 use super::{Engine, EngineError};
 
 impl Engine {
-    /// Completes one attempt; `slot` picks this ack's sub-id when several share a command.
+    /// Completes one attempt; `slot` picks this ack's sub-id when several share a command, and
+    /// the tasks a graft creates take sub-ids from `*next_sub` on (past every ack's slot).
     pub(super) fn ack(
         &mut self,
         id: &str,
         lease_id: u64,
         outcome: AckOutcome,
         ctx: Ctx,
-        slot: usize,
+        (slot, next_sub): (usize, &mut usize),
     ) -> Result<Outcome, EngineError> {
-        let success = matches!(outcome, AckOutcome::Success(_));
-        let repeat_ok = |state: TaskState| (state == TaskState::Succeeded) == success;
+        let repeat_ok = |state: TaskState| match &outcome {
+            AckOutcome::Success(_)
+            | AckOutcome::Graft {
+                result: Some(_), ..
+            } => state == TaskState::Succeeded,
+            // A replaced task waits, then ends as its replacement did.
+            AckOutcome::Graft { result: None, .. } => {
+                state == TaskState::Waiting || state.is_terminal()
+            }
+            AckOutcome::Failure { .. } => state != TaskState::Succeeded,
+        };
         let Some(key) = self.fenced(id, lease_id, repeat_ok)? else {
             let state = self.get(id).map_or(TaskState::Succeeded, |m| m.state);
             return Ok(Outcome::new(Reply::State(state)));
@@ -47,6 +57,11 @@ impl Engine {
                 retry_at,
                 ..
             } => self.fail_attempt(key, error, fatal, retry_at, (ctx, slot), &mut out),
+            AckOutcome::Graft { result, graft } => {
+                let state = self.graft(key, result, *graft, (ctx, next_sub), &mut out)?;
+                out.writes = vec![Write::Atomic(std::mem::take(&mut out.writes))];
+                state
+            }
         };
         out.reply = Reply::State(state);
         Ok(out)
@@ -56,8 +71,9 @@ impl Engine {
         let mut out = Outcome::new(Reply::AckedMany(Vec::new()));
         out.durable = false;
         let mut results = Vec::with_capacity(acks.len());
+        let mut next_sub = acks.len();
         for (slot, (id, lease_id, outcome)) in acks.into_iter().enumerate() {
-            match self.ack(&id, lease_id, outcome, ctx, slot) {
+            match self.ack(&id, lease_id, outcome, ctx, (slot, &mut next_sub)) {
                 Ok(one) => {
                     if let Reply::State(state) = one.reply {
                         results.push(Ok(state));

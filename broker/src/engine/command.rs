@@ -28,6 +28,15 @@ pub enum AckOutcome {
         /// the lost-attempt budget instead of the retries.
         lost: bool,
     },
+    /// The attempt handed work on (see `canvas/graft.rs`): it succeeded with `result` and
+    /// added the graft's tasks to its workflow, or (`result` is `None`) it replaced itself
+    /// with them and ends as they do.
+    Graft {
+        /// Its result; `None` for a replacement.
+        result: Option<TaskResult>,
+        /// The work handed on.
+        graft: Box<super::canvas::NewGraft>,
+    },
 }
 
 /// What a nack does with the task.
@@ -344,8 +353,18 @@ pub enum Write {
     DeleteFlowInputs(u64),
     /// A workflow was created.
     PutWorkflow(Box<super::workflows::Workflow>),
-    /// A workflow is gone (its last task was deleted), by key.
+    /// A workflow is gone (its last task was deleted), by key; its grafts go with it.
     DeleteWorkflow(u64),
+    /// Work a task handed on joined the workflow `workflow`.
+    PutGraft {
+        /// The workflow's key.
+        workflow: u64,
+        /// The graft.
+        graft: Box<super::workflows::Graft>,
+    },
+    /// Writes that land together or not at all (one sled batch): an ack that hands work on,
+    /// whose new tasks and own state must not be recovered one without the other.
+    Atomic(Vec<Write>),
 }
 
 /// The result of applying a command.

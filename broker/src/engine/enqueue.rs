@@ -39,7 +39,7 @@ impl Engine {
     }
 
     /// Why a task would be refused, checked before anything is created.
-    fn refusal(&self, task: &NewTask, ctx: Ctx) -> Option<EngineError> {
+    pub(super) fn refusal(&self, task: &NewTask, ctx: Ctx) -> Option<EngineError> {
         let expired = task
             .expires
             .is_some_and(|w| w.resolve(ctx.now_ms) <= ctx.now_ms);

@@ -66,11 +66,14 @@ pub enum EventKind {
     /// Every task of a workflow finished (`task_id` is its id; `state` SUCCEEDED when every
     /// task did, else FAILED; the note says how many did not).
     WorkflowFinished = 25,
+    /// A running task handed its work on to a replacement (its attempt's `runtime_ms` is
+    /// set; the note says how many tasks replace it); it ends as they do.
+    Replaced = 26,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         Self::Sent,
         Self::Scheduled,
         Self::Ready,
@@ -96,6 +99,7 @@ impl EventKind {
         Self::QueueThrottled,
         Self::WorkflowSubmitted,
         Self::WorkflowFinished,
+        Self::Replaced,
     ];
 
     /// The name users filter by and see: `task-sent`, `worker-online`, ….
@@ -126,6 +130,7 @@ impl EventKind {
             Self::QueueThrottled => "queue-throttled",
             Self::WorkflowSubmitted => "workflow-submitted",
             Self::WorkflowFinished => "workflow-finished",
+            Self::Replaced => "task-replaced",
         }
     }
 
@@ -304,7 +309,16 @@ pub(super) fn of_transition(
         TaskState::Expired => out.push(event(EventKind::Expired)),
         // Leases are granted outside `transition` (see `lease.rs`).
         TaskState::Leased => out.push(event(EventKind::Leased)),
-        // Only a new workflow step waits, and its enqueue says so.
+        // A running task that replaced itself; a new workflow step's enqueue says it waits.
+        TaskState::Waiting if from == TaskState::Leased => {
+            let count = meta.cold().flow.as_ref().map_or(0, |f| f.missing());
+            out.push(Event {
+                note: Some(
+                    format!("it waits for the results of {count} tasks of its replacement").into(),
+                ),
+                ..ended(EventKind::Replaced)
+            });
+        }
         TaskState::Waiting => {}
     }
 }
@@ -361,7 +375,8 @@ mod tests {
             EventKind::WorkflowFinished.code(),
             EventType::WorkflowFinished as u32
         );
-        assert_eq!(EventKind::ALL.len(), 25);
+        assert_eq!(EventKind::Replaced.code(), EventType::TaskReplaced as u32);
+        assert_eq!(EventKind::ALL.len(), 26);
     }
 
     #[test]

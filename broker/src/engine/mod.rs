@@ -77,7 +77,10 @@ mod workflows;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-pub use canvas::{assemble, FlowMode, FlowNode, Input, InputShape, NewFlow, Shape, Verdict};
+pub use canvas::{
+    assemble, FlowMode, FlowNode, Input, InputShape, NewFlow, NewGraft, Replacement, Shape,
+    Verdict, MAX_GRAFTED_WORKFLOW_TASKS,
+};
 pub use command::{
     AckOutcome, Command, Enqueued, Granted, NackAction, Outcome, Reply, Revocation, RevokeReport,
     StoppedLease, Timer, Write,
@@ -97,7 +100,7 @@ pub use task::{
 };
 pub use task_id::TaskId;
 pub use tick::{LEASE_EXPIRED, PREFETCH_EXPIRED};
-pub use workflows::Workflow;
+pub use workflows::{Graft, GraftView, Workflow};
 
 /// The former path of [`schedules`], kept for callers outside the engine.
 pub use self::schedules as schedule;
@@ -143,6 +146,8 @@ pub struct Engine {
     workflow_ids: HashMap<Arc<str>, u64>,
     /// How far each workflow got (derived from its tasks).
     progress: HashMap<u64, workflows::Progress>,
+    /// Replaced tasks to end, while one is being ended (see `canvas/steps.rs`).
+    forwards: Option<Vec<u64>>,
 }
 
 impl Engine {
@@ -164,6 +169,7 @@ impl Engine {
             workflows: BTreeMap::new(),
             workflow_ids: HashMap::new(),
             progress: HashMap::new(),
+            forwards: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::canvas::FlowMode;
 use super::command::{Outcome, Reply, Revocation, RevokeReport, StoppedLease, Write};
 use super::ctx::Ctx;
 use super::revocations::{RevokeRule, MAX_REVOCATIONS};
@@ -94,8 +95,40 @@ impl Engine {
             .collect()
     }
 
-    /// Revokes one task; a leased one's lease is listed in `out.stopped` for its worker.
+    /// Revokes one task; a leased one's lease is listed in `out.stopped` for its worker. A task
+    /// that replaced itself takes its replacement with it (and that, its own), in a loop.
     pub(super) fn revoke_key(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) -> Revocation {
+        let revoked =
+            |what: &Revocation| !matches!(what, Revocation::Finished(_) | Revocation::Unknown);
+        let what = self.revoke_one(key, ctx, out);
+        let mut replacing = if revoked(&what) {
+            self.replacement_of(key)
+        } else {
+            Vec::new()
+        };
+        while let Some(next) = replacing.pop() {
+            if revoked(&self.revoke_one(next, ctx, out)) {
+                replacing.extend(self.replacement_of(next));
+            }
+        }
+        what
+    }
+
+    /// The tasks that replace the (just revoked) task `key`, if it replaced itself.
+    fn replacement_of(&self, key: u64) -> Vec<u64> {
+        let Some(flow) = self.tasks.get(&key).and_then(|m| m.cold().flow.as_deref()) else {
+            return Vec::new();
+        };
+        if flow.mode != FlowMode::Forward {
+            return Vec::new();
+        }
+        self.workflows
+            .get(&flow.workflow)
+            .map(|w| w.replacement_of(key))
+            .unwrap_or_default()
+    }
+
+    fn revoke_one(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) -> Revocation {
         let Some(meta) = self.tasks.get(&key) else {
             return Revocation::Unknown;
         };

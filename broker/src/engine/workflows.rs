@@ -1,8 +1,9 @@
 //! Workflows as wholes: each has an id, its tasks' keys in canvas order and its tree (opaque
-//! bytes the service encodes). A workflow is kept while any of its tasks is; revoking its id
-//! revokes every task of it that has not finished. Its progress (tasks not finished, tasks
-//! that ended without success) is kept beside it, derived, for the `workflow-submitted` and
-//! `workflow-finished` events.
+//! bytes the service encodes), and the grafts its tasks added when they ran (their tasks follow
+//! the submitted ones, in graft order). A workflow is kept while any of its tasks is; revoking
+//! its id revokes every task of it that has not finished. Its progress (tasks not finished,
+//! tasks that ended without success) is kept beside it, derived, for the `workflow-submitted`
+//! and `workflow-finished` events.
 
 use std::sync::Arc;
 
@@ -24,8 +25,84 @@ pub struct Workflow {
     pub id: TaskId,
     /// Its tasks' keys, in canvas order.
     pub tasks: Vec<u64>,
-    /// Its shape, for readers (encoded by the service; the engine does not look at it).
+    /// Its shape, for readers (encoded by the service; the engine does not look at it). Empty
+    /// for a workflow made by a task outside any workflow that handed work on: that task alone.
     pub tree: Bytes,
+    /// Work its tasks handed on, in order.
+    pub grafts: Vec<Graft>,
+}
+
+/// Work a task handed on with its ack (a replacement, members it added): its tasks joined the
+/// task's workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Graft {
+    /// The task that handed it on.
+    pub by: u64,
+    /// Its first task's key; its tasks are the `count` keys from here (sub-ids of one command).
+    pub first: u64,
+    /// How many tasks it has.
+    pub count: u32,
+    /// How many of them, from the first, replace `by`; the rest were added.
+    pub replaced: u32,
+    /// Its shape, for readers (opaque to the engine).
+    pub tree: Bytes,
+}
+
+impl Graft {
+    /// Its tasks' keys.
+    pub fn keys(&self) -> impl Iterator<Item = u64> {
+        self.first..self.first + u64::from(self.count)
+    }
+}
+
+/// A graft as readers see it: indexes into its workflow's tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraftView {
+    /// The index of the task that handed it on.
+    pub by: usize,
+    /// The index of its first task.
+    pub first: usize,
+    /// How many of its tasks replace `by`.
+    pub replaced: usize,
+    /// Its shape (indexes counted from its first task).
+    pub tree: Bytes,
+}
+
+impl Workflow {
+    /// Its grafts, with indexes into [`Workflow::tasks`].
+    pub fn graft_views(&self) -> Vec<GraftView> {
+        let grafted: usize = self.grafts.iter().map(|g| g.count as usize).sum();
+        let mut first = self.tasks.len().saturating_sub(grafted);
+        self.grafts
+            .iter()
+            .map(|graft| {
+                let view = GraftView {
+                    by: self.tasks.iter().position(|&k| k == graft.by).unwrap_or(0),
+                    first,
+                    replaced: graft.replaced as usize,
+                    tree: graft.tree.clone(),
+                };
+                first += graft.count as usize;
+                view
+            })
+            .collect()
+    }
+
+    /// Adds a graft and its tasks.
+    pub fn add_graft(&mut self, graft: Graft) {
+        self.tasks.extend(graft.keys());
+        self.grafts.push(graft);
+    }
+
+    /// The tasks that replace `key` (of its latest replacement), if it replaced itself.
+    pub(super) fn replacement_of(&self, key: u64) -> Vec<u64> {
+        self.grafts
+            .iter()
+            .rev()
+            .find(|g| g.by == key && g.replaced > 0)
+            .map(|g| g.keys().take(g.replaced as usize).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// How far a workflow got.
@@ -69,6 +146,7 @@ impl Engine {
             id,
             tasks: (0..count).map(|i| ctx.sub_id(i)).collect(),
             tree,
+            grafts: Vec::new(),
         };
         out.writes
             .push(Write::PutWorkflow(Box::new(workflow.clone())));
@@ -85,8 +163,16 @@ impl Engine {
         out
     }
 
+    /// `count` tasks are about to join the workflow `key`, not finished yet (their later
+    /// transitions count from there).
+    pub(super) fn workflow_grows(&mut self, key: u64, count: usize) {
+        if let Some(progress) = self.progress.get_mut(&key) {
+            progress.unfinished += count;
+        }
+    }
+
     /// A workflow's progress, counted from its tasks' states.
-    fn progress_of(&self, workflow: &Workflow) -> Progress {
+    pub(super) fn progress_of(&self, workflow: &Workflow) -> Progress {
         let mut progress = Progress::default();
         for key in &workflow.tasks {
             match self.tasks.get(key).map(|m| m.state) {
@@ -136,7 +222,7 @@ impl Engine {
     }
 
     /// `workflow-finished` for the workflow `key` when nothing of it is left to run.
-    fn finish_if_done(&self, key: u64, ctx: Ctx, events: &mut Vec<Event>) {
+    pub(super) fn finish_if_done(&self, key: u64, ctx: Ctx, events: &mut Vec<Event>) {
         let (Some(progress), Some(workflow)) = (self.progress.get(&key), self.workflows.get(&key))
         else {
             return;
@@ -173,7 +259,7 @@ impl Engine {
         }
     }
 
-    fn add_workflow(&mut self, workflow: Workflow) {
+    pub(super) fn add_workflow(&mut self, workflow: Workflow) {
         self.workflow_ids
             .insert(Arc::from(workflow.id.to_string()), workflow.key);
         self.workflows.insert(workflow.key, workflow);

@@ -155,6 +155,7 @@ pub(crate) mod seeds {
     /// The seeds by file name.
     pub(crate) fn all() -> Vec<(&'static str, Vec<u8>)> {
         let ack = |outcome| pb::AckRequest {
+            add: Vec::new(),
             task_id: "019a-task".into(),
             lease_id: 42,
             outcome: Some(outcome),

@@ -58,17 +58,38 @@ impl TaskQueueService {
 
     /// `GetWorkflow` for a checked id.
     pub(crate) fn workflow_status(&self, id: String) -> Result<pb::GetWorkflowResponse, Status> {
-        let Some((tree, statuses)) = self.broker.get_workflow(&id)? else {
+        let Some(status) = self.broker.get_workflow(&id)? else {
             return Err(Status::not_found(format!(
                 "no workflow has id {id:?} (never created, or all of its tasks were deleted \
                  after their results' time to live)"
             )));
         };
-        let tree = pb::WorkflowTree::decode(tree).map_err(|err| {
+        let corrupt = |err: prost::DecodeError| {
             Status::data_loss(format!(
                 "workflow {id:?}: its stored tree does not decode: {err}"
             ))
-        })?;
+        };
+        // A task that handed work on outside any workflow became one: itself.
+        let tree = if status.tree.is_empty() {
+            pb::WorkflowTree {
+                kind: Some(pb::workflow_tree::Kind::Task(0)),
+            }
+        } else {
+            pb::WorkflowTree::decode(status.tree).map_err(corrupt)?
+        };
+        let grafts = status
+            .grafts
+            .into_iter()
+            .map(|view| {
+                let mut graft = pb::WorkflowGraft::decode(view.tree).map_err(corrupt)?;
+                graft.task = index(view.by);
+                let first = index(view.first);
+                graft.replaced_by.iter_mut().for_each(|t| offset(t, first));
+                graft.added.iter_mut().for_each(|t| offset(t, first));
+                Ok(graft)
+            })
+            .collect::<Result<_, Status>>()?;
+        let statuses = status.tasks;
         let states: Vec<Option<TaskState>> = statuses
             .iter()
             .map(|s| s.meta.as_ref().map(|m| m.state))
@@ -87,6 +108,30 @@ impl TaskQueueService {
             tree: Some(tree),
             finished,
             succeeded,
+            grafts,
         })
+    }
+}
+
+/// An index into a workflow's tasks, as the wire gives it (a workflow holds far fewer than
+/// 2^32 tasks).
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// Moves a graft's tree, whose leaves count from its first task, to count from the
+/// workflow's first (`first` is the graft's first task's index).
+fn offset(tree: &mut pb::WorkflowTree, first: u32) {
+    use pb::workflow_tree::Kind;
+    match &mut tree.kind {
+        Some(Kind::Task(i)) => *i = i.saturating_add(first),
+        Some(Kind::Chain(trees) | Kind::Group(trees)) => {
+            trees.parts.iter_mut().for_each(|t| offset(t, first));
+        }
+        Some(Kind::Chord(chord)) => {
+            chord.header.iter_mut().for_each(|t| offset(t, first));
+            chord.body.iter_mut().for_each(|t| offset(t, first));
+        }
+        None => {}
     }
 }

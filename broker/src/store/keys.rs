@@ -34,6 +34,28 @@ pub(crate) const FLOW_INPUT: u8 = 0x09;
 /// A workflow, by its key.
 pub(crate) const WORKFLOW: u8 = 0x0a;
 
+/// Work a task handed on to its workflow: `GRAFT ++ workflow key ++ first task key`
+/// (big-endian), so a workflow's grafts are read back in the order they were made.
+pub(crate) const GRAFT: u8 = 0x0b;
+
+/// The key of the graft whose first task is `first`, in the workflow `workflow`.
+pub(crate) fn graft_key(workflow: u64, first: u64) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[..9].copy_from_slice(&task_key(GRAFT, workflow));
+    out[9..].copy_from_slice(&first.to_be_bytes());
+    out
+}
+
+/// The workflow key of a `graft_key`.
+pub(crate) fn decode_graft_key(bytes: &[u8]) -> Option<u64> {
+    match bytes {
+        [GRAFT, rest @ ..] if rest.len() == 16 => {
+            Some(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?))
+        }
+        _ => None,
+    }
+}
+
 /// The key of input `slot` of the step `key`.
 pub(crate) fn flow_input_key(key: u64, slot: u32) -> [u8; 13] {
     let mut out = [0u8; 13];

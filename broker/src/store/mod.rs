@@ -87,6 +87,38 @@ pub struct Store {
     mark_base: u64,
 }
 
+/// Where a command's writes go: into sled one by one, or into a batch sled applies whole.
+trait Sink {
+    fn put(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError>;
+    fn remove(&mut self, key: &[u8]) -> Result<(), StoreError>;
+}
+
+impl Sink for &sled::Db {
+    fn put(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        let tree: &sled::Tree = self;
+        tree.insert(key, value)?;
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        let tree: &sled::Tree = self;
+        tree.remove(key)?;
+        Ok(())
+    }
+}
+
+impl Sink for sled::Batch {
+    fn put(&mut self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        self.insert(key, value);
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        sled::Batch::remove(self, key);
+        Ok(())
+    }
+}
+
 impl Store {
     /// Applies the writes of one command (not yet flushed), in order.
     ///
@@ -100,93 +132,115 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] when sled fails.
     pub fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut sink = &self.db;
         for write in writes {
-            match write {
-                Write::Insert(insert) => {
-                    let (meta, body) = *insert;
-                    self.db.insert(
-                        keys::task_key(keys::BODY, meta.key),
-                        records::encode_body(body),
-                    )?;
-                    self.db.insert(
-                        keys::task_key(keys::STATE, meta.key),
-                        records::encode_state(&meta, None),
-                    )?;
+            self.write(write, &mut sink)?;
+        }
+        Ok(())
+    }
+
+    /// One write, into `sink`.
+    fn write(&self, write: Write, sink: &mut impl Sink) -> Result<(), StoreError> {
+        match write {
+            Write::Insert(insert) => {
+                let (meta, body) = *insert;
+                sink.put(
+                    &keys::task_key(keys::BODY, meta.key),
+                    records::encode_body(body),
+                )?;
+                sink.put(
+                    &keys::task_key(keys::STATE, meta.key),
+                    records::encode_state(&meta, None),
+                )?;
+            }
+            Write::Update(update) => {
+                let (meta, result) = *update;
+                sink.put(
+                    &keys::task_key(keys::STATE, meta.key),
+                    records::encode_state(&meta, result),
+                )?;
+            }
+            Write::Delete(key) => {
+                sink.remove(&keys::task_key(keys::STATE, key))?;
+                sink.remove(&keys::task_key(keys::BODY, key))?;
+            }
+            Write::DeleteFlowInputs(key) => {
+                self.remove_prefix(&keys::task_key(keys::FLOW_INPUT, key), sink)?;
+            }
+            Write::PutWorkflow(workflow) => {
+                sink.put(
+                    &keys::task_key(keys::WORKFLOW, workflow.key),
+                    workflow_records::encode_workflow(&workflow),
+                )?;
+            }
+            Write::DeleteWorkflow(key) => {
+                sink.remove(&keys::task_key(keys::WORKFLOW, key))?;
+                self.remove_prefix(&keys::task_key(keys::GRAFT, key), sink)?;
+            }
+            Write::PutGraft { workflow, graft } => {
+                sink.put(
+                    &keys::graft_key(workflow, graft.first),
+                    workflow_records::encode_graft(&graft),
+                )?;
+            }
+            Write::Atomic(writes) => {
+                let mut batch = sled::Batch::default();
+                for write in writes {
+                    self.write(write, &mut batch)?;
                 }
-                Write::Update(update) => {
-                    let (meta, result) = *update;
-                    self.db.insert(
-                        keys::task_key(keys::STATE, meta.key),
-                        records::encode_state(&meta, result),
-                    )?;
-                }
-                Write::Delete(key) => {
-                    self.db.remove(keys::task_key(keys::STATE, key))?;
-                    self.db.remove(keys::task_key(keys::BODY, key))?;
-                }
-                Write::DeleteFlowInputs(key) => {
-                    for entry in self.db.scan_prefix(keys::task_key(keys::FLOW_INPUT, key)) {
-                        let (k, _) = entry?;
-                        self.db.remove(k)?;
+                self.db.apply_batch(batch)?;
+            }
+            Write::FlowInput { key, slot, input } => {
+                sink.put(
+                    &keys::flow_input_key(key, slot),
+                    records::encode_flow_input(&input),
+                )?;
+            }
+            Write::PutSchedule(schedule) => {
+                sink.put(
+                    &keys::task_key(keys::SCHEDULE, schedule.key),
+                    schedule_records::encode_schedule(&schedule),
+                )?;
+            }
+            Write::DeleteSchedule(key) => {
+                sink.remove(&keys::task_key(keys::SCHEDULE, key))?;
+            }
+            Write::Revocation(rule, until) => {
+                let key = revocation_records::revocation_key(&rule);
+                match until {
+                    Some(until) => {
+                        sink.put(&key, revocation_records::encode_revocation(until))?;
                     }
-                }
-                Write::PutWorkflow(workflow) => {
-                    self.db.insert(
-                        keys::task_key(keys::WORKFLOW, workflow.key),
-                        workflow_records::encode_workflow(&workflow),
-                    )?;
-                }
-                Write::DeleteWorkflow(key) => {
-                    self.db.remove(keys::task_key(keys::WORKFLOW, key))?;
-                }
-                Write::FlowInput { key, slot, input } => {
-                    self.db.insert(
-                        keys::flow_input_key(key, slot),
-                        records::encode_flow_input(&input),
-                    )?;
-                }
-                Write::PutSchedule(schedule) => {
-                    self.db.insert(
-                        keys::task_key(keys::SCHEDULE, schedule.key),
-                        schedule_records::encode_schedule(&schedule),
-                    )?;
-                }
-                Write::DeleteSchedule(key) => {
-                    self.db.remove(keys::task_key(keys::SCHEDULE, key))?;
-                }
-                Write::Revocation(rule, until) => {
-                    let key = revocation_records::revocation_key(&rule);
-                    match until {
-                        Some(until) => {
-                            self.db
-                                .insert(key, revocation_records::encode_revocation(until))?;
-                        }
-                        None => {
-                            self.db.remove(key)?;
-                        }
-                    }
-                }
-                Write::PauseQueue(queue, paused) => {
-                    let key = keys::paused_key(&queue);
-                    if paused {
-                        self.db.insert(key, &[records::V1])?;
-                    } else {
-                        self.db.remove(key)?;
-                    }
-                }
-                Write::PutLimit(limit_key, limit) => {
-                    let key = limit_records::limit_key(&limit_key);
-                    match limit {
-                        Some(limit) => {
-                            self.db
-                                .insert(key, limit_records::encode_limit(&limit_key, &limit))?;
-                        }
-                        None => {
-                            self.db.remove(key)?;
-                        }
-                    }
+                    None => sink.remove(&key)?,
                 }
             }
+            Write::PauseQueue(queue, paused) => {
+                let key = keys::paused_key(&queue);
+                if paused {
+                    sink.put(&key, vec![records::V1])?;
+                } else {
+                    sink.remove(&key)?;
+                }
+            }
+            Write::PutLimit(limit_key, limit) => {
+                let key = limit_records::limit_key(&limit_key);
+                match limit {
+                    Some(limit) => {
+                        sink.put(&key, limit_records::encode_limit(&limit_key, &limit))?;
+                    }
+                    None => sink.remove(&key)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every stored key that starts with `prefix` (as stored before this command: a
+    /// batch does not see its own writes).
+    fn remove_prefix(&self, prefix: &[u8], sink: &mut impl Sink) -> Result<(), StoreError> {
+        for entry in self.db.scan_prefix(prefix) {
+            let (k, _) = entry?;
+            sink.remove(&k)?;
         }
         Ok(())
     }

@@ -101,6 +101,10 @@ pub(crate) struct StateRecord {
     /// A workflow step: what it does with a failed input (`FlowMode::code`).
     #[prost(uint32, tag = "35")]
     flow_mode: u32,
+    /// A replaced task: how its replacement's results (its last input slots) make its result
+    /// (`canvas::Shape::encode`, slots counted from the first of them).
+    #[prost(string, optional, tag = "36")]
+    flow_forward: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -296,6 +300,11 @@ pub(crate) fn encode_state(meta: &TaskMeta, result: Option<TaskResult>) -> Vec<u
             .as_ref()
             .map(|f| f.feeds.iter().map(|&(_, slot)| slot).collect())
             .unwrap_or_default(),
+        flow_forward: cold
+            .flow
+            .as_ref()
+            .and_then(|f| f.forward.as_ref())
+            .map(|f| f.shape.encode()),
     };
     versioned(&record)
 }
@@ -330,6 +339,41 @@ pub(crate) fn decode_state(
         key: key.to_vec(),
         reason: format!("unknown workflow step mode {}", record.flow_mode),
     })?;
+    let forward = match (mode, &record.flow_forward) {
+        (FlowMode::Forward, Some(text)) => {
+            Some(Shape::decode(text).ok_or_else(|| StoreError::Corrupt {
+                key: key.to_vec(),
+                reason: format!("a replaced task's result shape {text:?} does not decode"),
+            })?)
+        }
+        (FlowMode::Forward, None) => {
+            return Err(StoreError::Corrupt {
+                key: key.to_vec(),
+                reason: "a replaced task without its result shape".into(),
+            })
+        }
+        _ => None,
+    };
+    let flow = if record.flow {
+        let feeds = record
+            .flow_feed_keys
+            .iter()
+            .copied()
+            .zip(record.flow_feed_slots.iter().copied())
+            .collect();
+        let inputs = record.flow_inputs as usize;
+        let node = match forward {
+            Some(shape) => FlowNode::forwarding(inputs, feeds, record.flow_workflow, shape)
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: key.to_vec(),
+                    reason: format!("a replaced task's result takes more than its {inputs} slots"),
+                })?,
+            None => FlowNode::new(inputs, feeds, record.flow_workflow, mode),
+        };
+        Some(Box::new(node))
+    } else {
+        None
+    };
     let priority = u8::try_from(record.priority.min(9)).unwrap_or(9);
     // Stored values were bounded by the service when the task was enqueued.
     let narrow = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
@@ -356,20 +400,7 @@ pub(crate) fn decode_state(
             .map(|(name, value)| (Arc::from(name), Arc::from(value)))
             .collect(),
         // Which inputs are filled, recovery reads from the inputs stored.
-        flow: record.flow.then(|| {
-            let feeds = record
-                .flow_feed_keys
-                .iter()
-                .copied()
-                .zip(record.flow_feed_slots.iter().copied())
-                .collect();
-            Box::new(FlowNode::new(
-                record.flow_inputs as usize,
-                feeds,
-                record.flow_workflow,
-                mode,
-            ))
-        }),
+        flow,
     };
     let meta = TaskMeta {
         key: record.key,

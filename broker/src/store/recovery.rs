@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use super::keys::{
-    self, decode_task_key, BODY, FLOW_INPUT, LIMIT, PAUSED, REVOCATION, SCHEDULE, SEQ_RESERVED,
-    STATE, WORKFLOW,
+    self, decode_task_key, BODY, FLOW_INPUT, GRAFT, LIMIT, PAUSED, REVOCATION, SCHEDULE,
+    SEQ_RESERVED, STATE, WORKFLOW,
 };
 use super::limit_records::decode_limit;
 use super::records::{decode_flow_input, decode_state, unversioned};
@@ -110,6 +110,7 @@ impl Store {
                 .max((workflow.key >> crate::engine::SUB_BITS) + 1);
             out.workflows.push(workflow);
         }
+        self.read_grafts(&mut out.workflows)?;
         for entry in self.db.scan_prefix([LIMIT]) {
             let (key, value) = entry?;
             out.limits.push(decode_limit(&key, &value)?);
@@ -141,6 +142,34 @@ impl Store {
         Ok(out)
     }
 
+    /// Adds each stored graft to its workflow (`workflows` in key order, as read), in the order
+    /// they were made; removes grafts whose workflow is gone (a crash inside a
+    /// `Write::DeleteWorkflow`'s removes).
+    fn read_grafts(&self, workflows: &mut [Workflow]) -> Result<(), StoreError> {
+        for entry in self.db.scan_prefix([GRAFT]) {
+            let (key, value) = entry?;
+            let Some(workflow) = keys::decode_graft_key(&key) else {
+                return Err(StoreError::Corrupt {
+                    key: key.to_vec(),
+                    reason: "malformed graft key".into(),
+                });
+            };
+            let graft = super::workflow_records::decode_graft(&key, &value)?;
+            match workflows.binary_search_by_key(&workflow, |w| w.key) {
+                Ok(i) => {
+                    if let Some(w) = workflows.get_mut(i) {
+                        w.add_graft(graft);
+                    }
+                }
+                Err(_) => {
+                    tracing::warn!(key = ?key, "removing a graft without its workflow");
+                    self.db.remove(key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Marks the filled inputs of workflow steps (`tasks` in key order, as read); removes
     /// inputs whose step is gone (a crash inside a `Write::Delete`'s removes).
     fn read_flow_inputs(&self, tasks: &mut [TaskMeta]) -> Result<(), StoreError> {
@@ -158,9 +187,13 @@ impl Store {
                 .and_then(|i| tasks.get_mut(i))
                 .and_then(|t| t.cold.as_deref_mut())
                 .and_then(|c| c.flow.as_deref_mut());
-            let failed = decode_flow_input(&key, bytes::Bytes::from_owner(value))?.failed;
-            match flow.map(|f| f.fill(slot, failed)) {
-                Some(true) => {}
+            let input = decode_flow_input(&key, bytes::Bytes::from_owner(value))?;
+            match flow {
+                // A replaced task's own slots count as filled already: their inputs stay, for
+                // a replay of the task.
+                Some(flow) if (slot as usize) < flow.inputs() => {
+                    flow.fill_with(slot, &input);
+                }
                 _ => {
                     tracing::warn!(key = ?key, "removing a workflow input without its step");
                     self.db.remove(key)?;

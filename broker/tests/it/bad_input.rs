@@ -168,6 +168,7 @@ async fn malformed_calls_get_invalid_argument() {
     );
     let no_outcome = raw
         .ack(pb::AckRequest {
+            add: Vec::new(),
             task_id: "t".into(),
             lease_id: 1,
             outcome: None,
@@ -177,6 +178,7 @@ async fn malformed_calls_get_invalid_argument() {
     assert_eq!(no_outcome.code(), Code::InvalidArgument);
     let no_lease = raw
         .ack(pb::AckRequest {
+            add: Vec::new(),
             task_id: "t".into(),
             lease_id: 0,
             outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),
@@ -190,6 +192,7 @@ async fn malformed_calls_get_invalid_argument() {
     );
     let empty_failure = raw
         .ack(pb::AckRequest {
+            add: Vec::new(),
             task_id: "t".into(),
             lease_id: 1,
             outcome: Some(pb::ack_request::Outcome::Failure(pb::Failure::default())),
@@ -203,6 +206,7 @@ async fn malformed_calls_get_invalid_argument() {
     );
     let lost_and_fatal = raw
         .ack(pb::AckRequest {
+            add: Vec::new(),
             task_id: "t".into(),
             lease_id: 1,
             outcome: Some(pb::ack_request::Outcome::Failure(pb::Failure {

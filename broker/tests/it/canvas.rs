@@ -8,11 +8,7 @@ use serde_json::{json, Value};
 use stalk_client::{chain, chord, Canvas, ClientError, Task, TaskState};
 use stalk_testkit::TestBroker;
 
-use crate::support::{ids, lease};
-
-fn member(n: i64) -> Task {
-    Task::new("member").queue("q").json(&[n]).expect("JSON")
-}
+use crate::support::{ids, lease, member};
 
 #[tokio::test]
 async fn a_chord_body_is_released_once_with_every_result_across_a_restart() {

@@ -1,8 +1,9 @@
 //! Workflows under `kill -9` of the real `stalkd` binary (issue 14): chords of 100 members and
-//! chains of 20 steps run while the broker is killed and restarted ten times. Every chord body
-//! is released once, with every member's result in order, and succeeds once; every chain
-//! reaches its last step with the count of the steps before it; no task runs again after its
-//! ack returned OK.
+//! chains of 20 steps run while the broker is killed and restarted ten times. Every tenth
+//! member replaces itself with the task that gives its result (a dynamic workflow). Every chord
+//! body is released once, with every member's result in order, and succeeds once; every chain
+//! reaches its last step with the count of the steps before it; every replacement is made
+//! once; no task runs again after its ack returned OK.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -38,9 +39,20 @@ fn task(name: &str, args: &Value) -> Task {
     Task::new(name).queue(QUEUE).json(args).expect("JSON")
 }
 
-/// A chord of `MEMBERS` (member i returns i) and a chain of `STEPS` (each adds one).
+/// Every this many chord members, one replaces itself.
+const RELAY_EVERY: i64 = 10;
+
+/// A chord of `MEMBERS` (member i returns i; every `RELAY_EVERY`th is a `relay` that replaces
+/// itself with that member) and a chain of `STEPS` (each adds one).
 fn workflows() -> [Canvas; 2] {
-    let members = (0..MEMBERS).map(|i| task("member", &json!([i])));
+    let members = (0..MEMBERS).map(|i| {
+        let name = if i % RELAY_EVERY == 0 {
+            "relay"
+        } else {
+            "member"
+        };
+        task(name, &json!([i]))
+    });
     let steps = std::iter::once(task("step", &json!([0])))
         .chain((1..STEPS).map(|_| Task::new("step").queue(QUEUE)));
     [chord(members, Task::new("body").queue(QUEUE)), chain(steps)]
@@ -104,16 +116,20 @@ async fn consume(client: Client, ledger: Arc<Mutex<Ledger>>, until_idle: bool) {
         let mut acks = Vec::with_capacity(leased.len());
         for leased_task in &leased {
             let args: Value = leased_task.json().unwrap_or(Value::Null);
-            let result = run(&ledger, &leased_task.id, &leased_task.name, &args);
             {
                 let mut ledger = ledger.lock();
                 if ledger.acked.contains(&leased_task.id) {
                     ledger.redelivered_after_ack.push(leased_task.id.clone());
                 }
             }
-            let outcome = AckOutcome::Success {
-                value: serde_json::to_vec(&result).expect("JSON").into(),
-                content_type: "application/json".into(),
+            let outcome = if leased_task.name == "relay" {
+                AckOutcome::Replace(task("member", &args).into())
+            } else {
+                let result = run(&ledger, &leased_task.id, &leased_task.name, &args);
+                AckOutcome::Success {
+                    value: serde_json::to_vec(&result).expect("JSON").into(),
+                    content_type: "application/json".into(),
+                }
             };
             acks.push((leased_task, outcome));
         }
@@ -185,7 +201,17 @@ async fn workflows_survive_kill_9_with_every_step_released_once() {
     );
     for (id, task_ids) in &ledger.submitted {
         let status = client.workflow(id).await.expect("the workflow is kept");
-        assert_eq!(status.tasks.len(), task_ids.len(), "{id}");
+        let relays = if task_ids.len() == STEPS {
+            0
+        } else {
+            (0..MEMBERS).filter(|i| i % RELAY_EVERY == 0).count()
+        };
+        assert_eq!(
+            status.grafts.len(),
+            relays,
+            "{id}: each relay replaced itself once"
+        );
+        assert_eq!(status.tasks.len(), task_ids.len() + relays, "{id}");
         let states: Vec<(String, TaskState)> = status
             .tasks
             .iter()
@@ -195,7 +221,7 @@ async fn workflows_survive_kill_9_with_every_step_released_once() {
             status.succeeded,
             "workflow {id} did not succeed whole: {states:?}"
         );
-        let last = status.tasks.last().expect("a last task");
+        let last = &status.tasks[task_ids.len() - 1];
         let expected = if task_ids.len() == STEPS {
             json!(STEPS)
         } else {

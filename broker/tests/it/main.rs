@@ -62,6 +62,7 @@ mod priorities;
 mod reconnect;
 mod recovery;
 mod reflection;
+mod replace;
 mod results;
 mod retries;
 mod revoke;

@@ -67,6 +67,7 @@ impl Session {
             acks: tasks
                 .iter()
                 .map(|t| pb::AckRequest {
+                    add: Vec::new(),
                     task_id: t.task_id.clone(),
                     lease_id: t.lease_id,
                     outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),

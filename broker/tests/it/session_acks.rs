@@ -106,6 +106,7 @@ async fn ack_many_results_name_their_acks_in_request_order() {
     let acks = pushed
         .iter()
         .map(|t| pb::AckRequest {
+            add: Vec::new(),
             task_id: t.task_id.clone(),
             lease_id: t.lease_id,
             outcome: Some(pb::ack_request::Outcome::Success(pb::TaskResult::default())),

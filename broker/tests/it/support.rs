@@ -233,3 +233,11 @@ impl Drop for Stalkd {
         }
     }
 }
+
+/// A workflow member on queue `q` whose payload is `[n]`.
+pub(crate) fn member(n: i64) -> stalk_client::Task {
+    stalk_client::Task::new("member")
+        .queue("q")
+        .json(&[n])
+        .expect("JSON")
+}

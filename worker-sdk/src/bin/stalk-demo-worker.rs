@@ -11,10 +11,13 @@
 //!   the `tenant` header, enqueue and ready times in ms since the epoch).
 //! - `pid`: returns the id of the process that ran it (a prefork child's, in prefork).
 //! - `leak`: `[mib, steps]`: leaks `mib` MiB in `steps` steps 20 ms apart; returns the pid.
+//! - `fan`: a list of values: replaces itself with a group of `echo` tasks, one per value, on
+//!   its own queue; its result is the list the group returns.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use stalk_client::Task;
 use stalk_worker::{TaskContext, TaskError, WorkerArgs, WorkerError};
 
 #[tokio::main]
@@ -79,6 +82,21 @@ async fn run(args: WorkerArgs) -> Result<(), WorkerError> {
             }
             Ok::<_, TaskError>(std::process::id())
         })
+        .task_with_context(
+            "fan",
+            |values: Vec<serde_json::Value>, ctx: TaskContext| async move {
+                let mut echoes = Vec::with_capacity(values.len());
+                for value in values {
+                    echoes.push(
+                        Task::new("echo")
+                            .queue(ctx.meta().queue.clone())
+                            .json(&value)?,
+                    );
+                }
+                ctx.replace(stalk_client::group(echoes));
+                Ok::<_, TaskError>(())
+            },
+        )
         .connect()
         .await?
         .run_until_signal()

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::attempt::{call_inline, limited};
 use super::frame::{self, ChildJob, ChildReply};
-use crate::context::{TaskContext, TaskMeta};
+use crate::context::{Handoff, TaskContext, TaskMeta};
 use crate::error::{TaskError, WorkerError};
 use crate::registry::Registry;
 use crate::resources::Resources;
@@ -70,38 +70,45 @@ pub(crate) async fn serve_parent(
         let attempt = run(job, registry, resources.clone());
         // The parent sends nothing while a task runs: a read that ends means it is gone (killed
         // with -9, say). The attempt is abandoned then, so it cannot outlive its lease holder.
-        let result = tokio::select! {
-            result = attempt => result,
+        let (result, handoff) = tokio::select! {
+            ran = attempt => ran,
             _ = reader.read_u8() => {
                 tracing::warn!("the prefork parent is gone; the child exits mid-task");
                 std::process::exit(1);
             }
         };
-        frame::write(&mut writer, &ChildReply::from_result(result))
+        frame::write(&mut writer, &ChildReply::from_attempt(result, handoff))
             .await
             .map_err(failed)?;
     }
     Ok(())
 }
 
+/// Runs one job: its result and what its handler handed on.
 async fn run(
     job: ChildJob,
     registry: &Registry,
     resources: Resources,
-) -> Result<Vec<u8>, TaskError> {
+) -> (Result<Vec<u8>, TaskError>, Handoff) {
     let Some(handler) = registry.get(&job.name) else {
-        return Err(TaskError::fatal(
+        let unknown = TaskError::fatal(
             "UnknownTask",
             format!("no handler for task {:?} in the prefork child", job.name),
-        ));
+        );
+        return (Err(unknown), Handoff::default());
     };
     let meta = Arc::new(TaskMeta::from_leased(&job.task.unwrap_or_default()));
-    let handler = crate::mapping::for_task(handler, &meta)?;
+    let handler = match crate::mapping::for_task(handler, &meta) {
+        Ok(handler) => handler,
+        Err(refused) => return (Err(refused), Handoff::default()),
+    };
     let soft_limit = CancellationToken::new();
+    let handoff = Arc::default();
     let ctx = TaskContext {
         meta,
         soft_limit: soft_limit.clone(),
         resources,
+        handoff: Arc::clone(&handoff),
     };
     let time_limits = TimeLimits {
         soft: (job.soft_limit_ms > 0).then(|| Duration::from_millis(job.soft_limit_ms)),
@@ -109,12 +116,13 @@ async fn run(
     };
     let span = crate::trace::task_span(&ctx.meta);
     // The parent enforces the hard limit by killing this process: nothing here runs over it.
-    limited(
+    let result = limited(
         call_inline(handler, job.payload, ctx),
         time_limits,
         soft_limit,
         false,
     )
     .instrument(span)
-    .await
+    .await;
+    (result, Handoff::take(&handoff))
 }

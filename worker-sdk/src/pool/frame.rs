@@ -4,6 +4,7 @@ use bytes::Bytes;
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::context::Handoff;
 use crate::error::TaskError;
 use crate::time::millis;
 
@@ -41,9 +42,32 @@ pub(crate) struct ChildReply {
     /// A retry's countdown in ms; 0 = the task's backoff.
     #[prost(uint64, tag = "5")]
     pub(crate) countdown_ms: u64,
+    /// What the handler handed on (`TaskContext::replace`).
+    #[prost(message, optional, tag = "6")]
+    pub(crate) replace: Option<stalk_proto::v1::Canvas>,
+    /// What it added to its workflow (`TaskContext::add_to_workflow`).
+    #[prost(message, repeated, tag = "7")]
+    pub(crate) add: Vec<stalk_proto::v1::Canvas>,
 }
 
 impl ChildReply {
+    /// The reply for a handler's result and what it handed on.
+    pub(crate) fn from_attempt(result: Result<Vec<u8>, TaskError>, handoff: Handoff) -> Self {
+        Self {
+            replace: handoff.replace,
+            add: handoff.add,
+            ..Self::from_result(result)
+        }
+    }
+
+    /// What the handler handed on, taken out of the reply.
+    pub(crate) fn take_handoff(&mut self) -> Handoff {
+        Handoff {
+            replace: self.replace.take(),
+            add: std::mem::take(&mut self.add),
+        }
+    }
+
     /// The reply for a handler's result.
     pub(crate) fn from_result(result: Result<Vec<u8>, TaskError>) -> Self {
         match result {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::context::TaskMeta;
+use crate::context::{Handoff, TaskMeta};
 use crate::error::TaskError;
 use crate::policy::RetryPolicy;
 use crate::time::TimeLimits;
@@ -35,6 +35,8 @@ pub(crate) struct Done {
     pub(crate) lease_id: u64,
     pub(crate) meta: Arc<TaskMeta>,
     pub(crate) ending: Ending,
+    /// What its handler handed on (sent only with a success).
+    pub(crate) handoff: Handoff,
     /// How long the attempt ran.
     pub(crate) elapsed: Duration,
 }

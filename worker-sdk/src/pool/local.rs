@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use super::attempt::{call, limited, runs_on_thread};
 use super::job::{Done, Ending, Job};
-use crate::context::TaskContext;
+use crate::context::{Handoff, TaskContext};
 use crate::error::TaskError;
 use crate::registry::{Handler, Registry};
 use crate::resources::Resources;
@@ -76,24 +76,28 @@ impl LocalPool {
         let span = crate::trace::task_span(&job.meta);
         let attempt = async move {
             let started = Instant::now();
-            let result = match handler {
-                Some(Err(refused)) => Err(refused),
+            let (result, handoff) = match handler {
+                Some(Err(refused)) => (Err(refused), Handoff::default()),
                 Some(Ok(handler)) => {
                     let attempt = run(handler, &job, threads, resources, slots);
                     tokio::select! {
-                        result = attempt => result,
+                        ran = attempt => ran,
                         () = stopped.cancelled() => return,
                     }
                 }
-                None => Err(TaskError::fatal(
-                    "UnknownTask",
-                    format!("no handler for task {:?}", job.meta.name),
-                )),
+                None => (
+                    Err(TaskError::fatal(
+                        "UnknownTask",
+                        format!("no handler for task {:?}", job.meta.name),
+                    )),
+                    Handoff::default(),
+                ),
             };
             let _ = done.send(Done {
                 lease_id: job.lease_id,
                 ending: Ending::Finished(result.map_err(|e| job.policy.apply(e))),
                 meta: job.meta,
+                handoff,
                 elapsed: started.elapsed(),
             });
         };
@@ -102,23 +106,27 @@ impl LocalPool {
     }
 }
 
-/// Runs `job` with `handler` once a slot is free, under the job's time limits.
+/// Runs `job` with `handler` once a slot is free, under the job's time limits; answers its
+/// result and what it handed on.
 async fn run(
     handler: Handler,
     job: &Job,
     threads: bool,
     resources: Resources,
     slots: Arc<Semaphore>,
-) -> Result<Vec<u8>, TaskError> {
+) -> (Result<Vec<u8>, TaskError>, Handoff) {
     // The semaphore is never closed, so this waits for a permit and never fails.
     let slot = slots.acquire_owned().await.ok();
     let soft_limit = CancellationToken::new();
+    let handoff = Arc::default();
     let ctx = TaskContext {
         meta: job.meta.clone(),
         soft_limit: soft_limit.clone(),
         resources,
+        handoff: Arc::clone(&handoff),
     };
     let on_thread = runs_on_thread(&handler, threads);
     let attempt = call(handler, job.payload.clone(), ctx, on_thread, slot);
-    limited(attempt, job.time_limits, soft_limit, on_thread).await
+    let result = limited(attempt, job.time_limits, soft_limit, on_thread).await;
+    (result, Handoff::take(&handoff))
 }

@@ -15,6 +15,7 @@ use super::job::{time_limit_exceeded, Done, Ending, Job};
 use super::kind::ChildLimits;
 use super::process::{describe, mib, rss_bytes};
 use super::spawn::{spawn_child, ChildProc};
+use crate::context::Handoff;
 use crate::error::WorkerError;
 use crate::metrics::{RecycleReason, WorkerMetrics};
 use crate::time::millis;
@@ -67,7 +68,7 @@ enum Idle {
 
 /// What ended an attempt in a child.
 enum Busy {
-    Replied(ChildReply),
+    Replied(Box<ChildReply>),
     Died,
     TimedOut(Duration),
     OverMemory(u64, u64),
@@ -251,11 +252,12 @@ async fn run_job(
         soft_limit_ms: time_limits.soft.map_or(0, |d| millis(d).max(1)),
         task: Some(meta.to_leased()),
     };
-    let report = |ending: Ending| {
+    let report = |ending: Ending, handoff: Handoff| {
         let _ = shared.done.send(Done {
             lease_id,
             meta: meta.clone(),
             ending,
+            handoff,
             elapsed: started.elapsed(),
         });
     };
@@ -263,11 +265,13 @@ async fn run_job(
     let (busy, over_memory) = attend(shared, child, &message, hard_limit, &stop).await;
     let pid = child.pid;
     match busy {
-        Busy::Replied(reply) => {
+        Busy::Replied(mut reply) => {
             child.tasks += 1;
-            report(Ending::Finished(
-                reply.into_result().map_err(|e| policy.apply(e)),
-            ));
+            let handoff = reply.take_handoff();
+            report(
+                Ending::Finished(reply.into_result().map_err(|e| policy.apply(e))),
+                handoff,
+            );
             let recycle = recycle_reason(&shared.limits, child, over_memory);
             Some(recycle.map(|(reason, why)| {
                 shared.metrics.child_recycled(reason);
@@ -279,16 +283,17 @@ async fn run_job(
             let cause = describe(pid, status);
             tracing::warn!(%cause, task = %task_id, "a prefork child died mid-task; replacing it");
             shared.metrics.child_recycled(RecycleReason::Died);
-            report(Ending::Lost(cause));
+            report(Ending::Lost(cause), Handoff::default());
             None
         }
         Busy::TimedOut(limit) => {
             kill(child).await;
             tracing::warn!(pid, task = %task_id, reason = "hard time limit", "prefork child killed and replaced");
             shared.metrics.child_recycled(RecycleReason::TimeLimit);
-            report(Ending::Finished(Err(
-                policy.apply(time_limit_exceeded(limit))
-            )));
+            report(
+                Ending::Finished(Err(policy.apply(time_limit_exceeded(limit)))),
+                Handoff::default(),
+            );
             None
         }
         Busy::OverMemory(rss, limit) => {
@@ -296,7 +301,7 @@ async fn run_job(
             let cause = over_hard_memory(pid, rss, limit);
             tracing::warn!(pid, task = %task_id, reason = %cause, "prefork child killed and replaced");
             shared.metrics.child_recycled(RecycleReason::MaxMemoryHard);
-            report(Ending::Lost(cause));
+            report(Ending::Lost(cause), Handoff::default());
             None
         }
         Busy::Stopped => {
@@ -332,7 +337,7 @@ async fn attend(
     let busy = loop {
         tokio::select! {
             reply = &mut reply => break match reply {
-                Ok(Some(reply)) => Busy::Replied(reply),
+                Ok(Some(reply)) => Busy::Replied(Box::new(reply)),
                 _ => Busy::Died,
             },
             () = &mut hard => break Busy::TimedOut(hard_limit),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use stalk_proto::v1 as pb;
 
-use crate::context::TaskMeta;
+use crate::context::{Handoff, TaskMeta};
 use crate::error::TaskError;
 use crate::metrics::Outcome;
 use crate::pool::{Done, Ending};
@@ -25,7 +25,7 @@ impl Ack {
     /// The ack for a finished run.
     pub(crate) fn new(done: Done) -> Self {
         Self {
-            request: request(&done.meta, done.lease_id, done.ending),
+            request: request(&done.meta, done.lease_id, done.ending, done.handoff),
             meta: done.meta,
             elapsed: done.elapsed,
         }
@@ -52,6 +52,10 @@ impl Ack {
         let elapsed_ms = millis(self.elapsed);
         let failure = match &self.request.outcome {
             Some(pb::ack_request::Outcome::Failure(failure)) => failure,
+            Some(pb::ack_request::Outcome::Replace(_)) => {
+                tracing::info!(%task, %name, attempt, elapsed_ms, "task replaced itself; it ends as its replacement does");
+                return Outcome::Succeeded;
+            }
             _ => {
                 tracing::info!(%task, %name, attempt, elapsed_ms, "task succeeded");
                 return Outcome::Succeeded;
@@ -106,14 +110,28 @@ impl Ack {
         match &self.request.outcome {
             Some(pb::ack_request::Outcome::Failure(f)) if f.lost => "lost",
             Some(pb::ack_request::Outcome::Failure(_)) => "failed",
+            Some(pb::ack_request::Outcome::Replace(_)) => "replaced",
             _ => "succeeded",
         }
     }
 }
 
-/// The wire form of an attempt's ending.
-fn request(meta: &TaskMeta, lease_id: u64, ending: Ending) -> pb::AckRequest {
+/// The wire form of an attempt's ending; what its handler handed on goes with a success (an
+/// attempt that failed hands nothing on).
+fn request(meta: &TaskMeta, lease_id: u64, ending: Ending, handoff: Handoff) -> pb::AckRequest {
+    let succeeded = matches!(ending, Ending::Finished(Ok(_)));
+    if !succeeded && !handoff.is_empty() {
+        tracing::debug!(task = %meta.id, "the attempt failed, so what it handed on is dropped");
+    }
+    let Handoff { replace, add } = if succeeded {
+        handoff
+    } else {
+        Handoff::default()
+    };
     let outcome = match ending {
+        Ending::Finished(Ok(_)) if replace.is_some() => {
+            pb::ack_request::Outcome::Replace(replace.unwrap_or_default())
+        }
         Ending::Finished(Ok(value)) => pb::ack_request::Outcome::Success(pb::TaskResult {
             value: value.into(),
             content_type: "application/json".into(),
@@ -148,5 +166,6 @@ fn request(meta: &TaskMeta, lease_id: u64, ending: Ending) -> pb::AckRequest {
         task_id: meta.id.clone(),
         lease_id,
         outcome: Some(outcome),
+        add,
     }
 }

@@ -87,6 +87,7 @@ mod tests {
             lease_id,
             meta: Arc::new(TaskMeta::from_leased(&leased)),
             ending: Ending::Finished(Ok(b"null".to_vec())),
+            handoff: crate::context::Handoff::default(),
             elapsed: Duration::from_millis(1),
         })
     }

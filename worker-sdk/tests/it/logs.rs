@@ -29,7 +29,7 @@ async fn the_demo_worker_says_what_it_does_without_color_codes() {
     for fact in [
         &format!("broker={}", broker.url()),
         "queues=default,b",
-        "tasks=block,echo,leak,meta,patient,pid,sleep",
+        "tasks=block,echo,fan,leak,meta,patient,pid,sleep",
         "pool=async",
         "concurrency=3",
     ] {

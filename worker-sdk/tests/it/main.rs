@@ -58,6 +58,7 @@ mod priorities;
 mod prometheus;
 mod rate_limits;
 mod refused_acks;
+mod replace;
 mod revokes;
 mod runs;
 mod schedules;

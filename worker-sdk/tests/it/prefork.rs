@@ -256,3 +256,29 @@ async fn a_second_signal_stops_running_children_cold_and_the_task_goes_back() {
         "never acked, back in its queue: {task:?}"
     );
 }
+
+#[tokio::test]
+async fn a_child_hands_its_work_on_and_runs_map_tasks() {
+    let broker = TestBroker::start().await;
+    let _worker = prefork(&broker, &[]);
+    let client = broker.client().await;
+    let fanned = run(&client, Task::new("fan").json(&[1, 2, 3]).unwrap()).await;
+    assert_eq!(fanned.state, TaskState::Succeeded, "{fanned:?}");
+    assert_eq!(
+        fanned.json::<serde_json::Value>().unwrap(),
+        serde_json::json!([1, 2, 3]),
+        "the replacement a child handed on ran, and its results are the task's"
+    );
+    let mapped = client
+        .enqueue_workflow(stalk_client::Canvas::map(
+            Task::new("echo").queue("pf").json(&["a", "b"]).unwrap(),
+        ))
+        .await
+        .unwrap();
+    let status = client.wait_for(&mapped.task_ids[0], SOON).await.unwrap();
+    assert_eq!(
+        status.json::<serde_json::Value>().unwrap(),
+        serde_json::json!([["a"], ["b"]]),
+        "a map task runs its handler once per item in the child: {status:?}"
+    );
+}

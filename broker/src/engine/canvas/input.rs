@@ -82,6 +82,21 @@ impl Shape {
         of(&serde_json::from_str(text).ok()?)
     }
 
+    /// How many slots it takes.
+    pub fn slots(&self) -> usize {
+        match self {
+            Self::Slot(_) => 1,
+            Self::List(items) => items.iter().map(Shape::slots).sum(),
+        }
+    }
+
+    /// The JSON value the results in `slots` make.
+    pub fn value(&self, slots: &[Option<Input>]) -> Bytes {
+        let mut out = String::new();
+        self.render(slots, &mut out);
+        Bytes::from(out)
+    }
+
     fn render(&self, slots: &[Option<Input>], out: &mut String) {
         match self {
             Self::Slot(slot) => {

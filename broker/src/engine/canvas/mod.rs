@@ -20,11 +20,14 @@
 //! # Files
 //! - this file: the types ([`NewFlow`], [`FlowNode`], [`FlowMode`], [`Verdict`]);
 //! - `input.rs`: how the results make a step's payload ([`assemble`]);
-//! - `steps.rs`: the engine's side: filling slots, releasing, revoking, settling.
+//! - `steps.rs`: the engine's side: filling slots, releasing, revoking, settling;
+//! - `graft.rs`: work a running task hands on with its ack (a replacement, added members).
 
+mod graft;
 mod input;
 mod steps;
 
+pub use graft::{NewGraft, Replacement, MAX_GRAFTED_WORKFLOW_TASKS};
 pub use input::{assemble, Input, InputShape, Shape};
 
 /// What a step does when an input fails (a task it waits for fails for good, is revoked or
@@ -41,6 +44,9 @@ pub enum FlowMode {
     /// An error callback (`link_error`): it runs at the first failed input, with that task's id
     /// and error; when every input succeeded it is not needed and is revoked (`NotNeeded`).
     Errback,
+    /// A task that replaced itself: it does not run again, it ends as its replacement does
+    /// (see [`Forward`]).
+    Forward,
 }
 
 impl FlowMode {
@@ -51,6 +57,7 @@ impl FlowMode {
             Self::WaitAll => 1,
             Self::Partial => 2,
             Self::Errback => 3,
+            Self::Forward => 4,
         }
     }
 
@@ -61,6 +68,7 @@ impl FlowMode {
             1 => Self::WaitAll,
             2 => Self::Partial,
             3 => Self::Errback,
+            4 => Self::Forward,
             _ => return None,
         })
     }
@@ -73,6 +81,9 @@ pub struct NewFlow {
     pub inputs: u32,
     /// Where its outcome goes: (index of a task in the same command, slot).
     pub feeds: Vec<(usize, u32)>,
+    /// Where else its outcome goes: (key of a task that exists already, slot); set by the
+    /// engine for the last tasks of a replacement, which feed the task they replace.
+    pub key_feeds: Vec<(u64, u32)>,
     /// Its workflow's key (set by the engine).
     pub workflow: u64,
     /// What it does with a failed input.
@@ -108,6 +119,45 @@ pub struct FlowNode {
     pub workflow: u64,
     /// What it does with a failed input.
     pub mode: FlowMode,
+    /// A replaced task: what it waits for from its replacement.
+    pub forward: Option<Box<Forward>>,
+}
+
+/// What a replaced task waits for: the results of its replacement's last tasks fill its slots
+/// from `from` on (its own inputs, before, stay as they were), and make its result as a chain's
+/// next step would take them (one task's result as it is; a group's as a JSON list). They are
+/// kept here until the last is in, so the engine can write the result with the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The first slot of the replacement's results.
+    pub from: u32,
+    /// How they make the result (slot 0 is `from`).
+    pub shape: Shape,
+    /// Those filled so far (index 0 is slot `from`).
+    values: Vec<Option<Input>>,
+}
+
+impl Forward {
+    /// The result the replacement's results make: one task's as it is, a list as JSON.
+    pub fn result(&self) -> (bytes::Bytes, &'static str) {
+        match &self.shape {
+            Shape::Slot(0) if self.values.len() == 1 => {
+                let value = self.values.first().and_then(Option::as_ref);
+                (value.map(|v| v.value.clone()).unwrap_or_default(), "")
+            }
+            shape => (shape.value(&self.values), "application/json"),
+        }
+    }
+
+    /// Whether every one is in.
+    pub fn is_complete(&self) -> bool {
+        self.values.iter().all(Option::is_some)
+    }
+
+    /// The first failure among them, as stored: `{"task_id", "error": {"kind", "message"}}`.
+    pub fn failure(&self) -> Option<&Input> {
+        self.values.iter().flatten().find(|i| i.failed)
+    }
 }
 
 impl FlowNode {
@@ -120,7 +170,40 @@ impl FlowNode {
             feeds,
             workflow,
             mode,
+            forward: None,
         }
+    }
+
+    /// Makes this step wait for a replacement whose results fill `count` new slots, in
+    /// `shape` (slots counted from 0): its own slots count as filled, and it ends as the
+    /// replacement does ([`FlowMode::Forward`]).
+    pub fn forward_to(&mut self, count: usize, shape: Shape) {
+        let from = u32::try_from(self.filled.len()).unwrap_or(u32::MAX);
+        self.filled.iter_mut().for_each(|f| *f = true);
+        self.filled.resize(self.filled.len() + count, false);
+        self.missing = count;
+        self.failed = 0;
+        self.mode = FlowMode::Forward;
+        self.forward = Some(Box::new(Forward {
+            from,
+            shape,
+            values: vec![None; count],
+        }));
+    }
+
+    /// A stored replaced task's node: `inputs` slots, the last `shape.slots()` of them its
+    /// replacement's; `None` when the shape has more slots than the step.
+    pub fn forwarding(
+        inputs: usize,
+        feeds: Vec<(u64, u32)>,
+        workflow: u64,
+        shape: Shape,
+    ) -> Option<Self> {
+        let count = shape.slots();
+        let own = inputs.checked_sub(count)?;
+        let mut node = Self::new(own, feeds, workflow, FlowMode::Forward);
+        node.forward_to(count, shape);
+        Some(node)
     }
 
     /// Its input slots.
@@ -139,6 +222,21 @@ impl FlowNode {
         slot.and_then(|i| self.filled.get(i))
             .copied()
             .unwrap_or(false)
+    }
+
+    /// Marks `slot` filled with `input`; false when there is no such slot or it was filled
+    /// already. A replaced task keeps its replacement's results.
+    pub fn fill_with(&mut self, slot: u32, input: &Input) -> bool {
+        if !self.fill(slot, input.failed) {
+            return false;
+        }
+        if let Some(forward) = self.forward.as_deref_mut() {
+            let at = slot.checked_sub(forward.from).map(|i| i as usize);
+            if let Some(value) = at.and_then(|i| forward.values.get_mut(i)) {
+                *value = Some(input.clone());
+            }
+        }
+        true
     }
 
     /// Marks `slot` filled, by a failure or not; false when there is no such slot or it was
@@ -164,7 +262,7 @@ impl FlowNode {
         match self.mode {
             FlowMode::Errback if self.failed > 0 => Verdict::Release,
             FlowMode::Errback if self.missing == 0 => Verdict::NotNeeded,
-            FlowMode::FailFast if self.failed > 0 => Verdict::Revoke,
+            FlowMode::FailFast | FlowMode::Forward if self.failed > 0 => Verdict::Revoke,
             FlowMode::WaitAll if self.missing == 0 && self.failed > 0 => Verdict::Revoke,
             _ if self.missing == 0 => Verdict::Release,
             _ => Verdict::Wait,
@@ -208,6 +306,44 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_step_waits_for_its_replacement_only_and_keeps_its_results() {
+        let mut n = node(FlowMode::Errback);
+        n.fill(0, true);
+        n.forward_to(
+            2,
+            super::Shape::List(vec![super::Shape::Slot(0), super::Shape::Slot(1)]),
+        );
+        assert_eq!(
+            (n.inputs(), n.missing(), n.verdict()),
+            (4, 2, Verdict::Wait)
+        );
+        assert!(!n.fill(1, false), "its own slots count as filled");
+        let one = |v: &'static str| super::Input {
+            failed: false,
+            value: bytes::Bytes::from_static(v.as_bytes()),
+        };
+        assert!(n.fill_with(3, &one("2")));
+        assert!(n.fill_with(2, &one("1")));
+        assert_eq!(n.verdict(), Verdict::Release);
+        let forward = n.forward.as_deref().expect("forwarding");
+        assert_eq!(
+            forward.result(),
+            (bytes::Bytes::from_static(b"[1,2]"), "application/json")
+        );
+
+        let stored = FlowNode::forwarding(4, Vec::new(), 0, forward.shape.clone());
+        assert_eq!(stored.as_ref().map(FlowNode::missing), Some(2));
+        let mut failing = stored.expect("fits");
+        failing.fill_with(2, &super::Input::failure("t", "ValueError", "bad"));
+        assert_eq!(
+            failing.verdict(),
+            Verdict::Revoke,
+            "a failure ends it at once"
+        );
+        assert!(FlowNode::forwarding(1, Vec::new(), 0, forward.shape.clone()).is_none());
+    }
+
+    #[test]
     fn a_slot_fills_once_and_unknown_slots_are_refused() {
         let mut n = node(FlowMode::FailFast);
         assert!(n.fill(1, false));
@@ -220,6 +356,7 @@ mod tests {
             FlowMode::WaitAll,
             FlowMode::Partial,
             FlowMode::Errback,
+            FlowMode::Forward,
         ] {
             assert_eq!(FlowMode::from_code(mode.code()), Some(mode));
         }

@@ -6,7 +6,7 @@ use super::super::ctx::Ctx;
 use super::super::task::{TaskError, TaskResult, TaskState};
 use super::super::transitions::Change;
 use super::super::Engine;
-use super::{FlowNode, Input, NewFlow, Verdict};
+use super::{FlowMode, FlowNode, Input, NewFlow, Verdict};
 
 impl Engine {
     /// The links of a new step enqueued as the `index`-th task of `ctx`'s command: the
@@ -16,6 +16,7 @@ impl Engine {
             .feeds
             .iter()
             .map(|&(index, slot)| (ctx.sub_id(index), slot))
+            .chain(flow.key_feeds.iter().copied())
             .collect();
         FlowNode::new(flow.inputs as usize, feeds, flow.workflow, flow.mode)
     }
@@ -133,7 +134,7 @@ impl Engine {
         let Some(flow) = next.cold_mut().flow.as_deref_mut() else {
             return false;
         };
-        if !flow.fill(slot, input.failed) {
+        if !flow.fill_with(slot, input) {
             return false;
         }
         out.writes.push(Write::FlowInput {
@@ -154,6 +155,10 @@ impl Engine {
             return;
         };
         let (verdict, failed, inputs) = (flow.verdict(), flow.failed, flow.inputs());
+        if flow.mode == FlowMode::Forward && verdict != Verdict::Wait {
+            self.forward_ended(key, ctx, out);
+            return;
+        }
         match verdict {
             Verdict::Wait => {}
             Verdict::Release => {
@@ -174,6 +179,21 @@ impl Engine {
                 self.transition(key, TaskState::Revoked, Change::default(), ctx, out);
             }
         }
+    }
+
+    /// A replaced task's replacement ended: the task ends as it did. One after another, not
+    /// nested: a task replaced by a task that replaced itself, a thousand times over, ends a
+    /// thousand tasks in a loop, not a recursion a thousand deep.
+    fn forward_ended(&mut self, key: u64, ctx: Ctx, out: &mut Outcome) {
+        if let Some(pending) = self.forwards.as_mut() {
+            pending.push(key);
+            return;
+        }
+        self.forwards = Some(vec![key]);
+        while let Some(next) = self.forwards.as_mut().and_then(Vec::pop) {
+            self.end_forward(next, ctx, out);
+        }
+        self.forwards = None;
     }
 
     fn feeds(&self, key: u64) -> Vec<(u64, u32)> {

@@ -3,6 +3,7 @@
 use super::*;
 
 mod acks;
+mod grafts;
 mod lease_order;
 mod leasing;
 mod lifecycle;

@@ -11,6 +11,7 @@ fn chain_of_two(h: &mut Harness) {
         feeds: vec![(1, 0)],
         workflow: 0,
         mode: FlowMode::FailFast,
+        key_feeds: Vec::new(),
     });
     let mut second = task("second");
     second.flow = Some(NewFlow {
@@ -18,6 +19,7 @@ fn chain_of_two(h: &mut Harness) {
         feeds: Vec::new(),
         workflow: 0,
         mode: FlowMode::FailFast,
+        key_feeds: Vec::new(),
     });
     h.run(Command::Enqueue(vec![first, second]))
         .expect("enqueue");
@@ -132,6 +134,7 @@ fn a_workflow_is_kept_while_a_task_of_it_is_and_revoking_its_id_revokes_the_rest
         feeds: Vec::new(),
         workflow: 0,
         mode: FlowMode::FailFast,
+        key_feeds: Vec::new(),
     });
     a.flow.as_mut().expect("flow").feeds.push((1, 0));
     h.run(Command::EnqueueWorkflow {

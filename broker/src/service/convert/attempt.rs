@@ -115,15 +115,38 @@ pub(crate) fn ack_item(
 ) -> Result<AckItem, FieldError> {
     task_id("task_id", &req.task_id)?;
     lease_id(req.lease_id)?;
+    use pb::ack_request::Outcome;
     let outcome = match req.outcome {
-        Some(pb::ack_request::Outcome::Success(result)) => {
+        Some(Outcome::Success(result)) => {
             result_value(&result.value, &result.content_type, max_payload)?;
-            AckOutcome::Success(TaskResult {
+            let result = TaskResult {
                 value: result.value,
                 content_type: result.content_type,
-            })
+            };
+            match super::graft(None, req.add, max_payload, now_ms)? {
+                Some(graft) => AckOutcome::Graft {
+                    result: Some(result),
+                    graft: Box::new(graft),
+                },
+                None => AckOutcome::Success(result),
+            }
         }
-        Some(pb::ack_request::Outcome::Failure(failure)) => AckOutcome::Failure {
+        Some(Outcome::Replace(canvas)) => {
+            match super::graft(Some(canvas), req.add, max_payload, now_ms)? {
+                Some(graft) => AckOutcome::Graft {
+                    result: None,
+                    graft: Box::new(graft),
+                },
+                None => return Err(FieldError::invalid("replace", "is empty")),
+            }
+        }
+        Some(Outcome::Failure(_)) if !req.add.is_empty() => {
+            return Err(FieldError::invalid(
+                "add",
+                "a failed attempt adds nothing; send add with success or replace",
+            ))
+        }
+        Some(Outcome::Failure(failure)) => AckOutcome::Failure {
             lost: match failure.lost {
                 true if failure.fatal
                     || failure.retry_in_ms > 0
@@ -143,7 +166,7 @@ pub(crate) fn ack_item(
         None => {
             return Err(FieldError::invalid(
                 "outcome",
-                "give exactly one of success and failure",
+                "give exactly one of success, failure and replace",
             ))
         }
     };

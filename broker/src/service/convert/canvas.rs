@@ -6,7 +6,7 @@ use stalk_proto::v1 as pb;
 
 use super::task::task_at;
 use super::FieldError;
-use crate::engine::{FlowMode, InputShape, NewFlow, NewTask, Shape, TaskId};
+use crate::engine::{FlowMode, InputShape, NewFlow, NewGraft, NewTask, Replacement, Shape, TaskId};
 
 /// Most tasks in one workflow.
 pub(crate) const MAX_WORKFLOW_TASKS: usize = 20_000;
@@ -122,6 +122,52 @@ pub(crate) fn workflow(
     };
     let (_, tree) = compiler.canvas(path, canvas, None, 1)?;
     Ok((compiler.tasks, tree))
+}
+
+/// Checks and converts the work an ack hands on: a replacement (`replace`) and canvases it adds
+/// (`add`), compiled together as one workflow's tasks (the same limits), the replacement's
+/// first. `None` when there is neither.
+pub(crate) fn graft(
+    replace: Option<pb::Canvas>,
+    add: Vec<pb::Canvas>,
+    max_payload: usize,
+    now_ms: u64,
+) -> Result<Option<NewGraft>, FieldError> {
+    if replace.is_none() && add.is_empty() {
+        return Ok(None);
+    }
+    let mut generated_id = || TaskId::from_uuid(uuid::Uuid::now_v7());
+    let mut compiler = Compiler {
+        tasks: Vec::new(),
+        edges: 0,
+        max_payload,
+        now_ms,
+        generated_id: &mut generated_id,
+    };
+    let mut tree = pb::WorkflowGraft::default();
+    let replacement = match replace {
+        Some(canvas) => {
+            let (output, shape) = compiler.canvas("replace", canvas, None, 1)?;
+            tree.replaced_by = Some(shape);
+            let mut outputs = Vec::new();
+            output.tasks(&mut outputs);
+            Some(Replacement {
+                tasks: compiler.tasks.len(),
+                outputs,
+                shape: output.shape(&mut 0),
+            })
+        }
+        None => None,
+    };
+    for (i, canvas) in add.into_iter().enumerate() {
+        let (_, shape) = compiler.canvas(&format!("add[{i}]"), canvas, None, 1)?;
+        tree.added.push(shape);
+    }
+    Ok(Some(NewGraft {
+        tasks: compiler.tasks,
+        replacement,
+        tree: prost::Message::encode_to_vec(&tree).into(),
+    }))
 }
 
 struct Compiler<'a, F> {
@@ -383,6 +429,7 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
             feeds: Vec::new(),
             workflow: 0,
             mode,
+            key_feeds: Vec::new(),
         });
         self.tasks.push(task);
         Ok(Output::Task(index))

@@ -24,7 +24,7 @@ use tonic::Code;
 use crate::engine::{TaskMeta, TaskState};
 
 pub(crate) use attempt::{ack_item, nack_action};
-pub(crate) use canvas::workflow;
+pub(crate) use canvas::{graft, workflow};
 pub(crate) use control::{consume_queues, wire_command, worker_command};
 pub(crate) use hello::session_options;
 pub(crate) use reply::{ack_ids, acked, enqueued, leased_task, result_response, summary};

@@ -265,9 +265,16 @@ fn draw(status: &WorkflowStatus) -> String {
     };
     let mut out = format!("workflow {} ({verdict})\n", status.id);
     draw_tree(status, &status.tree, 1, &mut out);
-    // Callbacks (link, link_error) are tasks outside the tree.
+    // Callbacks (link, link_error) are tasks outside the tree and its grafts.
     let mut in_tree = Vec::new();
     leaves(&status.tree, &mut in_tree);
+    for graft in &status.grafts {
+        graft
+            .replaced_by
+            .iter()
+            .for_each(|t| leaves(t, &mut in_tree));
+        graft.added.iter().for_each(|t| leaves(t, &mut in_tree));
+    }
     let callbacks: Vec<&TaskStatus> = (0..status.tasks.len())
         .filter(|i| !in_tree.contains(i))
         .filter_map(|i| status.tasks.get(i))
@@ -297,10 +304,23 @@ fn leaves(tree: &WorkflowTree, out: &mut Vec<usize>) {
 fn draw_tree(status: &WorkflowStatus, tree: &WorkflowTree, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
     match tree {
-        WorkflowTree::Task(i) => match status.tasks.get(*i) {
-            Some(task) => out.push_str(&format!("{indent}{}\n", task_line(task))),
-            None => out.push_str(&format!("{indent}task {i} (missing)\n")),
-        },
+        WorkflowTree::Task(i) => {
+            match status.tasks.get(*i) {
+                Some(task) => out.push_str(&format!("{indent}{}\n", task_line(task))),
+                None => out.push_str(&format!("{indent}task {i} (missing)\n")),
+            }
+            // What the task handed on when it ran.
+            for graft in status.grafts.iter().filter(|g| g.task == *i) {
+                if let Some(replacement) = &graft.replaced_by {
+                    out.push_str(&format!("{indent}  replaced by\n"));
+                    draw_tree(status, replacement, depth + 2, out);
+                }
+                for added in &graft.added {
+                    out.push_str(&format!("{indent}  added\n"));
+                    draw_tree(status, added, depth + 2, out);
+                }
+            }
+        }
         WorkflowTree::Chain(parts) | WorkflowTree::Group(parts) => {
             let kind = if matches!(tree, WorkflowTree::Chain(_)) {
                 "chain"
@@ -336,13 +356,22 @@ fn status_json(status: &WorkflowStatus) -> Value {
     fn tree_json(status: &WorkflowStatus, tree: &WorkflowTree) -> Value {
         match tree {
             WorkflowTree::Task(i) => status.tasks.get(*i).map_or(Value::Null, |task| {
-                json!({
+                let mut node = json!({
                     "task": task.name,
                     "id": task.id,
                     "state": task.state.as_str(),
                     "result": task.json::<Value>().ok(),
                     "error": task.error.as_ref().map(|e| json!({"kind": e.kind, "message": e.message})),
-                })
+                });
+                for graft in status.grafts.iter().filter(|g| g.task == *i) {
+                    if let Some(replacement) = &graft.replaced_by {
+                        node["replaced_by"] = tree_json(status, replacement);
+                    }
+                    if !graft.added.is_empty() {
+                        node["added"] = graft.added.iter().map(|t| tree_json(status, t)).collect();
+                    }
+                }
+                node
             }),
             WorkflowTree::Chain(parts) => {
                 json!({"chain": parts.iter().map(|p| tree_json(status, p)).collect::<Vec<_>>()})

@@ -123,3 +123,37 @@ async fn bad_workflow_files_and_ids_are_refused_with_what_is_wrong() {
         .await
         .stderr_has("no workflow has id \"nope\"");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_replaced_itself_is_drawn_with_its_replacement() {
+    let broker = TestBroker::start().await;
+    let stalk = Stalk::for_broker(&broker);
+    let client = broker.client().await;
+    let task = |n: i64| {
+        stalk_client::Task::new("add")
+            .queue("math")
+            .json(&[n])
+            .unwrap()
+    };
+    let id = client.enqueue(task(1)).await.unwrap().id;
+    let leased = client.lease(LeaseOptions::new(["math"])).await.unwrap();
+    client
+        .ack_replace(&leased[0], stalk_client::group([task(2), task(3)]))
+        .await
+        .unwrap();
+    let status = client.workflow(&id).await.unwrap();
+    let (two, three) = (&status.tasks[1].id, &status.tasks[2].id);
+
+    let shown = stalk.ok(&["workflow", "show", &id]).await;
+    let expected = format!(
+        "workflow {id} (running)\n\
+         \x20 add  {id}  WAITING\n\
+         \x20   replaced by\n\
+         \x20     group\n\
+         \x20       add  {two}  READY\n\
+         \x20       add  {three}  READY\n"
+    );
+    assert_eq!(shown.stdout, expected, "{shown}");
+    let doc = stalk.ok(&["--json", "workflow", "show", &id]).await.json();
+    assert_eq!(doc["tree"]["replaced_by"]["group"][1]["id"], three.as_str());
+}
