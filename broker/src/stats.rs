@@ -355,7 +355,8 @@ fn describe(recorder: &PrometheusRecorder) {
     recorder.describe_histogram(
         RUNTIME.into(),
         Some(metrics::Unit::Seconds),
-        "How long attempts ran until they succeeded, failed or were retried.".into(),
+        "How long attempts ran until they succeeded, failed, were retried or handed their work on."
+            .into(),
     );
     recorder.describe_histogram(
         FLUSH_SECONDS.into(),

@@ -75,6 +75,7 @@ mod enqueue;
 mod error;
 mod events;
 mod explain;
+mod health;
 mod lease;
 mod limits;
 mod revoke;

@@ -89,6 +89,13 @@ pub(crate) enum Command {
     },
     /// List the connected workers and what they run.
     Workers,
+    /// Ask the broker's gRPC health service whether it serves; exit 0 if it does, 3 if it
+    /// does not or cannot be reached (a container's health check).
+    Health {
+        /// A service's full name, e.g. `stalk.v1.TaskQueue`; the whole broker by default.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
     /// What connected workers hold: `active` (running tasks), `reserved` (tasks waiting in
     /// their prefetch buffers), `registered` (task names they run), `stats` (counts).
     Inspect {

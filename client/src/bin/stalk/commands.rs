@@ -38,6 +38,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             action: Some(QueueCommand::Resume { queue }),
         } => pause(&connect(&conn).await?, &queue, false, json).await,
         Command::Workers => workers(&connect(&conn).await?, json).await,
+        Command::Health { service } => health(&connect(&conn).await?, &service, json).await,
         Command::Inspect { what, workers } => {
             crate::inspect::run(&connect(&conn).await?, what, &workers, json).await
         }
@@ -448,5 +449,21 @@ pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing to stdout"),
+    }
+}
+
+/// `stalk health`: SERVING (exit 0) or NOT_SERVING (exit 3).
+async fn health(client: &Client, service: &str, json: bool) -> anyhow::Result<()> {
+    let serving = client.is_serving(service).await?;
+    let status = if serving { "SERVING" } else { "NOT_SERVING" };
+    if json {
+        println!("{}", json!({"service": service, "status": status}));
+    } else {
+        println!("{status}");
+    }
+    if serving {
+        Ok(())
+    } else {
+        Err(CliError::NotServing.into())
     }
 }

@@ -55,6 +55,10 @@ pub(crate) enum CliError {
         /// The unknown ids.
         ids: Vec<String>,
     },
+    /// The broker answered that it does not serve (starting, shutting down, or its data dir
+    /// cannot be written).
+    #[error("the broker is not serving")]
+    NotServing,
     /// Workers did not do what a control command asked (or none is connected).
     #[error("{}", no_answer(workers))]
     NoAnswer {
@@ -121,6 +125,7 @@ fn cli_code(err: &CliError) -> u8 {
         CliError::TaskEnded { .. } => REFUSED,
         CliError::UnknownTasks { .. } => NOT_FOUND,
         CliError::NoAnswer { .. } | CliError::Declined { .. } => REFUSED,
+        CliError::NotServing => UNAVAILABLE,
     }
 }
 

@@ -17,11 +17,13 @@
 //! - `top`: `top` refused without a terminal, and under tmux: a failure as it happens, keys.
 //! - `errors`: bad flags and addresses, a broker that is not there, bearer tokens.
 //! - `workflow`: `workflow submit FILE` and `workflow show ID`.
+//! - `health`: `health`, as a container's health check runs it.
 
 mod control;
 mod enqueue;
 mod errors;
 mod events;
+mod health;
 mod inspect;
 mod inspect_workers;
 mod limits;
