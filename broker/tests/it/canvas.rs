@@ -122,6 +122,10 @@ async fn a_bad_workflow_is_refused_whole_naming_the_part_that_is_wrong() {
             chain![member(1), Task::new("bad name!").queue("q")],
             "workflows[0].chain.steps[1].task.task.name",
         ),
+        (
+            Canvas::chunks(member(1), 0),
+            "workflows[0].chunks.size: 0 is not 1 to 10000",
+        ),
     ];
     for (canvas, expected) in cases {
         let err = client.enqueue_workflow(canvas).await.expect_err("refused");

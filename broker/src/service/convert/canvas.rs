@@ -263,6 +263,7 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
                 Ok((output, tree(Tree::Task(index))))
             }
             Some(Kind::Chunks(chunks)) => {
+                let size_path = format!("{path}.chunks.size");
                 let path = format!("{path}.chunks.task");
                 let Some(signature) = chunks.task else {
                     return Err(FieldError::invalid(path, "chunks need their task"));
@@ -272,7 +273,7 @@ impl<F: FnMut() -> TaskId> Compiler<'_, F> {
                     .filter(|n| (1..=MAX_MAP_ITEMS).contains(n))
                     .ok_or_else(|| {
                         FieldError::invalid(
-                            format!("{path}.size"),
+                            size_path,
                             format!("{} is not 1 to {MAX_MAP_ITEMS}", chunks.size),
                         )
                     })?;
