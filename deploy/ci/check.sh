@@ -126,7 +126,7 @@ for bin in stalkd stalk stalk-demo-worker; do
 done
 DOCKER_BUILDKIT=1 /usr/bin/docker build -q -f deploy/Dockerfile --target prebuilt \
     --build-arg RUNTIME_IMAGE=local/debian:bookworm-slim -t stalk:ci "$WORK/context" >/dev/null
-echo "stalk:ci is $(docker image inspect stalk:ci --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}') (debug binaries, unstripped of symbols)"
+echo "stalk:ci is $(docker image inspect stalk:ci --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}') (unoptimised debug builds with their debug info stripped; a release image is far smaller)"
 
 step "compose: broker, worker, Prometheus"
 up_at=$SECONDS

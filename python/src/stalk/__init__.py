@@ -1,0 +1,31 @@
+"""stalk's Python SDK: a client for the stalk broker and Celery-shaped tasks.
+
+>>> from stalk import Stalk
+>>> app = Stalk("127.0.0.1:7070")
+>>> @app.task
+... def add(x, y):
+...     return x + y
+>>> add.delay(2, 3).get(timeout=10)  # doctest: +SKIP
+5
+"""
+
+from .app import AsyncResult, Stalk, Task
+from .client import Client, QueueStats, TaskOptions, TaskStatus, task_spec
+from .errors import StalkError, TaskFailed, TaskTimeout
+from .payload import decode_args, encode_args
+
+__all__ = [
+    "AsyncResult",
+    "Client",
+    "QueueStats",
+    "Stalk",
+    "StalkError",
+    "Task",
+    "TaskFailed",
+    "TaskOptions",
+    "TaskStatus",
+    "TaskTimeout",
+    "decode_args",
+    "encode_args",
+    "task_spec",
+]

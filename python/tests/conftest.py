@@ -1,0 +1,88 @@
+"""A real stalkd (and, where a test asks, the Rust demo worker) from the cargo build, each on
+127.0.0.1 with a temporary data dir. ``STALK_BIN_DIR`` names the build's directory; the
+default is the repository's target/debug."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import time
+from typing import Iterator
+
+import pytest
+
+from stalk import Client, Stalk
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("STALK_BIN_DIR", REPO / "target" / "debug"))
+
+
+def binary(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: build it with `cargo build` (or set STALK_BIN_DIR)")
+    return str(path)
+
+
+class Broker:
+    """A running stalkd: its address, and a way to stop it."""
+
+    def __init__(self, data_dir: pathlib.Path) -> None:
+        self.log_path = data_dir / "stalkd.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [binary("stalkd"), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir / "data")],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            pytest.fail(f"stalkd did not start: {self.log_path.read_text()}")
+        self.addr: str = json.loads(line)["addr"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture
+def broker(tmp_path: pathlib.Path) -> Iterator[Broker]:
+    b = Broker(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def client(broker: Broker) -> Iterator[Client]:
+    with Client(broker.addr) as c:
+        yield c
+
+
+@pytest.fixture
+def app(broker: Broker) -> Stalk:
+    return Stalk(broker.addr)
+
+
+@pytest.fixture
+def rust_worker(broker: Broker, tmp_path: pathlib.Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The Rust demo worker (tasks echo, sleep, …) on the default queue."""
+    log = open(tmp_path / "worker.log", "wb")
+    proc = subprocess.Popen(
+        [binary("stalk-demo-worker"), "--addr", broker.addr, "--queues", "default"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while b"worker ready" not in (tmp_path / "worker.log").read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the demo worker did not start: {(tmp_path / 'worker.log').read_text()}")
+        time.sleep(0.05)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
