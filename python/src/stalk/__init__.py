@@ -13,18 +13,24 @@ from .app import AsyncResult, Stalk, Task
 from .client import Client, QueueStats, TaskOptions, TaskStatus, task_spec
 from .errors import StalkError, TaskFailed, TaskTimeout
 from .payload import decode_args, encode_args
+from .worker import Reject, Retry, TaskRequest, Worker, current_request
 
 __all__ = [
     "AsyncResult",
     "Client",
     "QueueStats",
+    "Reject",
+    "Retry",
     "Stalk",
     "StalkError",
     "Task",
     "TaskFailed",
     "TaskOptions",
+    "TaskRequest",
     "TaskStatus",
     "TaskTimeout",
+    "Worker",
+    "current_request",
     "decode_args",
     "encode_args",
     "task_spec",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 from typing import Any, Callable, Dict, Generic, Mapping, Optional, Sequence, TypeVar, Union
 
 from .client import Client, TaskOptions, TaskStatus
@@ -109,9 +110,11 @@ class Task(Generic[R]):
 class Stalk:
     """An application: the broker it talks to and the tasks it defines."""
 
-    def __init__(self, addr: str = "127.0.0.1:7070", *, token: Optional[str] = None) -> None:
-        self.addr = addr
-        self.client = Client(addr, token=token)
+    def __init__(self, addr: Optional[str] = None, *, token: Optional[str] = None) -> None:
+        """``addr`` defaults to ``STALK_ADDR``, then ``127.0.0.1:7070``; ``token`` to
+        ``STALK_TOKEN``."""
+        self.addr = addr or os.environ.get("STALK_ADDR") or "127.0.0.1:7070"
+        self.client = Client(self.addr, token=token or os.environ.get("STALK_TOKEN"))
         self.tasks: Dict[str, Task[Any]] = {}
 
     def task(

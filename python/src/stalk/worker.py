@@ -1,0 +1,261 @@
+"""A worker that runs an app's tasks in a pool of threads, over the broker's streaming session
+(``Workers.Session`` in ``proto/stalk/v1/worker.proto``): it grants one credit per free slot, so
+the broker pushes no more than it can start; it reports each start, acks each outcome, sends
+heartbeats, answers ``ping`` and ``shutdown``, and shuts down warm (running tasks finish and are
+acked, then ``goodbye`` gives back what it holds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, Optional, Set, Tuple
+
+import grpc
+
+from .app import Stalk
+from .errors import StalkError
+from .payload import JSON, decode_args, encode_result
+from .v1 import tasks_pb2, worker_pb2, worker_pb2_grpc
+
+log = logging.getLogger("stalk.worker")
+
+SDK_VERSION = "stalk-python/0.1.0"
+
+
+class Retry(Exception):
+    """Raised by a task to fail this attempt and be retried (after ``countdown`` seconds, or
+    the task's backoff) while retries are left."""
+
+    def __init__(self, message: str = "retry", countdown: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.countdown = countdown
+
+
+class Reject(Exception):
+    """Raised by a task to fail for good at once, whatever retries are left."""
+
+
+@dataclass
+class TaskRequest:
+    """What a running task may read of itself (Celery's ``self.request``)."""
+
+    id: str
+    name: str
+    queue: str
+    attempt: int
+    retries_left: int
+    headers: Dict[str, str] = field(default_factory=dict)
+
+
+_current = threading.local()
+
+
+def current_request() -> Optional[TaskRequest]:
+    """The task running on this thread, if any."""
+    return getattr(_current, "request", None)
+
+
+class Worker:
+    """Runs ``app``'s tasks from ``queues`` with ``concurrency`` threads."""
+
+    def __init__(
+        self,
+        app: Stalk,
+        queues: Tuple[str, ...] = ("default",),
+        concurrency: int = 4,
+        *,
+        worker_id: Optional[str] = None,
+        heartbeat: float = 5.0,
+        token: Optional[str] = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.app = app
+        self.queues = tuple(queues)
+        self.concurrency = concurrency
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.heartbeat = heartbeat
+        self._metadata: Tuple[Tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        self._outbox: "queue.Queue[Optional[worker_pb2.WorkerMessage]]" = queue.Queue()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: Set[Tuple[str, int]] = set()
+        self._stopped: Set[Tuple[str, int]] = set()
+        self._idle = threading.Condition(self._lock)
+
+    def stop(self) -> None:
+        """Starts a warm shutdown: no new task; running ones finish and are acked."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Runs until ``stop`` (or a ``shutdown`` command), then shuts down warm. Raises
+        ``StalkError`` when the broker refuses the session or cannot be reached."""
+        channel = grpc.insecure_channel(self.app.addr)
+        stub: Any = worker_pb2_grpc.WorkersStub(channel)  # type: ignore[no-untyped-call]
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="stalk-task")
+        beat = threading.Thread(target=self._beat, name="stalk-heartbeat", daemon=True)
+        watcher = threading.Thread(target=self._watch_stop, name="stalk-stop", daemon=True)
+        responses = stub.Session(self._requests(), metadata=self._metadata)
+        beat.start()
+        watcher.start()
+        try:
+            for message in responses:
+                self._handle(message, pool)
+        except grpc.RpcError as err:
+            if not self._stopping.is_set() or err.code() != grpc.StatusCode.CANCELLED:
+                raise StalkError(f"{err.code().name}: {err.details()}", err.code().name) from None
+        finally:
+            self._stopping.set()
+            pool.shutdown(wait=True)
+            self._outbox.put(None)
+            channel.close()
+
+    def _requests(self) -> Iterator[worker_pb2.WorkerMessage]:
+        yield worker_pb2.WorkerMessage(
+            hello=worker_pb2.Hello(
+                worker_id=self.worker_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                queues=list(self.queues),
+                task_names=sorted(self.app.tasks),
+                sdk_version=SDK_VERSION,
+            )
+        )
+        yield worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=self.concurrency))
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            yield message
+
+    def _beat(self) -> None:
+        while not self._stopping.wait(self.heartbeat):
+            self._outbox.put(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat()))
+
+    def _watch_stop(self) -> None:
+        """Once stopping: waits for the running tasks, then says goodbye."""
+        self._stopping.wait()
+        with self._idle:
+            while self._running:
+                self._idle.wait()
+        self._outbox.put(worker_pb2.WorkerMessage(goodbye=worker_pb2.Goodbye()))
+
+    def _handle(self, message: worker_pb2.BrokerMessage, pool: ThreadPoolExecutor) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "tasks":
+            for task in message.tasks.tasks:
+                if self._stopping.is_set():
+                    # Not started: the broker gives it back with the goodbye.
+                    continue
+                with self._lock:
+                    self._running.add((task.task_id, task.lease_id))
+                pool.submit(self._run, task)
+        elif kind == "acked":
+            for result in message.acked.results:
+                if result.HasField("error"):
+                    log.warning("ack of %s refused: %s", result.task_id, result.error.message)
+        elif kind == "stop":
+            with self._lock:
+                for stop in message.stop.tasks:
+                    self._stopped.add((stop.task_id, stop.lease_id))
+        elif kind == "control":
+            self._control(message.control)
+
+    def _control(self, request: worker_pb2.ControlRequest) -> None:
+        command = request.command.WhichOneof("kind")
+        ok, text = True, ""
+        if command == "ping":
+            text = "pong"
+        elif command == "shutdown":
+            text = "shutting down warm"
+            self._stopping.set()
+        else:
+            ok, text = False, f"the Python worker does not do {command!r} yet"
+        reply = worker_pb2.ControlReply(
+            request_id=request.request_id,
+            ok=ok,
+            message=text,
+            details={"pid": str(os.getpid()), "pool": "threads", "sdk": SDK_VERSION},
+        )
+        self._outbox.put(worker_pb2.WorkerMessage(control_reply=reply))
+
+    def _run(self, leased: tasks_pb2.LeasedTask) -> None:
+        lease = (leased.task_id, leased.lease_id)
+        try:
+            with self._lock:
+                stopped = lease in self._stopped
+            if stopped:
+                return
+            started = worker_pb2.Started(
+                tasks=[worker_pb2.StartedTask(task_id=leased.task_id, lease_id=leased.lease_id)]
+            )
+            self._outbox.put(worker_pb2.WorkerMessage(started=started))
+            ack = self._attempt(leased)
+            with self._lock:
+                stopped = lease in self._stopped
+            if not stopped:
+                acks = tasks_pb2.AckManyRequest(acks=[ack])
+                self._outbox.put(worker_pb2.WorkerMessage(acks=acks))
+        finally:
+            with self._idle:
+                self._running.discard(lease)
+                self._stopped.discard(lease)
+                self._idle.notify_all()
+            if not self._stopping.is_set():
+                self._outbox.put(worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=1)))
+
+    def _attempt(self, leased: tasks_pb2.LeasedTask) -> tasks_pb2.AckRequest:
+        ack = tasks_pb2.AckRequest(task_id=leased.task_id, lease_id=leased.lease_id)
+        task = self.app.tasks.get(leased.name)
+        if task is None:
+            ack.failure.CopyFrom(_failure("UnknownTask", f"no task {leased.name!r} here", True))
+            return ack
+        try:
+            args, kwargs = decode_args(leased.payload)
+        except ValueError as err:
+            ack.failure.CopyFrom(_failure("PayloadError", f"the arguments are not JSON: {err}", True))
+            return ack
+        _current.request = TaskRequest(
+            id=leased.task_id,
+            name=leased.name,
+            queue=leased.queue,
+            attempt=leased.attempt,
+            retries_left=leased.retries_left,
+            headers=dict(leased.headers),
+        )
+        try:
+            value = task.fn(*args, **kwargs)
+            ack.success.CopyFrom(tasks_pb2.TaskResult(value=encode_result(value), content_type=JSON))
+        except Retry as retry:
+            failure = _failure("Retry", str(retry), False)
+            if retry.countdown is not None:
+                failure.retry_in_ms = max(1, round(retry.countdown * 1000))
+            ack.failure.CopyFrom(failure)
+        except Reject as reject:
+            ack.failure.CopyFrom(_failure("Reject", str(reject) or "rejected", True))
+        except Exception as err:  # noqa: BLE001 (any failure of user code is the task's)
+            ack.failure.CopyFrom(_failure(type(err).__name__, _describe(err), False))
+        finally:
+            _current.request = None
+        return ack
+
+
+def _failure(kind: str, message: str, fatal: bool) -> tasks_pb2.Failure:
+    return tasks_pb2.Failure(
+        error=tasks_pb2.Error(kind=kind, message=message or kind), fatal=fatal
+    )
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    tail = traceback.format_exception(type(err), err, err.__traceback__)[-3:]
+    return f"{text}\n{''.join(tail)}".strip()

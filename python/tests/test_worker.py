@@ -1,0 +1,106 @@
+"""The Python worker (threads pool) against a real broker: tasks sent from Python and from
+Rust (the `stalk` CLI) run, arguments arrive by the payload convention, failures and retries
+are recorded, `stalk control ping` is answered, and SIGTERM shuts it down warm."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import pytest
+
+from stalk import Client, TaskFailed
+
+from conftest import Broker, binary
+
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
+class PyWorker:
+    def __init__(self, broker: Broker, tmp: pathlib.Path, *args: str) -> None:
+        self.log_path = tmp / "pyworker.log"
+        env = {**os.environ, "STALK_ADDR": broker.addr, "PYTHONPATH": str(TESTS)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stalk.cli", "-A", "tasks_app:app", "-c", "4", *args],
+            stdout=open(self.log_path, "wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while b"worker ready" not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Python worker did not start: {self.log_path.read_text()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def pyworker(broker: Broker, tmp_path: pathlib.Path) -> Iterator[PyWorker]:
+    w = PyWorker(broker, tmp_path)
+    yield w
+    w.stop()
+
+
+def test_tasks_from_python_run_with_their_arguments(
+    broker: Broker, pyworker: PyWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks_app
+
+    # Imported here, the module's app found no STALK_ADDR: point it at this test's broker.
+    monkeypatch.setattr(tasks_app.app, "client", Client(broker.addr))
+    assert tasks_app.add.delay(2, 3, 4).get(timeout=30) == 9
+    assert tasks_app.greet.delay(name="ada").get(timeout=30) == "hello ada!"
+    assert tasks_app.greet.delay("bob", punctuation="?").get(timeout=30) == "hello bob?"
+
+
+def test_a_task_sent_from_rust_runs_on_the_python_worker(broker: Broker, pyworker: PyWorker) -> None:
+    sent = subprocess.run(
+        [binary("stalk"), "--addr", broker.addr, "--json", "enqueue", "math.add", "--payload", "[20, 22]"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    task_id = json.loads(sent.stdout)["id"]
+    with Client(broker.addr) as client:
+        assert client.wait(task_id, 30).value() == 42
+
+
+def test_failures_and_retries_are_recorded(client: Client, pyworker: PyWorker) -> None:
+    failed = client.wait(client.enqueue("boom"), 30)
+    assert failed.state == "FAILED"
+    assert failed.error_kind == "KeyError" and "no such thing" in failed.error
+    with pytest.raises(TaskFailed):
+        failed.value()
+    flaky = client.wait(client.enqueue("flaky"), 30)
+    assert flaky.value() == 3 and flaky.attempts == 3
+    unknown = client.wait(client.enqueue("not.here"), 30)
+    assert (unknown.state, unknown.error_kind) == ("FAILED", "UnknownTask")
+
+
+def test_the_worker_answers_ping_and_shuts_down_warm(broker: Broker, client: Client, pyworker: PyWorker) -> None:
+    ping = subprocess.run(
+        [binary("stalk"), "--addr", broker.addr, "control", "ping"],
+        capture_output=True,
+        text=True,
+    )
+    assert ping.returncode == 0 and "pong" in ping.stdout, ping
+    napping = client.enqueue("nap", [1.0])
+    deadline = time.monotonic() + 30
+    while client.status(napping).state != "RUNNING":
+        assert time.monotonic() < deadline, client.status(napping)
+        time.sleep(0.02)
+    assert pyworker.stop() == 0, pyworker.log()
+    assert client.status(napping).state == "SUCCEEDED", "the running task finished and was acked"
