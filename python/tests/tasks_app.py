@@ -35,3 +35,8 @@ def flaky() -> int:
 def nap(seconds: float) -> str:
     time.sleep(seconds)
     return "rested"
+
+
+@app.task(name="total")
+def total(numbers: list[int]) -> int:
+    return sum(numbers)

@@ -10,6 +10,7 @@
 """
 
 from .app import AsyncResult, Stalk, Task
+from .canvas import Chain, Chord, Group, Signature, WorkflowResult, chain, chord, group
 from .client import Client, QueueStats, TaskOptions, TaskStatus, task_spec
 from .errors import StalkError, TaskFailed, TaskTimeout
 from .payload import decode_args, encode_args
@@ -17,6 +18,14 @@ from .worker import Reject, Retry, TaskRequest, Worker, current_request
 
 __all__ = [
     "AsyncResult",
+    "Chain",
+    "Chord",
+    "Group",
+    "Signature",
+    "WorkflowResult",
+    "chain",
+    "chord",
+    "group",
     "Client",
     "QueueStats",
     "Reject",

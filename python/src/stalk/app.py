@@ -8,6 +8,7 @@ import functools
 import os
 from typing import Any, Callable, Dict, Generic, Mapping, Optional, Sequence, TypeVar, Union
 
+from .canvas import Signature
 from .client import Client, TaskOptions, TaskStatus
 
 R = TypeVar("R")
@@ -67,6 +68,28 @@ class Task(Generic[R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.fn(*args, **kwargs)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature for a workflow (Celery's ``add.s(1)``): the results of the steps before
+        it go first among its arguments."""
+        return Signature(self.name, args, kwargs, self._options(), app=self.app)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature (Celery's ``add.si(1)``): it ignores the results before it."""
+        return Signature(self.name, args, kwargs, self._options(), immutable=True, app=self.app)
+
+    def _options(self) -> TaskOptions:
+        o = self.defaults
+        return TaskOptions(
+            queue=o.queue,
+            priority=o.priority,
+            max_retries=o.max_retries,
+            retry_backoff=o.retry_backoff,
+            retry_backoff_max=o.retry_backoff_max,
+            time_limit=o.time_limit,
+            soft_time_limit=o.soft_time_limit,
+            headers=dict(o.headers),
+        )
 
     def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Sends the task with these arguments and its default options."""
