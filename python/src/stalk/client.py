@@ -12,7 +12,7 @@ import grpc
 
 from .errors import StalkError, TaskFailed, TaskTimeout
 from .payload import JSON, decode_result, encode_args
-from .v1 import admin_pb2, admin_pb2_grpc, tasks_pb2, tasks_pb2_grpc
+from .v1 import admin_pb2, admin_pb2_grpc, tasks_pb2, tasks_pb2_grpc, worker_pb2
 
 #: The states a task ends in.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "REVOKED", "EXPIRED"})
@@ -66,6 +66,48 @@ class QueueStats:
     leased: int
     retrying: int
     dead: int
+    waiting: int
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task as a listing shows it; ``waiting_for`` says what holds a waiting one."""
+
+    id: str
+    name: str
+    queue: str
+    state: str
+    priority: int
+    attempts: int
+    error_kind: str
+    error: str
+    waiting_for: str
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A connected worker: who it is, what it takes, what it runs."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: List[str]
+    task_names: List[str]
+    sdk_version: str
+    running: List[str]
+    processed: int
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A rate limit or concurrency cap the broker enforces across every worker."""
+
+    scope: str
+    per_header: str
+    rate: str
+    burst: int
+    max_concurrency: int
+    running: int
     waiting: int
 
 
@@ -277,3 +319,120 @@ class Client:
             )
             for q in response.queues
         ]
+
+    def tasks(self, queue: str, state: str = "READY", page_size: int = 100) -> List[TaskSummary]:
+        """The tasks of ``queue`` in ``state`` (READY, SCHEDULED, LEASED, RETRYING, FAILED,
+        WAITING, …), in the order a worker would get them, every page of them."""
+        out: List[TaskSummary] = []
+        token = ""
+        wire_state = f"TASK_STATE_{state.upper()}"
+        if wire_state not in tasks_pb2.TaskState.keys():
+            raise ValueError(f"no task state {state!r}")
+        while True:
+            request = admin_pb2.ListTasksRequest(
+                queue=queue, state=wire_state, page_size=page_size, page_token=token
+            )
+            response = self._call(self._admin.ListTasks, request)
+            out.extend(
+                TaskSummary(
+                    id=t.task_id,
+                    name=t.name,
+                    queue=t.queue,
+                    state=state_name(t.state),
+                    priority=t.priority,
+                    attempts=t.attempts,
+                    error_kind=t.error.kind if t.HasField("error") else "",
+                    error=t.error.message if t.HasField("error") else "",
+                    waiting_for=t.waiting_for,
+                )
+                for t in response.tasks
+            )
+            token = response.next_page_token
+            if not token:
+                return out
+
+    def purge(self, queue: str, dead_letters: bool = False) -> int:
+        """Deletes every waiting task of ``queue`` (or its dead letters); returns how many."""
+        request = admin_pb2.PurgeQueueRequest(queue=queue, dead_letters=dead_letters)
+        return int(self._call(self._admin.PurgeQueue, request).purged)
+
+    def replay(self, queue: str, task_ids: Sequence[str] = (), limit: int = 0) -> List[str]:
+        """Puts dead letters of ``queue`` back to READY (these, or all up to ``limit``)."""
+        request = admin_pb2.ReplayDeadLettersRequest(queue=queue, task_ids=task_ids, limit=limit)
+        return list(self._call(self._admin.ReplayDeadLetters, request).task_ids)
+
+    def pause(self, queue: str, paused: bool = True) -> bool:
+        """Pauses (or resumes) a queue; says whether that changed anything."""
+        request = admin_pb2.PauseQueueRequest(queue=queue, paused=paused)
+        return bool(self._call(self._admin.PauseQueue, request).changed)
+
+    def explain(self, task_id: str) -> Tuple[str, List[Tuple[str, str]]]:
+        """Why a task is not running: its state and every (code, message) that holds it."""
+        response = self._call(self._admin.Explain, admin_pb2.ExplainRequest(task_id=task_id))
+        return state_name(response.state), [(r.code, r.message) for r in response.reasons]
+
+    def workers(self) -> List[WorkerInfo]:
+        """The connected workers."""
+        response = self._call(self._admin.ListWorkers, admin_pb2.ListWorkersRequest())
+        return [
+            WorkerInfo(
+                worker_id=w.worker_id,
+                hostname=w.hostname,
+                pid=w.pid,
+                queues=list(w.queues),
+                task_names=list(w.task_names),
+                sdk_version=w.sdk_version,
+                running=[t.task_id for t in w.tasks],
+                processed=w.processed,
+            )
+            for w in response.workers
+        ]
+
+    def ping_workers(self, timeout: float = 5.0) -> Dict[str, str]:
+        """Pings every connected worker; answers each one's reply message."""
+        request = admin_pb2.ControlWorkersRequest(
+            command=worker_pb2.WorkerCommand(ping=worker_pb2.Ping()),
+            timeout_ms=round(timeout * 1000),
+        )
+        response = self._call(self._admin.ControlWorkers, request, timeout=timeout + self.timeout)
+        return {r.worker_id: r.message for r in response.replies}
+
+    def set_limit(
+        self,
+        scope: str,
+        *,
+        rate: str = "",
+        burst: int = 0,
+        max_concurrency: int = 0,
+        per_header: str = "",
+    ) -> List[Limit]:
+        """Sets a limit on ``task:NAME`` or ``queue:NAME`` (``rate`` like ``10/s``, and/or
+        ``max_concurrency``), whole or per value of a header; neither removes it. Returns the
+        limits now."""
+        request = admin_pb2.SetLimitRequest(
+            scope=scope,
+            per_header=per_header,
+            rate=rate,
+            burst=burst,
+            max_concurrency=max_concurrency,
+        )
+        return _limits(self._call(self._admin.SetLimit, request))
+
+    def limits(self) -> List[Limit]:
+        """Every limit, with what it holds now."""
+        return _limits(self._call(self._admin.ListLimits, admin_pb2.ListLimitsRequest()))
+
+
+def _limits(response: Any) -> List[Limit]:
+    return [
+        Limit(
+            scope=limit.scope,
+            per_header=limit.per_header,
+            rate=limit.rate,
+            burst=limit.burst,
+            max_concurrency=limit.max_concurrency,
+            running=limit.running,
+            waiting=limit.waiting,
+        )
+        for limit in response.limits
+    ]
