@@ -29,11 +29,12 @@ def binary(name: str) -> str:
 class Broker:
     """A running stalkd: its address, and a way to stop it."""
 
-    def __init__(self, data_dir: pathlib.Path) -> None:
+    def __init__(self, data_dir: pathlib.Path, listen: str = "127.0.0.1:0") -> None:
+        self.data_dir = data_dir
         self.log_path = data_dir / "stalkd.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [binary("stalkd"), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir / "data")],
+            [binary("stalkd"), "--listen", listen, "--data-dir", str(data_dir / "data")],
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
@@ -48,6 +49,11 @@ class Broker:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.log.close()
+
+    def restart(self) -> None:
+        """Stops the broker and starts it again on the same address and data dir."""
+        self.stop()
+        self.__init__(self.data_dir, self.addr)  # type: ignore[misc]
 
 
 @pytest.fixture

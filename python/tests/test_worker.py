@@ -104,3 +104,12 @@ def test_the_worker_answers_ping_and_shuts_down_warm(broker: Broker, client: Cli
         time.sleep(0.02)
     assert pyworker.stop() == 0, pyworker.log()
     assert client.status(napping).state == "SUCCEEDED", "the running task finished and was acked"
+
+
+def test_the_worker_connects_again_after_the_broker_restarts(broker: Broker, pyworker: PyWorker) -> None:
+    with Client(broker.addr) as client:
+        assert client.wait(client.enqueue("math.add", [1, 1]), 30).value() == 2
+    broker.restart()
+    with Client(broker.addr) as client:
+        assert client.wait(client.enqueue("math.add", [2, 2]), 30).value() == 4
+    assert "connecting again" in pyworker.log()

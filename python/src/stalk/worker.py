@@ -26,6 +26,17 @@ from .v1 import tasks_pb2, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger("stalk.worker")
 
+# Session errors worth connecting again after (the broker restarting, a cut connection).
+_TRANSIENT = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+)
+
 SDK_VERSION = "stalk-python/0.1.0"
 
 
@@ -97,29 +108,59 @@ class Worker:
         self._stopping.set()
 
     def run(self) -> None:
-        """Runs until ``stop`` (or a ``shutdown`` command), then shuts down warm. Raises
-        ``StalkError`` when the broker refuses the session or cannot be reached."""
-        channel = grpc.insecure_channel(self.app.addr)
-        stub: Any = worker_pb2_grpc.WorkersStub(channel)  # type: ignore[no-untyped-call]
+        """Runs until ``stop`` (or a ``shutdown`` command), then shuts down warm. A lost
+        connection is opened again (backing off up to 5 s), taking back the tasks this worker
+        holds. Raises ``StalkError`` when the broker refuses the session (a bad token, a bad
+        queue name)."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="stalk-task")
-        beat = threading.Thread(target=self._beat, name="stalk-heartbeat", daemon=True)
-        watcher = threading.Thread(target=self._watch_stop, name="stalk-stop", daemon=True)
-        responses = stub.Session(self._requests(), metadata=self._metadata)
-        beat.start()
-        watcher.start()
+        threading.Thread(target=self._beat, name="stalk-heartbeat", daemon=True).start()
+        threading.Thread(target=self._watch_stop, name="stalk-stop", daemon=True).start()
+        backoff = 0.1
         try:
-            for message in responses:
-                self._handle(message, pool)
-        except grpc.RpcError as err:
-            if not self._stopping.is_set() or err.code() != grpc.StatusCode.CANCELLED:
-                raise StalkError(f"{err.code().name}: {err.details()}", err.code().name) from None
+            while True:
+                ended = self._session(pool)
+                if ended is None and self._stopping.is_set():
+                    return
+                if ended is not None and ended.code() not in _TRANSIENT:
+                    raise StalkError(f"{ended.code().name}: {ended.details()}", ended.code().name)
+                with self._lock:
+                    idle = not self._running
+                if self._stopping.is_set() and idle:
+                    return
+                why = ended.code().name if ended is not None else "the broker ended it"
+                log.warning("the session ended (%s); connecting again in %.1f s", why, backoff)
+                if self._stopping.wait(backoff) and idle:
+                    return
+                backoff = min(backoff * 2, 5.0)
         finally:
             self._stopping.set()
             pool.shutdown(wait=True)
-            self._outbox.put(None)
+
+    def _session(self, pool: ThreadPoolExecutor) -> Optional[grpc.RpcError]:
+        """One session, until it ends: ``None`` when the broker ended it, else the error."""
+        outbox: "queue.Queue[Optional[worker_pb2.WorkerMessage]]" = queue.Queue()
+        with self._lock:
+            self._outbox = outbox
+        channel = grpc.insecure_channel(self.app.addr)
+        stub: Any = worker_pb2_grpc.WorkersStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            for message in stub.Session(self._requests(outbox), metadata=self._metadata):
+                self._handle(message, pool)
+            return None
+        except grpc.RpcError as err:
+            return err
+        finally:
+            outbox.put(None)
             channel.close()
 
-    def _requests(self) -> Iterator[worker_pb2.WorkerMessage]:
+    def _send(self, message: worker_pb2.WorkerMessage) -> None:
+        with self._lock:
+            outbox = self._outbox
+        outbox.put(message)
+
+    def _requests(
+        self, outbox: "queue.Queue[Optional[worker_pb2.WorkerMessage]]"
+    ) -> Iterator[worker_pb2.WorkerMessage]:
         yield worker_pb2.WorkerMessage(
             hello=worker_pb2.Hello(
                 worker_id=self.worker_id,
@@ -130,16 +171,19 @@ class Worker:
                 sdk_version=SDK_VERSION,
             )
         )
-        yield worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=self.concurrency))
+        with self._lock:
+            free = self.concurrency - len(self._running)
+        if free > 0 and not self._stopping.is_set():
+            yield worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=free))
         while True:
-            message = self._outbox.get()
+            message = outbox.get()
             if message is None:
                 return
             yield message
 
     def _beat(self) -> None:
         while not self._stopping.wait(self.heartbeat):
-            self._outbox.put(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat()))
+            self._send(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat()))
 
     def _watch_stop(self) -> None:
         """Once stopping: waits for the running tasks, then says goodbye."""
@@ -147,7 +191,7 @@ class Worker:
         with self._idle:
             while self._running:
                 self._idle.wait()
-        self._outbox.put(worker_pb2.WorkerMessage(goodbye=worker_pb2.Goodbye()))
+        self._send(worker_pb2.WorkerMessage(goodbye=worker_pb2.Goodbye()))
 
     def _handle(self, message: worker_pb2.BrokerMessage, pool: ThreadPoolExecutor) -> None:
         kind = message.WhichOneof("kind")
@@ -186,7 +230,7 @@ class Worker:
             message=text,
             details={"pid": str(os.getpid()), "pool": "threads", "sdk": SDK_VERSION},
         )
-        self._outbox.put(worker_pb2.WorkerMessage(control_reply=reply))
+        self._send(worker_pb2.WorkerMessage(control_reply=reply))
 
     def _run(self, leased: tasks_pb2.LeasedTask) -> None:
         lease = (leased.task_id, leased.lease_id)
@@ -198,20 +242,20 @@ class Worker:
             started = worker_pb2.Started(
                 tasks=[worker_pb2.StartedTask(task_id=leased.task_id, lease_id=leased.lease_id)]
             )
-            self._outbox.put(worker_pb2.WorkerMessage(started=started))
+            self._send(worker_pb2.WorkerMessage(started=started))
             ack = self._attempt(leased)
             with self._lock:
                 stopped = lease in self._stopped
             if not stopped:
                 acks = tasks_pb2.AckManyRequest(acks=[ack])
-                self._outbox.put(worker_pb2.WorkerMessage(acks=acks))
+                self._send(worker_pb2.WorkerMessage(acks=acks))
         finally:
             with self._idle:
                 self._running.discard(lease)
                 self._stopped.discard(lease)
                 self._idle.notify_all()
             if not self._stopping.is_set():
-                self._outbox.put(worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=1)))
+                self._send(worker_pb2.WorkerMessage(credit=worker_pb2.Credit(tasks=1)))
 
     def _attempt(self, leased: tasks_pb2.LeasedTask) -> tasks_pb2.AckRequest:
         ack = tasks_pb2.AckRequest(task_id=leased.task_id, lease_id=leased.lease_id)
