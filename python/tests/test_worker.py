@@ -113,3 +113,13 @@ def test_the_worker_connects_again_after_the_broker_restarts(broker: Broker, pyw
     with Client(broker.addr) as client:
         assert client.wait(client.enqueue("math.add", [2, 2]), 30).value() == 4
     assert "connecting again" in pyworker.log()
+
+
+def test_a_task_longer_than_its_lease_runs_once(broker: Broker, tmp_path: pathlib.Path) -> None:
+    worker = PyWorker(broker, tmp_path, "--lease", "0.5")
+    try:
+        with Client(broker.addr) as client:
+            done = client.wait(client.enqueue("nap", [2.0]), 30)
+        assert (done.state, done.attempts) == ("SUCCEEDED", 1), done
+    finally:
+        worker.stop()

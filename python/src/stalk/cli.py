@@ -40,6 +40,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="tasks at once, one thread each (STALK_CONCURRENCY)",
     )
     parser.add_argument("--worker-id", default=os.environ.get("STALK_WORKER_ID"))
+    parser.add_argument(
+        "--lease", type=float, default=float(os.environ.get("STALK_LEASE_S", "30")),
+        help="seconds a started task's lease lasts; extended while it runs (STALK_LEASE_S)",
+    )
     parser.add_argument("--token", default=os.environ.get("STALK_TOKEN"))
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -48,7 +52,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     queues = tuple(q for q in args.queues.split(",") if q)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
-    worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, token=args.token)
+    worker = Worker(
+        app, queues, args.concurrency, worker_id=args.worker_id, lease=args.lease, token=args.token
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     logging.getLogger("stalk.worker").info(

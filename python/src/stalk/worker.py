@@ -84,6 +84,7 @@ class Worker:
         *,
         worker_id: Optional[str] = None,
         heartbeat: float = 5.0,
+        lease: float = 30.0,
         token: Optional[str] = None,
     ) -> None:
         if concurrency < 1:
@@ -93,6 +94,11 @@ class Worker:
         self.concurrency = concurrency
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.heartbeat = heartbeat
+        if not 0.1 <= lease <= 12 * 3600:
+            raise ValueError("lease must be 0.1 s to 12 h")
+        # A started task runs under this lease; the worker extends it a third of the way in,
+        # so a task may run as long as it needs while its worker lives.
+        self.lease = lease
         self._metadata: Tuple[Tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
@@ -100,6 +106,7 @@ class Worker:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: Set[Tuple[str, int]] = set()
+        self._started: Set[Tuple[str, int]] = set()
         self._stopped: Set[Tuple[str, int]] = set()
         self._idle = threading.Condition(self._lock)
 
@@ -169,6 +176,7 @@ class Worker:
                 queues=list(self.queues),
                 task_names=sorted(self.app.tasks),
                 sdk_version=SDK_VERSION,
+                lease_duration_ms=round(self.lease * 1000),
             )
         )
         with self._lock:
@@ -182,8 +190,26 @@ class Worker:
             yield message
 
     def _beat(self) -> None:
-        while not self._stopping.wait(self.heartbeat):
-            self._send(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat()))
+        """Heartbeats, and the extension of every running task's lease a third of the way in."""
+        tick = min(self.heartbeat, self.lease / 3)
+        since_beat = since_extend = 0.0
+        while not self._stopping.wait(tick):
+            since_beat += tick
+            since_extend += tick
+            if since_extend >= self.lease / 3:
+                since_extend = 0.0
+                with self._lock:
+                    leases = sorted(self._started)
+                for task_id, lease_id in leases:
+                    extend = tasks_pb2.ExtendLeaseRequest(
+                        task_id=task_id,
+                        lease_id=lease_id,
+                        lease_duration_ms=round(self.lease * 1000),
+                    )
+                    self._send(worker_pb2.WorkerMessage(extend=extend))
+            if since_beat >= self.heartbeat:
+                since_beat = 0.0
+                self._send(worker_pb2.WorkerMessage(heartbeat=worker_pb2.Heartbeat()))
 
     def _watch_stop(self) -> None:
         """Once stopping: waits for the running tasks, then says goodbye."""
@@ -207,6 +233,13 @@ class Worker:
             for result in message.acked.results:
                 if result.HasField("error"):
                     log.warning("ack of %s refused: %s", result.task_id, result.error.message)
+        elif kind == "extended" and message.extended.HasField("error"):
+            # The lease is gone (another attempt holds the task): this one must not be acked.
+            with self._lock:
+                for lease in self._started:
+                    if lease[0] == message.extended.task_id:
+                        self._stopped.add(lease)
+            log.warning("lease of %s lost: %s", message.extended.task_id, message.extended.error.message)
         elif kind == "stop":
             with self._lock:
                 for stop in message.stop.tasks:
@@ -243,6 +276,8 @@ class Worker:
                 tasks=[worker_pb2.StartedTask(task_id=leased.task_id, lease_id=leased.lease_id)]
             )
             self._send(worker_pb2.WorkerMessage(started=started))
+            with self._lock:
+                self._started.add(lease)
             ack = self._attempt(leased)
             with self._lock:
                 stopped = lease in self._stopped
@@ -252,6 +287,7 @@ class Worker:
         finally:
             with self._idle:
                 self._running.discard(lease)
+                self._started.discard(lease)
                 self._stopped.discard(lease)
                 self._idle.notify_all()
             if not self._stopping.is_set():
