@@ -2,7 +2,7 @@
 
 import time
 
-from stalk import Retry, Stalk, current_request
+from stalk import BoundTask, Retry, Stalk, current_request
 
 app = Stalk()
 
@@ -40,3 +40,17 @@ def nap(seconds: float) -> str:
 @app.task(name="total")
 def total(numbers: list[int]) -> int:
     return sum(numbers)
+
+
+@app.task(name="bound", bind=True, max_retries=3, retry_backoff=0.01)
+def bound(self: BoundTask, wanted: int) -> dict[str, object]:
+    if self.request.attempt < wanted:
+        raise self.retry(countdown=0.01, exc=RuntimeError("not yet"))
+    return {"id": self.request.id, "attempt": self.request.attempt}
+
+
+@app.task(name="picky", autoretry_for=(ConnectionError,), max_retries=3, retry_backoff=0.01)
+def picky(kind: str) -> None:
+    if kind == "connection":
+        raise ConnectionError("flaky network")
+    raise ValueError("bad input")

@@ -123,3 +123,14 @@ def test_a_task_longer_than_its_lease_runs_once(broker: Broker, tmp_path: pathli
         assert (done.state, done.attempts) == ("SUCCEEDED", 1), done
     finally:
         worker.stop()
+
+
+def test_bound_tasks_see_themselves_and_autoretry_for_picks_what_is_retried(
+    client: Client, pyworker: PyWorker
+) -> None:
+    bound = client.wait(client.enqueue("bound", [2]), 30)
+    assert bound.value() == {"id": bound.id, "attempt": 2}
+    retried = client.wait(client.enqueue("picky", ["connection"]), 30)
+    assert (retried.state, retried.attempts, retried.error_kind) == ("FAILED", 4, "ConnectionError")
+    not_retried = client.wait(client.enqueue("picky", ["value"]), 30)
+    assert (not_retried.state, not_retried.attempts, not_retried.error_kind) == ("FAILED", 1, "ValueError")

@@ -14,10 +14,11 @@ from .canvas import Chain, Chord, Group, Signature, WorkflowResult, chain, chord
 from .client import Client, QueueStats, TaskOptions, TaskStatus, task_spec
 from .errors import StalkError, TaskFailed, TaskTimeout
 from .payload import decode_args, encode_args
-from .worker import Reject, Retry, TaskRequest, Worker, current_request
+from .worker import BoundTask, Reject, Retry, TaskRequest, Worker, current_request
 
 __all__ = [
     "AsyncResult",
+    "BoundTask",
     "Chain",
     "Chord",
     "Group",

@@ -6,7 +6,19 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import os
-from typing import Any, Callable, Dict, Generic, Mapping, Optional, Sequence, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from .canvas import Signature
 from .client import Client, TaskOptions, TaskStatus
@@ -59,11 +71,24 @@ class Task(Generic[R]):
     """A task type: call it to run the function here, ``delay`` or ``apply_async`` to send it
     to a worker."""
 
-    def __init__(self, app: "Stalk", fn: Callable[..., R], name: str, defaults: TaskOptions):
+    def __init__(
+        self,
+        app: "Stalk",
+        fn: Callable[..., R],
+        name: str,
+        defaults: TaskOptions,
+        *,
+        bind: bool = False,
+        autoretry_for: Tuple[Type[BaseException], ...] = (),
+    ):
         self.app = app
         self.fn = fn
         self.name = name
         self.defaults = defaults
+        #: The function takes the running task (``self.request``, ``self.retry``) first.
+        self.bind = bind
+        #: When set, only these exceptions are retried; any other fails the task for good.
+        self.autoretry_for = autoretry_for
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
@@ -152,9 +177,14 @@ class Stalk:
         retry_backoff_max: Optional[float] = None,
         time_limit: Optional[float] = None,
         soft_time_limit: Optional[float] = None,
+        bind: bool = False,
+        autoretry_for: Tuple[Type[BaseException], ...] = (),
     ) -> Any:
         """Declares a task: ``@app.task`` or ``@app.task(name=..., queue=..., ...)``. The name
-        defaults to the function's module and name (``tasks.add``)."""
+        defaults to the function's module and name (``tasks.add``). With ``bind=True`` the
+        function takes the running task first (``self.request``, ``self.retry(countdown=,
+        exc=)``). Any exception is retried while retries are left, unless ``autoretry_for``
+        names the ones to retry: then any other fails the task at once."""
 
         def declare(f: Callable[..., Any]) -> Task[Any]:
             task_name = name or f"{f.__module__}.{f.__qualname__}"
@@ -167,7 +197,9 @@ class Stalk:
                 time_limit=time_limit,
                 soft_time_limit=soft_time_limit,
             )
-            task: Task[Any] = Task(self, f, task_name, defaults)
+            task: Task[Any] = Task(
+                self, f, task_name, defaults, bind=bind, autoretry_for=tuple(autoretry_for)
+            )
             self.tasks[task_name] = task
             return task
 

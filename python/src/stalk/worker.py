@@ -65,6 +65,20 @@ class TaskRequest:
     headers: Dict[str, str] = field(default_factory=dict)
 
 
+class BoundTask:
+    """What a task declared with ``bind=True`` gets first: itself, running (Celery's
+    ``self``)."""
+
+    def __init__(self, name: str, request: TaskRequest) -> None:
+        self.name = name
+        self.request = request
+
+    def retry(self, countdown: Optional[float] = None, exc: Optional[BaseException] = None) -> "Retry":
+        """Fails this attempt to be retried (after ``countdown`` seconds, or the backoff):
+        ``raise self.retry(...)``, or call it, which raises."""
+        raise Retry(str(exc) if exc is not None else "retry requested", countdown)
+
+
 _current = threading.local()
 
 
@@ -304,7 +318,7 @@ class Worker:
         except ValueError as err:
             ack.failure.CopyFrom(_failure("PayloadError", f"the arguments are not JSON: {err}", True))
             return ack
-        _current.request = TaskRequest(
+        request = TaskRequest(
             id=leased.task_id,
             name=leased.name,
             queue=leased.queue,
@@ -312,6 +326,9 @@ class Worker:
             retries_left=leased.retries_left,
             headers=dict(leased.headers),
         )
+        _current.request = request
+        if task.bind:
+            args = [BoundTask(leased.name, request), *args]
         try:
             value = task.fn(*args, **kwargs)
             ack.success.CopyFrom(tasks_pb2.TaskResult(value=encode_result(value), content_type=JSON))
@@ -323,7 +340,8 @@ class Worker:
         except Reject as reject:
             ack.failure.CopyFrom(_failure("Reject", str(reject) or "rejected", True))
         except Exception as err:  # noqa: BLE001 (any failure of user code is the task's)
-            ack.failure.CopyFrom(_failure(type(err).__name__, _describe(err), False))
+            fatal = bool(task.autoretry_for) and not isinstance(err, task.autoretry_for)
+            ack.failure.CopyFrom(_failure(type(err).__name__, _describe(err), fatal))
         finally:
             _current.request = None
         return ack
