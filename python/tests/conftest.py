@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
+import sys
 import time
 from typing import Iterator
 
@@ -92,3 +94,38 @@ def rust_worker(broker: Broker, tmp_path: pathlib.Path) -> Iterator[subprocess.P
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+
+
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
+class PyWorker:
+    def __init__(self, broker: Broker, tmp: pathlib.Path, *args: str) -> None:
+        self.log_path = tmp / "pyworker.log"
+        env = {**os.environ, "STALK_ADDR": broker.addr, "PYTHONPATH": str(TESTS)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stalk.cli", "-A", "tasks_app:app", "-c", "4", *args],
+            stdout=open(self.log_path, "wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while b"worker ready" not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Python worker did not start: {self.log_path.read_text()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def pyworker(broker: Broker, tmp_path: pathlib.Path) -> Iterator[PyWorker]:
+    w = PyWorker(broker, tmp_path)
+    yield w
+    w.stop()

@@ -6,8 +6,7 @@ import pytest
 
 from stalk import Client, TaskOptions
 
-from conftest import Broker
-from test_worker import PyWorker, pyworker  # noqa: F401 (the fixture)
+from conftest import PyWorker
 
 
 def test_queues_can_be_listed_explained_paused_and_purged(client: Client) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from stalk import Chain, Client, StalkError, TaskFailed, chain, chord, group
 
-from conftest import Broker
-from test_worker import PyWorker, pyworker  # noqa: F401 (the fixture)
+from conftest import Broker, PyWorker
 
 
 @pytest.fixture

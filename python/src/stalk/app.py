@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import os
@@ -104,17 +105,8 @@ class Task(Generic[R]):
         return Signature(self.name, args, kwargs, self._options(), immutable=True, app=self.app)
 
     def _options(self) -> TaskOptions:
-        o = self.defaults
-        return TaskOptions(
-            queue=o.queue,
-            priority=o.priority,
-            max_retries=o.max_retries,
-            retry_backoff=o.retry_backoff,
-            retry_backoff_max=o.retry_backoff_max,
-            time_limit=o.time_limit,
-            soft_time_limit=o.soft_time_limit,
-            headers=dict(o.headers),
-        )
+        """A copy of the task's default options, for one sending."""
+        return dataclasses.replace(self.defaults, headers=dict(self.defaults.headers))
 
     def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Sends the task with these arguments and its default options."""
@@ -136,17 +128,13 @@ class Task(Generic[R]):
     ) -> AsyncResult:
         """Sends the task, overriding its default options as given."""
         o = self.defaults
-        options = TaskOptions(
+        options = dataclasses.replace(
+            o,
             queue=queue or o.queue,
             priority=o.priority if priority is None else priority,
             countdown=countdown,
             eta=eta,
             expires=expires,
-            max_retries=o.max_retries,
-            retry_backoff=o.retry_backoff,
-            retry_backoff_max=o.retry_backoff_max,
-            time_limit=o.time_limit,
-            soft_time_limit=o.soft_time_limit,
             headers={**o.headers, **(headers or {})},
             task_id=task_id,
             unique_key=unique_key,
